@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Build deterministic container images as OCI layouts, for tests, the quick start and benchmarks.
+
+Nothing is downloaded: every layer is a tar of seeded pseudo-random bytes, so the same
+arguments always give the same digests. One OCI layout directory is written per image under
+OUT; each line printed is `<layout dir> <repository>:<tag>`, ready for
+`skopeo copy --all --preserve-digests oci:<layout dir> docker://HOST/<repository>:<tag>`.
+
+Sets:
+  test       alpha:1 and beta:1 (linux/amd64, sharing one base layer) and multi:1
+             (an index of linux/amd64 + linux/arm64); small (a few hundred KiB).
+  quickstart the test set, a little larger.
+  bench      --count images of --layer-mib each on top of a shared --base-mib base
+             layer (linux/amd64), uncompressed layers so generation stays fast.
+"""
+import argparse
+import gzip
+import hashlib
+import io
+import json
+import os
+import random
+import tarfile
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+LAYER_TAR = "application/vnd.oci.image.layer.v1.tar"
+
+
+class Layout:
+    def __init__(self, path):
+        self.path = path
+        os.makedirs(os.path.join(path, "blobs", "sha256"), exist_ok=True)
+        with open(os.path.join(path, "oci-layout"), "w") as f:
+            f.write('{"imageLayoutVersion":"1.0.0"}')
+
+    def blob(self, data, media_type):
+        digest = hashlib.sha256(data).hexdigest()
+        with open(os.path.join(self.path, "blobs", "sha256", digest), "wb") as f:
+            f.write(data)
+        return {"mediaType": media_type, "digest": "sha256:" + digest, "size": len(data)}
+
+    def finish(self, top):
+        with open(os.path.join(self.path, "index.json"), "w") as f:
+            json.dump({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [top]}, f)
+
+
+def layer_bytes(seed, size, compress):
+    payload = random.Random(seed).randbytes(size)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        info = tarfile.TarInfo("data/" + seed)
+        info.size, info.mtime, info.mode = len(payload), 0, 0o644
+        tar.addfile(info, io.BytesIO(payload))
+    raw = buf.getvalue()
+    if compress:
+        return gzip.compress(raw, compresslevel=1, mtime=0), LAYER_GZIP
+    return raw, LAYER_TAR
+
+
+def image_manifest(layout, arch, layer_specs, compress):
+    layers, diff_ids = [], []
+    for seed, size in layer_specs:
+        data, media_type = layer_bytes(seed, size, compress)
+        layers.append(layout.blob(data, media_type))
+        raw = gzip.decompress(data) if compress else data
+        diff_ids.append("sha256:" + hashlib.sha256(raw).hexdigest())
+    config = {
+        "architecture": arch,
+        "os": "linux",
+        "config": {"Cmd": ["/bin/true"]},
+        "rootfs": {"type": "layers", "diff_ids": diff_ids},
+    }
+    config_desc = layout.blob(json.dumps(config, sort_keys=True).encode(), OCI_CONFIG)
+    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config_desc, "layers": layers}
+    return layout.blob(json.dumps(manifest, sort_keys=True).encode(), OCI_MANIFEST)
+
+
+def single(out, name, tag, arch, layer_specs, compress=True):
+    path = os.path.join(out, name.replace("/", "_") + "_" + tag)
+    layout = Layout(path)
+    desc = image_manifest(layout, arch, layer_specs, compress)
+    desc["annotations"] = {"org.opencontainers.image.ref.name": tag}
+    layout.finish(desc)
+    print(path, f"{name}:{tag}")
+
+
+def multi(out, name, tag, arch_specs, compress=True):
+    path = os.path.join(out, name.replace("/", "_") + "_" + tag)
+    layout = Layout(path)
+    entries = []
+    for arch, layer_specs in arch_specs:
+        desc = image_manifest(layout, arch, layer_specs, compress)
+        desc["platform"] = {"architecture": arch, "os": "linux"}
+        entries.append(desc)
+    index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": entries}
+    desc = layout.blob(json.dumps(index, sort_keys=True).encode(), OCI_INDEX)
+    desc["annotations"] = {"org.opencontainers.image.ref.name": tag}
+    layout.finish(desc)
+    print(path, f"{name}:{tag}")
+
+
+def small_set(out, kib):
+    base = ("base", kib * 1024)
+    single(out, "library/alpha", "1", "amd64", [base, ("alpha", kib * 512)])
+    single(out, "team/beta", "1", "amd64", [base, ("beta", kib * 256)])
+    multi(out, "library/multi", "1", [
+        ("amd64", [base, ("multi-amd64", kib * 128)]),
+        ("arm64", [("base-arm64", kib * 1024), ("multi-arm64", kib * 128)]),
+    ])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", help="directory to write the OCI layouts into")
+    parser.add_argument("--set", choices=["test", "quickstart", "bench"], default="test")
+    parser.add_argument("--count", type=int, default=10, help="bench: number of images")
+    parser.add_argument("--base-mib", type=int, default=100, help="bench: size of the shared base layer")
+    parser.add_argument("--layer-mib", type=int, default=45, help="bench: size of each image's own layer")
+    parser.add_argument("--seed", default="", help="bench: changes every image's own layer")
+    args = parser.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    if args.set == "test":
+        small_set(args.out, 64)
+    elif args.set == "quickstart":
+        small_set(args.out, 2048)
+    else:
+        base = ("bench-base", args.base_mib << 20)
+        for i in range(args.count):
+            own = (f"bench-{args.seed}{i}", args.layer_mib << 20)
+            single(args.out, f"bench/app{i}", "1", "amd64", [base, own], compress=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,32 @@
+//! The bundle: a signed, uncompressed tar holding an OCI image layout.
+//!
+//! Layout of the tar, in this order: `oci-layout`, `index.json`, `index.json.sig`, the
+//! `blobs/` directories, then every blob reachable from `index.json`: metadata (manifests,
+//! indexes, configs, the lockfile artifact) first, layers after. One sequential read therefore
+//! verifies the signature, then each blob as it passes, knowing which blobs to expect.
+
+pub mod entries;
+pub mod graph;
+pub mod inspect;
+pub mod pack;
+pub mod verify;
+
+/// Annotation on `index.json` entries: the platforms carried for that image (comma separated).
+pub const ANNOTATION_PLATFORMS: &str = "io.outpost.platforms";
+/// Annotation on `index.json` entries that are not images (`lockfile`).
+pub const ANNOTATION_KIND: &str = "io.outpost.kind";
+/// `index.json` annotations describing the release and its signer.
+pub const ANNOTATION_RELEASE_NAME: &str = "io.outpost.release.name";
+pub const ANNOTATION_RELEASE_VERSION: &str = "io.outpost.release.version";
+pub const ANNOTATION_MANIFEST_DIGEST: &str = "io.outpost.manifest.digest";
+pub const ANNOTATION_SIGNER: &str = "io.outpost.signer";
+pub const ANNOTATION_FORMAT: &str = "io.outpost.format";
+/// Bundle format version written into `index.json`.
+pub const FORMAT_VERSION: &str = "1";
+
+/// Artifact type of the lockfile artifact manifest.
+pub const LOCK_ARTIFACT_TYPE: &str = crate::lock::LOCK_MEDIA_TYPE;
+
+pub const OCI_LAYOUT_FILE: &str = "oci-layout";
+pub const INDEX_FILE: &str = "index.json";
+pub const SIGNATURE_FILE: &str = "index.json.sig";

@@ -1,0 +1,279 @@
+//! Writing a bundle from a lockfile and a filled cache: deterministic, signed, atomic.
+//!
+//! The same lockfile and cache always give the same bytes: entries in a fixed order, fixed
+//! mode/owner/mtime, canonical `index.json`. Blob bytes are copied from the cache with the
+//! kernel's file-to-file copy; they were verified when they entered the cache.
+
+use super::entries::{padding, write_header, write_small, BLOCK};
+use super::graph::{carried_children, entry_owner, entry_platforms, top_role, Carried, Role};
+use super::*;
+use crate::digest::Digest;
+use crate::lock::Lockfile;
+use crate::oci::{
+    self, Descriptor, LayoutIndex, ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME,
+    ANNOTATION_TITLE,
+};
+use crate::progress::Reporter;
+use crate::sign::Signer;
+use crate::store::Store;
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PackError {
+    #[error("cache: blob {digest} ({owner}) is missing or has the wrong size; run the build again without --offline to fetch it")]
+    MissingBlob { digest: Digest, owner: String },
+    #[error("cache: manifest {digest} ({owner}) cannot be read: {message}")]
+    BadManifest {
+        digest: Digest,
+        owner: String,
+        message: String,
+    },
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Sign(#[from] crate::sign::SignError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// What was written.
+#[derive(Debug, Clone)]
+pub struct PackSummary {
+    pub path: PathBuf,
+    pub index_digest: Digest,
+    pub images: usize,
+    pub blobs: usize,
+    pub bytes: u64,
+}
+
+/// The `index.json` bytes and the blobs to write, in tar order.
+pub struct Plan {
+    pub index_json: Vec<u8>,
+    pub blobs: Vec<Carried>,
+}
+
+/// Stores the lockfile artifact (lockfile blob, empty config, artifact manifest) in the cache
+/// and returns its `index.json` entry.
+fn lock_artifact(lock: &Lockfile, store: &Store) -> Result<Descriptor, PackError> {
+    let lock_bytes = lock.to_bytes();
+    let lock_digest = Digest::of(&lock_bytes);
+    store.put_bytes(&lock_digest, &lock_bytes)?;
+    let empty = b"{}";
+    let empty_digest = Digest::of(empty);
+    store.put_bytes(&empty_digest, empty)?;
+    let title = format!("{}-{}.lock", lock.release.name, lock.release.version);
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": oci::OCI_MANIFEST,
+        "artifactType": LOCK_ARTIFACT_TYPE,
+        "config": {"mediaType": oci::OCI_EMPTY, "digest": empty_digest, "size": 2},
+        "layers": [{
+            "mediaType": LOCK_ARTIFACT_TYPE,
+            "digest": lock_digest,
+            "size": lock_bytes.len(),
+            "annotations": {ANNOTATION_TITLE: title},
+        }],
+    });
+    let manifest_bytes = serde_json::to_vec(&manifest).unwrap_or_default();
+    let manifest_digest = Digest::of(&manifest_bytes);
+    store.put_bytes(&manifest_digest, &manifest_bytes)?;
+    Ok(Descriptor {
+        media_type: oci::OCI_MANIFEST.into(),
+        digest: manifest_digest,
+        size: manifest_bytes.len() as u64,
+        platform: None,
+        artifact_type: Some(LOCK_ARTIFACT_TYPE.into()),
+        annotations: BTreeMap::from([(ANNOTATION_KIND.to_string(), "lockfile".to_string())]),
+    })
+}
+
+/// Works out `index.json` and the blob order from the lockfile and the cache.
+pub fn plan(lock: &Lockfile, store: &Store, signer_fingerprint: &str) -> Result<Plan, PackError> {
+    let mut entries = vec![lock_artifact(lock, store)?];
+    for pin in &lock.images {
+        let platforms: Vec<&str> = pin.platforms.iter().map(|p| p.platform.as_str()).collect();
+        entries.push(Descriptor {
+            media_type: pin.media_type.clone(),
+            digest: pin.digest.clone(),
+            size: pin.size,
+            platform: None,
+            artifact_type: None,
+            annotations: BTreeMap::from([
+                (ANNOTATION_REF_NAME.to_string(), pin.reference.clone()),
+                (
+                    ANNOTATION_CONTAINERD_NAME.to_string(),
+                    pin.reference.clone(),
+                ),
+                (ANNOTATION_PLATFORMS.to_string(), platforms.join(",")),
+            ]),
+        });
+    }
+    let index = LayoutIndex {
+        schema_version: 2,
+        media_type: oci::OCI_INDEX.into(),
+        manifests: entries.clone(),
+        annotations: BTreeMap::from([
+            (ANNOTATION_FORMAT.to_string(), FORMAT_VERSION.to_string()),
+            (
+                ANNOTATION_RELEASE_NAME.to_string(),
+                lock.release.name.clone(),
+            ),
+            (
+                ANNOTATION_RELEASE_VERSION.to_string(),
+                lock.release.version.clone(),
+            ),
+            (
+                ANNOTATION_MANIFEST_DIGEST.to_string(),
+                lock.manifest_digest.to_string(),
+            ),
+            (
+                ANNOTATION_SIGNER.to_string(),
+                signer_fingerprint.to_string(),
+            ),
+        ]),
+    };
+    let mut index_json = serde_json::to_vec_pretty(&index).unwrap_or_default();
+    index_json.push(b'\n');
+
+    // Breadth-first from index.json: metadata in discovery order, then data.
+    let mut seen: HashSet<Digest> = HashSet::new();
+    let mut metadata: Vec<Carried> = Vec::new();
+    let mut data: Vec<Carried> = Vec::new();
+    let mut queue: std::collections::VecDeque<Carried> = entries
+        .iter()
+        .map(|d| Carried {
+            descriptor: d.clone(),
+            role: top_role(d),
+            owner: entry_owner(d),
+            platforms: entry_platforms(d),
+        })
+        .collect();
+    while let Some(item) = queue.pop_front() {
+        if !seen.insert(item.descriptor.digest.clone()) {
+            continue;
+        }
+        if !store.has(&item.descriptor.digest, item.descriptor.size) {
+            return Err(PackError::MissingBlob {
+                digest: item.descriptor.digest.clone(),
+                owner: item.owner.clone(),
+            });
+        }
+        if item.role == Role::Manifest {
+            let bytes = store.read_bytes(&item.descriptor.digest)?;
+            let children = carried_children(&item, &bytes).map_err(|e| PackError::BadManifest {
+                digest: item.descriptor.digest.clone(),
+                owner: item.owner.clone(),
+                message: e.to_string(),
+            })?;
+            queue.extend(children);
+        }
+        match item.role {
+            Role::Data => data.push(item),
+            Role::Manifest | Role::Config => metadata.push(item),
+        }
+    }
+    metadata.extend(data);
+    Ok(Plan {
+        index_json,
+        blobs: metadata,
+    })
+}
+
+/// Writes, signs and atomically renames the bundle to `out`.
+pub fn pack(
+    lock: &Lockfile,
+    store: &Store,
+    signer: &Signer,
+    out: &Path,
+    reporter: &dyn Reporter,
+) -> Result<PackSummary, PackError> {
+    let plan = plan(lock, store, signer.fingerprint())?;
+    let signature = signer.sign(&plan.index_json)?;
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| PackError::Io {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    let temp = crate::fsutil::temp_path_for(out);
+    let result = write_tar(&temp, &plan, signature.as_bytes(), store, reporter).and_then(|bytes| {
+        std::fs::rename(&temp, out).map_err(|source| PackError::Io {
+            path: out.to_path_buf(),
+            source,
+        })?;
+        Ok(bytes)
+    });
+    let bytes = match result {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            let _ = std::fs::remove_file(&temp);
+            return Err(e);
+        }
+    };
+    Ok(PackSummary {
+        path: out.to_path_buf(),
+        index_digest: Digest::of(&plan.index_json),
+        images: lock.images.len(),
+        blobs: plan.blobs.len(),
+        bytes,
+    })
+}
+
+fn write_tar(
+    path: &Path,
+    plan: &Plan,
+    signature: &[u8],
+    store: &Store,
+    reporter: &dyn Reporter,
+) -> Result<u64, PackError> {
+    let io = |source| PackError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut out = File::create(path).map_err(io)?;
+    let total: u64 = plan.blobs.iter().map(|b| b.descriptor.size).sum();
+    reporter.start("pack", total);
+    {
+        let mut head = std::io::BufWriter::new(&mut out);
+        write_small(
+            &mut head,
+            OCI_LAYOUT_FILE,
+            format!("{{\"imageLayoutVersion\":\"{}\"}}", oci::OCI_LAYOUT_VERSION).as_bytes(),
+        )
+        .map_err(io)?;
+        write_small(&mut head, INDEX_FILE, &plan.index_json).map_err(io)?;
+        write_small(&mut head, SIGNATURE_FILE, signature).map_err(io)?;
+        write_header(&mut head, "blobs/", 0, true).map_err(io)?;
+        write_header(&mut head, "blobs/sha256/", 0, true).map_err(io)?;
+        head.flush().map_err(io)?;
+    }
+    for blob in &plan.blobs {
+        let digest = &blob.descriptor.digest;
+        let source_path = store.blob_path(digest);
+        let mut source = File::open(&source_path).map_err(|source| PackError::Io {
+            path: source_path.clone(),
+            source,
+        })?;
+        write_header(&mut out, &digest.layout_path(), blob.descriptor.size, false).map_err(io)?;
+        let copied = std::io::copy(&mut source, &mut out).map_err(io)?;
+        if copied != blob.descriptor.size {
+            return Err(PackError::MissingBlob {
+                digest: digest.clone(),
+                owner: blob.owner.clone(),
+            });
+        }
+        out.write_all(&[0u8; BLOCK as usize][..padding(copied)])
+            .map_err(io)?;
+        reporter.advance(copied);
+    }
+    out.write_all(&[0u8; 2 * BLOCK as usize]).map_err(io)?;
+    out.sync_all().map_err(io)?;
+    reporter.finish();
+    out.metadata().map(|m| m.len()).map_err(io)
+}

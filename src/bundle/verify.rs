@@ -1,0 +1,368 @@
+//! Verifying a bundle in one sequential read: signature, then every blob as it passes.
+//!
+//! Nothing is extracted or written. The first entries must be the layout file, `index.json`
+//! and its signature; the signature is checked before any blob is read. From then on every
+//! blob must be expected (reachable from what came before), have the size its descriptor
+//! gives and hash to its name; at the end every expected blob must have been seen.
+
+use super::entries::{classify, padding, BadEntry, EntryKind, BLOCK};
+use super::graph::{carried_children, entry_owner, entry_platforms, top_role, Carried, Role};
+use super::*;
+use crate::digest::Digest;
+use crate::oci::{LayoutIndex, MAX_MANIFEST_SIZE};
+use crate::progress::Reporter;
+use crate::sign::{SignError, Verifier};
+use sha2::{Digest as _, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("cannot read bundle {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("bundle is truncated or damaged: {0}")]
+    Truncated(String),
+    #[error(transparent)]
+    BadEntry(#[from] BadEntry),
+    #[error("duplicate tar entry `{0}`: a bundle holds each file once")]
+    Duplicate(String),
+    #[error(
+        "`{0}` is missing before the first blob: not an outpost bundle, or its head is damaged"
+    )]
+    MissingHead(&'static str),
+    #[error("index.json is not a valid OCI index: {0}")]
+    BadIndex(String),
+    #[error("signature check failed for index.json: {source}{hint}")]
+    Signature { source: SignError, hint: String },
+    #[error("blob {digest} is not referenced by index.json or by any manifest before it: the bundle was altered")]
+    Unexpected { digest: Digest },
+    #[error("blob {digest} ({owner}) is {actual} bytes, but its descriptor says {expected}")]
+    Size {
+        digest: Digest,
+        owner: String,
+        expected: u64,
+        actual: u64,
+    },
+    #[error("blob {digest} ({owner}) is damaged: its content hashes to {actual}")]
+    Damaged {
+        digest: Digest,
+        owner: String,
+        actual: Digest,
+    },
+    #[error("manifest {digest} ({owner}) cannot be read: {message}")]
+    BadManifest {
+        digest: Digest,
+        owner: String,
+        message: String,
+    },
+    #[error("{count} blob(s) missing from the bundle, first {digest} ({role} of {owner})")]
+    Missing {
+        count: usize,
+        digest: Digest,
+        role: &'static str,
+        owner: String,
+    },
+}
+
+/// What a successful verification saw.
+#[derive(Debug, Clone)]
+pub struct VerifyReport {
+    pub signer: String,
+    pub index_digest: Digest,
+    pub entries: usize,
+    pub blobs: usize,
+    pub bytes: u64,
+}
+
+/// Verifies the bundle at `path` with the public key in `verifier`.
+pub fn verify(
+    path: &Path,
+    verifier: &Verifier,
+    reporter: &dyn Reporter,
+) -> Result<VerifyReport, VerifyError> {
+    let io = |source| VerifyError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(io)?;
+    let file_len = file.metadata().map_err(io)?.len();
+    reporter.start("verify", file_len);
+    let mut archive = tar::Archive::new(BufReader::with_capacity(1 << 20, file));
+    let mut state = State::default();
+    let mut end_of_entries = 0u64;
+    let mut buf = vec![0u8; 1 << 20];
+    let entries = archive.entries().map_err(io)?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| VerifyError::Truncated(e.to_string()))?;
+        let kind = classify(&entry.path_bytes(), entry.header().entry_type())?;
+        let size = entry.size();
+        end_of_entries = entry.raw_file_position() + size + padding(size) as u64;
+        if end_of_entries > file_len {
+            return Err(VerifyError::Truncated(format!(
+                "entry `{}` needs {} bytes but the file ends at byte {file_len}",
+                String::from_utf8_lossy(&entry.path_bytes()),
+                end_of_entries
+            )));
+        }
+        match kind {
+            EntryKind::Directory => {}
+            EntryKind::Layout | EntryKind::Index | EntryKind::Signature => {
+                if state.blobs_started {
+                    return Err(VerifyError::Duplicate(
+                        String::from_utf8_lossy(&entry.path_bytes()).into(),
+                    ));
+                }
+                let content = read_small(&mut entry, MAX_MANIFEST_SIZE)?;
+                let slot = match kind {
+                    EntryKind::Layout => &mut state.layout,
+                    EntryKind::Index => &mut state.index,
+                    _ => &mut state.signature,
+                };
+                if slot.replace(content).is_some() {
+                    return Err(VerifyError::Duplicate(
+                        String::from_utf8_lossy(&entry.path_bytes()).into(),
+                    ));
+                }
+            }
+            EntryKind::Blob(digest) => {
+                if !state.blobs_started {
+                    state.start(verifier)?;
+                }
+                state.blob(&digest, size, &mut entry, &mut buf, reporter)?;
+            }
+        }
+    }
+    if !state.blobs_started {
+        state.start(verifier)?;
+    }
+    check_trailer(path, end_of_entries, file_len)?;
+    state.finish(verifier, file_len)
+}
+
+fn read_small(entry: &mut impl Read, limit: u64) -> Result<Vec<u8>, VerifyError> {
+    let mut content = Vec::new();
+    entry
+        .take(limit + 1)
+        .read_to_end(&mut content)
+        .map_err(|e| VerifyError::Truncated(e.to_string()))?;
+    Ok(content)
+}
+
+/// The archive must end with its two zero blocks; their absence means it was cut short.
+fn check_trailer(path: &Path, end_of_entries: u64, file_len: u64) -> Result<(), VerifyError> {
+    if file_len < end_of_entries + 2 * BLOCK {
+        return Err(VerifyError::Truncated(format!(
+            "the end-of-archive marker is missing ({file_len} bytes, expected at least {})",
+            end_of_entries + 2 * BLOCK
+        )));
+    }
+    let mut file = File::open(path).map_err(|source| VerifyError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut trailer = [0u8; 2 * BLOCK as usize];
+    file.seek(SeekFrom::Start(end_of_entries))
+        .and_then(|_| file.read_exact(&mut trailer))
+        .map_err(|e| VerifyError::Truncated(e.to_string()))?;
+    if trailer.iter().any(|&b| b != 0) {
+        return Err(VerifyError::Truncated(
+            "the end-of-archive marker is damaged".into(),
+        ));
+    }
+    Ok(())
+}
+
+#[derive(Default)]
+struct State {
+    layout: Option<Vec<u8>>,
+    index: Option<Vec<u8>>,
+    signature: Option<Vec<u8>>,
+    blobs_started: bool,
+    signer: String,
+    expected: HashMap<Digest, Carried>,
+    seen: HashSet<Digest>,
+    /// Expected digests in discovery order, to name the first missing one.
+    order: Vec<Digest>,
+    bytes: u64,
+}
+
+impl State {
+    /// Called once the head is read: checks the layout file and the signature, then learns
+    /// the entries of index.json.
+    fn start(&mut self, verifier: &Verifier) -> Result<(), VerifyError> {
+        self.blobs_started = true;
+        let layout = self
+            .layout
+            .as_ref()
+            .ok_or(VerifyError::MissingHead(OCI_LAYOUT_FILE))?;
+        let layout_ok = serde_json::from_slice::<serde_json::Value>(layout)
+            .ok()
+            .and_then(|v| {
+                v.get("imageLayoutVersion")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            })
+            .is_some();
+        if !layout_ok {
+            return Err(VerifyError::BadIndex(
+                "oci-layout has no imageLayoutVersion".into(),
+            ));
+        }
+        let index = self
+            .index
+            .as_ref()
+            .ok_or(VerifyError::MissingHead(INDEX_FILE))?;
+        let signature = self
+            .signature
+            .as_ref()
+            .ok_or(VerifyError::MissingHead(SIGNATURE_FILE))?;
+        let parsed: Option<LayoutIndex> = serde_json::from_slice(index).ok();
+        let claimed_signer = parsed
+            .as_ref()
+            .and_then(|i| i.annotations.get(ANNOTATION_SIGNER).cloned())
+            .unwrap_or_default();
+        verifier.verify(index, signature).map_err(|source| {
+            let hint = if !claimed_signer.is_empty() && claimed_signer != verifier.fingerprint() {
+                format!(
+                    " (the bundle says it was signed by key {claimed_signer}; the key given is {})",
+                    verifier.fingerprint()
+                )
+            } else {
+                String::new()
+            };
+            VerifyError::Signature { source, hint }
+        })?;
+        self.signer = verifier.fingerprint().to_string();
+        let index: LayoutIndex = match parsed {
+            Some(index) => index,
+            None => {
+                let err = serde_json::from_slice::<LayoutIndex>(index).err();
+                return Err(VerifyError::BadIndex(
+                    err.map(|e| e.to_string()).unwrap_or_default(),
+                ));
+            }
+        };
+        for d in &index.manifests {
+            self.expect(Carried {
+                descriptor: d.clone(),
+                role: top_role(d),
+                owner: entry_owner(d),
+                platforms: entry_platforms(d),
+            });
+        }
+        Ok(())
+    }
+
+    fn expect(&mut self, item: Carried) {
+        if !self.expected.contains_key(&item.descriptor.digest) {
+            self.order.push(item.descriptor.digest.clone());
+            self.expected.insert(item.descriptor.digest.clone(), item);
+        }
+    }
+
+    fn blob(
+        &mut self,
+        digest: &Digest,
+        size: u64,
+        entry: &mut impl Read,
+        buf: &mut [u8],
+        reporter: &dyn Reporter,
+    ) -> Result<(), VerifyError> {
+        let item = self
+            .expected
+            .get(digest)
+            .cloned()
+            .ok_or_else(|| VerifyError::Unexpected {
+                digest: digest.clone(),
+            })?;
+        if !self.seen.insert(digest.clone()) {
+            return Err(VerifyError::Duplicate(digest.layout_path()));
+        }
+        if size != item.descriptor.size {
+            return Err(VerifyError::Size {
+                digest: digest.clone(),
+                owner: item.owner,
+                expected: item.descriptor.size,
+                actual: size,
+            });
+        }
+        let keep = item.role == Role::Manifest;
+        if keep && size > MAX_MANIFEST_SIZE {
+            return Err(VerifyError::BadManifest {
+                digest: digest.clone(),
+                owner: item.owner,
+                message: format!("{size} bytes is over the manifest limit"),
+            });
+        }
+        let mut kept = Vec::new();
+        let mut hasher = Sha256::new();
+        loop {
+            let n = entry
+                .read(buf)
+                .map_err(|e| VerifyError::Truncated(e.to_string()))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            if keep {
+                kept.extend_from_slice(&buf[..n]);
+            }
+            reporter.advance(n as u64);
+        }
+        self.bytes += size;
+        let actual = Digest::from_hasher(hasher);
+        if &actual != digest {
+            return Err(VerifyError::Damaged {
+                digest: digest.clone(),
+                owner: item.owner,
+                actual,
+            });
+        }
+        if keep {
+            let children =
+                carried_children(&item, &kept).map_err(|e| VerifyError::BadManifest {
+                    digest: digest.clone(),
+                    owner: item.owner.clone(),
+                    message: e.to_string(),
+                })?;
+            for child in children {
+                self.expect(child);
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self, verifier: &Verifier, _file_len: u64) -> Result<VerifyReport, VerifyError> {
+        let missing: Vec<&Digest> = self
+            .order
+            .iter()
+            .filter(|d| !self.seen.contains(*d))
+            .collect();
+        if let Some(first) = missing.first() {
+            let item = &self.expected[*first];
+            return Err(VerifyError::Missing {
+                count: missing.len(),
+                digest: (*first).clone(),
+                role: match item.role {
+                    Role::Manifest => "manifest",
+                    Role::Config => "config",
+                    Role::Data => "layer",
+                },
+                owner: item.owner.clone(),
+            });
+        }
+        let index = self.index.unwrap_or_default();
+        Ok(VerifyReport {
+            signer: verifier.fingerprint().to_string(),
+            index_digest: Digest::of(&index),
+            entries: self.order.len(),
+            blobs: self.seen.len(),
+            bytes: self.bytes,
+        })
+    }
+}

@@ -1,0 +1,306 @@
+//! One function per command: resolve arguments into settings, call the library, print.
+
+use super::args::{BuildArgs, CacheArgs, InspectArgs, LockArgs, VerifyArgs};
+use super::progress::Bars;
+use super::{exit, CliError};
+use anyhow::Context;
+use outpost::bundle::{inspect, pack, verify};
+use outpost::fetch;
+use outpost::lock::{lock_path_for, LockError, Lockfile};
+use outpost::manifest::Release;
+use outpost::progress::Reporter;
+use outpost::registry::Registry;
+use outpost::resolve::{self, ResolveError};
+use outpost::sign::{self, SignError, Signer, Verifier};
+use outpost::store::Store;
+use serde_json::json;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+const PASSWORD_ENV: &str = "OUTPOST_KEY_PASSWORD";
+
+fn input(error: impl Into<anyhow::Error>) -> CliError {
+    CliError::new(exit::INPUT, error)
+}
+
+/// The cache directory: --cache / OUTPOST_CACHE, else $XDG_CACHE_HOME/outpost or ~/.cache/outpost.
+fn cache_dir(args: &CacheArgs) -> Result<PathBuf, CliError> {
+    if let Some(dir) = &args.cache {
+        return Ok(dir.clone());
+    }
+    if let Some(xdg) = std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(xdg).join("outpost"));
+    }
+    match std::env::var_os("HOME") {
+        Some(home) => Ok(PathBuf::from(home).join(".cache").join("outpost")),
+        None => Err(input(anyhow::anyhow!(
+            "no cache directory: set --cache or OUTPOST_CACHE"
+        ))),
+    }
+}
+
+fn open_store(args: &CacheArgs) -> Result<Store, CliError> {
+    let dir = cache_dir(args)?;
+    Store::open(&dir).map_err(CliError::from)
+}
+
+/// The key password: OUTPOST_KEY_PASSWORD, or a prompt on the terminal.
+fn password(confirm: bool) -> Result<Vec<u8>, CliError> {
+    if let Some(value) = std::env::var_os(PASSWORD_ENV) {
+        return Ok(value.into_encoded_bytes());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(input(anyhow::anyhow!(
+            "no key password: set {PASSWORD_ENV} (no terminal to ask on)"
+        )));
+    }
+    let first = rpassword::prompt_password("Key password: ").context("reading the password")?;
+    if confirm {
+        let second =
+            rpassword::prompt_password("Repeat the password: ").context("reading the password")?;
+        if first != second {
+            return Err(input(anyhow::anyhow!("the passwords differ")));
+        }
+    }
+    Ok(first.into_bytes())
+}
+
+fn sign_error(error: SignError) -> CliError {
+    match error {
+        SignError::Io { .. } | SignError::Generate(_) | SignError::Sign(_) => CliError::from(error),
+        _ => input(error),
+    }
+}
+
+fn resolve_error(error: ResolveError) -> CliError {
+    match error {
+        ResolveError::Registry(_) | ResolveError::Config { .. } => {
+            CliError::new(exit::UPSTREAM, error)
+        }
+        ResolveError::PlatformMissing { .. } | ResolveError::Reference(_) => input(error),
+        ResolveError::Store { .. } => CliError::from(error),
+    }
+}
+
+fn lock_error(error: LockError) -> CliError {
+    match error {
+        LockError::Write { .. } => CliError::from(error),
+        _ => input(error),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::from)
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+fn print_json(value: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
+pub fn key_generate(out: &Path) -> Result<(), CliError> {
+    let password = password(true)?;
+    let files = sign::generate(out, &password).map_err(sign_error)?;
+    println!(
+        "private key: {} (encrypted; keep it at HQ)",
+        files.private_key.display()
+    );
+    println!(
+        "public key:  {} (copy it to every site)",
+        files.public_key.display()
+    );
+    println!("fingerprint: {}", files.fingerprint);
+    Ok(())
+}
+
+/// Resolves the manifest and writes its lockfile; shared by `lock` and `bundle build`.
+async fn lock_manifest(
+    release: &Release,
+    manifest: &Path,
+    store: &Store,
+) -> Result<(Lockfile, PathBuf), CliError> {
+    let registry = Registry::new(release.upstreams());
+    let lockfile = resolve::lock(release, &registry, store)
+        .await
+        .map_err(resolve_error)?;
+    let path = lock_path_for(manifest);
+    lockfile.save(&path).map_err(lock_error)?;
+    Ok((lockfile, path))
+}
+
+pub fn lock(args: &LockArgs) -> Result<(), CliError> {
+    let release = Release::load(&args.manifest).map_err(input)?;
+    let store = open_store(&args.cache)?;
+    let (lockfile, path) = runtime()?.block_on(lock_manifest(&release, &args.manifest, &store))?;
+    if args.json {
+        print_json(
+            &json!({"lockfile": path, "images": lockfile.images.len(), "manifest_digest": lockfile.manifest_digest}),
+        );
+    } else {
+        println!(
+            "locked {} image(s) into {}",
+            lockfile.images.len(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+pub fn build(args: &BuildArgs) -> Result<(), CliError> {
+    let release = Release::load(&args.manifest).map_err(input)?;
+    let password = password(false)?;
+    let signer = Signer::load(&args.key, &password).map_err(sign_error)?;
+    let store = open_store(&args.cache)?;
+    let bars = Bars::new(args.json);
+    let rt = runtime()?;
+    let (lockfile, lock_path) = if args.locked {
+        let path = lock_path_for(&args.manifest);
+        let lockfile = Lockfile::load(&path).map_err(lock_error)?;
+        lockfile
+            .check_fresh(&path, &release.canonical_digest())
+            .map_err(lock_error)?;
+        (lockfile, path)
+    } else {
+        rt.block_on(lock_manifest(&release, &args.manifest, &store))?
+    };
+    let registry = Registry::new(release.upstreams());
+    let fetched = rt
+        .block_on(fetch::fetch_all(&lockfile, &registry, &store, &bars))
+        .map_err(|e| CliError::new(exit::UPSTREAM, e))?;
+    let out = args.out.join(format!("{}.tar", release.bundle_stem()));
+    let packed = pack::pack(&lockfile, &store, &signer, &out, &bars)?;
+    if args.json {
+        print_json(&json!({
+            "bundle": packed.path,
+            "bytes": packed.bytes,
+            "index_digest": packed.index_digest,
+            "lockfile": lock_path,
+            "images": packed.images,
+            "blobs": packed.blobs,
+            "downloaded_blobs": fetched.downloaded_blobs,
+            "downloaded_bytes": fetched.downloaded_bytes,
+            "cached_bytes": fetched.cached_bytes,
+            "signer": signer.fingerprint(),
+        }));
+    } else {
+        println!("lockfile: {}", lock_path.display());
+        println!(
+            "fetched:  {} of {} blobs ({} downloaded, {} from the cache)",
+            fetched.downloaded_blobs,
+            fetched.blobs,
+            mib(fetched.downloaded_bytes),
+            mib(fetched.cached_bytes)
+        );
+        println!(
+            "bundle:   {} ({}, {} images, {} blobs)",
+            packed.path.display(),
+            mib(packed.bytes),
+            packed.images,
+            packed.blobs
+        );
+        println!(
+            "index:    {} signed by {}",
+            packed.index_digest,
+            signer.fingerprint()
+        );
+        println!(
+            "next:     carry it to the site and run `outpost bundle verify {} --key <outpost.pub>`",
+            packed.path.display()
+        );
+    }
+    Ok(())
+}
+
+pub fn verify(args: &VerifyArgs) -> Result<(), CliError> {
+    let verifier = Verifier::load(&args.key).map_err(sign_error)?;
+    let bars = Bars::new(args.json);
+    let report = verify::verify(&args.bundle, &verifier, &bars).map_err(|e| match e {
+        verify::VerifyError::Io { .. } => CliError::from(e),
+        other => CliError::new(
+            exit::VERIFY,
+            anyhow::anyhow!("{}: {other}", args.bundle.display()),
+        ),
+    })?;
+    bars.finish();
+    if args.json {
+        print_json(&json!({
+            "bundle": args.bundle,
+            "ok": true,
+            "signer": report.signer,
+            "index_digest": report.index_digest,
+            "blobs": report.blobs,
+            "bytes": report.bytes,
+        }));
+    } else {
+        println!(
+            "OK {}: signature by {} holds; {} blobs ({}) match their digests",
+            args.bundle.display(),
+            report.signer,
+            report.blobs,
+            mib(report.bytes)
+        );
+    }
+    Ok(())
+}
+
+pub fn inspect(args: &InspectArgs) -> Result<(), CliError> {
+    let found = inspect::inspect(&args.bundle).map_err(|e| match e {
+        inspect::InspectError::Io { .. } => CliError::from(e),
+        other => CliError::new(exit::VERIFY, other),
+    })?;
+    if args.json {
+        print_json(&serde_json::to_value(&found).unwrap_or_default());
+        return Ok(());
+    }
+    println!(
+        "bundle:    {} ({})",
+        found.path.display(),
+        mib(found.file_size)
+    );
+    println!("release:   {} {}", found.release, found.version);
+    println!("signer:    {}", found.signer);
+    println!("manifest:  {}", found.manifest_digest);
+    println!("index:     {}", found.index_digest);
+    if let Some(lock) = &found.lockfile {
+        println!("lockfile:  artifact {lock}");
+    }
+    println!();
+    let width = found
+        .images
+        .iter()
+        .map(|i| i.reference.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    println!(
+        "{:width$}  {:<19}  {:>10}  {:>6}  PLATFORMS",
+        "IMAGE", "DIGEST", "SIZE", "LAYERS"
+    );
+    for image in &found.images {
+        println!(
+            "{:width$}  {:<19}  {:>10}  {:>6}  {}",
+            image.reference,
+            &image.digest.to_string()[..19],
+            mib(image.size),
+            image.layers,
+            image.platforms.join(",")
+        );
+    }
+    println!();
+    println!(
+        "{} image(s), {} unique blobs, {} of content",
+        found.images.len(),
+        found.blobs,
+        mib(found.unique_bytes)
+    );
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! indicatif progress bars: the command line's implementation of the library's `Reporter`.
+//! Bars draw only on a terminal; notes always reach stderr.
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use outpost::progress::Reporter;
+use std::io::IsTerminal;
+use std::sync::Mutex;
+
+pub struct Bars {
+    bar: Mutex<Option<ProgressBar>>,
+    visible: bool,
+}
+
+impl Bars {
+    pub fn new(quiet: bool) -> Self {
+        Bars {
+            bar: Mutex::new(None),
+            visible: !quiet && std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn with_bar(&self, f: impl FnOnce(&ProgressBar)) {
+        if let Ok(guard) = self.bar.lock() {
+            if let Some(bar) = guard.as_ref() {
+                f(bar);
+            }
+        }
+    }
+}
+
+impl Reporter for Bars {
+    fn start(&self, phase: &str, total_bytes: u64) {
+        let target = if self.visible {
+            ProgressDrawTarget::stderr()
+        } else {
+            ProgressDrawTarget::hidden()
+        };
+        let bar = ProgressBar::with_draw_target(Some(total_bytes), target);
+        let style = ProgressStyle::with_template(
+            "{prefix:>8.bold} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
+        bar.set_style(style);
+        bar.set_prefix(phase.to_string());
+        if let Ok(mut guard) = self.bar.lock() {
+            *guard = Some(bar);
+        }
+    }
+
+    fn advance(&self, bytes: u64) {
+        self.with_bar(|bar| bar.inc(bytes));
+    }
+
+    fn rewind(&self, bytes: u64) {
+        self.with_bar(|bar| bar.set_position(bar.position().saturating_sub(bytes)));
+    }
+
+    fn note(&self, message: &str) {
+        let mut shown = false;
+        if self.visible {
+            self.with_bar(|bar| {
+                bar.println(format!("note: {message}"));
+                shown = true;
+            });
+        }
+        if !shown {
+            eprintln!("note: {message}");
+        }
+    }
+
+    fn finish(&self) {
+        if let Ok(mut guard) = self.bar.lock() {
+            if let Some(bar) = guard.take() {
+                bar.finish_and_clear();
+            }
+        }
+    }
+}

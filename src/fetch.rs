@@ -1,0 +1,263 @@
+//! Fetching pinned images into the cache: parallel, bounded, retried and resumed.
+//!
+//! Manifests are fetched by digest and checked; blobs stream into [`Store`] which hashes each
+//! byte once and only then makes it visible. Blobs shared by several images are fetched once.
+
+use crate::digest::Digest;
+use crate::lock::Lockfile;
+use crate::manifest::parse_image;
+use crate::oci::{Descriptor, Parsed, MAX_MANIFEST_SIZE};
+use crate::progress::Reporter;
+use crate::registry::{Registry, RegistryError};
+use crate::store::{Store, StoreError};
+use futures::{StreamExt, TryStreamExt};
+use oci_client::Reference;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Downloads running at once.
+pub const PARALLEL_DOWNLOADS: usize = 6;
+/// Attempts per blob (network errors resume; bad content restarts).
+const ATTEMPTS: u32 = 4;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("{image}: manifest {digest}: {message}")]
+    Manifest {
+        image: String,
+        digest: Digest,
+        message: String,
+    },
+    #[error("{image}: blob {digest}: {message} (after {attempts} attempts); nothing corrupt was kept in the cache, run the build again to resume")]
+    Blob {
+        image: String,
+        digest: Digest,
+        attempts: u32,
+        message: String,
+    },
+    #[error("{image}: {source}")]
+    Store { image: String, source: StoreError },
+}
+
+/// What a fetch did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct FetchSummary {
+    pub blobs: usize,
+    pub downloaded_blobs: usize,
+    pub downloaded_bytes: u64,
+    pub cached_bytes: u64,
+}
+
+/// A blob to download and the image whose repository serves it.
+struct Wanted {
+    image: Reference,
+    descriptor: Descriptor,
+}
+
+/// Makes every blob the lockfile needs present and verified in `store`.
+pub async fn fetch_all(
+    lock: &Lockfile,
+    registry: &Registry,
+    store: &Store,
+    reporter: &dyn Reporter,
+) -> Result<FetchSummary, FetchError> {
+    let mut wanted: BTreeMap<Digest, Wanted> = BTreeMap::new();
+    for pin in &lock.images {
+        let image = parse_image(&pin.reference).map_err(|message| FetchError::Manifest {
+            image: pin.reference.clone(),
+            digest: pin.digest.clone(),
+            message,
+        })?;
+        ensure_manifest(registry, store, &image, &pin.digest, pin.size).await?;
+        let mut platform_manifests = Vec::new();
+        for platform in &pin.platforms {
+            if platform.digest != pin.digest {
+                ensure_manifest(registry, store, &image, &platform.digest, platform.size).await?;
+            }
+            platform_manifests.push(platform.digest.clone());
+        }
+        for digest in platform_manifests {
+            let bytes = store
+                .read_bytes(&digest)
+                .map_err(|source| FetchError::Store {
+                    image: pin.reference.clone(),
+                    source,
+                })?;
+            let parsed = Parsed::from_bytes(&bytes, None).map_err(|e| FetchError::Manifest {
+                image: pin.reference.clone(),
+                digest: digest.clone(),
+                message: e.to_string(),
+            })?;
+            for child in parsed.children() {
+                wanted
+                    .entry(child.digest.clone())
+                    .or_insert_with(|| Wanted {
+                        image: image.clone(),
+                        descriptor: child.clone(),
+                    });
+            }
+        }
+    }
+
+    let mut summary = FetchSummary {
+        blobs: wanted.len(),
+        ..Default::default()
+    };
+    let mut missing: Vec<Wanted> = Vec::new();
+    for (_, w) in wanted {
+        if store.has(&w.descriptor.digest, w.descriptor.size) {
+            summary.cached_bytes += w.descriptor.size;
+        } else {
+            missing.push(w);
+        }
+    }
+    // Largest first: the long downloads start early and the tail is short ones.
+    missing.sort_by(|a, b| b.descriptor.size.cmp(&a.descriptor.size));
+    summary.downloaded_blobs = missing.len();
+    summary.downloaded_bytes = missing.iter().map(|w| w.descriptor.size).sum();
+
+    reporter.start("fetch", summary.downloaded_bytes);
+    futures::stream::iter(missing.iter())
+        .map(|w| fetch_blob(registry, store, &w.image, &w.descriptor, reporter))
+        .buffer_unordered(PARALLEL_DOWNLOADS)
+        .try_collect::<Vec<()>>()
+        .await?;
+    reporter.finish();
+    Ok(summary)
+}
+
+/// Fetches a manifest by digest into the store unless it is there already.
+async fn ensure_manifest(
+    registry: &Registry,
+    store: &Store,
+    image: &Reference,
+    digest: &Digest,
+    size: u64,
+) -> Result<(), FetchError> {
+    if store.has(digest, size) {
+        return Ok(());
+    }
+    let manifest_error = |message: String| FetchError::Manifest {
+        image: image.whole(),
+        digest: digest.clone(),
+        message,
+    };
+    if size > MAX_MANIFEST_SIZE {
+        return Err(manifest_error(format!(
+            "{size} bytes is over the {MAX_MANIFEST_SIZE}-byte manifest limit"
+        )));
+    }
+    let by_digest = Reference::with_digest(
+        image.registry().to_string(),
+        image.repository().to_string(),
+        digest.to_string(),
+    );
+    let raw = registry
+        .manifest(&by_digest)
+        .await
+        .map_err(|e| manifest_error(e.to_string()))?;
+    store
+        .put_bytes(digest, &raw.bytes)
+        .map_err(|source| FetchError::Store {
+            image: image.whole(),
+            source,
+        })
+}
+
+/// Downloads one blob with resume and retries.
+async fn fetch_blob(
+    registry: &Registry,
+    store: &Store,
+    image: &Reference,
+    descriptor: &Descriptor,
+    reporter: &dyn Reporter,
+) -> Result<(), FetchError> {
+    let digest = &descriptor.digest;
+    let blob_error = |attempts: u32, message: String| FetchError::Blob {
+        image: image.whole(),
+        digest: digest.clone(),
+        attempts,
+        message,
+    };
+    let mut last_error = String::new();
+    for attempt in 1..=ATTEMPTS {
+        if attempt > 1 {
+            reporter.note(&format!(
+                "retrying {digest} of {} (attempt {attempt}): {last_error}",
+                image.whole()
+            ));
+            tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt - 1).pow(2))).await;
+        }
+        let mut partial =
+            store
+                .begin(digest, descriptor.size)
+                .map_err(|source| FetchError::Store {
+                    image: image.whole(),
+                    source,
+                })?;
+        let offset = partial.offset();
+        if offset > 0 {
+            reporter.advance(offset);
+        }
+        let blob = match registry.blob(image, digest, offset).await {
+            Ok(blob) => blob,
+            Err(RegistryError::Request { message, .. }) => {
+                last_error = message;
+                reporter.rewind(offset);
+                continue;
+            }
+            Err(other) => return Err(blob_error(attempt, other.to_string())),
+        };
+        if !blob.resumed && offset > 0 {
+            // The registry ignored our Range: start over from byte 0.
+            reporter.rewind(offset);
+            partial
+                .restart()
+                .map_err(|e| blob_error(attempt, e.to_string()))?;
+        }
+        let mut stream = blob.stream;
+        let mut failed = None;
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(chunk) => {
+                    if let Err(e) = partial.write(&chunk) {
+                        failed = Some(e.to_string());
+                        break;
+                    }
+                    reporter.advance(chunk.len() as u64);
+                }
+                Err(e) => {
+                    failed = Some(format!(
+                        "connection lost after {} bytes: {e}",
+                        partial.offset()
+                    ));
+                    break;
+                }
+            }
+        }
+        if let Some(message) = failed {
+            last_error = message;
+            reporter.rewind(partial.offset());
+            continue;
+        }
+        let received = partial.offset();
+        if received < descriptor.size {
+            // The body ended early without an error: keep the bytes, resume next attempt.
+            last_error = format!(
+                "the registry ended the body after {received} of {} bytes",
+                descriptor.size
+            );
+            reporter.rewind(received);
+            continue;
+        }
+        match partial.commit() {
+            Ok(()) => return Ok(()),
+            Err(e @ (StoreError::DigestMismatch { .. } | StoreError::SizeMismatch { .. })) => {
+                last_error = format!("the registry sent wrong content: {e}");
+                reporter.rewind(received);
+            }
+            Err(e) => return Err(blob_error(attempt, e.to_string())),
+        }
+    }
+    Err(blob_error(ATTEMPTS, last_error))
+}

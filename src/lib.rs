@@ -1,0 +1,18 @@
+//! outpost: carry a Kubernetes release into sites with no internet.
+//!
+//! The library holds every capability; `src/main.rs` only parses the command line (in
+//! `cli`), runs one command and maps errors to exit codes.
+
+pub mod bundle;
+pub mod digest;
+pub mod fetch;
+pub mod fsutil;
+pub mod lock;
+pub mod manifest;
+pub mod oci;
+pub mod platform;
+pub mod progress;
+pub mod registry;
+pub mod resolve;
+pub mod sign;
+pub mod store;

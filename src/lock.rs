@@ -1,0 +1,217 @@
+//! The lockfile (`manifests/NAME.lock`): every pin a release needs, written canonically.
+//!
+//! The same pins always give the same bytes (sorted, fixed field order, 2-space JSON, one
+//! trailing newline), so the lockfile reviews well as a diff. It records its format version
+//! and the digest of the manifest it came from, so `--locked` can tell when it is stale.
+
+use crate::digest::Digest;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The format version this build writes and reads.
+pub const LOCK_VERSION: u32 = 1;
+
+/// Media type of the lockfile when it travels inside a bundle.
+pub const LOCK_MEDIA_TYPE: &str = "application/vnd.outpost.lock.v1+json";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lockfile {
+    pub version: u32,
+    pub release: ReleaseId,
+    /// Canonical digest of the manifest this lockfile was resolved from.
+    pub manifest_digest: Digest,
+    pub platforms: Vec<String>,
+    pub images: Vec<ImagePin>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseId {
+    pub name: String,
+    pub version: String,
+}
+
+/// One image: what the manifest asked for, and what it resolved to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImagePin {
+    /// Fully qualified reference as requested (`docker.io/library/alpine:3.20`).
+    pub reference: String,
+    /// Digest of the manifest or index the reference resolved to (stored unchanged).
+    pub digest: Digest,
+    pub media_type: String,
+    pub size: u64,
+    /// The manifest carried for each requested platform.
+    pub platforms: Vec<PlatformPin>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformPin {
+    pub platform: String,
+    pub digest: Digest,
+    pub media_type: String,
+    pub size: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    #[error("cannot read lockfile {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write lockfile {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("lockfile {path} is not valid: {message} (delete it and run `outpost lock` again)")]
+    Malformed { path: PathBuf, message: String },
+    #[error("unsupported lockfile schema version in {path} (v{found}, but only v{LOCK_VERSION} is supported): run `outpost lock` again")]
+    Version { path: PathBuf, found: u64 },
+    #[error("lockfile {path} is stale: it was resolved from a manifest with digest {locked}, but the manifest is now {current}; run `outpost lock` (or build without --locked) to update it")]
+    Stale {
+        path: PathBuf,
+        locked: Digest,
+        current: Digest,
+    },
+}
+
+impl Lockfile {
+    /// Puts the pins in canonical order (images by reference, platforms as requested).
+    pub fn canonicalize(&mut self) {
+        self.images.sort_by(|a, b| a.reference.cmp(&b.reference));
+        self.images.dedup_by(|a, b| a.reference == b.reference);
+    }
+
+    /// The canonical bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut copy = self.clone();
+        copy.canonicalize();
+        let mut bytes = serde_json::to_vec_pretty(&copy).unwrap_or_default();
+        bytes.push(b'\n');
+        bytes
+    }
+
+    /// Parses lockfile bytes; `path` labels errors.
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self, LockError> {
+        let malformed = |message: String| LockError::Malformed {
+            path: path.to_path_buf(),
+            message,
+        };
+        let value: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| malformed(e.to_string()))?;
+        let found = value.get("version").and_then(|v| v.as_u64());
+        match found {
+            Some(v) if v == u64::from(LOCK_VERSION) => {}
+            Some(found) => {
+                return Err(LockError::Version {
+                    path: path.to_path_buf(),
+                    found,
+                })
+            }
+            None => return Err(malformed("no `version` field".into())),
+        }
+        serde_json::from_value(value).map_err(|e| malformed(e.to_string()))
+    }
+
+    pub fn load(path: &Path) -> Result<Self, LockError> {
+        let bytes = std::fs::read(path).map_err(|source| LockError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_bytes(path, &bytes)
+    }
+
+    /// Writes the canonical bytes atomically (temp file + rename).
+    pub fn save(&self, path: &Path) -> Result<(), LockError> {
+        crate::fsutil::write_atomic(path, &self.to_bytes()).map_err(|source| LockError::Write {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Fails when the manifest changed since this lockfile was written.
+    pub fn check_fresh(&self, path: &Path, current: &Digest) -> Result<(), LockError> {
+        if &self.manifest_digest == current {
+            Ok(())
+        } else {
+            Err(LockError::Stale {
+                path: path.to_path_buf(),
+                locked: self.manifest_digest.clone(),
+                current: current.clone(),
+            })
+        }
+    }
+}
+
+/// Where the lockfile of a manifest lives: beside it, `.yaml`/`.yml` replaced by `.lock`.
+pub fn lock_path_for(manifest: &Path) -> PathBuf {
+    manifest.with_extension("lock")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Lockfile {
+        let d = Digest::of(b"x");
+        let pin = |reference: &str| ImagePin {
+            reference: reference.into(),
+            digest: d.clone(),
+            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            size: 10,
+            platforms: vec![PlatformPin {
+                platform: "linux/amd64".into(),
+                digest: d.clone(),
+                media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+                size: 10,
+            }],
+        };
+        Lockfile {
+            version: LOCK_VERSION,
+            release: ReleaseId {
+                name: "edge".into(),
+                version: "1".into(),
+            },
+            manifest_digest: d.clone(),
+            platforms: vec!["linux/amd64".into()],
+            images: vec![pin("b.test/z:1"), pin("a.test/a:1")],
+        }
+    }
+
+    #[test]
+    fn canonical_bytes_are_sorted_and_round_trip() {
+        let lock = sample();
+        let bytes = lock.to_bytes();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        assert!(text.find("a.test/a:1").unwrap() < text.find("b.test/z:1").unwrap());
+        assert!(text.ends_with("}\n"));
+        let back = Lockfile::from_bytes(Path::new("x.lock"), &bytes).unwrap();
+        assert_eq!(back.to_bytes(), bytes);
+    }
+
+    #[test]
+    fn other_versions_and_stale_manifests_are_named() {
+        let text = String::from_utf8(sample().to_bytes())
+            .unwrap()
+            .replace("\"version\": 1", "\"version\": 9");
+        let err = Lockfile::from_bytes(Path::new("x.lock"), text.as_bytes()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "unsupported lockfile schema version in x.lock (v9, but only v1 is supported): run `outpost lock` again"
+        );
+        let stale = sample().check_fresh(Path::new("x.lock"), &Digest::of(b"other"));
+        assert!(stale.unwrap_err().to_string().contains("is stale"));
+    }
+
+    #[test]
+    fn lock_path_sits_beside_the_manifest() {
+        assert_eq!(
+            lock_path_for(Path::new("manifests/edge.yaml")),
+            PathBuf::from("manifests/edge.lock")
+        );
+    }
+}

@@ -1,0 +1,36 @@
+//! The `outpost` binary: parse the command line, run one command, map errors to exit codes.
+
+mod cli;
+
+use clap::Parser;
+use cli::args::{BundleCommand, Cli, Command, KeyCommand};
+use cli::{commands, exit, CliError};
+
+fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Command::Key(KeyCommand::Generate { out }) => commands::key_generate(&out),
+        Command::Lock(args) => commands::lock(&args),
+        Command::Bundle(BundleCommand::Build(args)) => commands::build(&args),
+        Command::Bundle(BundleCommand::Verify(args)) => commands::verify(&args),
+        Command::Bundle(BundleCommand::Inspect(args)) => commands::inspect(&args),
+    }
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if let Err(failure) = run(cli) {
+        eprintln!("error: {:#}", failure.error);
+        std::process::exit(if failure.code == 0 {
+            exit::FAILURE
+        } else {
+            failure.code
+        });
+    }
+}

@@ -1,0 +1,344 @@
+//! The release manifest (`manifests/*.yaml`): model, parsing with line/column errors, validation.
+//!
+//! Pure: it reads text and returns a validated [`Release`]. Resolving what the manifest names
+//! is `resolve`'s job; pinning it is the lockfile's.
+
+use crate::digest::Digest;
+use crate::platform::Platform;
+use oci_client::Reference;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub const API_VERSION: &str = "outpost/v1alpha1";
+pub const KIND: &str = "Release";
+
+/// A release manifest as written, after validation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Release {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: Metadata,
+    pub spec: Spec,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metadata {
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// Platforms every image must be carried for (default `linux/amd64`).
+    #[serde(default = "default_platforms")]
+    pub platforms: Vec<String>,
+    /// Image references, by tag or by digest.
+    #[serde(default)]
+    pub images: Vec<String>,
+    /// Registry host → base URL (`http://127.0.0.1:5000`), for loopback upstreams and proxies.
+    #[serde(default)]
+    pub upstreams: BTreeMap<String, String>,
+}
+
+fn default_platforms() -> Vec<String> {
+    vec!["linux/amd64".to_string()]
+}
+
+/// What is wrong with a manifest, with where it is.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read manifest {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    InvalidNoLocation { path: PathBuf, message: String },
+}
+
+/// An upstream registry override: where requests for a registry host really go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upstream {
+    /// `host[:port]` to connect to.
+    pub authority: String,
+    /// Plain HTTP (loopback test registries) rather than HTTPS.
+    pub plain_http: bool,
+}
+
+impl Release {
+    /// Reads and validates a manifest file.
+    pub fn load(path: &Path) -> Result<Self, ManifestError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ManifestError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses and validates manifest text; `path` only labels errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ManifestError> {
+        let release: Release = serde_norway::from_str(text).map_err(|err| {
+            let message = strip_location(&err.to_string());
+            match err.location() {
+                Some(loc) => ManifestError::Invalid {
+                    path: path.to_path_buf(),
+                    line: loc.line(),
+                    column: loc.column(),
+                    message,
+                },
+                None => ManifestError::InvalidNoLocation {
+                    path: path.to_path_buf(),
+                    message,
+                },
+            }
+        })?;
+        release.validate(path, text)?;
+        Ok(release)
+    }
+
+    fn validate(&self, path: &Path, text: &str) -> Result<(), ManifestError> {
+        let fail = |needle: &str, message: String| match locate(text, needle) {
+            Some((line, column)) => ManifestError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message,
+            },
+            None => ManifestError::InvalidNoLocation {
+                path: path.to_path_buf(),
+                message,
+            },
+        };
+        if self.api_version != API_VERSION {
+            return Err(fail(
+                &self.api_version,
+                format!(
+                    "apiVersion `{}` is not supported: use `{API_VERSION}`",
+                    self.api_version
+                ),
+            ));
+        }
+        if self.kind != KIND {
+            return Err(fail(
+                &self.kind,
+                format!("kind `{}` is not supported: use `{KIND}`", self.kind),
+            ));
+        }
+        for (field, value) in [
+            ("name", &self.metadata.name),
+            ("version", &self.metadata.version),
+        ] {
+            let ok = !value.is_empty()
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-+".contains(&b));
+            if !ok {
+                return Err(fail(
+                    value,
+                    format!("metadata.{field} `{value}` must be non-empty and use only letters, digits, `.`, `_`, `-`, `+` (it names the bundle file)"),
+                ));
+            }
+        }
+        if self.spec.platforms.is_empty() {
+            return Err(fail(
+                "platforms",
+                "spec.platforms is empty: name at least one, e.g. linux/amd64".into(),
+            ));
+        }
+        for platform in &self.spec.platforms {
+            platform
+                .parse::<Platform>()
+                .map_err(|e| fail(platform, format!("spec.platforms: {e}")))?;
+        }
+        for image in &self.spec.images {
+            parse_image(image).map_err(|message| fail(image, format!("spec.images: {message}")))?;
+        }
+        for (host, url) in &self.spec.upstreams {
+            parse_upstream(url)
+                .map_err(|message| fail(url, format!("spec.upstreams.{host}: {message}")))?;
+        }
+        Ok(())
+    }
+
+    /// Platforms, parsed (validated at load).
+    pub fn platforms(&self) -> Vec<Platform> {
+        self.spec
+            .platforms
+            .iter()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    }
+
+    /// Upstream overrides, parsed (validated at load).
+    pub fn upstreams(&self) -> BTreeMap<String, Upstream> {
+        self.spec
+            .upstreams
+            .iter()
+            .filter_map(|(host, url)| parse_upstream(url).ok().map(|u| (host.clone(), u)))
+            .collect()
+    }
+
+    /// The digest the lockfile records: sha256 of the manifest's canonical JSON form, so
+    /// comments and formatting do not make a lockfile stale but any change of meaning does.
+    pub fn canonical_digest(&self) -> Digest {
+        let canonical = serde_json::to_vec(self).unwrap_or_default();
+        Digest::of(&canonical)
+    }
+
+    /// The bundle's base file name: `NAME-VERSION`.
+    pub fn bundle_stem(&self) -> String {
+        format!("{}-{}", self.metadata.name, self.metadata.version)
+    }
+}
+
+/// Parses an image reference the way registries and containerd do (`alpine` →
+/// `docker.io/library/alpine:latest`), rejecting digests we cannot check.
+pub fn parse_image(text: &str) -> Result<Reference, String> {
+    let reference: Reference = text
+        .parse()
+        .map_err(|e| format!("`{text}` is not an image reference ({e})"))?;
+    if let Some(digest) = reference.digest() {
+        digest
+            .parse::<Digest>()
+            .map_err(|e| format!("`{text}`: {e}"))?;
+    }
+    Ok(reference)
+}
+
+/// `http://host:port` or `https://host[:port]` → an [`Upstream`].
+pub fn parse_upstream(url: &str) -> Result<Upstream, String> {
+    let (plain_http, rest) = if let Some(rest) = url.strip_prefix("http://") {
+        (true, rest)
+    } else if let Some(rest) = url.strip_prefix("https://") {
+        (false, rest)
+    } else {
+        return Err(format!("`{url}` must start with http:// or https://"));
+    };
+    let authority = rest.trim_end_matches('/');
+    let ok = !authority.is_empty()
+        && authority
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+    if !ok {
+        return Err(format!(
+            "`{url}` must be a scheme and host[:port] only, without a path"
+        ));
+    }
+    Ok(Upstream {
+        authority: authority.to_string(),
+        plain_http,
+    })
+}
+
+/// serde_norway appends " at line L column C" to messages; we print the location first.
+fn strip_location(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// 1-based line and column of the first occurrence of `needle` in `text`.
+fn locate(text: &str, needle: &str) -> Option<(usize, usize)> {
+    if needle.is_empty() {
+        return None;
+    }
+    let offset = text.find(needle)?;
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = offset - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+    Some((line, column))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = "apiVersion: outpost/v1alpha1
+kind: Release
+metadata: {name: edge, version: \"1.0\"}
+spec:
+  platforms: [linux/amd64, linux/arm64]
+  images:
+    - registry.test/library/alpha:1
+    - alpine
+  upstreams: {registry.test: \"http://127.0.0.1:5000\"}
+";
+
+    fn parse(text: &str) -> Result<Release, ManifestError> {
+        Release::parse(Path::new("m.yaml"), text)
+    }
+
+    #[test]
+    fn parses_a_good_manifest() {
+        let release = parse(GOOD).unwrap();
+        assert_eq!(release.bundle_stem(), "edge-1.0");
+        assert_eq!(release.platforms().len(), 2);
+        assert_eq!(
+            release.upstreams()["registry.test"],
+            Upstream {
+                authority: "127.0.0.1:5000".into(),
+                plain_http: true
+            }
+        );
+    }
+
+    #[test]
+    fn a_typo_is_reported_with_line_and_column() {
+        let text = GOOD.replace("  images:", "  imagez:");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(
+            err.starts_with("m.yaml:6:3: spec: unknown field `imagez`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bad_platform_is_located() {
+        let text = GOOD.replace("linux/arm64", "linux-arm64");
+        let err = parse(&text).unwrap_err().to_string();
+        assert!(
+            err.starts_with("m.yaml:5:26: spec.platforms: `linux-arm64` is not a platform"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_bad_image_and_upstream_are_located() {
+        let err = parse(&GOOD.replace("alpine", "Alpine!"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("m.yaml:8:7: spec.images: `Alpine!`"),
+            "{err}"
+        );
+        let err = parse(&GOOD.replace("http://127", "ftp://127"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("must start with http:// or https://"), "{err}");
+    }
+
+    #[test]
+    fn canonical_digest_ignores_formatting_but_not_meaning() {
+        let a = parse(GOOD).unwrap().canonical_digest();
+        let b = parse(&format!("# a comment\n{GOOD}"))
+            .unwrap()
+            .canonical_digest();
+        let c = parse(&GOOD.replace("alpha:1", "alpha:2"))
+            .unwrap()
+            .canonical_digest();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+}

@@ -1,0 +1,209 @@
+//! Image tags → digests, and the manifest to carry for each requested platform.
+//!
+//! Multi-arch indexes are kept as they are (their digest is what nodes ask for); the lockfile
+//! records, per requested platform, which child manifest is carried.
+
+use crate::digest::Digest;
+use crate::lock::{ImagePin, PlatformPin};
+use crate::manifest::{parse_image, Release};
+use crate::oci::{ConfigPlatform, Parsed};
+use crate::platform::Platform;
+use crate::registry::{Registry, RegistryError};
+use crate::store::{Store, StoreError};
+use futures::{StreamExt, TryStreamExt};
+use oci_client::Reference;
+
+/// Image configs larger than this are refused (real ones are a few KiB).
+const MAX_CONFIG_SIZE: u64 = 8 << 20;
+/// How many images are resolved at once.
+const PARALLEL_IMAGES: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("{image}: no manifest for platform {wanted}; the image has {}", available.join(", "))]
+    PlatformMissing {
+        image: String,
+        wanted: String,
+        available: Vec<String>,
+    },
+    #[error("{image}: image config {digest}: {message}")]
+    Config {
+        image: String,
+        digest: Digest,
+        message: String,
+    },
+    #[error("{image}: {source}")]
+    Store { image: String, source: StoreError },
+    #[error("`{0}` is not a valid image reference")]
+    Reference(String),
+}
+
+/// Resolves every image of the manifest, in parallel.
+pub async fn resolve_all(
+    release: &Release,
+    registry: &Registry,
+    store: &Store,
+) -> Result<Vec<ImagePin>, ResolveError> {
+    let platforms = release.platforms();
+    futures::stream::iter(release.spec.images.iter())
+        .map(|text| {
+            let platforms = &platforms;
+            async move {
+                let reference =
+                    parse_image(text).map_err(|_| ResolveError::Reference(text.clone()))?;
+                resolve_one(registry, store, &reference, platforms).await
+            }
+        })
+        .buffered(PARALLEL_IMAGES)
+        .try_collect()
+        .await
+}
+
+/// Resolves one image reference for the requested platforms.
+pub async fn resolve_one(
+    registry: &Registry,
+    store: &Store,
+    reference: &Reference,
+    platforms: &[Platform],
+) -> Result<ImagePin, ResolveError> {
+    let image = reference.whole();
+    let top = registry.manifest(reference).await?;
+    store
+        .put_bytes(&top.digest, &top.bytes)
+        .map_err(|source| ResolveError::Store {
+            image: image.clone(),
+            source,
+        })?;
+    let parsed = Parsed::from_bytes(&top.bytes, Some(&top.media_type)).map_err(|source| {
+        RegistryError::Manifest {
+            reference: image.clone(),
+            source,
+        }
+    })?;
+    let platform_pins = match &parsed {
+        Parsed::Index { manifests, .. } => {
+            let offered: Vec<(String, &crate::oci::Descriptor)> = manifests
+                .iter()
+                .filter_map(|d| {
+                    d.platform.as_ref().map(|p| {
+                        (
+                            Platform::describe(&p.os, &p.architecture, p.variant.as_deref()),
+                            d,
+                        )
+                    })
+                })
+                .collect();
+            platforms
+                .iter()
+                .map(|wanted| {
+                    crate::oci::select_platform(manifests, wanted)
+                        .map(|d| PlatformPin {
+                            platform: wanted.to_string(),
+                            digest: d.digest.clone(),
+                            media_type: d.media_type.clone(),
+                            size: d.size,
+                        })
+                        .ok_or_else(|| ResolveError::PlatformMissing {
+                            image: image.clone(),
+                            wanted: wanted.to_string(),
+                            available: available(offered.iter().map(|(p, _)| p.clone())),
+                        })
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        }
+        Parsed::Image { config, .. } => {
+            let config_platform =
+                fetch_config_platform(registry, store, reference, &config.digest, config.size)
+                    .await?;
+            let offered = Platform::describe(
+                &config_platform.os,
+                &config_platform.architecture,
+                config_platform.variant.as_deref(),
+            );
+            platforms
+                .iter()
+                .map(|wanted| {
+                    if wanted.matches(
+                        &config_platform.os,
+                        &config_platform.architecture,
+                        config_platform.variant.as_deref(),
+                    ) {
+                        Ok(PlatformPin {
+                            platform: wanted.to_string(),
+                            digest: top.digest.clone(),
+                            media_type: top.media_type.clone(),
+                            size: top.bytes.len() as u64,
+                        })
+                    } else {
+                        Err(ResolveError::PlatformMissing {
+                            image: image.clone(),
+                            wanted: wanted.to_string(),
+                            available: vec![format!("only {offered} (a single-platform image)")],
+                        })
+                    }
+                })
+                .collect::<Result<Vec<_>, _>>()?
+        }
+    };
+    Ok(ImagePin {
+        reference: image,
+        digest: top.digest,
+        media_type: top.media_type,
+        size: top.bytes.len() as u64,
+        platforms: platform_pins,
+    })
+}
+
+fn available(platforms: impl Iterator<Item = String>) -> Vec<String> {
+    let mut list: Vec<String> = platforms.filter(|p| p != "unknown/unknown").collect();
+    list.sort();
+    list.dedup();
+    if list.is_empty() {
+        list.push("no platform entries".into());
+    }
+    list
+}
+
+/// Downloads (or reads from the cache) a small image config and reads its platform.
+async fn fetch_config_platform(
+    registry: &Registry,
+    store: &Store,
+    reference: &Reference,
+    digest: &Digest,
+    size: u64,
+) -> Result<ConfigPlatform, ResolveError> {
+    let image = reference.whole();
+    let config_error = |message: String| ResolveError::Config {
+        image: image.clone(),
+        digest: digest.clone(),
+        message,
+    };
+    if size > MAX_CONFIG_SIZE {
+        return Err(config_error(format!(
+            "{size} bytes is larger than the {MAX_CONFIG_SIZE}-byte limit"
+        )));
+    }
+    if !store.has(digest, size) {
+        let mut blob = registry.blob(reference, digest, 0).await?;
+        let mut bytes = Vec::with_capacity(size as usize);
+        while let Some(chunk) = blob.stream.next().await {
+            let chunk = chunk.map_err(|e| config_error(e.to_string()))?;
+            if (bytes.len() + chunk.len()) as u64 > size {
+                return Err(config_error(format!(
+                    "the registry sent more than the {size} bytes pinned"
+                )));
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        store
+            .put_bytes(digest, &bytes)
+            .map_err(|e| config_error(e.to_string()))?;
+    }
+    let bytes = store
+        .read_bytes(digest)
+        .map_err(|e| config_error(e.to_string()))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| config_error(format!("not a valid image config: {e}")))
+}

@@ -1,0 +1,249 @@
+//! Bundle signing keys and signatures, compatible with cosign.
+//!
+//! `outpost key generate` writes an ECDSA P-256 key pair: `outpost.key` (encrypted with
+//! scrypt + secretbox, cosign's format) and `outpost.pub` (PEM). A bundle signature is the
+//! base64 of an ASN.1 ECDSA-SHA256 signature over the bytes of `index.json`: exactly what
+//! `cosign verify-blob --key outpost.pub --signature index.json.sig index.json` and
+//! `openssl dgst -sha256 -verify` check.
+
+use base64::Engine as _;
+use sigstore::crypto::signing_key::SigStoreKeyPair;
+use sigstore::crypto::{CosignVerificationKey, SigStoreSigner, Signature, SigningScheme};
+use std::path::{Path, PathBuf};
+
+pub const PRIVATE_KEY_FILE: &str = "outpost.key";
+pub const PUBLIC_KEY_FILE: &str = "outpost.pub";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path} already exists: refusing to overwrite a key (move it away first)")]
+    Exists { path: PathBuf },
+    #[error("cannot generate a key: {0}")]
+    Generate(String),
+    #[error("cannot open private key {path}: wrong password or not a cosign/outpost private key ({message})")]
+    PrivateKey { path: PathBuf, message: String },
+    #[error("{path} is not a PEM public key (ECDSA P-256, as written by `outpost key generate` or cosign): {message}")]
+    PublicKey { path: PathBuf, message: String },
+    #[error("cannot sign: {0}")]
+    Sign(String),
+    #[error("the signature is not valid base64")]
+    SignatureEncoding,
+    #[error("the signature does not match: the bundle's index.json was changed after signing, or it was signed with another key")]
+    Mismatch,
+}
+
+/// The two files `outpost key generate` writes.
+#[derive(Debug, Clone)]
+pub struct KeyFiles {
+    pub private_key: PathBuf,
+    pub public_key: PathBuf,
+    pub fingerprint: String,
+}
+
+/// Creates a new key pair in `dir`; never overwrites.
+pub fn generate(dir: &Path, password: &[u8]) -> Result<KeyFiles, SignError> {
+    let private_key = dir.join(PRIVATE_KEY_FILE);
+    let public_key = dir.join(PUBLIC_KEY_FILE);
+    for path in [&private_key, &public_key] {
+        if path.exists() {
+            return Err(SignError::Exists { path: path.clone() });
+        }
+    }
+    std::fs::create_dir_all(dir).map_err(|source| SignError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let signer = SigningScheme::ECDSA_P256_SHA256_ASN1
+        .create_signer()
+        .map_err(|e| SignError::Generate(e.to_string()))?;
+    let pair = signer
+        .to_sigstore_keypair()
+        .map_err(|e| SignError::Generate(e.to_string()))?;
+    let encrypted = pair
+        .private_key_to_encrypted_pem(password)
+        .map_err(|e| SignError::Generate(e.to_string()))?;
+    let public_pem = pair
+        .public_key_to_pem()
+        .map_err(|e| SignError::Generate(e.to_string()))?;
+    let fingerprint = fingerprint_of_pem(&public_pem)
+        .ok_or_else(|| SignError::Generate("unreadable public key".into()))?;
+    write_private(&private_key, encrypted.as_bytes())?;
+    crate::fsutil::write_atomic(&public_key, public_pem.as_bytes()).map_err(|source| {
+        SignError::Io {
+            path: public_key.clone(),
+            source,
+        }
+    })?;
+    Ok(KeyFiles {
+        private_key,
+        public_key,
+        fingerprint,
+    })
+}
+
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), SignError> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |source| SignError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.sync_all().map_err(io)
+}
+
+/// A loaded private key.
+pub struct Signer {
+    signer: SigStoreSigner,
+    fingerprint: String,
+}
+
+impl Signer {
+    pub fn load(path: &Path, password: &[u8]) -> Result<Self, SignError> {
+        let pem = std::fs::read(path).map_err(|source| SignError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let private_error = |message: String| SignError::PrivateKey {
+            path: path.to_path_buf(),
+            message,
+        };
+        let pair = SigStoreKeyPair::from_encrypted_pem(&pem, password)
+            .map_err(|e| private_error(e.to_string()))?;
+        let public_pem = pair
+            .public_key_to_pem()
+            .map_err(|e| private_error(e.to_string()))?;
+        let fingerprint = fingerprint_of_pem(&public_pem)
+            .ok_or_else(|| private_error("unreadable public key".into()))?;
+        let signer = pair
+            .to_sigstore_signer(&SigningScheme::ECDSA_P256_SHA256_ASN1)
+            .map_err(|e| private_error(format!("not an ECDSA P-256 key ({e})")))?;
+        Ok(Signer {
+            signer,
+            fingerprint,
+        })
+    }
+
+    /// `sha256:<hex>` of the public key's DER (SubjectPublicKeyInfo).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// The base64 signature over `data`, as cosign writes it.
+    pub fn sign(&self, data: &[u8]) -> Result<String, SignError> {
+        let raw = self
+            .signer
+            .sign(data)
+            .map_err(|e| SignError::Sign(e.to_string()))?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(raw))
+    }
+}
+
+/// A loaded public key.
+pub struct Verifier {
+    key: CosignVerificationKey,
+    fingerprint: String,
+}
+
+impl Verifier {
+    pub fn load(path: &Path) -> Result<Self, SignError> {
+        let pem = std::fs::read_to_string(path).map_err(|source| SignError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let public_error = |message: String| SignError::PublicKey {
+            path: path.to_path_buf(),
+            message,
+        };
+        let fingerprint =
+            fingerprint_of_pem(&pem).ok_or_else(|| public_error("no PUBLIC KEY block".into()))?;
+        let key =
+            CosignVerificationKey::from_pem(pem.as_bytes(), &SigningScheme::ECDSA_P256_SHA256_ASN1)
+                .map_err(|e| public_error(e.to_string()))?;
+        Ok(Verifier { key, fingerprint })
+    }
+
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Checks a base64 signature over `data`.
+    pub fn verify(&self, data: &[u8], signature_base64: &[u8]) -> Result<(), SignError> {
+        let trimmed: Vec<u8> = signature_base64
+            .iter()
+            .copied()
+            .filter(|b| !b.is_ascii_whitespace())
+            .collect();
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(&trimmed)
+            .map_err(|_| SignError::SignatureEncoding)?;
+        self.key
+            .verify_signature(Signature::Raw(&raw), data)
+            .map_err(|_| SignError::Mismatch)
+    }
+}
+
+/// `sha256:<hex>` of the DER inside the first `PUBLIC KEY` PEM block.
+pub fn fingerprint_of_pem(pem: &str) -> Option<String> {
+    let body: String = pem
+        .lines()
+        .skip_while(|l| !l.starts_with("-----BEGIN PUBLIC KEY-----"))
+        .skip(1)
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body.trim())
+        .ok()?;
+    if der.is_empty() {
+        return None;
+    }
+    Some(crate::digest::Digest::of(&der).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_key_signs_and_only_its_public_key_verifies() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = generate(dir.path(), b"pw").unwrap();
+        let signer = Signer::load(&files.private_key, b"pw").unwrap();
+        assert_eq!(signer.fingerprint(), files.fingerprint);
+        let signature = signer.sign(b"index").unwrap();
+        let verifier = Verifier::load(&files.public_key).unwrap();
+        verifier.verify(b"index", signature.as_bytes()).unwrap();
+        assert!(matches!(
+            verifier.verify(b"index!", signature.as_bytes()),
+            Err(SignError::Mismatch)
+        ));
+
+        assert!(matches!(
+            Signer::load(&files.private_key, b"wrong"),
+            Err(SignError::PrivateKey { .. })
+        ));
+        assert!(matches!(
+            generate(dir.path(), b"pw"),
+            Err(SignError::Exists { .. })
+        ));
+
+        let other = tempfile::tempdir().unwrap();
+        let other_files = generate(other.path(), b"pw").unwrap();
+        let other_verifier = Verifier::load(&other_files.public_key).unwrap();
+        assert!(matches!(
+            other_verifier.verify(b"index", signature.as_bytes()),
+            Err(SignError::Mismatch)
+        ));
+    }
+}

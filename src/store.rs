@@ -1,0 +1,252 @@
+//! The content-addressed blob cache (`~/.cache/outpost` by default).
+//!
+//! A blob is visible under `blobs/sha256/<hex>` only once its bytes hashed to that digest:
+//! downloads go to `tmp/<hex>.partial` (kept across runs so an interrupted download resumes),
+//! are hashed while written, and are renamed into place only when digest and size match.
+//! Nothing here talks to the network; `fetch` feeds it.
+
+use crate::digest::Digest;
+use sha2::{Digest as _, Sha256};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cache {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("content does not match its digest: expected {expected}, got {actual} ({size} bytes); the copy was discarded")]
+    DigestMismatch {
+        expected: Digest,
+        actual: Digest,
+        size: u64,
+    },
+    #[error("content for {digest} is larger than the {expected} bytes its descriptor promises; the copy was discarded")]
+    TooLarge { digest: Digest, expected: u64 },
+    #[error("content for {digest} is {actual} bytes but its descriptor says {expected}; the copy was discarded")]
+    SizeMismatch {
+        digest: Digest,
+        expected: u64,
+        actual: u64,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// A content-addressed directory of verified blobs.
+#[derive(Debug, Clone)]
+pub struct Store {
+    root: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) a store rooted at `root`.
+    pub fn open(root: &Path) -> Result<Self, StoreError> {
+        for sub in ["blobs/sha256", "tmp"] {
+            let dir = root.join(sub);
+            std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        }
+        Ok(Store {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn blob_path(&self, digest: &Digest) -> PathBuf {
+        self.root.join("blobs/sha256").join(digest.hex())
+    }
+
+    fn partial_path(&self, digest: &Digest) -> PathBuf {
+        self.root
+            .join("tmp")
+            .join(format!("{}.partial", digest.hex()))
+    }
+
+    /// Whether a verified blob of this size is present.
+    pub fn has(&self, digest: &Digest, size: u64) -> bool {
+        std::fs::metadata(self.blob_path(digest)).is_ok_and(|m| m.is_file() && m.len() == size)
+    }
+
+    /// Stores small content already in memory (manifests), after checking its digest.
+    pub fn put_bytes(&self, digest: &Digest, bytes: &[u8]) -> Result<(), StoreError> {
+        let mut partial = self.begin(digest, bytes.len() as u64)?;
+        partial.restart()?;
+        partial.write(bytes)?;
+        partial.commit()
+    }
+
+    /// Reads a whole blob (only for small metadata blobs: manifests, configs).
+    pub fn read_bytes(&self, digest: &Digest) -> Result<Vec<u8>, StoreError> {
+        let path = self.blob_path(digest);
+        std::fs::read(&path).map_err(io_err(&path))
+    }
+
+    /// Opens the partial download of `digest`, hashing whatever an earlier run left so that
+    /// the download can continue from [`PartialBlob::offset`].
+    pub fn begin(&self, digest: &Digest, size: u64) -> Result<PartialBlob, StoreError> {
+        let path = self.partial_path(digest);
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(&path)
+            .map_err(io_err(&path))?;
+        let mut hasher = Sha256::new();
+        let mut written = 0u64;
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buf).map_err(io_err(&path))?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            written += n as u64;
+        }
+        let mut partial = PartialBlob {
+            store_path: self.blob_path(digest),
+            path,
+            file,
+            hasher,
+            written,
+            digest: digest.clone(),
+            size,
+        };
+        if written > size {
+            partial.restart()?;
+        }
+        Ok(partial)
+    }
+}
+
+/// A blob being written; becomes visible only through [`PartialBlob::commit`].
+pub struct PartialBlob {
+    path: PathBuf,
+    store_path: PathBuf,
+    file: File,
+    hasher: Sha256,
+    written: u64,
+    digest: Digest,
+    size: u64,
+}
+
+impl PartialBlob {
+    /// How many bytes are already here (where a resumed download starts).
+    pub fn offset(&self) -> u64 {
+        self.written
+    }
+
+    /// Throws away what was written (the upstream ignored our Range, or sent bad bytes).
+    pub fn restart(&mut self) -> Result<(), StoreError> {
+        self.file.set_len(0).map_err(io_err(&self.path))?;
+        self.hasher = Sha256::new();
+        self.written = 0;
+        Ok(())
+    }
+
+    /// Appends and hashes a chunk.
+    pub fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
+        if self.written + chunk.len() as u64 > self.size {
+            self.discard();
+            return Err(StoreError::TooLarge {
+                digest: self.digest.clone(),
+                expected: self.size,
+            });
+        }
+        self.file.write_all(chunk).map_err(io_err(&self.path))?;
+        self.hasher.update(chunk);
+        self.written += chunk.len() as u64;
+        Ok(())
+    }
+
+    /// Checks size and digest; renames into the store, or deletes the partial file.
+    pub fn commit(self) -> Result<(), StoreError> {
+        if self.written != self.size {
+            let (digest, expected, actual) = (self.digest.clone(), self.size, self.written);
+            self.discard();
+            return Err(StoreError::SizeMismatch {
+                digest,
+                expected,
+                actual,
+            });
+        }
+        let actual = Digest::from_hasher(self.hasher.clone());
+        if actual != self.digest {
+            let (expected, size) = (self.digest.clone(), self.written);
+            self.discard();
+            return Err(StoreError::DigestMismatch {
+                expected,
+                actual,
+                size,
+            });
+        }
+        self.file.sync_data().map_err(io_err(&self.path))?;
+        std::fs::rename(&self.path, &self.store_path).map_err(io_err(&self.store_path))
+    }
+
+    fn discard(&self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verified_content_becomes_visible_and_bad_content_never_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let good = b"hello world";
+        let digest = Digest::of(good);
+        store.put_bytes(&digest, good).unwrap();
+        assert!(store.has(&digest, good.len() as u64));
+
+        let other = Digest::of(b"other");
+        let err = store.put_bytes(&other, b"tampered").unwrap_err();
+        assert!(matches!(err, StoreError::DigestMismatch { .. }));
+        assert!(!store.blob_path(&other).exists());
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
+    }
+
+    #[test]
+    fn an_interrupted_write_resumes_where_it_stopped() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let data = vec![42u8; 5000];
+        let digest = Digest::of(&data);
+        let mut first = store.begin(&digest, 5000).unwrap();
+        first.write(&data[..1234]).unwrap();
+        drop(first); // the process died here
+        let mut second = store.begin(&digest, 5000).unwrap();
+        assert_eq!(second.offset(), 1234);
+        second.write(&data[1234..]).unwrap();
+        second.commit().unwrap();
+        assert_eq!(std::fs::read(store.blob_path(&digest)).unwrap(), data);
+    }
+
+    #[test]
+    fn oversize_content_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let digest = Digest::of(b"abc");
+        let mut partial = store.begin(&digest, 3).unwrap();
+        assert!(matches!(
+            partial.write(b"abcd"),
+            Err(StoreError::TooLarge { .. })
+        ));
+    }
+}
