@@ -112,7 +112,7 @@ pub async fn fetch_all(
         }
     }
     // Largest first: the long downloads start early and the tail is short ones.
-    missing.sort_by(|a, b| b.descriptor.size.cmp(&a.descriptor.size));
+    missing.sort_by_key(|w| std::cmp::Reverse(w.descriptor.size));
     summary.downloaded_blobs = missing.len();
     summary.downloaded_bytes = missing.iter().map(|w| w.descriptor.size).sum();
 

@@ -309,7 +309,7 @@ spec:
         let text = GOOD.replace("linux/arm64", "linux-arm64");
         let err = parse(&text).unwrap_err().to_string();
         assert!(
-            err.starts_with("m.yaml:5:26: spec.platforms: `linux-arm64` is not a platform"),
+            err.starts_with("m.yaml:5:28: spec.platforms: `linux-arm64` is not a platform"),
             "{err}"
         );
     }

@@ -4,11 +4,14 @@
 //! scrypt + secretbox, cosign's format) and `outpost.pub` (PEM). A bundle signature is the
 //! base64 of an ASN.1 ECDSA-SHA256 signature over the bytes of `index.json`: exactly what
 //! `cosign verify-blob --key outpost.pub --signature index.json.sig index.json` and
-//! `openssl dgst -sha256 -verify` check.
+//! `openssl dgst -sha256 -verify` check. Signing uses RFC 6979 deterministic nonces (the
+//! `p256` crate), so the same `index.json` always gets the same signature and two builds
+//! from one lockfile are byte-identical.
 
 use base64::Engine as _;
+use p256::pkcs8::DecodePrivateKey;
 use sigstore::crypto::signing_key::SigStoreKeyPair;
-use sigstore::crypto::{CosignVerificationKey, SigStoreSigner, Signature, SigningScheme};
+use sigstore::crypto::{CosignVerificationKey, Signature, SigningScheme};
 use std::path::{Path, PathBuf};
 
 pub const PRIVATE_KEY_FILE: &str = "outpost.key";
@@ -105,7 +108,7 @@ fn write_private(path: &Path, bytes: &[u8]) -> Result<(), SignError> {
 
 /// A loaded private key.
 pub struct Signer {
-    signer: SigStoreSigner,
+    signer: p256::ecdsa::SigningKey,
     fingerprint: String,
 }
 
@@ -126,8 +129,10 @@ impl Signer {
             .map_err(|e| private_error(e.to_string()))?;
         let fingerprint = fingerprint_of_pem(&public_pem)
             .ok_or_else(|| private_error("unreadable public key".into()))?;
-        let signer = pair
-            .to_sigstore_signer(&SigningScheme::ECDSA_P256_SHA256_ASN1)
+        let der = pair
+            .private_key_to_der()
+            .map_err(|e| private_error(e.to_string()))?;
+        let signer = p256::ecdsa::SigningKey::from_pkcs8_der(&der)
             .map_err(|e| private_error(format!("not an ECDSA P-256 key ({e})")))?;
         Ok(Signer {
             signer,
@@ -142,11 +147,12 @@ impl Signer {
 
     /// The base64 signature over `data`, as cosign writes it.
     pub fn sign(&self, data: &[u8]) -> Result<String, SignError> {
-        let raw = self
+        use p256::ecdsa::signature::Signer as _;
+        let signature: p256::ecdsa::Signature = self
             .signer
-            .sign(data)
+            .try_sign(data)
             .map_err(|e| SignError::Sign(e.to_string()))?;
-        Ok(base64::engine::general_purpose::STANDARD.encode(raw))
+        Ok(base64::engine::general_purpose::STANDARD.encode(signature.to_der().as_bytes()))
     }
 }
 
@@ -224,6 +230,11 @@ mod tests {
         let signature = signer.sign(b"index").unwrap();
         let verifier = Verifier::load(&files.public_key).unwrap();
         verifier.verify(b"index", signature.as_bytes()).unwrap();
+        assert_eq!(
+            signer.sign(b"index").unwrap(),
+            signature,
+            "signatures are deterministic"
+        );
         assert!(matches!(
             verifier.verify(b"index!", signature.as_bytes()),
             Err(SignError::Mismatch)

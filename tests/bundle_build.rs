@@ -1,0 +1,292 @@
+//! End to end: a real distribution registry upstream → `outpost bundle build` → stock tools
+//! (skopeo, openssl) read and check the bundle; rebuilds are byte-identical; --locked notices
+//! a changed manifest; a platform the image lacks is named.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+
+const IMAGES: [&str; 3] = ["library/alpha:1", "team/beta:1", "library/multi:1"];
+
+fn sha256_file(path: &std::path::Path) -> String {
+    let out = run_ok(Command::new("sha256sum").arg(path));
+    format!("sha256:{}", out.split_whitespace().next().unwrap())
+}
+
+#[test]
+fn build_verify_and_read_back_with_stock_tools() {
+    require("openssl");
+    let registry = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    seed(&registry, work);
+    keys(work);
+    write_manifest(work, "edge.yaml", "linux/amd64", &IMAGES, registry.port);
+
+    let built = outpost_ok(
+        work,
+        &[
+            "bundle",
+            "build",
+            "edge.yaml",
+            "--key",
+            "keys/outpost.key",
+            "--json",
+        ],
+    );
+    let built: serde_json::Value = serde_json::from_str(&built).unwrap();
+    assert_eq!(built["images"], 3);
+    let bundle = work.join("bundles/edge-1.0.tar");
+    assert!(bundle.is_file());
+
+    let verified = outpost_ok(
+        work,
+        &[
+            "bundle",
+            "verify",
+            "bundles/edge-1.0.tar",
+            "--key",
+            "keys/outpost.pub",
+        ],
+    );
+    assert!(
+        verified.starts_with("OK bundles/edge-1.0.tar: signature by sha256:"),
+        "{verified}"
+    );
+
+    // The shared base layer is stored once: every blob entry name is unique, and the tar
+    // holds exactly the blobs inspect counts.
+    let entries = tar_entries(&bundle);
+    let blobs: Vec<&String> = entries
+        .iter()
+        .map(|e| &e.0)
+        .filter(|p| p.starts_with("blobs/sha256/") && p.len() > 13)
+        .collect();
+    let unique: std::collections::HashSet<_> = blobs.iter().collect();
+    assert_eq!(blobs.len(), unique.len());
+    let inspected: serde_json::Value = serde_json::from_str(&outpost_ok(
+        work,
+        &["bundle", "inspect", "bundles/edge-1.0.tar", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(inspected["blobs"].as_u64().unwrap() as usize, blobs.len());
+    assert_eq!(inspected["images"].as_array().unwrap().len(), 3);
+    assert_eq!(inspected["release"], "edge");
+
+    // Stock skopeo reads every image out of the bundle, and gets the pinned manifests.
+    let lock: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(work.join("edge.lock")).unwrap()).unwrap();
+    for pin in lock["images"].as_array().unwrap() {
+        let reference = pin["reference"].as_str().unwrap();
+        let dir = work.join(format!("copy-{}", reference.replace(['/', ':'], "_")));
+        run_ok(Command::new("skopeo").args([
+            "copy",
+            "-q",
+            "--override-arch",
+            "amd64",
+            "--override-os",
+            "linux",
+            &format!("oci-archive:{}:{reference}", bundle.display()),
+            &format!("dir:{}", dir.display()),
+        ]));
+        let copied = sha256_file(&dir.join("manifest.json"));
+        assert_eq!(
+            copied,
+            pin["platforms"][0]["digest"].as_str().unwrap(),
+            "{reference}"
+        );
+    }
+    // The multi-arch index is kept byte for byte: its digest in the bundle is the upstream one.
+    let multi = lock["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["reference"] == "registry.test/library/multi:1")
+        .unwrap();
+    let raw = run_ok(Command::new("skopeo").args([
+        "inspect",
+        "--raw",
+        &format!(
+            "oci-archive:{}:registry.test/library/multi:1",
+            bundle.display()
+        ),
+    ]));
+    assert_eq!(
+        format!("sha256:{}", sha256_hex(raw.as_bytes())),
+        multi["digest"].as_str().unwrap()
+    );
+
+    // Stock openssl accepts index.json.sig with the public key.
+    let extract = work.join("extract");
+    std::fs::create_dir_all(&extract).unwrap();
+    run_ok(
+        Command::new("tar")
+            .arg("xf")
+            .arg(&bundle)
+            .arg("-C")
+            .arg(&extract)
+            .args(["index.json", "index.json.sig"]),
+    );
+    run_ok(
+        Command::new("sh")
+            .arg("-c")
+            .arg("base64 -d index.json.sig > sig.der")
+            .current_dir(&extract),
+    );
+    let checked = run_ok(
+        Command::new("openssl")
+            .args(["dgst", "-sha256", "-verify"])
+            .arg(work.join("keys/outpost.pub"))
+            .args(["-signature", "sig.der", "index.json"])
+            .current_dir(&extract),
+    );
+    assert_eq!(checked.trim(), "Verified OK");
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+#[test]
+fn rebuilds_are_byte_identical_and_download_nothing() {
+    let registry = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    seed(&registry, work);
+    keys(work);
+    write_manifest(work, "edge.yaml", "linux/amd64", &IMAGES, registry.port);
+
+    outpost_ok(work, &["lock", "edge.yaml"]);
+    let first_lock = std::fs::read(work.join("edge.lock")).unwrap();
+    outpost_ok(work, &["lock", "edge.yaml"]);
+    assert_eq!(
+        std::fs::read(work.join("edge.lock")).unwrap(),
+        first_lock,
+        "locking twice changed the lockfile"
+    );
+
+    let first: serde_json::Value = serde_json::from_str(&outpost_ok(
+        work,
+        &[
+            "bundle",
+            "build",
+            "edge.yaml",
+            "--locked",
+            "--out",
+            "one",
+            "--json",
+        ],
+    ))
+    .unwrap();
+    assert!(first["downloaded_blobs"].as_u64().unwrap() > 0);
+    let second: serde_json::Value = serde_json::from_str(&outpost_ok(
+        work,
+        &[
+            "bundle",
+            "build",
+            "edge.yaml",
+            "--locked",
+            "--out",
+            "two",
+            "--json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(
+        second["downloaded_blobs"], 0,
+        "the warm rebuild downloaded again: {second}"
+    );
+    let one = std::fs::read(work.join("one/edge-1.0.tar")).unwrap();
+    let two = std::fs::read(work.join("two/edge-1.0.tar")).unwrap();
+    assert!(one == two, "two builds from the same lockfile differ");
+}
+
+#[test]
+fn locked_build_refuses_a_manifest_edited_after_locking() {
+    let registry = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    seed(&registry, work);
+    keys(work);
+    write_manifest(
+        work,
+        "edge.yaml",
+        "linux/amd64",
+        &IMAGES[..1],
+        registry.port,
+    );
+    outpost_ok(work, &["lock", "edge.yaml"]);
+    write_manifest(
+        work,
+        "edge.yaml",
+        "linux/amd64",
+        &IMAGES[..2],
+        registry.port,
+    );
+    let stderr = outpost_fails(work, &["bundle", "build", "edge.yaml", "--locked"], 2);
+    assert!(stderr.contains("lockfile edge.lock is stale"), "{stderr}");
+    assert!(stderr.contains("run `outpost lock`"), "{stderr}");
+    assert!(!work.join("bundles/edge-1.0.tar").exists());
+}
+
+#[test]
+fn a_platform_the_image_lacks_is_named_with_what_it_has() {
+    let registry = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    seed(&registry, work);
+    write_manifest(
+        work,
+        "edge.yaml",
+        "linux/amd64, linux/s390x",
+        &["library/multi:1"],
+        registry.port,
+    );
+    let stderr = outpost_fails(work, &["lock", "edge.yaml"], 2);
+    assert!(
+        stderr.contains("registry.test/library/multi:1: no manifest for platform linux/s390x; the image has linux/amd64, linux/arm64"),
+        "{stderr}"
+    );
+    write_manifest(
+        work,
+        "edge.yaml",
+        "linux/arm64",
+        &["library/alpha:1"],
+        registry.port,
+    );
+    let stderr = outpost_fails(work, &["lock", "edge.yaml"], 2);
+    assert!(stderr.contains("registry.test/library/alpha:1: no manifest for platform linux/arm64; the image has only linux/amd64"), "{stderr}");
+}
+
+#[test]
+fn both_platforms_of_a_multi_arch_image_are_carried() {
+    let registry = Registry::start();
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    seed(&registry, work);
+    keys(work);
+    write_manifest(
+        work,
+        "edge.yaml",
+        "linux/amd64, linux/arm64",
+        &["library/multi:1"],
+        registry.port,
+    );
+    outpost_ok(work, &["bundle", "build", "edge.yaml"]);
+    outpost_ok(work, &["bundle", "verify", "bundles/edge-1.0.tar"]);
+    // skopeo --all copies the whole index: both platform manifests must be in the bundle.
+    run_ok(Command::new("skopeo").args([
+        "copy",
+        "-q",
+        "--all",
+        &format!(
+            "oci-archive:{}:registry.test/library/multi:1",
+            work.join("bundles/edge-1.0.tar").display()
+        ),
+        &format!("oci:{}", work.join("all").display()),
+    ]));
+    let inspected = outpost_ok(work, &["bundle", "inspect", "bundles/edge-1.0.tar"]);
+    assert!(inspected.contains("linux/amd64,linux/arm64"), "{inspected}");
+}

@@ -1,0 +1,246 @@
+//! Damaged, tampered and hostile bundles fail `verify` with a message naming the problem,
+//! and nothing from a hostile bundle is ever written.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+
+/// Builds one signed bundle of the test images; returns its path.
+fn built_bundle(work: &Path) -> PathBuf {
+    let registry = Registry::start();
+    seed(&registry, work);
+    keys(work);
+    write_manifest(
+        work,
+        "edge.yaml",
+        "linux/amd64",
+        &["library/alpha:1", "team/beta:1", "library/multi:1"],
+        registry.port,
+    );
+    outpost_ok(work, &["bundle", "build", "edge.yaml"]);
+    work.join("bundles/edge-1.0.tar")
+}
+
+fn verify_fails(work: &Path, bundle: &Path, key: &str) -> String {
+    outpost_fails(
+        work,
+        &["bundle", "verify", bundle.to_str().unwrap(), "--key", key],
+        3,
+    )
+}
+
+#[test]
+fn every_kind_of_damage_is_named() {
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    let bundle = built_bundle(work);
+    let original = std::fs::read(&bundle).unwrap();
+    let entries = tar_entries(&bundle);
+    let damaged = work.join("damaged.tar");
+
+    // One flipped byte in every blob, one at a time.
+    for (path, offset, size) in entries
+        .iter()
+        .filter(|e| e.0.starts_with("blobs/sha256/") && e.2 > 0)
+    {
+        let mut bytes = original.clone();
+        bytes[(offset + size / 2) as usize] ^= 0x01;
+        std::fs::write(&damaged, &bytes).unwrap();
+        let stderr = verify_fails(work, &damaged, "keys/outpost.pub");
+        let digest = path.trim_start_matches("blobs/sha256/");
+        assert!(
+            stderr.contains(&format!("blob sha256:{digest}"))
+                && stderr.contains("is damaged: its content hashes to"),
+            "flipped byte in {path}: {stderr}"
+        );
+    }
+
+    // A flipped byte in index.json breaks the signature.
+    let (_, index_offset, _) = entries.iter().find(|e| e.0 == "index.json").unwrap();
+    let mut bytes = original.clone();
+    bytes[*index_offset as usize + 10] ^= 0x01;
+    std::fs::write(&damaged, &bytes).unwrap();
+    let stderr = verify_fails(work, &damaged, "keys/outpost.pub");
+    assert!(
+        stderr.contains("signature check failed for index.json"),
+        "{stderr}"
+    );
+
+    // Truncated anywhere: inside the head, inside a blob, at an entry boundary, before the
+    // end-of-archive marker.
+    let last = entries.last().unwrap();
+    let cuts = [
+        300u64,
+        entries[3].1 + 100,
+        last.1 + last.2 / 2,
+        last.1 - 512,
+        original.len() as u64 - 1024,
+        original.len() as u64 - 1,
+    ];
+    for cut in cuts {
+        std::fs::write(&damaged, &original[..cut as usize]).unwrap();
+        let stderr = verify_fails(work, &damaged, "keys/outpost.pub");
+        assert!(
+            stderr.contains("truncated") || stderr.contains("missing"),
+            "cut at {cut} of {}: {stderr}",
+            original.len()
+        );
+    }
+
+    // A removed blob (the archive otherwise intact and the signature still valid).
+    let victim = entries
+        .iter()
+        .rev()
+        .find(|e| e.0.starts_with("blobs/sha256/"))
+        .unwrap();
+    let mut rebuilt = tar::Builder::new(Vec::new());
+    let mut archive = tar::Archive::new(&original[..]);
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        if entry.path().unwrap().to_string_lossy() == victim.0 {
+            continue;
+        }
+        let header = entry.header().clone();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+        rebuilt.append(&header, &data[..]).unwrap();
+    }
+    std::fs::write(&damaged, rebuilt.into_inner().unwrap()).unwrap();
+    let stderr = verify_fails(work, &damaged, "keys/outpost.pub");
+    let digest = victim.0.trim_start_matches("blobs/sha256/");
+    assert!(
+        stderr.contains(&format!(
+            "1 blob(s) missing from the bundle, first sha256:{digest}"
+        )),
+        "{stderr}"
+    );
+
+    // Another key: the signature does not hold, and the message says whose key signed it.
+    outpost_ok(work, &["key", "generate", "--out", "other"]);
+    let stderr = verify_fails(work, &bundle, "other/outpost.pub");
+    assert!(
+        stderr.contains("signature check failed for index.json"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the bundle says it was signed by key sha256:"),
+        "{stderr}"
+    );
+
+    // The untouched bundle still verifies.
+    outpost_ok(work, &["bundle", "verify", bundle.to_str().unwrap()]);
+}
+
+/// Appends a hostile entry after the head of a valid bundle.
+fn with_hostile_entry(original: &[u8], add: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
+    let mut rebuilt = tar::Builder::new(Vec::new());
+    let mut archive = tar::Archive::new(original);
+    let mut added = false;
+    let mut add = Some(add);
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().to_string_lossy().into_owned();
+        let header = entry.header().clone();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+        rebuilt.append(&header, &data[..]).unwrap();
+        if path == "index.json.sig" && !added {
+            (add.take().unwrap())(&mut rebuilt);
+            added = true;
+        }
+    }
+    rebuilt.into_inner().unwrap()
+}
+
+fn raw_header(name: &[u8], kind: tar::EntryType, size: u64, link: Option<&str>) -> tar::Header {
+    let mut header = tar::Header::new_gnu();
+    // Write the name bytes directly so `..` and absolute paths are not normalised away.
+    header.as_old_mut().name[..name.len()].copy_from_slice(name);
+    header.set_entry_type(kind);
+    header.set_size(size);
+    header.set_mode(0o644);
+    if let Some(link) = link {
+        header.set_link_name(link).unwrap();
+    }
+    header.set_cksum();
+    header
+}
+
+#[test]
+fn hostile_entries_are_rejected_and_never_written() {
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    let bundle = built_bundle(work);
+    let original = std::fs::read(&bundle).unwrap();
+    let hex = "e".repeat(64);
+    let blob = format!("blobs/sha256/{hex}");
+    let cases: Vec<(&str, tar::Header, &str)> = vec![
+        (
+            "dot-dot",
+            raw_header(b"../evil", tar::EntryType::Regular, 4, None),
+            "tar entry `../evil` is not allowed in a bundle: path escapes the layout",
+        ),
+        (
+            "absolute",
+            raw_header(b"/tmp/outpost-evil", tar::EntryType::Regular, 4, None),
+            "tar entry `/tmp/outpost-evil` is not allowed in a bundle: absolute path",
+        ),
+        (
+            "symlink",
+            raw_header(
+                blob.as_bytes(),
+                tar::EntryType::Symlink,
+                0,
+                Some("/etc/passwd"),
+            ),
+            "is not allowed in a bundle: symbolic link",
+        ),
+        (
+            "hardlink",
+            raw_header(blob.as_bytes(), tar::EntryType::Link, 0, Some("index.json")),
+            "is not allowed in a bundle: hard link",
+        ),
+        (
+            "device",
+            raw_header(b"blobs/sha256/dev", tar::EntryType::Char, 0, None),
+            "is not allowed in a bundle",
+        ),
+    ];
+    for (label, header, expected) in cases {
+        let size = header.size().unwrap() as usize;
+        let bytes = with_hostile_entry(&original, |b| b.append(&header, &b"evil"[..size]).unwrap());
+        let path = work.join(format!("hostile-{label}.tar"));
+        std::fs::write(&path, bytes).unwrap();
+        let stderr = verify_fails(work, &path, "keys/outpost.pub");
+        assert!(stderr.contains(expected), "{label}: {stderr}");
+        let inspect = outpost(work, &["bundle", "inspect", path.to_str().unwrap()]);
+        assert!(
+            !inspect.status.success(),
+            "{label}: inspect accepted a hostile bundle"
+        );
+    }
+    assert!(!work.parent().unwrap().join("evil").exists());
+    assert!(!Path::new("/tmp/outpost-evil").exists());
+
+    // A second copy of a blob with other content is a duplicate, not a silent override.
+    let entries = tar_entries(&bundle);
+    let (first_blob, _, _) = entries
+        .iter()
+        .find(|e| e.0.starts_with("blobs/sha256/"))
+        .unwrap();
+    let bytes = with_hostile_entry(&original, |b| {
+        let mut header = tar::Header::new_gnu();
+        header.set_path(first_blob).unwrap();
+        header.set_size(4);
+        header.set_cksum();
+        b.append(&header, &b"evil"[..]).unwrap();
+    });
+    let path = work.join("hostile-duplicate.tar");
+    std::fs::write(&path, bytes).unwrap();
+    let stderr = verify_fails(work, &path, "keys/outpost.pub");
+    assert!(
+        stderr.contains("is 4 bytes, but its descriptor says") || stderr.contains("duplicate"),
+        "{stderr}"
+    );
+}

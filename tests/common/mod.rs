@@ -1,0 +1,326 @@
+//! Shared test harness: the real `outpost` binary, a real CNCF distribution registry on
+//! loopback seeded with images the test builds, stock clients, and a fault-injecting proxy.
+//!
+//! A missing tool fails the test (never skips): `scripts/test.sh` installs every one.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub const PASSWORD: &str = "test-password";
+
+/// Fails with an actionable message when a tool the tests drive is not installed.
+pub fn require(tool: &str) {
+    let found = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
+        .unwrap_or(false);
+    assert!(
+        found,
+        "`{tool}` is required by the integration tests: run scripts/test.sh, which installs it"
+    );
+}
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "port {port} did not open");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs the outpost binary in `dir` with the test key password.
+pub fn outpost(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_outpost"))
+        .args(args)
+        .current_dir(dir)
+        .env("OUTPOST_KEY_PASSWORD", PASSWORD)
+        .env("OUTPOST_CACHE", dir.join("cache"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("run outpost")
+}
+
+/// Runs outpost and asserts success, returning stdout.
+pub fn outpost_ok(dir: &Path, args: &[&str]) -> String {
+    let out = outpost(dir, args);
+    assert!(
+        out.status.success(),
+        "outpost {args:?} failed ({}):\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs outpost and asserts it fails with `code`, returning stderr.
+pub fn outpost_fails(dir: &Path, args: &[&str], code: i32) -> String {
+    let out = outpost(dir, args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "outpost {args:?}: unexpected exit; stderr:\n{stderr}"
+    );
+    stderr
+}
+
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A CNCF distribution registry (Debian `docker-registry`) on a loopback port.
+pub struct Registry {
+    pub port: u16,
+    child: Child,
+    _root: tempfile::TempDir,
+}
+
+impl Registry {
+    pub fn start() -> Self {
+        require("docker-registry");
+        let root = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let config = root.path().join("config.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n",
+                root.path().join("data").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start docker-registry");
+        wait_for_port(port);
+        Registry {
+            port,
+            child,
+            _root: root,
+        }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One image the test built and pushed.
+#[derive(Debug, Clone)]
+pub struct Seeded {
+    pub layout: PathBuf,
+    /// `library/alpha:1`
+    pub name: String,
+}
+
+impl Seeded {
+    /// Digests of the layers of this image's (first) manifest, read from its OCI layout.
+    pub fn layer_digests(&self) -> Vec<String> {
+        let read_json = |digest: &str| -> serde_json::Value {
+            let hex = digest.trim_start_matches("sha256:");
+            serde_json::from_slice(
+                &std::fs::read(self.layout.join("blobs/sha256").join(hex)).unwrap(),
+            )
+            .unwrap()
+        };
+        let index: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(self.layout.join("index.json")).unwrap())
+                .unwrap();
+        let mut manifest = read_json(index["manifests"][0]["digest"].as_str().unwrap());
+        if manifest.get("manifests").is_some() {
+            manifest = read_json(manifest["manifests"][0]["digest"].as_str().unwrap());
+        }
+        manifest["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["digest"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+/// Builds the test image set with scripts/testimages.py and pushes it with skopeo.
+pub fn seed(registry: &Registry, work: &Path) -> Vec<Seeded> {
+    require("skopeo");
+    require("python3");
+    let layouts = work.join("layouts");
+    let listing = run_ok(
+        Command::new("python3")
+            .arg(repo_root().join("scripts/testimages.py"))
+            .arg(&layouts)
+            .args(["--set", "test"]),
+    );
+    let mut seeded = Vec::new();
+    for line in listing.lines() {
+        let (dir, name) = line.split_once(' ').unwrap();
+        run_ok(Command::new("skopeo").args([
+            "copy",
+            "-q",
+            "--all",
+            "--preserve-digests",
+            "--dest-tls-verify=false",
+            &format!("oci:{dir}"),
+            &format!("docker://127.0.0.1:{}/{name}", registry.port),
+        ]));
+        seeded.push(Seeded {
+            layout: PathBuf::from(dir),
+            name: name.to_string(),
+        });
+    }
+    seeded
+}
+
+/// Writes a release manifest naming `images` under `registry.test`, served by `port`.
+pub fn write_manifest(
+    work: &Path,
+    file: &str,
+    platforms: &str,
+    images: &[&str],
+    port: u16,
+) -> PathBuf {
+    let list: Vec<String> = images
+        .iter()
+        .map(|i| format!("    - registry.test/{i}\n"))
+        .collect();
+    let text = format!(
+        "apiVersion: outpost/v1alpha1\nkind: Release\nmetadata: {{name: edge, version: \"1.0\"}}\nspec:\n  platforms: [{platforms}]\n  images:\n{}  upstreams: {{registry.test: \"http://127.0.0.1:{port}\"}}\n",
+        list.concat()
+    );
+    let path = work.join(file);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Generates a key pair in `work/keys`.
+pub fn keys(work: &Path) {
+    outpost_ok(work, &["key", "generate", "--out", "keys"]);
+}
+
+/// What the proxy does to GETs of one blob.
+#[derive(Clone, Copy, Debug)]
+pub enum Fault {
+    /// Flip one byte in the middle of the body, every time.
+    CorruptAlways,
+    /// Send half the body, then close the connection, the first `n` times.
+    DropFirst(usize),
+}
+
+/// An HTTP proxy in front of the registry that damages responses for one blob.
+pub struct FaultProxy {
+    pub port: u16,
+    pub hits: Arc<AtomicUsize>,
+}
+
+impl FaultProxy {
+    pub fn start(upstream: u16, blob_digest: &str, fault: Fault) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let hits = Arc::new(AtomicUsize::new(0));
+        let target = format!("/blobs/{blob_digest}");
+        let counter = hits.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let target = target.clone();
+                let counter = counter.clone();
+                std::thread::spawn(move || {
+                    let _ = proxy_one(client, upstream, &target, fault, &counter);
+                });
+            }
+        });
+        FaultProxy { port, hits }
+    }
+}
+
+fn proxy_one(
+    mut client: TcpStream,
+    upstream: u16,
+    target: &str,
+    fault: Fault,
+    hits: &AtomicUsize,
+) -> std::io::Result<()> {
+    let mut request = Vec::new();
+    let mut byte = [0u8; 1];
+    while !request.ends_with(b"\r\n\r\n") {
+        if client.read(&mut byte)? == 0 {
+            return Ok(());
+        }
+        request.push(byte[0]);
+    }
+    let text = String::from_utf8_lossy(&request).into_owned();
+    let mut lines: Vec<&str> = text.split("\r\n").filter(|l| !l.is_empty()).collect();
+    lines.retain(|l| !l.to_ascii_lowercase().starts_with("connection:"));
+    let is_target = lines[0].starts_with("GET ") && lines[0].contains(target);
+    let forwarded = format!("{}\r\nConnection: close\r\n\r\n", lines.join("\r\n"));
+    let mut server = TcpStream::connect(("127.0.0.1", upstream))?;
+    server.write_all(forwarded.as_bytes())?;
+    let mut response = Vec::new();
+    server.read_to_end(&mut response)?;
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|p| p + 4)
+        .unwrap_or(response.len());
+    if is_target && response.len() > split {
+        let hit = hits.fetch_add(1, Ordering::SeqCst);
+        let body_len = response.len() - split;
+        match fault {
+            Fault::CorruptAlways => response[split + body_len / 2] ^= 0xff,
+            Fault::DropFirst(n) if hit < n => {
+                client.write_all(&response[..split + body_len / 2])?;
+                return client.shutdown(std::net::Shutdown::Both);
+            }
+            Fault::DropFirst(_) => {}
+        }
+    }
+    client.write_all(&response)?;
+    client.shutdown(std::net::Shutdown::Both)
+}
+
+/// Byte ranges of every entry's data in a tar: (path, data offset, size).
+pub fn tar_entries(path: &Path) -> Vec<(String, u64, u64)> {
+    let mut archive = tar::Archive::new(std::fs::File::open(path).unwrap());
+    archive
+        .entries()
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.path().unwrap().to_string_lossy().into_owned(),
+                e.raw_file_position(),
+                e.size(),
+            )
+        })
+        .collect()
+}
