@@ -17,12 +17,15 @@ fn sha256_file(path: &std::path::Path) -> String {
 #[test]
 fn build_verify_and_read_back_with_stock_tools() {
     require("openssl");
-    let registry = Registry::start();
-    let work = tempfile::tempdir().unwrap();
-    let work = work.path();
-    seed(&registry, work);
-    keys(work);
-    write_manifest(work, "edge.yaml", "linux/amd64", &IMAGES, registry.port);
+    let site = Site::new();
+    let work = site.work();
+    write_manifest(
+        work,
+        "edge.yaml",
+        "linux/amd64",
+        &IMAGES,
+        site.registry.port,
+    );
 
     let built = outpost_ok(
         work,
@@ -151,12 +154,15 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 #[test]
 fn rebuilds_are_byte_identical_and_download_nothing() {
-    let registry = Registry::start();
-    let work = tempfile::tempdir().unwrap();
-    let work = work.path();
-    seed(&registry, work);
-    keys(work);
-    write_manifest(work, "edge.yaml", "linux/amd64", &IMAGES, registry.port);
+    let site = Site::new();
+    let work = site.work();
+    write_manifest(
+        work,
+        "edge.yaml",
+        "linux/amd64",
+        &IMAGES,
+        site.registry.port,
+    );
 
     outpost_ok(work, &["lock", "edge.yaml"]);
     let first_lock = std::fs::read(work.join("edge.lock")).unwrap();
@@ -205,17 +211,14 @@ fn rebuilds_are_byte_identical_and_download_nothing() {
 
 #[test]
 fn locked_build_refuses_a_manifest_edited_after_locking() {
-    let registry = Registry::start();
-    let work = tempfile::tempdir().unwrap();
-    let work = work.path();
-    seed(&registry, work);
-    keys(work);
+    let site = Site::new();
+    let work = site.work();
     write_manifest(
         work,
         "edge.yaml",
         "linux/amd64",
         &IMAGES[..1],
-        registry.port,
+        site.registry.port,
     );
     outpost_ok(work, &["lock", "edge.yaml"]);
     write_manifest(
@@ -223,7 +226,7 @@ fn locked_build_refuses_a_manifest_edited_after_locking() {
         "edge.yaml",
         "linux/amd64",
         &IMAGES[..2],
-        registry.port,
+        site.registry.port,
     );
     let stderr = outpost_fails(work, &["bundle", "build", "edge.yaml", "--locked"], 2);
     assert!(stderr.contains("lockfile edge.lock is stale"), "{stderr}");
@@ -233,16 +236,14 @@ fn locked_build_refuses_a_manifest_edited_after_locking() {
 
 #[test]
 fn a_platform_the_image_lacks_is_named_with_what_it_has() {
-    let registry = Registry::start();
-    let work = tempfile::tempdir().unwrap();
-    let work = work.path();
-    seed(&registry, work);
+    let site = Site::new();
+    let work = site.work();
     write_manifest(
         work,
         "edge.yaml",
         "linux/amd64, linux/s390x",
         &["library/multi:1"],
-        registry.port,
+        site.registry.port,
     );
     let stderr = outpost_fails(work, &["lock", "edge.yaml"], 2);
     assert!(
@@ -254,7 +255,7 @@ fn a_platform_the_image_lacks_is_named_with_what_it_has() {
         "edge.yaml",
         "linux/arm64",
         &["library/alpha:1"],
-        registry.port,
+        site.registry.port,
     );
     let stderr = outpost_fails(work, &["lock", "edge.yaml"], 2);
     assert!(stderr.contains("registry.test/library/alpha:1: no manifest for platform linux/arm64; the image has only linux/amd64"), "{stderr}");
@@ -262,17 +263,14 @@ fn a_platform_the_image_lacks_is_named_with_what_it_has() {
 
 #[test]
 fn both_platforms_of_a_multi_arch_image_are_carried() {
-    let registry = Registry::start();
-    let work = tempfile::tempdir().unwrap();
-    let work = work.path();
-    seed(&registry, work);
-    keys(work);
+    let site = Site::new();
+    let work = site.work();
     write_manifest(
         work,
         "edge.yaml",
         "linux/amd64, linux/arm64",
         &["library/multi:1"],
-        registry.port,
+        site.registry.port,
     );
     outpost_ok(work, &["bundle", "build", "edge.yaml"]);
     outpost_ok(work, &["bundle", "verify", "bundles/edge-1.0.tar"]);

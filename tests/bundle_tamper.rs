@@ -6,20 +6,21 @@ mod common;
 use common::*;
 use std::path::{Path, PathBuf};
 
-/// Builds one signed bundle of the test images; returns its path.
-fn built_bundle(work: &Path) -> PathBuf {
-    let registry = Registry::start();
-    seed(&registry, work);
-    keys(work);
+/// Builds one signed bundle of the test images; returns the site and the bundle's path.
+fn built_bundle() -> (Site, PathBuf) {
+    let site = Site::new();
+    let work = site.work();
+    let images = ["library/alpha:1", "team/beta:1", "library/multi:1"];
     write_manifest(
         work,
         "edge.yaml",
         "linux/amd64",
-        &["library/alpha:1", "team/beta:1", "library/multi:1"],
-        registry.port,
+        &images,
+        site.registry.port,
     );
     outpost_ok(work, &["bundle", "build", "edge.yaml"]);
-    work.join("bundles/edge-1.0.tar")
+    let bundle = work.join("bundles/edge-1.0.tar");
+    (site, bundle)
 }
 
 fn verify_fails(work: &Path, bundle: &Path, key: &str) -> String {
@@ -32,9 +33,8 @@ fn verify_fails(work: &Path, bundle: &Path, key: &str) -> String {
 
 #[test]
 fn every_kind_of_damage_is_named() {
-    let work = tempfile::tempdir().unwrap();
-    let work = work.path();
-    let bundle = built_bundle(work);
+    let (site, bundle) = built_bundle();
+    let work = site.work();
     let original = std::fs::read(&bundle).unwrap();
     let entries = tar_entries(&bundle);
     let damaged = work.join("damaged.tar");
@@ -169,9 +169,8 @@ fn raw_header(name: &[u8], kind: tar::EntryType, size: u64, link: Option<&str>) 
 
 #[test]
 fn hostile_entries_are_rejected_and_never_written() {
-    let work = tempfile::tempdir().unwrap();
-    let work = work.path();
-    let bundle = built_bundle(work);
+    let (site, bundle) = built_bundle();
+    let work = site.work();
     let original = std::fs::read(&bundle).unwrap();
     let hex = "e".repeat(64);
     let blob = format!("blobs/sha256/{hex}");

@@ -9,14 +9,12 @@ use std::sync::atomic::Ordering;
 
 #[test]
 fn a_dropped_connection_mid_blob_is_resumed() {
-    let registry = Registry::start();
-    let work = tempfile::tempdir().unwrap();
-    let work = work.path();
-    let seeded = seed(&registry, work);
-    keys(work);
+    let site = Site::new();
+    let work = site.work();
+    let seeded = &site.seeded;
     let alpha = seeded.iter().find(|s| s.name == "library/alpha:1").unwrap();
     let own_layer = alpha.layer_digests()[1].clone();
-    let proxy = FaultProxy::start(registry.port, &own_layer, Fault::DropFirst(2));
+    let proxy = FaultProxy::start(site.registry.port, &own_layer, Fault::DropFirst(2));
     write_manifest(
         work,
         "edge.yaml",
@@ -41,14 +39,12 @@ fn a_dropped_connection_mid_blob_is_resumed() {
 
 #[test]
 fn a_registry_serving_wrong_bytes_fails_naming_image_and_digest() {
-    let registry = Registry::start();
-    let work = tempfile::tempdir().unwrap();
-    let work = work.path();
-    let seeded = seed(&registry, work);
-    keys(work);
+    let site = Site::new();
+    let work = site.work();
+    let seeded = &site.seeded;
     let alpha = seeded.iter().find(|s| s.name == "library/alpha:1").unwrap();
     let own_layer = alpha.layer_digests()[1].clone();
-    let proxy = FaultProxy::start(registry.port, &own_layer, Fault::CorruptAlways);
+    let proxy = FaultProxy::start(site.registry.port, &own_layer, Fault::CorruptAlways);
     write_manifest(
         work,
         "edge.yaml",

@@ -223,6 +223,35 @@ pub fn write_manifest(
     path
 }
 
+/// A seeded upstream registry, a work directory and a signing key: every build test's start.
+pub struct Site {
+    pub registry: Registry,
+    pub seeded: Vec<Seeded>,
+    dir: tempfile::TempDir,
+}
+
+impl Site {
+    pub fn new() -> Self {
+        let registry = Registry::start();
+        let dir = tempfile::tempdir().unwrap();
+        let seeded = seed(&registry, dir.path());
+        keys(dir.path());
+        Site {
+            registry,
+            seeded,
+            dir,
+        }
+    }
+
+    pub fn work(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn image(&self, name: &str) -> &Seeded {
+        self.seeded.iter().find(|s| s.name == name).unwrap()
+    }
+}
+
 /// Generates a key pair in `work/keys`.
 pub fn keys(work: &Path) {
     outpost_ok(work, &["key", "generate", "--out", "keys"]);
