@@ -131,7 +131,7 @@ bounded() {
     local left
     left=$(remaining)
     local rc=0
-    timeout --kill-after=5 "$left" "$@" || rc=$?
+    timeout --foreground --kill-after=5 "$left" "$@" || rc=$?
     if ((rc == 124 || rc == 137)); then
         die "time budget of ${BUDGET}s (BENCH_TIMEOUT) ran out during: $*"
     fi
