@@ -129,7 +129,7 @@ impl Registry {
             .await
             .map_err(|e| RegistryError::Request {
                 reference: image.whole(),
-                message: describe_error(&e),
+                message: describe_error(&e, image.registry()),
             })?;
         let digest = Digest::of(&bytes);
         if let Some(expected) = image.digest().and_then(|d| d.parse::<Digest>().ok()) {
@@ -175,7 +175,7 @@ impl Registry {
             .await
             .map_err(|e| RegistryError::Request {
                 reference: format!("{}@{digest}", image.repository()),
-                message: describe_error(&e),
+                message: describe_error(&e, image.registry()),
             })?;
         Ok(match response {
             BlobResponse::Partial(sized) => BlobStream {
@@ -190,10 +190,21 @@ impl Registry {
     }
 }
 
-/// One line for an oci-client error, with the cause chain (connection refused, status, …).
-fn describe_error(error: &dyn std::error::Error) -> String {
+/// One line for an oci-client error, with the cause chain (connection refused, status, …)
+/// and what to do when the registry wants credentials.
+fn describe_error(error: &oci_client::errors::OciDistributionError, host: &str) -> String {
+    use oci_client::errors::OciDistributionError as E;
     let mut message = error.to_string();
-    let mut source = error.source();
+    if matches!(
+        error,
+        E::UnauthorizedError { .. } | E::AuthenticationFailure(_)
+    ) {
+        message.push_str(&format!(
+            " (log in to {host}: add its credentials to ~/.docker/config.json or $DOCKER_CONFIG/config.json, e.g. with `skopeo login --authfile ~/.docker/config.json {host}`)"
+        ));
+        return message;
+    }
+    let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
         let text = cause.to_string();
         if !message.contains(&text) {

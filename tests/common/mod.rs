@@ -47,8 +47,15 @@ fn wait_for_port(port: u16) {
 
 /// Runs the outpost binary in `dir` with the test key password.
 pub fn outpost(dir: &Path, args: &[&str]) -> Output {
+    outpost_env(dir, args, &[])
+}
+
+/// Runs the outpost binary in `dir` with extra environment variables.
+pub fn outpost_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_outpost"))
         .args(args)
+        .envs(env.iter().copied())
+        .env("DOCKER_CONFIG", dir.join("docker-config"))
         .current_dir(dir)
         .env("OUTPOST_KEY_PASSWORD", PASSWORD)
         .env("OUTPOST_CACHE", dir.join("cache"))
@@ -102,18 +109,30 @@ pub struct Registry {
 
 impl Registry {
     pub fn start() -> Self {
+        Self::start_with_login(None)
+    }
+
+    /// A registry that demands HTTP basic authentication with `user`/`password` (htpasswd).
+    pub fn start_with_login(login: Option<(&str, &str)>) -> Self {
         require("docker-registry");
         let root = tempfile::tempdir().unwrap();
         let port = free_port();
         let config = root.path().join("config.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n",
-                root.path().join("data").display()
-            ),
-        )
-        .unwrap();
+        let mut text = format!(
+            "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n",
+            root.path().join("data").display()
+        );
+        if let Some((user, password)) = login {
+            require("htpasswd");
+            let htpasswd = root.path().join("htpasswd");
+            let line = run_ok(Command::new("htpasswd").args(["-Bbn", user, password]));
+            std::fs::write(&htpasswd, line.trim()).unwrap();
+            text.push_str(&format!(
+                "auth: {{htpasswd: {{realm: test, path: {}}}}}\n",
+                htpasswd.display()
+            ));
+        }
+        std::fs::write(&config, text).unwrap();
         let child = Command::new("docker-registry")
             .arg("serve")
             .arg(&config)
@@ -173,6 +192,11 @@ impl Seeded {
 
 /// Builds the test image set with scripts/testimages.py and pushes it with skopeo.
 pub fn seed(registry: &Registry, work: &Path) -> Vec<Seeded> {
+    seed_with_login(registry, work, None)
+}
+
+/// Like [`seed`], logging in to the registry as `user:password`.
+pub fn seed_with_login(registry: &Registry, work: &Path, login: Option<&str>) -> Vec<Seeded> {
     require("skopeo");
     require("python3");
     let layouts = work.join("layouts");
@@ -185,15 +209,20 @@ pub fn seed(registry: &Registry, work: &Path) -> Vec<Seeded> {
     let mut seeded = Vec::new();
     for line in listing.lines() {
         let (dir, name) = line.split_once(' ').unwrap();
-        run_ok(Command::new("skopeo").args([
+        let mut copy = Command::new("skopeo");
+        copy.args([
             "copy",
             "-q",
             "--all",
             "--preserve-digests",
             "--dest-tls-verify=false",
-            &format!("oci:{dir}"),
-            &format!("docker://127.0.0.1:{}/{name}", registry.port),
-        ]));
+        ]);
+        if let Some(login) = login {
+            copy.arg(format!("--dest-creds={login}"));
+        }
+        copy.arg(format!("oci:{dir}"));
+        copy.arg(format!("docker://127.0.0.1:{}/{name}", registry.port));
+        run_ok(&mut copy);
         seeded.push(Seeded {
             layout: PathBuf::from(dir),
             name: name.to_string(),
