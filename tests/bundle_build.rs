@@ -207,6 +207,39 @@ fn rebuilds_are_byte_identical_and_download_nothing() {
     let one = std::fs::read(work.join("one/edge-1.0.tar")).unwrap();
     let two = std::fs::read(work.join("two/edge-1.0.tar")).unwrap();
     assert!(one == two, "two builds from the same lockfile differ");
+
+    // Building again into the same place writes nothing: the bundle is up to date.
+    let again: serde_json::Value = serde_json::from_str(&outpost_ok(
+        work,
+        &[
+            "bundle",
+            "build",
+            "edge.yaml",
+            "--locked",
+            "--out",
+            "two",
+            "--json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(again["unchanged"], true, "{again}");
+    // A damaged bundle at the destination is not "up to date": it is written again.
+    std::fs::write(work.join("two/edge-1.0.tar"), &two[..two.len() / 2]).unwrap();
+    let repaired: serde_json::Value = serde_json::from_str(&outpost_ok(
+        work,
+        &[
+            "bundle",
+            "build",
+            "edge.yaml",
+            "--locked",
+            "--out",
+            "two",
+            "--json",
+        ],
+    ))
+    .unwrap();
+    assert_eq!(repaired["unchanged"], false, "{repaired}");
+    assert!(std::fs::read(work.join("two/edge-1.0.tar")).unwrap() == one);
 }
 
 #[test]

@@ -50,6 +50,8 @@ pub struct PackSummary {
     pub images: usize,
     pub blobs: usize,
     pub bytes: u64,
+    /// The destination already held exactly this bundle; nothing was written.
+    pub unchanged: bool,
 }
 
 /// The `index.json` bytes and the blobs to write, in tar order.
@@ -201,8 +203,24 @@ pub fn pack(
             source,
         })?;
     }
+    let head = head_bytes(&plan, signature.as_bytes()).map_err(|source| PackError::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    let size = tar_size(head.len() as u64, &plan);
+    let summary = |bytes, unchanged| PackSummary {
+        path: out.to_path_buf(),
+        index_digest: Digest::of(&plan.index_json),
+        images: lock.images.len(),
+        blobs: plan.blobs.len(),
+        bytes,
+        unchanged,
+    };
+    if already_written(out, &head, size) {
+        return Ok(summary(size, true));
+    }
     let temp = crate::fsutil::temp_path_for(out);
-    let result = write_tar(&temp, &plan, signature.as_bytes(), store, reporter).and_then(|bytes| {
+    let result = write_tar(&temp, &plan, &head, store, reporter).and_then(|bytes| {
         std::fs::rename(&temp, out).map_err(|source| PackError::Io {
             path: out.to_path_buf(),
             source,
@@ -216,19 +234,49 @@ pub fn pack(
             return Err(e);
         }
     };
-    Ok(PackSummary {
-        path: out.to_path_buf(),
-        index_digest: Digest::of(&plan.index_json),
-        images: lock.images.len(),
-        blobs: plan.blobs.len(),
-        bytes,
-    })
+    Ok(summary(bytes, false))
+}
+
+/// The bytes before the first blob: layout file, index.json, its signature, directories.
+fn head_bytes(plan: &Plan, signature: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut head = Vec::new();
+    let layout = format!("{{\"imageLayoutVersion\":\"{}\"}}", oci::OCI_LAYOUT_VERSION);
+    write_small(&mut head, OCI_LAYOUT_FILE, layout.as_bytes())?;
+    write_small(&mut head, INDEX_FILE, &plan.index_json)?;
+    write_small(&mut head, SIGNATURE_FILE, signature)?;
+    write_header(&mut head, "blobs/", 0, true)?;
+    write_header(&mut head, "blobs/sha256/", 0, true)?;
+    Ok(head)
+}
+
+/// The size of the finished tar.
+fn tar_size(head_len: u64, plan: &Plan) -> u64 {
+    let blobs: u64 = plan
+        .blobs
+        .iter()
+        .map(|b| BLOCK + b.descriptor.size + padding(b.descriptor.size) as u64)
+        .sum();
+    head_len + blobs + 2 * BLOCK
+}
+
+/// Whether `out` already holds exactly this bundle: same size and the same signed head.
+/// The tar is deterministic, so an identical head (which names every blob by digest) and
+/// length mean the build would write the same bytes; `verify` checks the content itself.
+fn already_written(out: &Path, head: &[u8], size: u64) -> bool {
+    let Ok(mut file) = File::open(out) else {
+        return false;
+    };
+    if file.metadata().map(|m| m.len()).ok() != Some(size) {
+        return false;
+    }
+    let mut existing = vec![0u8; head.len()];
+    std::io::Read::read_exact(&mut file, &mut existing).is_ok() && existing == head
 }
 
 fn write_tar(
     path: &Path,
     plan: &Plan,
-    signature: &[u8],
+    head: &[u8],
     store: &Store,
     reporter: &dyn Reporter,
 ) -> Result<u64, PackError> {
@@ -239,20 +287,7 @@ fn write_tar(
     let mut out = File::create(path).map_err(io)?;
     let total: u64 = plan.blobs.iter().map(|b| b.descriptor.size).sum();
     reporter.start("pack", total);
-    {
-        let mut head = std::io::BufWriter::new(&mut out);
-        write_small(
-            &mut head,
-            OCI_LAYOUT_FILE,
-            format!("{{\"imageLayoutVersion\":\"{}\"}}", oci::OCI_LAYOUT_VERSION).as_bytes(),
-        )
-        .map_err(io)?;
-        write_small(&mut head, INDEX_FILE, &plan.index_json).map_err(io)?;
-        write_small(&mut head, SIGNATURE_FILE, signature).map_err(io)?;
-        write_header(&mut head, "blobs/", 0, true).map_err(io)?;
-        write_header(&mut head, "blobs/sha256/", 0, true).map_err(io)?;
-        head.flush().map_err(io)?;
-    }
+    out.write_all(head).map_err(io)?;
     for blob in &plan.blobs {
         let digest = &blob.descriptor.digest;
         let source_path = store.blob_path(digest);

@@ -190,6 +190,7 @@ pub fn build(args: &BuildArgs) -> Result<(), CliError> {
             "downloaded_bytes": fetched.downloaded_bytes,
             "cached_bytes": fetched.cached_bytes,
             "signer": signer.fingerprint(),
+            "unchanged": packed.unchanged,
         }));
     } else {
         println!("lockfile: {}", lock_path.display());
@@ -201,11 +202,16 @@ pub fn build(args: &BuildArgs) -> Result<(), CliError> {
             mib(fetched.cached_bytes)
         );
         println!(
-            "bundle:   {} ({}, {} images, {} blobs)",
+            "bundle:   {} ({}, {} images, {} blobs){}",
             packed.path.display(),
             mib(packed.bytes),
             packed.images,
-            packed.blobs
+            packed.blobs,
+            if packed.unchanged {
+                ", unchanged: already up to date"
+            } else {
+                ""
+            }
         );
         println!(
             "index:    {} signed by {}",
