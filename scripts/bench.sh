@@ -9,6 +9,7 @@
 #             (a) outpost cold build   (empty cache, fresh out dir, no lockfile)
 #             (b) skopeo copy of the same images, one after another, into ONE fresh OCI layout
 #             (c) outpost warm rebuild (cache from (a), fresh out dir)
+#             (d) the same build again into the same out dir (bundle already up to date)
 #   verify  on one bundle, page-cached: `outpost bundle verify` vs `sha256sum`, BENCH_RUNS times
 #           each, as MB/s (1 MB = 1e6 bytes); also `openssl dgst -sha256` of the bundle and the
 #           machine's single-core `openssl speed` sha256 rate (in-memory ceiling) when openssl exists.
@@ -288,6 +289,11 @@ run_build() {
         b=$(find_bundle "$out")
         log "run $r/$RUNS: outpost warm rebuild ${secs}s"
 
+        # The same command again, same destination: the bundle is already up to date.
+        secs=$(timed noop_build 0 "$WORK/noop-$r.log" \
+            "$OUTPOST" bundle build "$MANIFEST" --key "$KEY" --out "$out" --cache "$cache" --json)
+        log "run $r/$RUNS: outpost rebuild, unchanged destination ${secs}s"
+
         # keep the last bundle for the verify phase
         rm -rf "$WORK/keep"
         mkdir -p "$WORK/keep"
@@ -388,6 +394,10 @@ if cold is not None:
 if warm is not None:
     row("warm rebuild (s)", "s", warm, cold, "outpost cold build",
         warm / cold if cold else None, "warm/cold time as %; lower is better", rss_mib("warm_build"))
+noop = med("noop_build")
+if noop is not None:
+    row("warm rebuild, bundle up to date (s)", "s", noop, cold, "outpost cold build",
+        noop / cold if cold else None, "warm/cold time as %; lower is better", rss_mib("noop_build"))
 ver, sha = mbps("verify"), mbps("sha256sum")
 if ver is not None:
     row("verify (MB/s)", "MB/s", ver, sha, "sha256sum of the bundle",
