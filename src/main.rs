@@ -3,7 +3,7 @@
 mod cli;
 
 use clap::Parser;
-use cli::args::{BundleCommand, Cli, Command, KeyCommand};
+use cli::args::{BundleCommand, Cli, Command, ConfigCommand, KeyCommand};
 use cli::{commands, exit, CliError};
 
 fn run(cli: Cli) -> Result<(), CliError> {
@@ -13,6 +13,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Bundle(BundleCommand::Build(args)) => commands::build(&args),
         Command::Bundle(BundleCommand::Verify(args)) => commands::verify(&args),
         Command::Bundle(BundleCommand::Inspect(args)) => commands::inspect(&args),
+        Command::Serve(args) => commands::serve(&args),
+        Command::Config(ConfigCommand::Containerd(args)) => commands::config_containerd(&args),
     }
 }
 
@@ -20,7 +22,7 @@ fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,outpost=info")),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -8,6 +8,7 @@
 pub mod entries;
 pub mod graph;
 pub mod inspect;
+pub mod open;
 pub mod pack;
 pub mod verify;
 

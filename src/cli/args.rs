@@ -31,6 +31,73 @@ pub enum Command {
     /// Build, verify and inspect bundles.
     #[command(subcommand)]
     Bundle(BundleCommand),
+    /// Serve bundles in place as a read-only OCI registry (with /healthz and /metrics).
+    Serve(ServeArgs),
+    /// Print or write node configuration that points nodes at the mirror.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TlsMode {
+    /// Create a site CA once (under --state-dir) and a server certificate for --hostname.
+    Auto,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Bundles to serve (.tar); their signatures are checked first.
+    #[arg(required = true)]
+    pub bundles: Vec<PathBuf>,
+    /// Address to listen on.
+    #[arg(long, default_value = "0.0.0.0:5000")]
+    pub listen: std::net::SocketAddr,
+    /// Public key every bundle must be signed with.
+    #[arg(long, default_value = "keys/outpost.pub")]
+    pub key: PathBuf,
+    /// Serve bundles without checking their signature (DANGEROUS: for recovery only).
+    #[arg(long)]
+    pub insecure_skip_verify: bool,
+    /// TLS certificate chain (PEM); with --tls-key.
+    #[arg(long, requires = "tls_key", conflicts_with = "tls")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM); with --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// `auto`: create a site CA and a server certificate (see --hostname, --state-dir).
+    #[arg(long, value_enum)]
+    pub tls: Option<TlsMode>,
+    /// Names and IP addresses nodes use to reach this server (for --tls auto; repeatable).
+    #[arg(long = "hostname")]
+    pub hostnames: Vec<String>,
+    /// Where --tls auto keeps the site CA and server certificate.
+    #[arg(long, default_value = "outpost-state")]
+    pub state_dir: PathBuf,
+    /// Requests answered at once; more wait their turn.
+    #[arg(long, default_value_t = 512)]
+    pub max_concurrent_requests: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// containerd: write certs.d/<registry>/hosts.toml for every registry in the bundles.
+    Containerd(ContainerdArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ContainerdArgs {
+    /// The mirror's URL as nodes reach it (http://host:port or https://host:port).
+    #[arg(long)]
+    pub mirror: String,
+    /// CA certificate nodes use to trust the mirror (path as it will be on the nodes).
+    #[arg(long)]
+    pub ca: Option<String>,
+    /// Bundles whose registries to configure (repeatable).
+    #[arg(long = "bundle", required = true)]
+    pub bundles: Vec<PathBuf>,
+    /// Directory to write <registry>/hosts.toml into (copy it to /etc/containerd/certs.d).
+    #[arg(long, default_value = "certs.d")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

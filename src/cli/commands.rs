@@ -1,6 +1,8 @@
 //! One function per command: resolve arguments into settings, call the library, print.
 
-use super::args::{BuildArgs, CacheArgs, InspectArgs, LockArgs, VerifyArgs};
+use super::args::{
+    BuildArgs, CacheArgs, ContainerdArgs, InspectArgs, LockArgs, ServeArgs, TlsMode, VerifyArgs,
+};
 use super::progress::Bars;
 use super::{exit, CliError};
 use anyhow::Context;
@@ -307,6 +309,90 @@ pub fn inspect(args: &InspectArgs) -> Result<(), CliError> {
         found.images.len(),
         found.blobs,
         mib(found.unique_bytes)
+    );
+    Ok(())
+}
+
+pub fn serve(args: &ServeArgs) -> Result<(), CliError> {
+    use outpost::bundle::open::OpenBundle;
+    use outpost::server::{self, catalog::Catalog, tls};
+    let verifier = if args.insecure_skip_verify {
+        tracing::warn!("--insecure-skip-verify: serving bundles WITHOUT checking their signatures");
+        eprintln!("WARNING: --insecure-skip-verify: bundle signatures are NOT checked; anything in them will be served");
+        None
+    } else {
+        Some(Verifier::load(&args.key).map_err(sign_error)?)
+    };
+    let mut bundles = Vec::new();
+    for path in &args.bundles {
+        let bundle = OpenBundle::open(path, verifier.as_ref())
+            .map_err(|e| CliError::new(exit::VERIFY, e))?;
+        bundles.push(bundle);
+    }
+    let images: usize = bundles.iter().map(|b| b.images.len()).sum();
+    let catalog = Catalog::new(bundles);
+    let repositories = catalog.repository_names().count();
+    let (tls_files, scheme) = match (&args.tls, &args.tls_cert, &args.tls_key) {
+        (Some(TlsMode::Auto), _, _) => {
+            let made = tls::auto(&args.state_dir, &args.hostnames).map_err(CliError::from)?;
+            println!(
+                "site CA: {} ({}; install it on every node)",
+                made.ca.display(),
+                if made.ca_created {
+                    "created now"
+                } else {
+                    "reused"
+                }
+            );
+            (Some(made.files), "https")
+        }
+        (None, Some(cert), Some(key)) => (
+            Some(tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            "https",
+        ),
+        _ => (None, "http"),
+    };
+    let settings = server::ServeSettings {
+        listen: args.listen,
+        tls: tls_files,
+        max_concurrent_requests: args.max_concurrent_requests.max(1),
+        shutdown_grace: std::time::Duration::from_secs(30),
+    };
+    let bundle_count = args.bundles.len();
+    runtime()?
+        .block_on(server::serve(catalog, settings, |addr| {
+            println!("serving {images} image(s) in {repositories} repositories from {bundle_count} bundle(s) on {scheme}://{addr}");
+        }))
+        .map_err(CliError::from)
+}
+
+pub fn config_containerd(args: &ContainerdArgs) -> Result<(), CliError> {
+    use outpost::bundle::open::OpenBundle;
+    use outpost::nodeconfig::containerd;
+    if !(args.mirror.starts_with("http://") || args.mirror.starts_with("https://")) {
+        return Err(input(anyhow::anyhow!(
+            "--mirror `{}` must be a URL such as https://mirror.site:5000",
+            args.mirror
+        )));
+    }
+    let mut registries = std::collections::BTreeSet::new();
+    for path in &args.bundles {
+        let bundle = OpenBundle::open(path, None).map_err(|e| CliError::new(exit::VERIFY, e))?;
+        registries.extend(bundle.registries());
+    }
+    for registry in &registries {
+        let path = args.out.join(registry).join("hosts.toml");
+        let text = containerd::hosts_toml(registry, &args.mirror, args.ca.as_deref());
+        outpost::fsutil::write_atomic(&path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    println!(
+        "{}",
+        containerd::config_path_hint("/etc/containerd/certs.d")
     );
     Ok(())
 }

@@ -1,0 +1,230 @@
+//! Opening a bundle in place for serving: an index of tar offsets, no extraction.
+//!
+//! Only the tar headers are walked (data is skipped with seeks), so opening a multi-GiB bundle
+//! takes milliseconds. The signature is checked before anything is trusted; manifests and
+//! indexes are read into memory and checked against their digests; layers stay on disk and
+//! are hashed while they are served.
+
+use super::entries::{classify, EntryKind};
+use super::graph::{carried_children, entry_owner, entry_platforms, top_role, Carried, Role};
+use crate::digest::Digest;
+use crate::oci::{LayoutIndex, MAX_MANIFEST_SIZE};
+use crate::sign::{SignError, Verifier};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot read bundle {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}; run `outpost bundle verify` for details")]
+    Invalid { path: PathBuf, message: String },
+    #[error("{path}: signature check failed: {source}")]
+    Signature { path: PathBuf, source: SignError },
+}
+
+/// Where a blob's bytes are inside the bundle file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlobLocation {
+    pub offset: u64,
+    pub size: u64,
+}
+
+/// One image entry of `index.json`.
+#[derive(Debug, Clone)]
+pub struct IndexedImage {
+    /// Full reference as built (`registry.test/library/alpha:1`).
+    pub reference: String,
+    pub digest: Digest,
+    pub media_type: String,
+    /// Every blob reachable from this image (manifests, configs, layers).
+    pub reachable: Vec<Carried>,
+}
+
+/// A bundle opened for serving.
+#[derive(Debug)]
+pub struct OpenBundle {
+    pub path: PathBuf,
+    pub index_digest: Digest,
+    pub images: Vec<IndexedImage>,
+    pub blobs: HashMap<Digest, BlobLocation>,
+    /// Manifest and index bytes (small, verified at open).
+    pub manifests: HashMap<Digest, Vec<u8>>,
+    /// Media type of every reachable blob, from its descriptor.
+    pub media_types: HashMap<Digest, String>,
+    /// Whether the signature was checked (false only with --insecure-skip-verify).
+    pub verified: bool,
+}
+
+impl OpenBundle {
+    /// Opens `path`; with a verifier the signature must hold, else the bundle is refused.
+    pub fn open(path: &Path, verifier: Option<&Verifier>) -> Result<Self, OpenError> {
+        let io = |source| OpenError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let invalid = |message: String| OpenError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut file = File::open(path).map_err(io)?;
+        let file_len = file.metadata().map_err(io)?.len();
+        let mut blobs = HashMap::new();
+        let (mut index_bytes, mut signature) = (None, None);
+        {
+            let mut archive = tar::Archive::new(&mut file);
+            for entry in archive.entries_with_seek().map_err(io)? {
+                let mut entry = entry.map_err(|e| invalid(format!("damaged tar: {e}")))?;
+                let kind = classify(&entry.path_bytes(), entry.header().entry_type())
+                    .map_err(|e| invalid(e.to_string()))?;
+                let location = BlobLocation {
+                    offset: entry.raw_file_position(),
+                    size: entry.size(),
+                };
+                if location.offset + location.size > file_len {
+                    return Err(invalid(format!(
+                        "truncated: an entry ends past byte {file_len}"
+                    )));
+                }
+                match kind {
+                    EntryKind::Index | EntryKind::Signature => {
+                        let mut bytes = Vec::new();
+                        (&mut entry)
+                            .take(MAX_MANIFEST_SIZE)
+                            .read_to_end(&mut bytes)
+                            .map_err(io)?;
+                        let slot = if kind == EntryKind::Index {
+                            &mut index_bytes
+                        } else {
+                            &mut signature
+                        };
+                        if slot.replace(bytes).is_some() {
+                            return Err(invalid("duplicate index.json or index.json.sig".into()));
+                        }
+                    }
+                    EntryKind::Blob(digest) => {
+                        if blobs.insert(digest.clone(), location).is_some() {
+                            return Err(invalid(format!("duplicate entry for blob {digest}")));
+                        }
+                    }
+                    EntryKind::Layout | EntryKind::Directory => {}
+                }
+            }
+        }
+        let index_bytes = index_bytes.ok_or_else(|| invalid("no index.json".into()))?;
+        let verified = match verifier {
+            Some(verifier) => {
+                let signature = signature.ok_or_else(|| OpenError::Signature {
+                    path: path.to_path_buf(),
+                    source: SignError::Mismatch,
+                })?;
+                verifier
+                    .verify(&index_bytes, &signature)
+                    .map_err(|source| OpenError::Signature {
+                        path: path.to_path_buf(),
+                        source,
+                    })?;
+                true
+            }
+            None => false,
+        };
+        let index: LayoutIndex = serde_json::from_slice(&index_bytes)
+            .map_err(|e| invalid(format!("index.json: {e}")))?;
+
+        let mut manifests: HashMap<Digest, Vec<u8>> = HashMap::new();
+        let mut media_types = HashMap::new();
+        let mut images = Vec::new();
+        for top in &index.manifests {
+            let mut reachable = Vec::new();
+            let mut queue = std::collections::VecDeque::from([Carried {
+                descriptor: top.clone(),
+                role: top_role(top),
+                owner: entry_owner(top),
+                platforms: entry_platforms(top),
+            }]);
+            let mut seen = std::collections::HashSet::new();
+            while let Some(item) = queue.pop_front() {
+                let digest = item.descriptor.digest.clone();
+                if !seen.insert(digest.clone()) {
+                    continue;
+                }
+                let location = *blobs
+                    .get(&digest)
+                    .ok_or_else(|| invalid(format!("blob {digest} ({}) is missing", item.owner)))?;
+                if location.size != item.descriptor.size {
+                    return Err(invalid(format!("blob {digest} has the wrong size")));
+                }
+                media_types.insert(digest.clone(), item.descriptor.media_type.clone());
+                if item.role == Role::Manifest {
+                    if !manifests.contains_key(&digest) {
+                        let bytes = read_verified(&mut file, &digest, location)
+                            .map_err(&invalid)?;
+                        manifests.insert(digest.clone(), bytes);
+                    }
+                    let children = carried_children(&item, &manifests[&digest])
+                        .map_err(|e| invalid(format!("manifest {digest}: {e}")))?;
+                    queue.extend(children);
+                }
+                reachable.push(item);
+            }
+            if top
+                .annotations
+                .contains_key(crate::oci::ANNOTATION_REF_NAME)
+            {
+                images.push(IndexedImage {
+                    reference: entry_owner(top),
+                    digest: top.digest.clone(),
+                    media_type: top.media_type.clone(),
+                    reachable,
+                });
+            }
+        }
+        Ok(OpenBundle {
+            path: path.to_path_buf(),
+            index_digest: Digest::of(&index_bytes),
+            images,
+            blobs,
+            manifests,
+            media_types,
+            verified,
+        })
+    }
+
+    /// The registry hosts this bundle carries images from (`docker.io`, `registry.k8s.io`, …).
+    pub fn registries(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = self
+            .images
+            .iter()
+            .filter_map(|i| crate::manifest::parse_image(&i.reference).ok())
+            .map(|r| r.registry().to_string())
+            .collect();
+        hosts.sort();
+        hosts.dedup();
+        hosts
+    }
+}
+
+/// Reads a small blob at `location` and checks its digest.
+fn read_verified(
+    file: &mut File,
+    digest: &Digest,
+    location: BlobLocation,
+) -> Result<Vec<u8>, String> {
+    if location.size > MAX_MANIFEST_SIZE {
+        return Err(format!("manifest {digest} is over the manifest size limit"));
+    }
+    let mut bytes = vec![0u8; location.size as usize];
+    file.seek(SeekFrom::Start(location.offset))
+        .and_then(|_| file.read_exact(&mut bytes))
+        .map_err(|e| format!("manifest {digest}: {e}"))?;
+    let actual = Digest::of(&bytes);
+    if &actual != digest {
+        return Err(format!("manifest {digest} is damaged (hashes to {actual})"));
+    }
+    Ok(bytes)
+}

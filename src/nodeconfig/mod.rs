@@ -1,0 +1,3 @@
+//! Node configuration that points nodes at the outpost mirror. Pure text generation.
+
+pub mod containerd;

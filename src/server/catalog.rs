@@ -1,0 +1,319 @@
+//! What the server can answer: repositories, tags, manifests and blobs of every open bundle,
+//! and the rule that maps a requested name (with containerd's `ns` parameter, Docker Hub's
+//! implied `library/`, or a short name) to a repository. No I/O: bundles are already open.
+
+use crate::bundle::open::{BlobLocation, OpenBundle};
+use crate::digest::Digest;
+use crate::oci::Descriptor;
+use crate::server::path::Reference;
+use serde::Deserialize;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+const DOCKER_HUB: &str = "docker.io";
+
+/// One repository (`registry.test/library/alpha`) across every bundle.
+#[derive(Debug, Default)]
+pub struct Repository {
+    pub tags: BTreeMap<String, Digest>,
+    /// Blobs reachable from this repository's images, with the bundle that holds each.
+    blobs: HashMap<Digest, usize>,
+    /// Manifests in this repository that name a subject: subject → descriptors.
+    referrers: HashMap<Digest, Vec<Descriptor>>,
+}
+
+/// A manifest ready to send.
+#[derive(Debug, Clone)]
+pub struct ManifestBody {
+    pub bytes: Arc<Vec<u8>>,
+    pub media_type: String,
+    pub digest: Digest,
+}
+
+/// Where a blob's bytes are.
+#[derive(Debug, Clone)]
+pub struct BlobSource {
+    pub path: PathBuf,
+    pub location: BlobLocation,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    #[error("repository name not known to this registry")]
+    Unknown,
+    #[error("ambiguous short name: it matches {}; ask for one of them by its full name or with ?ns=<registry>", .0.join(", "))]
+    Ambiguous(Vec<String>),
+}
+
+pub struct Catalog {
+    bundles: Vec<OpenBundle>,
+    repositories: BTreeMap<String, Repository>,
+    manifests: HashMap<Digest, ManifestBody>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct SubjectFields {
+    #[serde(default)]
+    subject: Option<Descriptor>,
+    #[serde(default)]
+    artifact_type: Option<String>,
+    #[serde(default)]
+    config: Option<Descriptor>,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
+}
+
+impl Catalog {
+    pub fn new(bundles: Vec<OpenBundle>) -> Self {
+        let mut repositories: BTreeMap<String, Repository> = BTreeMap::new();
+        let mut manifests = HashMap::new();
+        for (index, bundle) in bundles.iter().enumerate() {
+            for (digest, bytes) in &bundle.manifests {
+                let media_type = bundle.media_types.get(digest).cloned().unwrap_or_default();
+                manifests
+                    .entry(digest.clone())
+                    .or_insert_with(|| ManifestBody {
+                        bytes: Arc::new(bytes.clone()),
+                        media_type,
+                        digest: digest.clone(),
+                    });
+            }
+            for image in &bundle.images {
+                let Ok(reference) = crate::manifest::parse_image(&image.reference) else {
+                    continue;
+                };
+                let name = format!("{}/{}", reference.registry(), reference.repository());
+                let repository = repositories.entry(name).or_default();
+                if let Some(tag) = reference.tag() {
+                    repository
+                        .tags
+                        .insert(tag.to_string(), image.digest.clone());
+                }
+                for carried in &image.reachable {
+                    let digest = &carried.descriptor.digest;
+                    repository.blobs.entry(digest.clone()).or_insert(index);
+                    if let Some(bytes) = bundle.manifests.get(digest) {
+                        if let Ok(fields) = serde_json::from_slice::<SubjectFields>(bytes) {
+                            if let Some(subject) = fields.subject {
+                                let artifact_type = fields
+                                    .artifact_type
+                                    .or_else(|| fields.config.map(|c| c.media_type));
+                                let referrer = Descriptor {
+                                    media_type: carried.descriptor.media_type.clone(),
+                                    digest: digest.clone(),
+                                    size: carried.descriptor.size,
+                                    platform: None,
+                                    artifact_type,
+                                    annotations: fields.annotations,
+                                };
+                                let list = repository.referrers.entry(subject.digest).or_default();
+                                if !list.iter().any(|d| &d.digest == digest) {
+                                    list.push(referrer);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Catalog {
+            bundles,
+            repositories,
+            manifests,
+        }
+    }
+
+    pub fn bundles(&self) -> &[OpenBundle] {
+        &self.bundles
+    }
+
+    pub fn repository_names(&self) -> impl Iterator<Item = &String> {
+        self.repositories.keys()
+    }
+
+    /// Maps a requested name (and containerd's `ns`) to a repository of this catalog.
+    pub fn resolve_name(&self, name: &str, ns: Option<&str>) -> Result<&str, NameError> {
+        let known: BTreeSet<&str> = self.repositories.keys().map(String::as_str).collect();
+        let found = resolve_name(name, ns, &known)?;
+        Ok(self
+            .repositories
+            .get_key_value(found)
+            .map(|(k, _)| k.as_str())
+            .unwrap_or(""))
+    }
+
+    pub fn repository(&self, full_name: &str) -> Option<&Repository> {
+        self.repositories.get(full_name)
+    }
+
+    pub fn manifest(&self, full_name: &str, reference: &Reference) -> Option<ManifestBody> {
+        let repository = self.repositories.get(full_name)?;
+        let digest = match reference {
+            Reference::Tag(tag) => repository.tags.get(tag)?,
+            Reference::Digest(digest) => digest,
+        };
+        if !repository.blobs.contains_key(digest) {
+            return None;
+        }
+        self.manifests.get(digest).cloned()
+    }
+
+    pub fn blob(&self, full_name: &str, digest: &Digest) -> Option<BlobSource> {
+        let repository = self.repositories.get(full_name)?;
+        let bundle = &self.bundles[*repository.blobs.get(digest)?];
+        Some(BlobSource {
+            path: bundle.path.clone(),
+            location: *bundle.blobs.get(digest)?,
+        })
+    }
+
+    pub fn referrers(
+        &self,
+        full_name: &str,
+        subject: &Digest,
+        artifact_type: Option<&str>,
+    ) -> Vec<Descriptor> {
+        self.repositories
+            .get(full_name)
+            .and_then(|r| r.referrers.get(subject))
+            .map(|list| {
+                list.iter()
+                    .filter(|d| {
+                        artifact_type.is_none() || d.artifact_type.as_deref() == artifact_type
+                    })
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Whether a path component is a registry host (`docker.io`, `localhost`, `host:5000`).
+fn is_host(component: &str) -> bool {
+    component.contains('.') || component.contains(':') || component == "localhost"
+}
+
+/// `ns` + `name` as a full repository name, with Docker Hub's implied `library/`.
+fn qualify(registry: &str, name: &str) -> String {
+    if registry == DOCKER_HUB && !name.contains('/') {
+        format!("{DOCKER_HUB}/library/{name}")
+    } else {
+        format!("{registry}/{name}")
+    }
+}
+
+/// The naming rule (pure): `ns` first, then a full name, then a unique short name.
+pub fn resolve_name<'a>(
+    name: &str,
+    ns: Option<&str>,
+    known: &BTreeSet<&'a str>,
+) -> Result<&'a str, NameError> {
+    let lookup = |candidate: &str| known.get(candidate).copied();
+    if let Some(ns) = ns.filter(|ns| !ns.is_empty()) {
+        return lookup(&qualify(ns, name)).ok_or(NameError::Unknown);
+    }
+    if let Some(found) = lookup(name) {
+        return Ok(found);
+    }
+    if let Some((first, rest)) = name.split_once('/') {
+        if is_host(first) {
+            return lookup(&qualify(first, rest)).ok_or(NameError::Unknown);
+        }
+    }
+    let candidates: Vec<&'a str> = known
+        .iter()
+        .copied()
+        .filter(|full| {
+            full.split_once('/').is_some_and(|(registry, repository)| {
+                repository == name
+                    || (registry == DOCKER_HUB && repository == format!("library/{name}"))
+            })
+        })
+        .collect();
+    match candidates.as_slice() {
+        [one] => Ok(one),
+        [] => Err(NameError::Unknown),
+        many => Err(NameError::Ambiguous(
+            many.iter().map(|s| s.to_string()).collect(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn known() -> BTreeSet<&'static str> {
+        BTreeSet::from([
+            "docker.io/calico/node",
+            "docker.io/library/alpine",
+            "registry.k8s.io/pause",
+            "quay.io/pause",
+            "registry.test/library/alpha",
+        ])
+    }
+
+    #[test]
+    fn containerd_ns_and_full_names_resolve() {
+        let k = known();
+        assert_eq!(
+            resolve_name("calico/node", Some("docker.io"), &k),
+            Ok("docker.io/calico/node")
+        );
+        assert_eq!(
+            resolve_name("docker.io/calico/node", None, &k),
+            Ok("docker.io/calico/node")
+        );
+        assert_eq!(
+            resolve_name("library/alpine", Some("docker.io"), &k),
+            Ok("docker.io/library/alpine")
+        );
+        assert_eq!(
+            resolve_name("alpine", Some("docker.io"), &k),
+            Ok("docker.io/library/alpine")
+        );
+        assert_eq!(
+            resolve_name("docker.io/alpine", None, &k),
+            Ok("docker.io/library/alpine")
+        );
+        assert_eq!(
+            resolve_name("pause", Some("registry.k8s.io"), &k),
+            Ok("registry.k8s.io/pause")
+        );
+        assert_eq!(
+            resolve_name("library/alpha", Some("registry.test"), &k),
+            Ok("registry.test/library/alpha")
+        );
+    }
+
+    #[test]
+    fn short_names_resolve_when_unique() {
+        let k = known();
+        assert_eq!(
+            resolve_name("calico/node", None, &k),
+            Ok("docker.io/calico/node")
+        );
+        assert_eq!(
+            resolve_name("alpine", None, &k),
+            Ok("docker.io/library/alpine")
+        );
+        assert_eq!(
+            resolve_name("library/alpine", None, &k),
+            Ok("docker.io/library/alpine")
+        );
+        assert_eq!(
+            resolve_name("pause", None, &k),
+            Err(NameError::Ambiguous(vec![
+                "quay.io/pause".into(),
+                "registry.k8s.io/pause".into()
+            ]))
+        );
+        assert_eq!(resolve_name("nope", None, &k), Err(NameError::Unknown));
+        assert_eq!(
+            resolve_name("calico/node", Some("quay.io"), &k),
+            Err(NameError::Unknown)
+        );
+    }
+}

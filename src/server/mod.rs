@@ -1,0 +1,270 @@
+//! `outpost serve`: bundles as a read-only OCI registry, with health, metrics, request logs,
+//! TLS, a bound on concurrent requests and graceful shutdown.
+//!
+//! Router assembly only; the URL grammar is in `path`, naming rules in `catalog`, handlers in
+//! `oci`, byte ranges in `range`, certificates in `tls`.
+
+pub mod catalog;
+pub mod error;
+pub mod oci;
+pub mod path;
+pub mod range;
+pub mod tls;
+
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use catalog::Catalog;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Counters behind `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    pub requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    pub bytes_served: AtomicU64,
+    pub in_flight: AtomicU64,
+    pub damaged_blobs: AtomicU64,
+}
+
+impl Metrics {
+    fn render(&self, catalog: &Catalog) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP outpost_requests_total HTTP requests by route and status.\n# TYPE outpost_requests_total counter\n");
+        if let Ok(requests) = self.requests.lock() {
+            for ((route, status), count) in requests.iter() {
+                out.push_str(&format!(
+                    "outpost_requests_total{{route=\"{route}\",status=\"{status}\"}} {count}\n"
+                ));
+            }
+        }
+        out.push_str(&format!(
+            "# HELP outpost_bytes_served_total Blob bytes sent.\n# TYPE outpost_bytes_served_total counter\noutpost_bytes_served_total {}\n",
+            self.bytes_served.load(Ordering::Relaxed)
+        ));
+        out.push_str(&format!(
+            "# HELP outpost_requests_in_flight Requests being answered.\n# TYPE outpost_requests_in_flight gauge\noutpost_requests_in_flight {}\n",
+            self.in_flight.load(Ordering::Relaxed)
+        ));
+        out.push_str(&format!(
+            "# HELP outpost_damaged_blobs_total Blob responses aborted because the bundle's bytes did not match the digest.\n# TYPE outpost_damaged_blobs_total counter\noutpost_damaged_blobs_total {}\n",
+            self.damaged_blobs.load(Ordering::Relaxed)
+        ));
+        out.push_str(&format!(
+            "# HELP outpost_bundles Bundles served.\n# TYPE outpost_bundles gauge\noutpost_bundles {}\n# HELP outpost_repositories Repositories served.\n# TYPE outpost_repositories gauge\noutpost_repositories {}\n",
+            catalog.bundles().len(),
+            catalog.repository_names().count()
+        ));
+        out
+    }
+}
+
+struct AppState {
+    catalog: Catalog,
+    metrics: Arc<Metrics>,
+}
+
+/// How to serve.
+pub struct ServeSettings {
+    pub listen: SocketAddr,
+    pub tls: Option<tls::TlsFiles>,
+    pub max_concurrent_requests: usize,
+    pub shutdown_grace: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("TLS certificate {cert} / key {key}: {source}")]
+    Tls {
+        cert: PathBuf,
+        key: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The route label for metrics (bounded set of values).
+fn route_label(path: &str) -> &'static str {
+    match path {
+        "/healthz" => "healthz",
+        "/metrics" => "metrics",
+        _ => match path.strip_prefix("/v2/").map(path::parse) {
+            Some(Ok(path::Route::Base)) => "base",
+            Some(Ok(path::Route::Catalog)) => "catalog",
+            Some(Ok(path::Route::Tags { .. })) => "tags",
+            Some(Ok(path::Route::Manifest { .. })) => "manifest",
+            Some(Ok(path::Route::Blob { .. })) => "blob",
+            Some(Ok(path::Route::Referrers { .. })) => "referrers",
+            Some(Ok(path::Route::Upload { .. })) => "upload",
+            _ if path == "/v2" => "base",
+            _ => "other",
+        },
+    }
+}
+
+async fn track(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let route = route_label(&path);
+    state.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+    let response = next.run(request).await;
+    state.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
+    let status = response.status().as_u16();
+    if let Ok(mut requests) = state.metrics.requests.lock() {
+        *requests.entry((route, status)).or_default() += 1;
+    }
+    tracing::info!(target: "outpost::access", %method, path = %path, status, route, ms = started.elapsed().as_millis() as u64, "request");
+    response
+}
+
+async fn v2(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let path = request.uri().path();
+    let rest = path
+        .strip_prefix("/v2/")
+        .or_else(|| path.strip_prefix("/v2"))
+        .unwrap_or("");
+    oci::handle(
+        &state.catalog,
+        &state.metrics,
+        request.method(),
+        rest,
+        request.uri().query(),
+        request.headers(),
+    )
+    .await
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(&state.catalog),
+    )
+        .into_response()
+}
+
+async fn not_found() -> Response {
+    error::OciError::new(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        "no such endpoint: this server answers /v2/, /healthz and /metrics",
+    )
+    .into_response()
+}
+
+/// The router, for tests and for `serve`.
+pub fn router(catalog: Catalog, max_concurrent_requests: usize) -> Router {
+    let state = Arc::new(AppState {
+        catalog,
+        metrics: Arc::new(Metrics::default()),
+    });
+    Router::new()
+        .route("/v2", any(v2))
+        .route("/v2/", any(v2))
+        .route("/v2/{*rest}", any(v2))
+        .route("/healthz", any(healthz))
+        .route("/metrics", any(metrics))
+        .fallback(not_found)
+        .layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            max_concurrent_requests,
+        ))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), track))
+        .with_state(state)
+}
+
+/// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish (up to the grace time).
+/// `on_ready` is called with the bound address once the socket is listening.
+pub async fn serve(
+    catalog: Catalog,
+    settings: ServeSettings,
+    on_ready: impl FnOnce(SocketAddr),
+) -> Result<(), ServeError> {
+    let app = router(catalog, settings.max_concurrent_requests);
+    let listener =
+        std::net::TcpListener::bind(settings.listen).map_err(|source| ServeError::Bind {
+            addr: settings.listen,
+            source,
+        })?;
+    let _ = listener.set_nonblocking(true);
+    let bound = listener.local_addr().unwrap_or(settings.listen);
+    let handle = axum_server::Handle::new();
+    let shutdown = handle.clone();
+    let grace = settings.shutdown_grace;
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing requests in flight");
+        shutdown.graceful_shutdown(Some(grace));
+    });
+    on_ready(bound);
+    let service = app.into_make_service();
+    let result = match settings.tls {
+        Some(files) => {
+            let config =
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)
+                    .await
+                    .map_err(|source| ServeError::Tls {
+                        cert: files.cert.clone(),
+                        key: files.key.clone(),
+                        source,
+                    })?;
+            axum_server::from_tcp_rustls(listener, config)
+                .map_err(|source| ServeError::Bind {
+                    addr: bound,
+                    source,
+                })?
+                .handle(handle)
+                .serve(service)
+                .await
+        }
+        None => {
+            axum_server::from_tcp(listener)
+                .map_err(|source| ServeError::Bind {
+                    addr: bound,
+                    source,
+                })?
+                .handle(handle)
+                .serve(service)
+                .await
+        }
+    };
+    result.map_err(|source| ServeError::Bind {
+        addr: bound,
+        source,
+    })
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
