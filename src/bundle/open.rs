@@ -162,8 +162,8 @@ impl OpenBundle {
                 media_types.insert(digest.clone(), item.descriptor.media_type.clone());
                 if item.role == Role::Manifest {
                     if !manifests.contains_key(&digest) {
-                        let bytes = read_verified(&mut file, &digest, location)
-                            .map_err(&invalid)?;
+                        let bytes =
+                            read_verified(&mut file, &digest, location).map_err(&invalid)?;
                         manifests.insert(digest.clone(), bytes);
                     }
                     let children = carried_children(&item, &manifests[&digest])

@@ -118,6 +118,10 @@ async fn track(State(state): State<Arc<AppState>>, request: Request, next: Next)
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let route = route_label(&path);
+    let target = match request.uri().query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.clone(),
+    };
     state.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
     let response = next.run(request).await;
     state.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
@@ -125,7 +129,7 @@ async fn track(State(state): State<Arc<AppState>>, request: Request, next: Next)
     if let Ok(mut requests) = state.metrics.requests.lock() {
         *requests.entry((route, status)).or_default() += 1;
     }
-    tracing::info!(target: "outpost::access", %method, path = %path, status, route, ms = started.elapsed().as_millis() as u64, "request");
+    tracing::info!(target: "outpost::access", %method, path = %target, status, route, ms = started.elapsed().as_millis() as u64, "request");
     response
 }
 

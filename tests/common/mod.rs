@@ -382,3 +382,160 @@ pub fn tar_entries(path: &Path) -> Vec<(String, u64, u64)> {
         })
         .collect()
 }
+
+impl Site {
+    /// Builds a signed bundle of `images` (names under `registry.test`) and returns its path.
+    pub fn build(&self, platforms: &str, images: &[&str]) -> PathBuf {
+        write_manifest(
+            self.work(),
+            "edge.yaml",
+            platforms,
+            images,
+            self.registry.port,
+        );
+        outpost_ok(self.work(), &["bundle", "build", "edge.yaml"]);
+        self.work().join("bundles/edge-1.0.tar")
+    }
+}
+
+/// A running `outpost serve`, killed on drop. Its stderr (request logs) goes to a file.
+pub struct Server {
+    pub port: u16,
+    pub scheme: &'static str,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts `outpost serve ARGS --listen 127.0.0.1:<free port>` in `work`.
+    pub fn start(work: &Path, args: &[&str]) -> Self {
+        let port = free_port();
+        let log = work.join(format!("serve-{port}.log"));
+        let listen = format!("127.0.0.1:{port}");
+        let child = Command::new(env!("CARGO_BIN_EXE_outpost"))
+            .arg("serve")
+            .args(args)
+            .args(["--listen", &listen])
+            .current_dir(work)
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(work.join(format!("serve-{port}.out"))).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start outpost serve");
+        let scheme = if args.contains(&"--tls") || args.contains(&"--tls-cert") {
+            "https"
+        } else {
+            "http"
+        };
+        let mut server = Server {
+            port,
+            scheme,
+            child,
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("outpost serve exited ({status}):\n{}", server.log());
+            }
+            assert!(Instant::now() < deadline, "outpost serve did not listen");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    pub fn url(&self) -> String {
+        format!("{}://127.0.0.1:{}", self.scheme, self.port)
+    }
+
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Everything the server logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits for the process; returns whether it exited successfully.
+    pub fn terminate(mut self) -> bool {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        self.child.wait().map(|s| s.success()).unwrap_or(false)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP exchange made with curl.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: String,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_string())
+        })
+    }
+
+    /// The first OCI error code in the body.
+    pub fn error_code(&self) -> String {
+        let value: serde_json::Value = serde_json::from_slice(&self.body).unwrap_or_default();
+        value["errors"][0]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+/// `curl -X METHOD URL` with extra arguments (headers, --cacert …).
+pub fn http(method: &str, url: &str, extra: &[&str]) -> Reply {
+    require("curl");
+    let dir = tempfile::tempdir().unwrap();
+    let headers = dir.path().join("headers");
+    let body = dir.path().join("body");
+    let mut cmd = Command::new("curl");
+    cmd.args(["-s", "--path-as-is", "-o"])
+        .arg(&body)
+        .arg("-D")
+        .arg(&headers);
+    cmd.args(["-w", "%{http_code}"]);
+    if method == "HEAD" {
+        cmd.arg("-I");
+    } else {
+        cmd.args(["-X", method]);
+    }
+    cmd.args(extra).arg(url);
+    let out = cmd.output().expect("run curl");
+    let status = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0);
+    Reply {
+        status,
+        headers: std::fs::read_to_string(&headers).unwrap_or_default(),
+        body: std::fs::read(&body).unwrap_or_default(),
+    }
+}
