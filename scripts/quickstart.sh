@@ -65,11 +65,25 @@ echo "== outpost bundle verify $BUNDLE"
 echo "== outpost bundle inspect $BUNDLE"
 "$OUTPOST" bundle inspect "$BUNDLE"
 
+SERVE_PORT=$((PORT + 1))
+echo "== outpost serve $BUNDLE (briefly, on 127.0.0.1:$SERVE_PORT) and pull through it with skopeo"
+"$OUTPOST" serve "$BUNDLE" --key keys/outpost.pub --listen "127.0.0.1:$SERVE_PORT" 2>"$WORK/serve.log" &
+SERVE_PID=$!
+trap 'kill $REGISTRY_PID $SERVE_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:$SERVE_PORT/healthz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+# The upstream registry is no longer needed: everything now comes from the bundle.
+kill "$REGISTRY_PID" 2>/dev/null || true
+skopeo inspect --tls-verify=false "docker://127.0.0.1:$SERVE_PORT/registry.quickstart.test/library/alpha:1" | head -n 4
+kill -TERM "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true
+
 cat <<TXT
 
 Done. The signed bundle is $PWD/$BUNDLE (lockfile: manifests/quickstart.lock).
 Carry it and keys/outpost.pub to the site, then:
   outpost bundle verify $BUNDLE --key outpost.pub
-  skopeo copy oci-archive:$BUNDLE:registry.quickstart.test/library/multi:1 docker://<site registry>/library/multi:1
-(\`outpost serve\`, which serves the bundle in place as the site's registry, is the next capability.)
+  outpost serve $BUNDLE --key outpost.pub --tls auto --hostname <mirror name or IP>
+  outpost config containerd --mirror https://<mirror>:5000 --ca <ca.crt path on nodes> --bundle $BUNDLE
 TXT
