@@ -418,6 +418,30 @@ fn a_bad_signature_keeps_the_server_from_starting() {
         "{stderr}"
     );
 
+    // A bundle without its signature is refused too, and the message says so.
+    let original = std::fs::read(work.join("bundles/edge-1.0.tar")).unwrap();
+    let mut unsigned = tar::Builder::new(Vec::new());
+    for entry in tar::Archive::new(&original[..]).entries().unwrap() {
+        let mut entry = entry.unwrap();
+        if entry.path().unwrap().to_string_lossy() == "index.json.sig" {
+            continue;
+        }
+        let header = entry.header().clone();
+        let mut data = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
+        unsigned.append(&header, &data[..]).unwrap();
+    }
+    std::fs::write(work.join("unsigned.tar"), unsigned.into_inner().unwrap()).unwrap();
+    let stderr = outpost_fails(
+        work,
+        &["serve", "unsigned.tar", "--listen", "127.0.0.1:0"],
+        3,
+    );
+    assert!(
+        stderr.contains("index.json.sig is missing: the bundle is not signed"),
+        "{stderr}"
+    );
+
     // With --insecure-skip-verify it starts, and says loudly that it did not check.
     let server = Server::start(
         work,

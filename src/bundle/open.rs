@@ -10,6 +10,7 @@ use super::graph::{carried_children, entry_owner, entry_platforms, top_role, Car
 use crate::digest::Digest;
 use crate::oci::{LayoutIndex, MAX_MANIFEST_SIZE};
 use crate::sign::{SignError, Verifier};
+
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -119,9 +120,8 @@ impl OpenBundle {
         let index_bytes = index_bytes.ok_or_else(|| invalid("no index.json".into()))?;
         let verified = match verifier {
             Some(verifier) => {
-                let signature = signature.ok_or_else(|| OpenError::Signature {
-                    path: path.to_path_buf(),
-                    source: SignError::Mismatch,
+                let signature = signature.ok_or_else(|| {
+                    invalid("index.json.sig is missing: the bundle is not signed (serve it only with --insecure-skip-verify)".into())
                 })?;
                 verifier
                     .verify(&index_bytes, &signature)
