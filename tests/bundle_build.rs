@@ -152,6 +152,23 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
+/// `bundle build --locked --out OUT --json`, parsed.
+fn locked_build(work: &std::path::Path, out: &str) -> serde_json::Value {
+    let printed = outpost_ok(
+        work,
+        &[
+            "bundle",
+            "build",
+            "edge.yaml",
+            "--locked",
+            "--out",
+            out,
+            "--json",
+        ],
+    );
+    serde_json::from_str(&printed).unwrap()
+}
+
 #[test]
 fn rebuilds_are_byte_identical_and_download_nothing() {
     let site = Site::new();
@@ -173,33 +190,9 @@ fn rebuilds_are_byte_identical_and_download_nothing() {
         "locking twice changed the lockfile"
     );
 
-    let first: serde_json::Value = serde_json::from_str(&outpost_ok(
-        work,
-        &[
-            "bundle",
-            "build",
-            "edge.yaml",
-            "--locked",
-            "--out",
-            "one",
-            "--json",
-        ],
-    ))
-    .unwrap();
+    let first = locked_build(work, "one");
     assert!(first["downloaded_blobs"].as_u64().unwrap() > 0);
-    let second: serde_json::Value = serde_json::from_str(&outpost_ok(
-        work,
-        &[
-            "bundle",
-            "build",
-            "edge.yaml",
-            "--locked",
-            "--out",
-            "two",
-            "--json",
-        ],
-    ))
-    .unwrap();
+    let second = locked_build(work, "two");
     assert_eq!(
         second["downloaded_blobs"], 0,
         "the warm rebuild downloaded again: {second}"
@@ -209,35 +202,11 @@ fn rebuilds_are_byte_identical_and_download_nothing() {
     assert!(one == two, "two builds from the same lockfile differ");
 
     // Building again into the same place writes nothing: the bundle is up to date.
-    let again: serde_json::Value = serde_json::from_str(&outpost_ok(
-        work,
-        &[
-            "bundle",
-            "build",
-            "edge.yaml",
-            "--locked",
-            "--out",
-            "two",
-            "--json",
-        ],
-    ))
-    .unwrap();
+    let again = locked_build(work, "two");
     assert_eq!(again["unchanged"], true, "{again}");
     // A damaged bundle at the destination is not "up to date": it is written again.
     std::fs::write(work.join("two/edge-1.0.tar"), &two[..two.len() / 2]).unwrap();
-    let repaired: serde_json::Value = serde_json::from_str(&outpost_ok(
-        work,
-        &[
-            "bundle",
-            "build",
-            "edge.yaml",
-            "--locked",
-            "--out",
-            "two",
-            "--json",
-        ],
-    ))
-    .unwrap();
+    let repaired = locked_build(work, "two");
     assert_eq!(repaired["unchanged"], false, "{repaired}");
     assert!(std::fs::read(work.join("two/edge-1.0.tar")).unwrap() == one);
 }
