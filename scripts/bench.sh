@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark outpost against the tools an operator would otherwise use.
 #
-#   scripts/bench.sh [build|verify|all]      (default: all = build + verify)
+#   scripts/bench.sh [build|verify|serve|all]      (default: all = build + verify + serve)
 #
 # Everything runs on loopback in a temporary directory: a deterministic image corpus
 # (scripts/testimages.py --set bench) is pushed to a local `docker-registry`, then
@@ -13,12 +13,25 @@
 #   verify  on one bundle, page-cached: `outpost bundle verify` vs `sha256sum`, BENCH_RUNS times
 #           each, as MB/s (1 MB = 1e6 bytes); also `openssl dgst -sha256` of the bundle and the
 #           machine's single-core `openssl speed` sha256 rate (in-memory ceiling) when openssl exists.
+#   serve   `outpost serve` vs a second `docker-registry` (distribution) on the same images, both
+#           on loopback. One serve bundle of at least BENCH_STARTUP_GIB GiB: the corpus, an image
+#           with one BENCH_BLOB_MIB layer, and filler images for the rest. BENCH_RUNS times, each
+#           server started fresh, outpost and distribution alternating:
+#             start-up   launch to the first 200 on a manifest GET (curl in a tight loop), once
+#                        with the bundle / registry files evicted from the page cache, once cached
+#             manifests  wrk -t2 -c64 -d BENCH_SERVE_SECONDS on one manifest URL (requests/s;
+#                        Non-2xx answers and socket errors are reported)
+#             blob       8 parallel curl GETs of the big layer (aggregate MB/s, 1 MB = 1e6 bytes)
+#             peak RSS   VmHWM from /proc/PID/status after the load above (both servers)
 # A table goes to stdout and the same figures, with every sample, to BENCH_JSON.
 #
 # Environment:
 #   BENCH_COUNT (10)  BENCH_BASE_MIB (100)  BENCH_LAYER_MIB (45)   corpus: COUNT images of
 #                     LAYER_MIB each on one shared BASE_MIB layer (defaults: 550 MiB unique)
 #   BENCH_RUNS (3)    repetitions of every measurement
+#   BENCH_SERVE_SECONDS (10)  wrk duration per manifest measurement (serve)
+#   BENCH_BLOB_MIB (256)      size of the layer the blob measurement fetches (serve)
+#   BENCH_STARTUP_GIB (2)     minimum serve bundle size, for start-up; 0 = no filler images
 #   BENCH_JSON        JSON output (default: bundles/bench.json in the repository)
 #   BENCH_TIMEOUT     overall time budget in seconds (default 900); every step is cut off there
 #   OUTPOST           outpost binary (default: target/release/outpost, built with
@@ -28,13 +41,13 @@ set -euo pipefail
 
 MODE=${1:-all}
 case "$MODE" in
-    build | verify | all) ;;
+    build | verify | serve | all) ;;
     -h | --help)
         sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
         exit 0
         ;;
     *)
-        echo "usage: $0 [build|verify|all]" >&2
+        echo "usage: $0 [build|verify|serve|all]" >&2
         exit 2
         ;;
 esac
@@ -46,12 +59,21 @@ LAYER_MIB=${BENCH_LAYER_MIB:-45}
 RUNS=${BENCH_RUNS:-3}
 JSON_OUT=${BENCH_JSON:-$REPO_ROOT/bundles/bench.json}
 BUDGET=${BENCH_TIMEOUT:-900}
-for v in COUNT BASE_MIB LAYER_MIB RUNS BUDGET; do
+SERVE_SECONDS=${BENCH_SERVE_SECONDS:-10}
+BLOB_MIB=${BENCH_BLOB_MIB:-256}
+STARTUP_GIB=${BENCH_STARTUP_GIB:-2}
+for v in COUNT BASE_MIB LAYER_MIB RUNS BUDGET SERVE_SECONDS BLOB_MIB; do
     if ! [[ ${!v} =~ ^[0-9]+$ ]] || ((${!v} < 1)); then
         echo "bench: $v must be a positive integer (got '${!v}')" >&2
         exit 2
     fi
 done
+if ! [[ $STARTUP_GIB =~ ^[0-9]+$ ]]; then
+    echo "bench: STARTUP_GIB must be a whole number of GiB (got '$STARTUP_GIB')" >&2
+    exit 2
+fi
+SERVING=0
+[[ $MODE == serve || $MODE == all ]] && SERVING=1
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() {
@@ -70,6 +92,11 @@ need sha256sum "install coreutils"
 need timeout "install coreutils"
 need mktemp "install coreutils"
 [[ -f $REPO_ROOT/scripts/testimages.py ]] || die "scripts/testimages.py missing in $REPO_ROOT"
+if ((SERVING)); then
+    need wrk "install wrk (Debian package 'wrk') for the serve measurements"
+    need curl "install curl for the serve measurements"
+    [[ -r /proc/self/status ]] || die "/proc is needed for the serve peak-RSS figures (VmHWM)"
+fi
 
 TIME_BIN=""
 if [[ -x /usr/bin/time ]]; then
@@ -103,16 +130,24 @@ else
 fi
 "$OUTPOST" bundle build --help 2>&1 | grep -q -- '--cache' ||
     die "$OUTPOST does not describe 'bundle build --cache' in its help (stale or stub binary?)"
+if ((SERVING)); then
+    "$OUTPOST" serve --help 2>&1 | grep -q -- '--listen' ||
+        die "$OUTPOST has no 'serve --listen' (stale binary? run 'cargo build --release')"
+fi
 
 # --- temp dir, cleanup, time budget ------------------------------------------------------------
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/outpost-bench.XXXXXX")
 REGISTRY_PID=""
+SERVE_PID="" # outpost serve (serve mode)
+PEER_PID=""  # the distribution instance it is compared with (serve mode)
 cleanup() {
-    local rc=$?
-    if [[ -n $REGISTRY_PID ]] && kill -0 "$REGISTRY_PID" 2>/dev/null; then
-        kill "$REGISTRY_PID" 2>/dev/null || true
-        wait "$REGISTRY_PID" 2>/dev/null || true
-    fi
+    local rc=$? pid
+    for pid in "$SERVE_PID" "$PEER_PID" "$REGISTRY_PID"; do
+        if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
+            kill "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        fi
+    done
     rm -rf "$WORK"
     exit "$rc"
 }
@@ -336,12 +371,370 @@ run_verify() {
     fi
 }
 
+# --- serve -------------------------------------------------------------------------------------
+ACCEPT_MANIFEST="Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json"
+BLOB_CLIENTS=8
+SERVE_BUNDLE=""
+SERVE_BUNDLE_BYTES=0
+SERVE_IMAGES=0
+SERVE_FILLERS=0
+BIG_BLOB=""
+BIG_BLOB_BYTES=0
+SAMPLE_EXTRA="" # JSON for the 5th column of the next sample line (serve figures)
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# stamp: wall clock in seconds, without a fork when bash has EPOCHREALTIME.
+stamp() {
+    if [[ -n ${EPOCHREALTIME:-} ]]; then
+        STAMP=${EPOCHREALTIME/,/.}
+    else
+        STAMP=$(now)
+    fi
+}
+
+# sample FIGURE SECONDS RSS_KIB BYTES [EXTRA_JSON]
+sample() {
+    printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "${5:-}" >>"$SAMPLES"
+}
+
+# evict PATH...: write back, then drop these files (only) from the page cache.
+evict() {
+    python3 - "$@" <<'EOF'
+import os, sys
+for top in sys.argv[1:]:
+    paths = [top] if os.path.isfile(top) else [
+        os.path.join(d, f) for d, _, files in os.walk(top) for f in files]
+    for path in paths:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            continue
+        try:
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+EOF
+}
+
+vmhwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status" 2>/dev/null || true; }
+
+# stop_server PID: SIGTERM, then SIGKILL after 10 s; reaps it.
+stop_server() {
+    local pid=$1 i
+    [[ -n $pid ]] || return 0
+    kill "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+}
+
+# wait_ready URL PID LOG: manifest GETs in a tight loop until one answers 200.
+wait_ready() {
+    local url=$1 pid=$2 logf=$3 code give_up=$((SECONDS + 60))
+    while :; do
+        code=$(curl -s -o /dev/null -w '%{http_code}' -H "$ACCEPT_MANIFEST" "$url" 2>/dev/null || true)
+        [[ $code == 200 ]] && return 0
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -n 20 "$logf" >&2 || true
+            die "server (pid $pid) exited before answering $url"
+        fi
+        ((SECONDS < give_up)) || die "no 200 from $url within 60 s (last status $code)"
+    done
+}
+
+# start_outpost CACHE (cold|warm): launch `outpost serve`, time it to the first manifest 200.
+start_outpost() {
+    local t0
+    remaining >/dev/null
+    stamp
+    t0=$STAMP
+    RUST_LOG=warn "$OUTPOST" serve "$SERVE_BUNDLE" --key "$PUB" --listen "$SERVE_ADDR" \
+        >"$WORK/outpost-serve.log" 2>&1 &
+    SERVE_PID=$!
+    wait_ready "$OUTPOST_MANIFEST_URL" "$SERVE_PID" "$WORK/outpost-serve.log"
+    stamp
+    sample "serve_start_${1}_outpost" "$(elapsed "$t0" "$STAMP")" "" "$SERVE_BUNDLE_BYTES"
+}
+
+# start_peer CACHE: the same for a fresh distribution instance on the registry's storage.
+start_peer() {
+    local t0
+    remaining >/dev/null
+    stamp
+    t0=$STAMP
+    docker-registry serve "$WORK/peer.yml" >"$WORK/peer.log" 2>&1 &
+    PEER_PID=$!
+    wait_ready "$PEER_MANIFEST_URL" "$PEER_PID" "$WORK/peer.log"
+    stamp
+    sample "serve_start_${1}_peer" "$(elapsed "$t0" "$STAMP")" "" "$(du -sb "$WORK/registry" | cut -f1)"
+}
+
+# bench_manifests FIGURE URL: wrk on one manifest URL; records requests/s and errors.
+bench_manifests() {
+    local figure=$1 url=$2 logf=$WORK/wrk-$1-$RUN.log line
+    bounded wrk -t2 -c64 -d"${SERVE_SECONDS}s" -H "$ACCEPT_MANIFEST" "$url" >"$logf" 2>&1 ||
+        { tail -n 20 "$logf" >&2; die "wrk against $url failed"; }
+    line=$(python3 - "$figure" "$logf" <<'EOF'
+import json, re, sys
+figure = sys.argv[1]
+text = open(sys.argv[2]).read()
+rps = re.search(r"Requests/sec:\s+([\d.]+)", text)
+total = re.search(r"(\d+) requests in ([\d.]+)(us|ms|s|m|h)", text)
+non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+if not rps or not total:
+    sys.exit(f"cannot read wrk output:\n{text}")
+scale = {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}[total.group(3)]
+extra = {"requests": int(total.group(1)), "requests_per_s": float(rps.group(1)),
+         "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+         "socket_errors": sum(int(x) for x in sock.groups()) if sock else 0}
+print(f"{figure}\t{float(total.group(2)) * scale}\t\t0\t{json.dumps(extra)}")
+EOF
+    ) || die "could not parse $logf"
+    printf '%s\n' "$line" >>"$SAMPLES"
+    log "run $RUN/$RUNS: $figure $(grep -o 'Requests/sec:.*' "$logf" | tr -s ' ')$(grep -o 'Non-2xx.*\|Socket errors.*' "$logf" | sed 's/^/; /' | tr -d '\n')"
+}
+
+# bench_blob FIGURE URL: BLOB_CLIENTS parallel full GETs of the big layer; aggregate MB/s.
+bench_blob() {
+    local figure=$1 url=$2 i t0 pids=() total=0 bad=0 code size secs
+    remaining >/dev/null
+    stamp
+    t0=$STAMP
+    for ((i = 1; i <= BLOB_CLIENTS; i++)); do
+        curl -s -o /dev/null --max-time 300 -w '%{http_code} %{size_download}\n' "$url" \
+            >"$WORK/blob-$i.out" 2>&1 &
+        pids+=($!)
+    done
+    for i in "${pids[@]}"; do wait "$i" || true; done
+    stamp
+    secs=$(elapsed "$t0" "$STAMP")
+    for ((i = 1; i <= BLOB_CLIENTS; i++)); do
+        read -r code size <"$WORK/blob-$i.out" || true
+        [[ ${size:-} =~ ^[0-9]+$ ]] || size=0
+        total=$((total + size))
+        if [[ ${code:-} != 200 || $size != "$BIG_BLOB_BYTES" ]]; then
+            bad=$((bad + 1))
+            log "WARNING: $figure client $i: HTTP ${code:-?}, $size of $BIG_BLOB_BYTES bytes"
+        fi
+    done
+    sample "$figure" "$secs" "" "$total" "{\"clients\": $BLOB_CLIENTS, \"failed\": $bad}"
+    log "run $RUN/$RUNS: $figure $BLOB_CLIENTS x $BIG_BLOB_BYTES bytes in ${secs}s"
+}
+
+# gen_images OUT NAME:MIB...: one OCI layout per image under OUT, each image one uncompressed
+# layer of MIB MiB of seeded pseudo-random bytes (a tar with one file), written in a stream;
+# prints `<layout dir> <repository>:1` per image. (testimages.py holds whole layers in memory
+# and stops below 256 MiB.)
+gen_images() {
+    bounded python3 - "$@" <<'EOF'
+import hashlib, json, os, random, sys, tarfile
+out = sys.argv[1]
+for spec in sys.argv[2:]:
+    name, mib = spec.rsplit(":", 1)
+    path = os.path.join(out, name.replace("/", "_"))
+    blobs = os.path.join(path, "blobs", "sha256")
+    os.makedirs(blobs, exist_ok=True)
+    with open(os.path.join(path, "oci-layout"), "w") as f:
+        f.write('{"imageLayoutVersion":"1.0.0"}')
+    def blob(data, media_type):
+        digest = hashlib.sha256(data).hexdigest()
+        with open(os.path.join(blobs, digest), "wb") as f:
+            f.write(data)
+        return {"mediaType": media_type, "digest": "sha256:" + digest, "size": len(data)}
+    size = int(mib) << 20
+    info = tarfile.TarInfo("data/" + name)
+    info.size, info.mtime, info.mode = size, 0, 0o644
+    tmp, h, rng, left = os.path.join(blobs, "layer.tmp"), hashlib.sha256(), random.Random(name), size
+    with open(tmp, "wb") as f:
+        def put(b):
+            f.write(b)
+            h.update(b)
+        put(info.tobuf(format=tarfile.USTAR_FORMAT))
+        while left:
+            n = min(left, 1 << 20)
+            put(rng.randbytes(n))
+            left -= n
+        put(b"\0" * ((-size) % 512 + 1024))
+        length = f.tell()
+    layer = {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": "sha256:" + h.hexdigest(), "size": length}
+    os.rename(tmp, os.path.join(blobs, h.hexdigest()))
+    config = {"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/true"]},
+              "rootfs": {"type": "layers", "diff_ids": [layer["digest"]]}}
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": blob(json.dumps(config, sort_keys=True).encode(), "application/vnd.oci.image.config.v1+json"),
+                "layers": [layer]}
+    top = blob(json.dumps(manifest, sort_keys=True).encode(), manifest["mediaType"])
+    top["annotations"] = {"org.opencontainers.image.ref.name": "1"}
+    with open(os.path.join(path, "index.json"), "w") as f:
+        json.dump({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": [top]}, f)
+    print(path, f"{name}:1", flush=True)
+EOF
+}
+
+# prepare_serve: generate the extra images, push them, build the serve bundle.
+prepare_serve() {
+    local known_mib fill_mib fill_layer_mib i dir ref t0 t1 specs
+    SERVE_REFS=("${REFS[@]}")
+    # The bundle holds the corpus, the big image and fillers; fillers make up the rest of
+    # BENCH_STARTUP_GIB (layer payloads alone reach it; tar headers and manifests come on top).
+    specs=("bench/big:$BLOB_MIB")
+    known_mib=$((BASE_MIB + COUNT * LAYER_MIB + BLOB_MIB))
+    fill_mib=$((STARTUP_GIB * 1024 - known_mib))
+    if ((fill_mib > 0)); then
+        SERVE_FILLERS=$(((fill_mib + 255) / 256))
+        fill_layer_mib=$(((fill_mib + SERVE_FILLERS - 1) / SERVE_FILLERS))
+        for ((i = 0; i < SERVE_FILLERS; i++)); do specs+=("bench/fill$i:$fill_layer_mib"); done
+        log "serve: generating an image with one ${BLOB_MIB} MiB layer and $SERVE_FILLERS filler image(s) of ${fill_layer_mib} MiB (bundle >= ${STARTUP_GIB} GiB)"
+    else
+        log "serve: generating an image with one ${BLOB_MIB} MiB layer (the corpus alone reaches ${STARTUP_GIB} GiB)"
+    fi
+    gen_images "$WORK/serve-corpus" "${specs[@]}" >"$WORK/serve-images.txt" ||
+        die "generating the serve images failed"
+    while read -r dir ref; do
+        SERVE_REFS+=("$ref")
+        bounded skopeo copy -q --all --preserve-digests --dest-tls-verify=false \
+            "oci:$dir" "docker://$REG/$ref" || die "pushing $ref to $REG failed"
+        rm -rf "$dir"
+    done <"$WORK/serve-images.txt"
+    rm -rf "$WORK/serve-corpus"
+    SERVE_IMAGES=${#SERVE_REFS[@]}
+
+    local manifest=$WORK/release/serve.yaml
+    {
+        echo "apiVersion: outpost/v1alpha1"
+        echo "kind: Release"
+        echo "metadata: {name: bench-serve, version: \"1\"}"
+        echo "spec:"
+        echo "  platforms: [linux/amd64]"
+        echo "  images:"
+        for ref in "${SERVE_REFS[@]}"; do echo "    - registry.test/$ref"; done
+        echo "  upstreams: {registry.test: \"http://$REG\"}"
+    } >"$manifest"
+    log "serve: building the serve bundle ($SERVE_IMAGES images)"
+    rm -rf "$WORK/serve"
+    mkdir -p "$WORK/serve"
+    t0=$(now)
+    bounded "$OUTPOST" bundle build "$manifest" --key "$KEY" --out "$WORK/serve/out" \
+        --cache "$WORK/serve/cache" >"$WORK/serve-build.log" 2>&1 ||
+        { tail -n 20 "$WORK/serve-build.log" >&2; die "outpost bundle build (serve bundle) failed"; }
+    t1=$(now)
+    rm -rf "$WORK/serve/cache"
+    SERVE_BUNDLE=$(find_bundle "$WORK/serve/out")
+    SERVE_BUNDLE_BYTES=$(stat -c %s "$SERVE_BUNDLE")
+    log "serve: bundle $SERVE_BUNDLE_BYTES bytes, built in $(elapsed "$t0" "$t1")s"
+    if ((SERVE_BUNDLE_BYTES < STARTUP_GIB * 1024 * 1024 * 1024)); then
+        log "WARNING: the serve bundle is smaller than BENCH_STARTUP_GIB=${STARTUP_GIB} GiB"
+    fi
+
+    SERVE_ADDR=127.0.0.1:$(free_port)
+    PEER_ADDR=127.0.0.1:$(free_port)
+    OUTPOST_MANIFEST_URL=http://$SERVE_ADDR/v2/registry.test/bench/app0/manifests/1
+    PEER_MANIFEST_URL=http://$PEER_ADDR/v2/bench/app0/manifests/1
+    # The peer: distribution as packaged (in-memory blob descriptor cache), access log off as
+    # outpost's is (RUST_LOG=warn), on the registry's storage; a fresh process every run.
+    cat >"$WORK/peer.yml" <<EOF
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  cache:
+    blobdescriptor: inmemory
+  filesystem:
+    rootdirectory: $WORK/registry
+http:
+  addr: $PEER_ADDR
+EOF
+    # the big layer's digest, from the registry
+    local big
+    big=$(curl -sf -H "$ACCEPT_MANIFEST" "http://$REG/v2/bench/big/manifests/1" | python3 -c '
+import json, sys
+layer = max(json.load(sys.stdin)["layers"], key=lambda l: l["size"])
+print(layer["digest"], layer["size"])') || die "cannot read the big image manifest from $REG"
+    read -r BIG_BLOB BIG_BLOB_BYTES <<<"$big"
+    OUTPOST_BLOB_URL=http://$SERVE_ADDR/v2/registry.test/bench/big/blobs/$BIG_BLOB
+    PEER_BLOB_URL=http://$PEER_ADDR/v2/bench/big/blobs/$BIG_BLOB
+}
+
+# same_digest: both servers answer the manifest with the same digest (sanity check, once).
+same_digest() {
+    local a b
+    a=$(curl -sfI -H "$ACCEPT_MANIFEST" "$OUTPOST_MANIFEST_URL" | tr -d '\r' | awk -F': ' 'tolower($1) == "docker-content-digest" {print $2}')
+    b=$(curl -sfI -H "$ACCEPT_MANIFEST" "$PEER_MANIFEST_URL" | tr -d '\r' | awk -F': ' 'tolower($1) == "docker-content-digest" {print $2}')
+    [[ -n $a && $a == "$b" ]] || die "outpost ($a) and distribution ($b) disagree on the manifest digest"
+}
+
+run_serve() {
+    prepare_serve
+    local order kib
+    for ((RUN = 1; RUN <= RUNS; RUN++)); do
+        # odd runs: outpost first; even runs: distribution first
+        if ((RUN % 2)); then order="outpost peer"; else order="peer outpost"; fi
+        evict "$SERVE_BUNDLE" "$WORK/registry"
+        for who in $order; do "start_$who" cold; done
+        if ((RUN == 1)); then same_digest; fi
+        # warm-up, untimed: the big layer into the page cache, from each server
+        curl -sf -o /dev/null "$OUTPOST_BLOB_URL" || die "GET $OUTPOST_BLOB_URL failed"
+        curl -sf -o /dev/null "$PEER_BLOB_URL" || die "GET $PEER_BLOB_URL failed"
+        for who in $order; do
+            if [[ $who == outpost ]]; then
+                bench_manifests serve_manifest_outpost "$OUTPOST_MANIFEST_URL"
+            else
+                bench_manifests serve_manifest_peer "$PEER_MANIFEST_URL"
+            fi
+        done
+        for who in $order; do
+            if [[ $who == outpost ]]; then
+                bench_blob serve_blob_outpost "$OUTPOST_BLOB_URL"
+            else
+                bench_blob serve_blob_peer "$PEER_BLOB_URL"
+            fi
+        done
+        kib=$(vmhwm_kib "$SERVE_PID")
+        sample serve_rss_outpost 0 "$kib" 0
+        log "run $RUN/$RUNS: outpost serve VmHWM ${kib} KiB"
+        kib=$(vmhwm_kib "$PEER_PID")
+        sample serve_rss_peer 0 "$kib" 0
+        log "run $RUN/$RUNS: distribution VmHWM ${kib} KiB"
+        stop_server "$SERVE_PID"
+        SERVE_PID=""
+        stop_server "$PEER_PID"
+        PEER_PID=""
+        # start-up again, everything the start-up reads now in the page cache
+        for who in $order; do
+            "start_$who" warm
+            if [[ $who == outpost ]]; then
+                stop_server "$SERVE_PID"
+                SERVE_PID=""
+            else
+                stop_server "$PEER_PID"
+                PEER_PID=""
+            fi
+        done
+        log "run $RUN/$RUNS: start-up done (cold and cached)"
+    done
+    rm -rf "$WORK/serve" # the big bundle; the registry goes with the work dir
+}
+
 case "$MODE" in
     build) run_build ;;
     verify) run_verify ;;
+    serve) run_serve ;;
     all)
         run_build
         run_verify
+        run_serve
         ;;
 esac
 
@@ -349,6 +742,9 @@ esac
 mkdir -p "$(dirname "$JSON_OUT")"
 BENCH_MODE=$MODE BENCH_RUNS=$RUNS BENCH_COUNT=$COUNT BENCH_BASE_MIB=$BASE_MIB \
     BENCH_LAYER_MIB=$LAYER_MIB BENCH_CORPUS_BYTES=$CORPUS_BYTES \
+    BENCH_SERVE_SECONDS=$SERVE_SECONDS BENCH_SERVE_BUNDLE_BYTES=$SERVE_BUNDLE_BYTES \
+    BENCH_SERVE_IMAGES=$SERVE_IMAGES BENCH_SERVE_FILLERS=$SERVE_FILLERS \
+    BENCH_BLOB_BYTES=$BIG_BLOB_BYTES BENCH_BLOB_CLIENTS=$BLOB_CLIENTS \
     python3 - "$SAMPLES" "$JSON_OUT" "$WORK/openssl.log" <<'EOF'
 import json, os, re, statistics, sys
 
@@ -358,9 +754,13 @@ runs, count = int(env["BENCH_RUNS"]), int(env["BENCH_COUNT"])
 base_mib, layer_mib = int(env["BENCH_BASE_MIB"]), int(env["BENCH_LAYER_MIB"])
 samples = {}
 for line in open(samples_path):
-    fig, secs, rss, nbytes = line.rstrip("\n").split("\t")
-    samples.setdefault(fig, []).append(
-        {"seconds": float(secs), "peak_rss_kib": int(rss) if rss else None, "bytes": int(nbytes or 0)})
+    # figure, seconds, peak RSS KiB, bytes [, JSON object with more fields (serve figures)]
+    fields = line.rstrip("\n").split("\t")
+    fig, secs, rss, nbytes = fields[:4]
+    entry = {"seconds": float(secs), "peak_rss_kib": int(rss) if rss else None, "bytes": int(nbytes or 0)}
+    if len(fields) > 4 and fields[4]:
+        entry.update(json.loads(fields[4]))
+    samples.setdefault(fig, []).append(entry)
 
 def med(fig, key="seconds"):
     vals = [s[key] for s in samples.get(fig, []) if s[key] is not None]
@@ -373,6 +773,13 @@ def mbps(fig):
 def rss_mib(fig):
     vals = [s["peak_rss_kib"] for s in samples.get(fig, []) if s["peak_rss_kib"] is not None]
     return max(vals) / 1024 if vals else None
+
+def extra_med(fig, key):
+    vals = [s[key] for s in samples.get(fig, []) if s.get(key) is not None]
+    return statistics.median(vals) if vals else None
+
+def rel(a, b):
+    return a / b if a is not None and b else None
 
 openssl_mbps = None
 if os.path.exists(openssl_log):
@@ -410,16 +817,59 @@ if ver is not None:
         row("verify vs sha256 ceiling (MB/s)", "MB/s", ver, openssl_mbps, "openssl speed sha256 (1 core, in memory)",
             ver / openssl_mbps, "outpost/openssl throughput; > 1 = outpost faster", None)
 
+# serve figures: outpost vs a fresh distribution instance on the same images
+PEER = "distribution (docker-registry)"
+warnings = []
+serve_bundle_bytes = int(env.get("BENCH_SERVE_BUNDLE_BYTES") or 0)
+blob_bytes = int(env.get("BENCH_BLOB_BYTES") or 0)
+clients = int(env.get("BENCH_BLOB_CLIENTS") or 0)
+if "serve_manifest_outpost" in samples:
+    ours, peer = extra_med("serve_manifest_outpost", "requests_per_s"), extra_med("serve_manifest_peer", "requests_per_s")
+    row("manifest GETs/s (wrk -t2 -c64)", "req/s", ours, peer, PEER, rel(ours, peer),
+        "outpost/distribution requests per second; > 1 = outpost faster; goal >= 2", rss_mib("serve_rss_outpost"))
+    ours, peer = mbps("serve_blob_outpost"), mbps("serve_blob_peer")
+    row(f"blob GETs, {clients} clients x {blob_bytes / 2**20:.0f} MiB (MB/s)", "MB/s", ours, peer, PEER,
+        rel(ours, peer), "outpost/distribution aggregate throughput; > 1 = outpost faster; goal >= 1",
+        rss_mib("serve_rss_outpost"))
+    for cache, label in (("cold", "files evicted from page cache"), ("warm", "page-cached")):
+        ours, peer = med(f"serve_start_{cache}_outpost"), med(f"serve_start_{cache}_peer")
+        row(f"start-up to first manifest GET, {serve_bundle_bytes / 2**30:.1f} GiB bundle, {label} (ms)", "ms",
+            ours * 1000 if ours is not None else None, peer * 1000 if peer is not None else None, PEER,
+            rel(ours, peer), "outpost/distribution time; < 1 = outpost faster; goal <= 1000 ms", None)
+    ours, peer = extra_med("serve_rss_outpost", "peak_rss_kib"), extra_med("serve_rss_peer", "peak_rss_kib")
+    row("serve peak RSS under the loads above, VmHWM (MiB)", "MiB",
+        ours / 1024 if ours is not None else None, peer / 1024 if peer is not None else None, PEER,
+        rel(ours, peer), "outpost/distribution memory; < 1 = outpost smaller; goal <= 64 MiB",
+        rss_mib("serve_rss_outpost"))
+    for who, name in (("outpost", "outpost"), ("peer", "distribution")):
+        for s in samples.get(f"serve_manifest_{who}", []):
+            if s["non_2xx"] or s["socket_errors"]:
+                warnings.append(f"{name} manifests: {s['non_2xx']} non-2xx answers, "
+                                f"{s['socket_errors']} socket errors in one wrk run")
+        for s in samples.get(f"serve_blob_{who}", []):
+            if s["failed"]:
+                warnings.append(f"{name} blob: {s['failed']} of {s['clients']} GETs failed or came back short")
+
+LOWER_BETTER = ("s", "ms", "MiB")
+
 def fmt(v, unit):
     if v is None:
         return "-"
-    return f"{v:.2f}" if unit == "s" else f"{v:.0f}"
+    if unit == "s":
+        return f"{v:.2f}"
+    if unit == "MiB":
+        return f"{v:.1f}"
+    return f"{v:.0f}"
 
 bundle_bytes = max((s["bytes"] for s in samples.get("verify", [])), default=None)
 print()
 print(f"outpost bench: {count} images x {layer_mib} MiB on a shared {base_mib} MiB base; "
       f"{runs} run(s); medians"
       + (f"; bundle {bundle_bytes/1e6:.0f} MB" if bundle_bytes else ""))
+if serve_bundle_bytes:
+    print(f"serve: bundle {serve_bundle_bytes/1e6:.0f} MB ({env['BENCH_SERVE_IMAGES']} images, "
+          f"{env['BENCH_SERVE_FILLERS']} of them filler); manifests: wrk -t2 -c64 -d{env['BENCH_SERVE_SECONDS']}s; "
+          f"blob: {clients} parallel curl; RUST_LOG=warn; fresh servers every run")
 hdr = ["figure", "outpost median", "peer", "peer median", "ratio", "outpost peak RSS"]
 table = []
 for r in rows:
@@ -427,7 +877,7 @@ for r in rows:
         ratio = "-"
     elif r["figure"].startswith("warm"):
         ratio = f"{r['ratio']*100:.0f}% of cold"
-    elif r["unit"] == "s":
+    elif r["unit"] in LOWER_BETTER:
         ratio = f"{r['ratio']:.2f}x (lower better)"
     else:
         ratio = f"{r['ratio']:.2f}x (higher better)"
@@ -440,6 +890,8 @@ print(line(hdr))
 print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
 for t in table:
     print(line(t))
+for w in warnings:
+    print(f"WARNING: {w}")
 
 result = {
     "corpus": {"images": count, "base_mib": base_mib, "layer_mib": layer_mib,
@@ -449,6 +901,11 @@ result = {
 }
 if openssl_mbps:
     result["openssl_sha256_mbps"] = openssl_mbps
+if serve_bundle_bytes:
+    result["serve"] = {"bundle_bytes": serve_bundle_bytes, "images": int(env["BENCH_SERVE_IMAGES"]),
+                       "filler_images": int(env["BENCH_SERVE_FILLERS"]), "blob_bytes": blob_bytes,
+                       "blob_clients": clients, "wrk": f"-t2 -c64 -d{env['BENCH_SERVE_SECONDS']}s",
+                       "warnings": warnings}
 with open(json_path, "w") as f:
     json.dump(result, f, indent=2)
     f.write("\n")

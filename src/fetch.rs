@@ -4,6 +4,7 @@
 //! byte once and only then makes it visible. Blobs shared by several images are fetched once.
 
 use crate::digest::Digest;
+use crate::http::{Http, HttpError};
 use crate::lock::Lockfile;
 use crate::manifest::parse_image;
 use crate::oci::{Descriptor, Parsed, MAX_MANIFEST_SIZE};
@@ -48,9 +49,26 @@ pub struct FetchSummary {
     pub cached_bytes: u64,
 }
 
-/// A blob to download and the image whose repository serves it.
+/// Where a blob comes from.
+enum Source {
+    /// A blob of this image's repository.
+    Image(Reference),
+    /// A file at this upstream URL.
+    Url(String),
+}
+
+impl Source {
+    fn label(&self) -> String {
+        match self {
+            Source::Image(image) => image.whole(),
+            Source::Url(url) => url.clone(),
+        }
+    }
+}
+
+/// A blob to download and where it comes from.
 struct Wanted {
-    image: Reference,
+    source: Source,
     descriptor: Descriptor,
 }
 
@@ -58,6 +76,7 @@ struct Wanted {
 pub async fn fetch_all(
     lock: &Lockfile,
     registry: &Registry,
+    http: &Http,
     store: &Store,
     reporter: &dyn Reporter,
 ) -> Result<FetchSummary, FetchError> {
@@ -92,11 +111,24 @@ pub async fn fetch_all(
                 wanted
                     .entry(child.digest.clone())
                     .or_insert_with(|| Wanted {
-                        image: image.clone(),
+                        source: Source::Image(image.clone()),
                         descriptor: child.clone(),
                     });
             }
         }
+    }
+    for file in &lock.files {
+        wanted.entry(file.sha256.clone()).or_insert_with(|| Wanted {
+            source: Source::Url(file.url.clone()),
+            descriptor: Descriptor {
+                media_type: "application/octet-stream".into(),
+                digest: file.sha256.clone(),
+                size: file.size,
+                platform: None,
+                artifact_type: None,
+                annotations: Default::default(),
+            },
+        });
     }
 
     let mut summary = FetchSummary {
@@ -118,7 +150,7 @@ pub async fn fetch_all(
 
     reporter.start("fetch", summary.downloaded_bytes);
     futures::stream::iter(missing.iter())
-        .map(|w| fetch_blob(registry, store, &w.image, &w.descriptor, reporter))
+        .map(|w| fetch_blob(registry, http, store, w, reporter))
         .buffer_unordered(PARALLEL_DOWNLOADS)
         .try_collect::<Vec<()>>()
         .await?;
@@ -167,14 +199,16 @@ async fn ensure_manifest(
 /// Downloads one blob with resume and retries.
 async fn fetch_blob(
     registry: &Registry,
+    http: &Http,
     store: &Store,
-    image: &Reference,
-    descriptor: &Descriptor,
+    wanted: &Wanted,
     reporter: &dyn Reporter,
 ) -> Result<(), FetchError> {
+    let descriptor = &wanted.descriptor;
+    let label = wanted.source.label();
     let digest = &descriptor.digest;
     let blob_error = |attempts: u32, message: String| FetchError::Blob {
-        image: image.whole(),
+        image: label.clone(),
         digest: digest.clone(),
         attempts,
         message,
@@ -183,8 +217,7 @@ async fn fetch_blob(
     for attempt in 1..=ATTEMPTS {
         if attempt > 1 {
             reporter.note(&format!(
-                "retrying {digest} of {} (attempt {attempt}): {last_error}",
-                image.whole()
+                "retrying {digest} of {label} (attempt {attempt}): {last_error}"
             ));
             tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt - 1).pow(2))).await;
         }
@@ -192,21 +225,36 @@ async fn fetch_blob(
             store
                 .begin(digest, descriptor.size)
                 .map_err(|source| FetchError::Store {
-                    image: image.whole(),
+                    image: label.clone(),
                     source,
                 })?;
         let offset = partial.offset();
         if offset > 0 {
             reporter.advance(offset);
         }
-        let blob = match registry.blob(image, digest, offset).await {
+        let opened = match &wanted.source {
+            Source::Image(image) => {
+                registry
+                    .blob(image, digest, offset)
+                    .await
+                    .map_err(|e| match e {
+                        RegistryError::Request { message, .. } => (true, message),
+                        other => (false, other.to_string()),
+                    })
+            }
+            Source::Url(url) => http.stream(url, offset).await.map_err(|e| match e {
+                HttpError::Status { status, .. } if status < 500 => (false, e.to_string()),
+                other => (true, other.to_string()),
+            }),
+        };
+        let blob = match opened {
             Ok(blob) => blob,
-            Err(RegistryError::Request { message, .. }) => {
+            Err((true, message)) => {
                 last_error = message;
                 reporter.rewind(offset);
                 continue;
             }
-            Err(other) => return Err(blob_error(attempt, other.to_string())),
+            Err((false, message)) => return Err(blob_error(attempt, message)),
         };
         if !blob.resumed && offset > 0 {
             // The registry ignored our Range: start over from byte 0.

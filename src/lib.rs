@@ -4,9 +4,13 @@
 //! `cli`), runs one command and maps errors to exit codes.
 
 pub mod bundle;
+pub mod checksum;
 pub mod digest;
 pub mod fetch;
+pub mod files;
 pub mod fsutil;
+pub mod http;
+pub mod kubernetes;
 pub mod lock;
 pub mod manifest;
 pub mod nodeconfig;

@@ -22,7 +22,38 @@ pub struct Lockfile {
     /// Canonical digest of the manifest this lockfile was resolved from.
     pub manifest_digest: Digest,
     pub platforms: Vec<String>,
+    /// The Kubernetes version the manifest's `kubernetes.version` resolved to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<KubernetesPin>,
     pub images: Vec<ImagePin>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FilePin>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesPin {
+    /// As written in the manifest (`stable-1.31`).
+    pub requested: String,
+    /// What it resolved to (`v1.31.2`).
+    pub version: String,
+}
+
+/// One file, pinned by the sha256 of its upstream bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilePin {
+    /// The real upstream URL.
+    pub url: String,
+    /// Where the mirror serves it: `/files/<path>` (upstream host and path).
+    pub path: String,
+    pub sha256: Digest,
+    pub size: u64,
+    /// How the content was checked: `sha256 from <checksum url>`, `sha512 in the manifest`, …
+    pub verified_by: String,
+    /// No upstream checksum: pinned by what was downloaded.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -84,6 +115,8 @@ impl Lockfile {
     pub fn canonicalize(&mut self) {
         self.images.sort_by(|a, b| a.reference.cmp(&b.reference));
         self.images.dedup_by(|a, b| a.reference == b.reference);
+        self.files.sort_by(|a, b| a.path.cmp(&b.path));
+        self.files.dedup_by(|a, b| a.path == b.path);
     }
 
     /// The canonical bytes.
@@ -178,7 +211,9 @@ mod tests {
             },
             manifest_digest: d.clone(),
             platforms: vec!["linux/amd64".into()],
+            kubernetes: None,
             images: vec![pin("b.test/z:1"), pin("a.test/a:1")],
+            files: Vec::new(),
         }
     }
 

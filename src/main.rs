@@ -15,6 +15,8 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Bundle(BundleCommand::Inspect(args)) => commands::inspect(&args),
         Command::Serve(args) => commands::serve(&args),
         Command::Config(ConfigCommand::Containerd(args)) => commands::config_containerd(&args),
+        Command::Config(ConfigCommand::Kubeadm(args)) => commands::config_kubeadm(&args),
+        Command::Config(ConfigCommand::Kubespray(args)) => commands::config_kubespray(&args),
     }
 }
 

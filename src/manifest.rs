@@ -39,9 +39,65 @@ pub struct Spec {
     /// Image references, by tag or by digest.
     #[serde(default)]
     pub images: Vec<String>,
-    /// Registry host → base URL (`http://127.0.0.1:5000`), for loopback upstreams and proxies.
+    /// Registry or file host → base URL (`http://127.0.0.1:5000`), for loopback upstreams
+    /// and internal proxies.
     #[serde(default)]
     pub upstreams: BTreeMap<String, String>,
+    /// A Kubernetes release: its binaries, and optionally kubeadm's control-plane images.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<KubernetesSpec>,
+    /// Node components by preset name and version (`containerd: 1.7.22`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub components: BTreeMap<String, String>,
+    /// Any other files, by URL template.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileSpec>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesSpec {
+    /// `v1.31.2`, or a marker such as `stable-1.31` or `stable`.
+    pub version: String,
+    #[serde(default = "default_binaries")]
+    pub binaries: Vec<String>,
+    /// Also carry the control-plane images kubeadm pulls for this version.
+    #[serde(default)]
+    pub images: bool,
+}
+
+fn default_binaries() -> Vec<String> {
+    crate::kubernetes::DEFAULT_BINARIES
+        .iter()
+        .map(|b| b.to_string())
+        .collect()
+}
+
+/// A file by URL; `{version}`, `{os}` and `{arch}` are expanded per platform.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSpec {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<ChecksumSpec>,
+    /// Accept the file without an upstream checksum (pinned by what was downloaded).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub insecure: bool,
+}
+
+/// Where a file's checksum comes from: a checksum file URL (`{url}` is the file's URL) or an
+/// inline digest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChecksumSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha512: Option<String>,
 }
 
 fn default_platforms() -> Vec<String> {

@@ -26,6 +26,8 @@ pub enum StoreError {
     },
     #[error("content for {digest} is larger than the {expected} bytes its descriptor promises; the copy was discarded")]
     TooLarge { digest: Digest, expected: u64 },
+    #[error("checksum mismatch: upstream promises {expected}, the download is {actual}; the copy was discarded")]
+    ChecksumMismatch { expected: String, actual: String },
     #[error("content for {digest} is {actual} bytes but its descriptor says {expected}; the copy was discarded")]
     SizeMismatch {
         digest: Digest,
@@ -126,6 +128,77 @@ impl Store {
             partial.restart()?;
         }
         Ok(partial)
+    }
+}
+
+impl Store {
+    /// Starts a download whose digest is not known yet (a file checked against an upstream
+    /// checksum, possibly sha512); see [`Download::finish`].
+    pub fn begin_download(&self) -> Result<Download, StoreError> {
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = self
+            .root
+            .join("tmp")
+            .join(format!("download-{}-{n}.partial", std::process::id()));
+        let file = File::create(&path).map_err(io_err(&path))?;
+        Ok(Download {
+            store: self.clone(),
+            path,
+            file,
+            sha256: Sha256::new(),
+            sha512: sha2::Sha512::new(),
+            written: 0,
+        })
+    }
+}
+
+/// A download of unknown digest: hashed with sha256 and sha512 while written.
+pub struct Download {
+    store: Store,
+    path: PathBuf,
+    file: File,
+    sha256: Sha256,
+    sha512: sha2::Sha512,
+    written: u64,
+}
+
+impl Download {
+    pub fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
+        self.file.write_all(chunk).map_err(io_err(&self.path))?;
+        self.sha256.update(chunk);
+        self.sha512.update(chunk);
+        self.written += chunk.len() as u64;
+        Ok(())
+    }
+
+    /// Checks the content against `expected` (if any) and stores it under its sha256.
+    pub fn finish(
+        self,
+        expected: Option<&crate::checksum::Expected>,
+    ) -> Result<(Digest, u64), StoreError> {
+        let digest = Digest::from_hasher(self.sha256.clone());
+        if let Some(expected) = expected {
+            let actual = match expected.algorithm {
+                crate::checksum::Algorithm::Sha256 => digest.hex().to_string(),
+                crate::checksum::Algorithm::Sha512 => hex::encode(self.sha512.clone().finalize()),
+            };
+            if actual != expected.hex {
+                let _ = std::fs::remove_file(&self.path);
+                return Err(StoreError::ChecksumMismatch {
+                    expected: expected.to_string(),
+                    actual: format!("{}:{actual}", expected.algorithm),
+                });
+            }
+        }
+        self.file.sync_data().map_err(io_err(&self.path))?;
+        let target = self.store.blob_path(&digest);
+        std::fs::rename(&self.path, &target).map_err(io_err(&target))?;
+        Ok((digest, self.written))
+    }
+
+    pub fn discard(self) {
+        let _ = std::fs::remove_file(&self.path);
     }
 }
 

@@ -57,6 +57,7 @@ pub fn entry_owner(descriptor: &Descriptor) -> String {
     descriptor
         .annotations
         .get(crate::oci::ANNOTATION_REF_NAME)
+        .or_else(|| descriptor.annotations.get(super::ANNOTATION_FILE_PATH))
         .or_else(|| descriptor.annotations.get(super::ANNOTATION_KIND))
         .cloned()
         .unwrap_or_else(|| descriptor.digest.to_string())

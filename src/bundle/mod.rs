@@ -25,6 +25,16 @@ pub const ANNOTATION_FORMAT: &str = "io.outpost.format";
 /// Bundle format version written into `index.json`.
 pub const FORMAT_VERSION: &str = "1";
 
+/// Artifact type and layer media type of files (binaries, tarballs, release markers).
+pub const FILE_ARTIFACT_TYPE: &str = "application/vnd.outpost.file.v1";
+pub const FILE_MEDIA_TYPE: &str = "application/octet-stream";
+/// Annotations of file entries: where the mirror serves it, its upstream URL, no checksum.
+pub const ANNOTATION_FILE_PATH: &str = "io.outpost.file.path";
+pub const ANNOTATION_FILE_URL: &str = "io.outpost.file.url";
+pub const ANNOTATION_FILE_INSECURE: &str = "io.outpost.file.insecure";
+/// `index.json` annotation: the pinned Kubernetes version, if any.
+pub const ANNOTATION_KUBERNETES_VERSION: &str = "io.outpost.kubernetes.version";
+
 /// Artifact type of the lockfile artifact manifest.
 pub const LOCK_ARTIFACT_TYPE: &str = crate::lock::LOCK_MEDIA_TYPE;
 

@@ -47,12 +47,25 @@ pub struct IndexedImage {
     pub reachable: Vec<Carried>,
 }
 
+/// One file entry of `index.json` (a binary, tarball or release marker).
+#[derive(Debug, Clone)]
+pub struct IndexedFile {
+    /// Mirror path: upstream host and path (`dl.k8s.io/release/v1.31.2/bin/linux/amd64/kubelet`).
+    pub path: String,
+    pub digest: Digest,
+    pub size: u64,
+    pub insecure: bool,
+}
+
 /// A bundle opened for serving.
 #[derive(Debug)]
 pub struct OpenBundle {
     pub path: PathBuf,
     pub index_digest: Digest,
     pub images: Vec<IndexedImage>,
+    pub files: Vec<IndexedFile>,
+    /// The Kubernetes version the bundle was built for, if any.
+    pub kubernetes_version: Option<String>,
     pub blobs: HashMap<Digest, BlobLocation>,
     /// Manifest and index bytes (small, verified at open).
     pub manifests: HashMap<Digest, Vec<u8>>,
@@ -139,6 +152,7 @@ impl OpenBundle {
         let mut manifests: HashMap<Digest, Vec<u8>> = HashMap::new();
         let mut media_types = HashMap::new();
         let mut images = Vec::new();
+        let mut files = Vec::new();
         for top in &index.manifests {
             let mut reachable = Vec::new();
             let mut queue = std::collections::VecDeque::from([Carried {
@@ -172,6 +186,21 @@ impl OpenBundle {
                 }
                 reachable.push(item);
             }
+            if let Some(path) = top.annotations.get(super::ANNOTATION_FILE_PATH) {
+                let layer = reachable
+                    .iter()
+                    .find(|c| c.role == Role::Data)
+                    .map(|c| c.descriptor.clone());
+                let layer = layer.ok_or_else(|| invalid(format!("file {path} has no content")))?;
+                files.push(IndexedFile {
+                    path: path.clone(),
+                    digest: layer.digest,
+                    size: layer.size,
+                    insecure: top
+                        .annotations
+                        .contains_key(super::ANNOTATION_FILE_INSECURE),
+                });
+            }
             if top
                 .annotations
                 .contains_key(crate::oci::ANNOTATION_REF_NAME)
@@ -188,6 +217,11 @@ impl OpenBundle {
             path: path.to_path_buf(),
             index_digest: Digest::of(&index_bytes),
             images,
+            files,
+            kubernetes_version: index
+                .annotations
+                .get(super::ANNOTATION_KUBERNETES_VERSION)
+                .cloned(),
             blobs,
             manifests,
             media_types,

@@ -61,26 +61,22 @@ pub struct Plan {
 }
 
 /// Stores the lockfile artifact (lockfile blob, empty config, artifact manifest) in the cache
-/// and returns its `index.json` entry.
-fn lock_artifact(lock: &Lockfile, store: &Store) -> Result<Descriptor, PackError> {
-    let lock_bytes = lock.to_bytes();
-    let lock_digest = Digest::of(&lock_bytes);
-    store.put_bytes(&lock_digest, &lock_bytes)?;
+/// Stores an artifact manifest (empty config, one layer) and returns its `index.json` entry.
+fn artifact(
+    store: &Store,
+    artifact_type: &str,
+    layer: serde_json::Value,
+    entry_annotations: BTreeMap<String, String>,
+) -> Result<Descriptor, PackError> {
     let empty = b"{}";
     let empty_digest = Digest::of(empty);
     store.put_bytes(&empty_digest, empty)?;
-    let title = format!("{}-{}.lock", lock.release.name, lock.release.version);
     let manifest = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": oci::OCI_MANIFEST,
-        "artifactType": LOCK_ARTIFACT_TYPE,
+        "artifactType": artifact_type,
         "config": {"mediaType": oci::OCI_EMPTY, "digest": empty_digest, "size": 2},
-        "layers": [{
-            "mediaType": LOCK_ARTIFACT_TYPE,
-            "digest": lock_digest,
-            "size": lock_bytes.len(),
-            "annotations": {ANNOTATION_TITLE: title},
-        }],
+        "layers": [layer],
     });
     let manifest_bytes = serde_json::to_vec(&manifest).unwrap_or_default();
     let manifest_digest = Digest::of(&manifest_bytes);
@@ -90,14 +86,54 @@ fn lock_artifact(lock: &Lockfile, store: &Store) -> Result<Descriptor, PackError
         digest: manifest_digest,
         size: manifest_bytes.len() as u64,
         platform: None,
-        artifact_type: Some(LOCK_ARTIFACT_TYPE.into()),
-        annotations: BTreeMap::from([(ANNOTATION_KIND.to_string(), "lockfile".to_string())]),
+        artifact_type: Some(artifact_type.into()),
+        annotations: entry_annotations,
     })
+}
+
+/// The lockfile as an artifact.
+fn lock_artifact(lock: &Lockfile, store: &Store) -> Result<Descriptor, PackError> {
+    let lock_bytes = lock.to_bytes();
+    let lock_digest = Digest::of(&lock_bytes);
+    store.put_bytes(&lock_digest, &lock_bytes)?;
+    let title = format!("{}-{}.lock", lock.release.name, lock.release.version);
+    let layer = serde_json::json!({
+        "mediaType": LOCK_ARTIFACT_TYPE,
+        "digest": lock_digest,
+        "size": lock_bytes.len(),
+        "annotations": {ANNOTATION_TITLE: title},
+    });
+    let annotations = BTreeMap::from([(ANNOTATION_KIND.to_string(), "lockfile".to_string())]);
+    artifact(store, LOCK_ARTIFACT_TYPE, layer, annotations)
+}
+
+/// A file as an artifact whose one layer is the upstream bytes (digest = upstream sha256).
+fn file_artifact(file: &crate::lock::FilePin, store: &Store) -> Result<Descriptor, PackError> {
+    let layer = serde_json::json!({
+        "mediaType": FILE_MEDIA_TYPE,
+        "digest": file.sha256,
+        "size": file.size,
+        "annotations": {
+            ANNOTATION_TITLE: crate::files::file_name(&file.url),
+            ANNOTATION_FILE_URL: file.url,
+        },
+    });
+    let mut annotations = BTreeMap::from([
+        (ANNOTATION_KIND.to_string(), "file".to_string()),
+        (ANNOTATION_FILE_PATH.to_string(), file.path.clone()),
+    ]);
+    if file.insecure {
+        annotations.insert(ANNOTATION_FILE_INSECURE.to_string(), "true".to_string());
+    }
+    artifact(store, FILE_ARTIFACT_TYPE, layer, annotations)
 }
 
 /// Works out `index.json` and the blob order from the lockfile and the cache.
 pub fn plan(lock: &Lockfile, store: &Store, signer_fingerprint: &str) -> Result<Plan, PackError> {
     let mut entries = vec![lock_artifact(lock, store)?];
+    for file in &lock.files {
+        entries.push(file_artifact(file, store)?);
+    }
     for pin in &lock.images {
         let platforms: Vec<&str> = pin.platforms.iter().map(|p| p.platform.as_str()).collect();
         entries.push(Descriptor {
@@ -140,6 +176,13 @@ pub fn plan(lock: &Lockfile, store: &Store, signer_fingerprint: &str) -> Result<
             ),
         ]),
     };
+    let mut index = index;
+    if let Some(kubernetes) = &lock.kubernetes {
+        index.annotations.insert(
+            ANNOTATION_KUBERNETES_VERSION.to_string(),
+            kubernetes.version.clone(),
+        );
+    }
     let mut index_json = serde_json::to_vec_pretty(&index).unwrap_or_default();
     index_json.push(b'\n');
 

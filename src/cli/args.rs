@@ -82,6 +82,30 @@ pub struct ServeArgs {
 pub enum ConfigCommand {
     /// containerd: write certs.d/<registry>/hosts.toml for every registry in the bundles.
     Containerd(ContainerdArgs),
+    /// kubeadm: a ClusterConfiguration with imageRepository and the pinned kubernetesVersion.
+    Kubeadm(KubeadmArgs),
+    /// kubespray: offline variables (files_repo, dl_k8s_io_url, kube_image_repo, …).
+    Kubespray(KubesprayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct KubeadmArgs {
+    /// The registry as nodes reach it: host:port (no scheme).
+    #[arg(long)]
+    pub mirror: String,
+    /// The bundle whose Kubernetes version to use.
+    #[arg(long)]
+    pub bundle: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct KubesprayArgs {
+    /// The mirror's URL as nodes reach it (http://host:port or https://host:port).
+    #[arg(long)]
+    pub mirror: String,
+    /// The bundle to describe.
+    #[arg(long)]
+    pub bundle: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +147,9 @@ pub struct CacheArgs {
 pub struct LockArgs {
     /// The release manifest (YAML).
     pub manifest: PathBuf,
+    /// Validate the manifest and print the URLs and images it would fetch; no network.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub cache: CacheArgs,
     /// Print the result as JSON.

@@ -1,7 +1,8 @@
 //! One function per command: resolve arguments into settings, call the library, print.
 
 use super::args::{
-    BuildArgs, CacheArgs, ContainerdArgs, InspectArgs, LockArgs, ServeArgs, TlsMode, VerifyArgs,
+    BuildArgs, CacheArgs, ContainerdArgs, InspectArgs, KubeadmArgs, KubesprayArgs, LockArgs,
+    ServeArgs, TlsMode, VerifyArgs,
 };
 use super::progress::Bars;
 use super::{exit, CliError};
@@ -76,10 +77,12 @@ fn sign_error(error: SignError) -> CliError {
 
 fn resolve_error(error: ResolveError) -> CliError {
     match error {
-        ResolveError::Registry(_) | ResolveError::Config { .. } => {
+        ResolveError::Registry(_) | ResolveError::Config { .. } | ResolveError::File { .. } => {
             CliError::new(exit::UPSTREAM, error)
         }
-        ResolveError::PlatformMissing { .. } | ResolveError::Reference(_) => input(error),
+        ResolveError::PlatformMissing { .. }
+        | ResolveError::Reference(_)
+        | ResolveError::Kubernetes(_) => input(error),
         ResolveError::Store { .. } => CliError::from(error),
     }
 }
@@ -141,6 +144,35 @@ async fn lock_manifest(
 
 pub fn lock(args: &LockArgs) -> Result<(), CliError> {
     let release = Release::load(&args.manifest).map_err(input)?;
+    if args.dry_run {
+        let urls = outpost::resolve::files::dry_run_urls(&release);
+        let mut images: Vec<String> = release.spec.images.clone();
+        if let Some(k) = release.spec.kubernetes.as_ref().filter(|k| k.images) {
+            if outpost::kubernetes::is_marker(&k.version) {
+                images.push(format!(
+                    "(kubeadm control-plane images for the version {} names)",
+                    k.version
+                ));
+            } else {
+                images
+                    .extend(outpost::kubernetes::control_plane_images(&k.version).map_err(input)?);
+            }
+        }
+        if args.json {
+            print_json(
+                &json!({"manifest": args.manifest, "valid": true, "files": urls, "images": images}),
+            );
+        } else {
+            println!("{} is valid; it would fetch:", args.manifest.display());
+            for url in &urls {
+                println!("file  {url}");
+            }
+            for image in &images {
+                println!("image {image}");
+            }
+        }
+        return Ok(());
+    }
     let store = open_store(&args.cache)?;
     let (lockfile, path) = runtime()?.block_on(lock_manifest(&release, &args.manifest, &store))?;
     if args.json {
@@ -175,8 +207,10 @@ pub fn build(args: &BuildArgs) -> Result<(), CliError> {
         rt.block_on(lock_manifest(&release, &args.manifest, &store))?
     };
     let registry = Registry::new(release.upstreams());
+    let http = outpost::http::Http::new(release.upstreams())
+        .map_err(|e| CliError::new(exit::UPSTREAM, e))?;
     let fetched = rt
-        .block_on(fetch::fetch_all(&lockfile, &registry, &store, &bars))
+        .block_on(fetch::fetch_all(&lockfile, &registry, &http, &store, &bars))
         .map_err(|e| CliError::new(exit::UPSTREAM, e))?;
     let out = args.out.join(format!("{}.tar", release.bundle_stem()));
     let packed = pack::pack(&lockfile, &store, &signer, &out, &bars)?;
@@ -393,6 +427,54 @@ pub fn config_containerd(args: &ContainerdArgs) -> Result<(), CliError> {
     println!(
         "{}",
         containerd::config_path_hint("/etc/containerd/certs.d")
+    );
+    Ok(())
+}
+
+fn open_for_config(path: &Path) -> Result<outpost::bundle::open::OpenBundle, CliError> {
+    outpost::bundle::open::OpenBundle::open(path, None).map_err(|e| CliError::new(exit::VERIFY, e))
+}
+
+pub fn config_kubeadm(args: &KubeadmArgs) -> Result<(), CliError> {
+    if args.mirror.contains("://") {
+        return Err(input(anyhow::anyhow!(
+            "--mirror for kubeadm is host:port (it becomes the image repository), not a URL: `{}`",
+            args.mirror
+        )));
+    }
+    let bundle = open_for_config(&args.bundle)?;
+    let version = bundle.kubernetes_version.clone().ok_or_else(|| {
+        input(anyhow::anyhow!(
+            "{} carries no Kubernetes release (its manifest has no spec.kubernetes)",
+            args.bundle.display()
+        ))
+    })?;
+    print!(
+        "{}",
+        outpost::nodeconfig::kubeadm::cluster_configuration(&args.mirror, &version)
+    );
+    Ok(())
+}
+
+pub fn config_kubespray(args: &KubesprayArgs) -> Result<(), CliError> {
+    let Some((_, authority)) = args.mirror.split_once("://") else {
+        return Err(input(anyhow::anyhow!(
+            "--mirror `{}` must be a URL such as https://mirror.site:5000",
+            args.mirror
+        )));
+    };
+    let bundle = open_for_config(&args.bundle)?;
+    let paths: Vec<String> = bundle.files.iter().map(|f| f.path.clone()).collect();
+    let files_url = format!("{}/files", args.mirror.trim_end_matches('/'));
+    print!(
+        "{}",
+        outpost::nodeconfig::kubespray::offline_vars(
+            &files_url,
+            authority.trim_end_matches('/'),
+            bundle.kubernetes_version.as_deref(),
+            &paths,
+            &bundle.registries(),
+        )
     );
     Ok(())
 }

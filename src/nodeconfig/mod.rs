@@ -1,3 +1,5 @@
 //! Node configuration that points nodes at the outpost mirror. Pure text generation.
 
 pub mod containerd;
+pub mod kubeadm;
+pub mod kubespray;

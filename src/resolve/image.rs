@@ -38,16 +38,24 @@ pub enum ResolveError {
     Store { image: String, source: StoreError },
     #[error("`{0}` is not a valid image reference")]
     Reference(String),
+    #[error("{url}: {message}")]
+    File { url: String, message: String },
+    #[error(transparent)]
+    Kubernetes(crate::kubernetes::KubernetesError),
 }
 
-/// Resolves every image of the manifest, in parallel.
+/// Resolves every image of the manifest and the images it implies, in parallel.
 pub async fn resolve_all(
     release: &Release,
+    implied: &[String],
     registry: &Registry,
     store: &Store,
 ) -> Result<Vec<ImagePin>, ResolveError> {
     let platforms = release.platforms();
-    futures::stream::iter(release.spec.images.iter())
+    let mut wanted: Vec<&String> = release.spec.images.iter().chain(implied.iter()).collect();
+    wanted.sort();
+    wanted.dedup();
+    futures::stream::iter(wanted)
         .map(|text| {
             let platforms = &platforms;
             async move {

@@ -1,5 +1,7 @@
-//! Resolving a release manifest into pins (the lockfile). Images only, for now.
+//! Resolving a release manifest into pins (the lockfile): files first (they fix the
+//! Kubernetes version, which implies images), then images.
 
+pub mod files;
 pub mod image;
 
 use crate::lock::{Lockfile, ReleaseId, LOCK_VERSION};
@@ -16,7 +18,12 @@ pub async fn lock(
     registry: &Registry,
     store: &Store,
 ) -> Result<Lockfile, ResolveError> {
-    let images = image::resolve_all(release, registry, store).await?;
+    let http = crate::http::Http::new(release.upstreams()).map_err(|e| ResolveError::File {
+        url: String::new(),
+        message: e.to_string(),
+    })?;
+    let resolved = files::resolve(release, &http, store).await?;
+    let images = image::resolve_all(release, &resolved.images, registry, store).await?;
     let mut lockfile = Lockfile {
         version: LOCK_VERSION,
         release: ReleaseId {
@@ -25,7 +32,9 @@ pub async fn lock(
         },
         manifest_digest: release.canonical_digest(),
         platforms: release.platforms().iter().map(|p| p.to_string()).collect(),
+        kubernetes: resolved.kubernetes,
         images,
+        files: resolved.files,
     };
     lockfile.canonicalize();
     Ok(lockfile)

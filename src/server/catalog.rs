@@ -46,8 +46,16 @@ pub enum NameError {
     Ambiguous(Vec<String>),
 }
 
+/// A file the mirror serves under `/files/`.
+#[derive(Debug, Clone)]
+pub struct ServedFile {
+    pub digest: Digest,
+    pub source: BlobSource,
+}
+
 pub struct Catalog {
     bundles: Vec<OpenBundle>,
+    files: BTreeMap<String, ServedFile>,
     repositories: BTreeMap<String, Repository>,
     manifests: HashMap<Digest, ManifestBody>,
 }
@@ -69,6 +77,22 @@ impl Catalog {
     pub fn new(bundles: Vec<OpenBundle>) -> Self {
         let mut repositories: BTreeMap<String, Repository> = BTreeMap::new();
         let mut manifests = HashMap::new();
+        let mut files = BTreeMap::new();
+        for bundle in &bundles {
+            for file in &bundle.files {
+                if let Some(location) = bundle.blobs.get(&file.digest) {
+                    files
+                        .entry(file.path.clone())
+                        .or_insert_with(|| ServedFile {
+                            digest: file.digest.clone(),
+                            source: BlobSource {
+                                path: bundle.path.clone(),
+                                location: *location,
+                            },
+                        });
+                }
+            }
+        }
         for (index, bundle) in bundles.iter().enumerate() {
             for (digest, bytes) in &bundle.manifests {
                 let media_type = bundle.media_types.get(digest).cloned().unwrap_or_default();
@@ -120,6 +144,7 @@ impl Catalog {
         }
         Catalog {
             bundles,
+            files,
             repositories,
             manifests,
         }
@@ -127,6 +152,11 @@ impl Catalog {
 
     pub fn bundles(&self) -> &[OpenBundle] {
         &self.bundles
+    }
+
+    /// Files by mirror path, sorted.
+    pub fn files(&self) -> &BTreeMap<String, ServedFile> {
+        &self.files
     }
 
     pub fn repository_names(&self) -> impl Iterator<Item = &String> {
@@ -204,8 +234,23 @@ fn qualify(registry: &str, name: &str) -> String {
     }
 }
 
-/// The naming rule (pure): `ns` first, then a full name, then a unique short name.
+/// The naming rule (pure): `ns` first, then a full name, then a unique short name. kubeadm
+/// with a custom imageRepository asks for `<repo>/coredns` where registry.k8s.io has
+/// `coredns/coredns`; that name falls back to `…/coredns/coredns`.
 pub fn resolve_name<'a>(
+    name: &str,
+    ns: Option<&str>,
+    known: &BTreeSet<&'a str>,
+) -> Result<&'a str, NameError> {
+    match resolve_exact(name, ns, known) {
+        Err(NameError::Unknown) if name == "coredns" || name.ends_with("/coredns") => {
+            resolve_exact(&format!("{name}/coredns"), ns, known)
+        }
+        other => other,
+    }
+}
+
+fn resolve_exact<'a>(
     name: &str,
     ns: Option<&str>,
     known: &BTreeSet<&'a str>,
@@ -314,6 +359,19 @@ mod tests {
         assert_eq!(
             resolve_name("calico/node", Some("quay.io"), &k),
             Err(NameError::Unknown)
+        );
+    }
+
+    #[test]
+    fn kubeadm_custom_repository_coredns_path() {
+        let k = BTreeSet::from(["registry.k8s.io/coredns/coredns"]);
+        assert_eq!(
+            resolve_name("registry.k8s.io/coredns", None, &k),
+            Ok("registry.k8s.io/coredns/coredns")
+        );
+        assert_eq!(
+            resolve_name("coredns", Some("registry.k8s.io"), &k),
+            Ok("registry.k8s.io/coredns/coredns")
         );
     }
 }

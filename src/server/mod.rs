@@ -6,6 +6,7 @@
 
 pub mod catalog;
 pub mod error;
+pub mod files;
 pub mod oci;
 pub mod path;
 pub mod range;
@@ -99,6 +100,7 @@ fn route_label(path: &str) -> &'static str {
     match path {
         "/healthz" => "healthz",
         "/metrics" => "metrics",
+        _ if path == "/files" || path.starts_with("/files/") => "files",
         _ => match path.strip_prefix("/v2/").map(path::parse) {
             Some(Ok(path::Route::Base)) => "base",
             Some(Ok(path::Route::Catalog)) => "catalog",
@@ -150,6 +152,22 @@ async fn v2(State(state): State<Arc<AppState>>, request: Request) -> Response {
     .await
 }
 
+async fn files_route(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let path = request.uri().path();
+    let raw = path
+        .strip_prefix("/files/")
+        .or_else(|| path.strip_prefix("/files"))
+        .unwrap_or("");
+    files::handle(
+        &state.catalog,
+        &state.metrics,
+        request.method(),
+        raw,
+        request.headers(),
+    )
+    .await
+}
+
 async fn healthz() -> &'static str {
     "ok\n"
 }
@@ -181,6 +199,9 @@ pub fn router(catalog: Catalog, max_concurrent_requests: usize) -> Router {
         .route("/v2", any(v2))
         .route("/v2/", any(v2))
         .route("/v2/{*rest}", any(v2))
+        .route("/files", any(files_route))
+        .route("/files/", any(files_route))
+        .route("/files/{*path}", any(files_route))
         .route("/healthz", any(healthz))
         .route("/metrics", any(metrics))
         .fallback(not_found)

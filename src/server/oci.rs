@@ -266,6 +266,26 @@ async fn blob(
         )
         .with_detail(serde_json::json!({"name": name, "digest": digest.to_string()}))
     })?;
+    send_blob(
+        &source,
+        digest,
+        headers,
+        head,
+        metrics,
+        "application/octet-stream",
+    )
+    .await
+}
+
+/// Sends blob or file bytes from a bundle: whole (hashed on the way) or one range.
+pub(super) async fn send_blob(
+    source: &BlobSource,
+    digest: &Digest,
+    headers: &HeaderMap,
+    head: bool,
+    metrics: &Arc<Metrics>,
+    content_type: &'static str,
+) -> Result<Response, OciError> {
     let size = source.location.size;
     let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let answer = range::answer(range_header, size);
@@ -291,16 +311,13 @@ async fn blob(
         Body::empty()
     } else {
         let verify = (answer == RangeAnswer::Full).then(|| digest.clone());
-        Body::from_stream(open_stream(&source, start, length, verify, metrics.clone()).await?)
+        Body::from_stream(open_stream(source, start, length, verify, metrics.clone()).await?)
     };
     let mut response = Response::new(body);
     *response.status_mut() = status;
     let out = response.headers_mut();
     out.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    out.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
+    out.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     if let Ok(value) = HeaderValue::from_str(&digest.to_string()) {
         out.insert(DIGEST_HEADER, value);

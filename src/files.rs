@@ -1,0 +1,244 @@
+//! Which files a release needs, as URLs with checksum sources: the Kubernetes binaries, the
+//! component presets (`data/components.yaml`) and the manifest's own `files`, expanded per
+//! platform. Pure: fetching and verifying is `resolve::files`.
+
+use crate::checksum::{parse_hex, Expected};
+use crate::manifest::{FileSpec, Release};
+use crate::platform::Platform;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+const PRESETS: &str = include_str!("data/components.yaml");
+
+/// A component preset: URL template and checksum source template.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Preset {
+    pub url: String,
+    pub checksum: String,
+}
+
+/// The compiled-in presets (checked by a unit test).
+pub fn presets() -> BTreeMap<String, Preset> {
+    serde_norway::from_str(PRESETS).unwrap_or_default()
+}
+
+/// Where a file's expected digest comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChecksumSource {
+    /// A checksum file to download (any upstream convention).
+    Url(String),
+    /// Written in the manifest.
+    Inline(Expected),
+    /// None: `insecure: true`.
+    Insecure,
+}
+
+/// One file to fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedFile {
+    /// The real upstream URL.
+    pub url: String,
+    pub checksum: ChecksumSource,
+}
+
+const PLACEHOLDERS: [&str; 4] = ["{version}", "{os}", "{arch}", "{url}"];
+
+/// Checks a `files` entry without expanding it.
+pub fn validate_file_spec(file: &FileSpec) -> Result<(), String> {
+    if !(file.url.starts_with("https://") || file.url.starts_with("http://")) {
+        return Err(format!("`{}` must be an http:// or https:// URL", file.url));
+    }
+    check_placeholders(&file.url, false)?;
+    if file.url.contains("{version}") && file.version.is_none() {
+        return Err(format!(
+            "`{}` uses {{version}}: add `version:` to the entry",
+            file.url
+        ));
+    }
+    match (&file.checksum, file.insecure) {
+        (None, false) => Err(format!(
+            "`{}` has no checksum: add `checksum: {{url: …}}` or `checksum: {{sha256: …}}`, or `insecure: true` to pin whatever is downloaded",
+            file.url
+        )),
+        (Some(_), true) => Err(format!("`{}`: `insecure: true` and a checksum exclude each other", file.url)),
+        (None, true) => Ok(()),
+        (Some(checksum), false) => {
+            let given = [checksum.url.is_some(), checksum.sha256.is_some(), checksum.sha512.is_some()];
+            if given.iter().filter(|g| **g).count() != 1 {
+                return Err(format!("`{}`: give exactly one of checksum.url, checksum.sha256, checksum.sha512", file.url));
+            }
+            if let Some(url) = &checksum.url {
+                check_placeholders(url, true)?;
+            }
+            for hex in [&checksum.sha256, &checksum.sha512].into_iter().flatten() {
+                parse_hex(hex).map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn check_placeholders(template: &str, allow_url: bool) -> Result<(), String> {
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        let end = rest[start..]
+            .find('}')
+            .map(|e| start + e + 1)
+            .ok_or_else(|| format!("`{template}` has an unclosed `{{`"))?;
+        let placeholder = &rest[start..end];
+        if !PLACEHOLDERS.contains(&placeholder) || (placeholder == "{url}" && !allow_url) {
+            return Err(format!("`{template}`: unknown placeholder {placeholder} (use {{version}}, {{os}}, {{arch}}{})", if allow_url { ", {url}" } else { "" }));
+        }
+        rest = &rest[end..];
+    }
+    Ok(())
+}
+
+/// Expands a template for one platform.
+pub fn expand(template: &str, version: &str, platform: &Platform, url: &str) -> String {
+    template
+        .replace("{version}", version)
+        .replace("{os}", &platform.os)
+        .replace("{arch}", &platform.architecture)
+        .replace("{url}", url)
+}
+
+/// The mirror path of a URL: `https://dl.k8s.io/release/…` → `dl.k8s.io/release/…`.
+pub fn mirror_path(url: &str) -> String {
+    url.split_once("://")
+        .map(|(_, rest)| rest)
+        .unwrap_or(url)
+        .to_string()
+}
+
+/// The last path component of a URL (what checksum files name).
+pub fn file_name(url: &str) -> &str {
+    url.rsplit('/').next().unwrap_or(url)
+}
+
+/// Files of the manifest's `components` and `files`, per platform (Kubernetes binaries are
+/// added by the resolver once the version is known).
+pub fn planned_files(release: &Release) -> Vec<PlannedFile> {
+    let platforms = release.platforms();
+    let presets = presets();
+    let mut planned = Vec::new();
+    for (name, version) in &release.spec.components {
+        let Some(preset) = presets.get(name) else {
+            continue;
+        };
+        let version = version.trim_start_matches('v');
+        for platform in &platforms {
+            let url = expand(&preset.url, version, platform, "");
+            let checksum = ChecksumSource::Url(expand(&preset.checksum, version, platform, &url));
+            planned.push(PlannedFile { url, checksum });
+        }
+    }
+    for file in &release.spec.files {
+        let version = file.version.as_deref().unwrap_or_default();
+        let per_platform = ["{os}", "{arch}"].iter().any(|p| file.url.contains(p));
+        let targets: Vec<&Platform> = if per_platform {
+            platforms.iter().collect()
+        } else {
+            platforms.iter().take(1).collect()
+        };
+        for platform in targets {
+            let url = expand(&file.url, version, platform, "");
+            let checksum = match &file.checksum {
+                _ if file.insecure => ChecksumSource::Insecure,
+                Some(c) => match (&c.url, &c.sha256, &c.sha512) {
+                    (Some(template), _, _) => {
+                        ChecksumSource::Url(expand(template, version, platform, &url))
+                    }
+                    (None, Some(hex), _) | (None, None, Some(hex)) => match parse_hex(hex) {
+                        Ok(expected) => ChecksumSource::Inline(expected),
+                        Err(_) => ChecksumSource::Insecure,
+                    },
+                    (None, None, None) => ChecksumSource::Insecure,
+                },
+                None => ChecksumSource::Insecure,
+            };
+            planned.push(PlannedFile { url, checksum });
+        }
+    }
+    planned
+}
+
+/// The Kubernetes binaries for an exact version, per platform, with dl.k8s.io's `.sha256`.
+pub fn kubernetes_files(
+    version: &str,
+    binaries: &[String],
+    platforms: &[Platform],
+) -> Vec<PlannedFile> {
+    let mut planned = Vec::new();
+    for platform in platforms {
+        for binary in binaries {
+            let url = crate::kubernetes::binary_url(
+                version,
+                &platform.os,
+                &platform.architecture,
+                binary,
+            );
+            planned.push(PlannedFile {
+                checksum: ChecksumSource::Url(format!("{url}.sha256")),
+                url,
+            });
+        }
+    }
+    planned
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn presets_expand_to_the_real_upstream_layouts() {
+        let text = "apiVersion: outpost/v1alpha1\nkind: Release\nmetadata: {name: k, version: \"1\"}\nspec:\n  platforms: [linux/amd64, linux/arm64]\n  components: {containerd: 1.7.22, runc: v1.1.14, cni-plugins: 1.5.1, crictl: 1.31.1, etcd: 3.5.15}\n";
+        let release = Release::parse(Path::new("k.yaml"), text).unwrap();
+        let urls: Vec<String> = planned_files(&release).into_iter().map(|p| p.url).collect();
+        for expected in [
+            "https://github.com/containerd/containerd/releases/download/v1.7.22/containerd-1.7.22-linux-amd64.tar.gz",
+            "https://github.com/opencontainers/runc/releases/download/v1.1.14/runc.arm64",
+            "https://github.com/containernetworking/plugins/releases/download/v1.5.1/cni-plugins-linux-amd64-v1.5.1.tgz",
+            "https://github.com/kubernetes-sigs/cri-tools/releases/download/v1.31.1/crictl-v1.31.1-linux-arm64.tar.gz",
+            "https://github.com/etcd-io/etcd/releases/download/v3.5.15/etcd-v3.5.15-linux-amd64.tar.gz",
+        ] {
+            assert!(urls.contains(&expected.to_string()), "{expected} not in {urls:#?}");
+        }
+        assert_eq!(urls.len(), 10);
+        let planned = planned_files(&release);
+        let containerd = planned
+            .iter()
+            .find(|p| p.url.contains("/containerd-"))
+            .unwrap();
+        assert_eq!(
+            containerd.checksum,
+            ChecksumSource::Url(format!("{}.sha256sum", containerd.url))
+        );
+    }
+
+    #[test]
+    fn file_specs_are_checked() {
+        let spec =
+            |url: &str, checksum: Option<crate::manifest::ChecksumSpec>, insecure: bool| FileSpec {
+                url: url.into(),
+                version: None,
+                checksum,
+                insecure,
+            };
+        let err = validate_file_spec(&spec("https://x.test/a", None, false)).unwrap_err();
+        assert!(err.contains("has no checksum"), "{err}");
+        assert!(validate_file_spec(&spec("https://x.test/a", None, true)).is_ok());
+        let err = validate_file_spec(&spec("https://x.test/{version}/a", None, true)).unwrap_err();
+        assert!(err.contains("add `version:`"), "{err}");
+        let err = validate_file_spec(&spec("https://x.test/{flavour}", None, true)).unwrap_err();
+        assert!(err.contains("unknown placeholder {flavour}"), "{err}");
+        assert_eq!(
+            mirror_path("https://dl.k8s.io/release/v1.31.2/bin/linux/amd64/kubelet"),
+            "dl.k8s.io/release/v1.31.2/bin/linux/amd64/kubelet"
+        );
+        assert_eq!(file_name("https://a/b/runc.amd64"), "runc.amd64");
+    }
+}

@@ -1,0 +1,147 @@
+//! Plain HTTP(S) downloads (Kubernetes binaries, release markers, checksum files, component
+//! tarballs) with the manifest's upstream overrides. Returns bytes or byte streams; checking
+//! them is the caller's job.
+
+use crate::manifest::Upstream;
+use crate::registry::BlobStream;
+use futures::TryStreamExt;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HttpError {
+    #[error("{url}: {message}")]
+    Request { url: String, message: String },
+    #[error("{url}: the server answered {status}")]
+    Status { url: String, status: u16 },
+    #[error("{url}: more than {limit} bytes (a checksum or marker file should be tiny)")]
+    TooLarge { url: String, limit: usize },
+}
+
+pub struct Http {
+    client: reqwest::Client,
+    upstreams: BTreeMap<String, Upstream>,
+}
+
+impl Http {
+    pub fn new(upstreams: BTreeMap<String, Upstream>) -> Result<Self, HttpError> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(15))
+            .read_timeout(Duration::from_secs(60))
+            .user_agent(concat!("outpost/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| HttpError::Request {
+                url: String::new(),
+                message: e.to_string(),
+            })?;
+        Ok(Http { client, upstreams })
+    }
+
+    /// The URL actually fetched: scheme and host replaced by the host's upstream override.
+    pub fn target(&self, url: &str) -> String {
+        let Some((_, rest)) = url.split_once("://") else {
+            return url.to_string();
+        };
+        let (host, path) = rest
+            .split_once('/')
+            .map(|(h, p)| (h, format!("/{p}")))
+            .unwrap_or((rest, String::new()));
+        match self.upstreams.get(host) {
+            Some(upstream) => {
+                let scheme = if upstream.plain_http { "http" } else { "https" };
+                format!("{scheme}://{}{path}", upstream.authority)
+            }
+            None => url.to_string(),
+        }
+    }
+
+    async fn send(&self, url: &str, offset: u64) -> Result<reqwest::Response, HttpError> {
+        let target = self.target(url);
+        let mut request = self.client.get(&target);
+        if offset > 0 {
+            request = request.header(reqwest::header::RANGE, format!("bytes={offset}-"));
+        }
+        let response = request.send().await.map_err(|e| HttpError::Request {
+            url: url.to_string(),
+            message: describe(&e),
+        })?;
+        let status = response.status();
+        if !status.is_success() {
+            return Err(HttpError::Status {
+                url: url.to_string(),
+                status: status.as_u16(),
+            });
+        }
+        Ok(response)
+    }
+
+    /// A small document (checksum file, release marker), at most `limit` bytes.
+    pub async fn get_small(&self, url: &str, limit: usize) -> Result<Vec<u8>, HttpError> {
+        let response = self.send(url, 0).await?;
+        let mut body = Vec::new();
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.try_next().await.map_err(|e| HttpError::Request {
+            url: url.to_string(),
+            message: describe(&e),
+        })? {
+            body.extend_from_slice(&chunk);
+            if body.len() > limit {
+                return Err(HttpError::TooLarge {
+                    url: url.to_string(),
+                    limit,
+                });
+            }
+        }
+        Ok(body)
+    }
+
+    /// The bytes of `url` from `offset` on (resumed with Range when the server allows).
+    pub async fn stream(&self, url: &str, offset: u64) -> Result<BlobStream, HttpError> {
+        let response = self.send(url, offset).await?;
+        let resumed = offset > 0 && response.status() == reqwest::StatusCode::PARTIAL_CONTENT;
+        let stream = response.bytes_stream().map_err(std::io::Error::other);
+        Ok(BlobStream {
+            resumed,
+            stream: Box::pin(stream),
+        })
+    }
+}
+
+fn describe(error: &reqwest::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = cause.source();
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overrides_replace_scheme_and_host_only() {
+        let upstreams = BTreeMap::from([(
+            "dl.k8s.io".to_string(),
+            Upstream {
+                authority: "127.0.0.1:8081".into(),
+                plain_http: true,
+            },
+        )]);
+        let http = Http::new(upstreams).unwrap();
+        assert_eq!(
+            http.target("https://dl.k8s.io/release/stable.txt"),
+            "http://127.0.0.1:8081/release/stable.txt"
+        );
+        assert_eq!(
+            http.target("https://github.com/a/b"),
+            "https://github.com/a/b"
+        );
+    }
+}

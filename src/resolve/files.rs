@@ -1,0 +1,192 @@
+//! Files → pins: the Kubernetes release marker and binaries, component presets and the
+//! manifest's own files are downloaded once at lock time, checked against the checksum their
+//! upstream publishes (sha256 or sha512, any convention) and pinned by sha256 and size.
+
+use super::ResolveError;
+use crate::checksum::{parse_checksum_file, Algorithm, Expected};
+use crate::digest::Digest;
+use crate::files::{
+    file_name, kubernetes_files, mirror_path, planned_files, ChecksumSource, PlannedFile,
+};
+use crate::http::Http;
+use crate::kubernetes;
+use crate::lock::{FilePin, KubernetesPin};
+use crate::manifest::Release;
+use crate::store::Store;
+use futures::{StreamExt, TryStreamExt};
+
+/// Files downloaded at once.
+const PARALLEL_FILES: usize = 4;
+/// Checksum files and release markers larger than this are refused.
+const SMALL_LIMIT: usize = 1 << 20;
+
+/// What the files part of a manifest resolved to.
+pub struct ResolvedFiles {
+    pub kubernetes: Option<KubernetesPin>,
+    pub files: Vec<FilePin>,
+    /// Images implied by the manifest (kubeadm's control-plane set).
+    pub images: Vec<String>,
+}
+
+fn file_error(url: &str, message: impl std::fmt::Display) -> ResolveError {
+    ResolveError::File {
+        url: url.to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// Every file the manifest needs, planned without the network (for `lock --dry-run`).
+/// A marker version shows as the marker URL and `<marker>` in binary URLs.
+pub fn dry_run_urls(release: &Release) -> Vec<String> {
+    let mut urls = Vec::new();
+    if let Some(k) = &release.spec.kubernetes {
+        let version = if kubernetes::is_marker(&k.version) {
+            urls.push(kubernetes::marker_url(&k.version));
+            format!("<{}>", k.version)
+        } else {
+            k.version.clone()
+        };
+        for planned in kubernetes_files(&version, &k.binaries, &release.platforms()) {
+            urls.push(planned.url);
+        }
+    }
+    urls.extend(planned_files(release).into_iter().map(|p| p.url));
+    urls
+}
+
+pub async fn resolve(
+    release: &Release,
+    http: &Http,
+    store: &Store,
+) -> Result<ResolvedFiles, ResolveError> {
+    let mut pins = Vec::new();
+    let mut planned = Vec::new();
+    let mut images = Vec::new();
+    let mut kubernetes_pin = None;
+    if let Some(k) = &release.spec.kubernetes {
+        let version = if kubernetes::is_marker(&k.version) {
+            let url = kubernetes::marker_url(&k.version);
+            let bytes = http
+                .get_small(&url, SMALL_LIMIT)
+                .await
+                .map_err(|e| file_error(&url, e))?;
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            let version = kubernetes::parse_marker(&text).map_err(|e| file_error(&url, e))?;
+            let digest = Digest::of(&bytes);
+            store
+                .put_bytes(&digest, &bytes)
+                .map_err(|e| file_error(&url, e))?;
+            pins.push(FilePin {
+                path: mirror_path(&url),
+                url,
+                sha256: digest,
+                size: bytes.len() as u64,
+                verified_by: format!("release marker, pinned as read ({version})"),
+                insecure: false,
+            });
+            version
+        } else {
+            k.version.clone()
+        };
+        planned.extend(kubernetes_files(
+            &version,
+            &k.binaries,
+            &release.platforms(),
+        ));
+        if k.images {
+            images =
+                kubernetes::control_plane_images(&version).map_err(ResolveError::Kubernetes)?;
+        }
+        kubernetes_pin = Some(KubernetesPin {
+            requested: k.version.clone(),
+            version,
+        });
+    }
+    planned.extend(planned_files(release));
+    planned.dedup_by(|a, b| a.url == b.url);
+    let fetched: Vec<FilePin> = futures::stream::iter(planned.iter())
+        .map(|file| pin_file(http, store, file))
+        .buffered(PARALLEL_FILES)
+        .try_collect()
+        .await?;
+    pins.extend(fetched);
+    Ok(ResolvedFiles {
+        kubernetes: kubernetes_pin,
+        files: pins,
+        images,
+    })
+}
+
+/// Downloads one file (unless the cache already has the sha256 upstream promises), checks it
+/// and pins it.
+async fn pin_file(http: &Http, store: &Store, file: &PlannedFile) -> Result<FilePin, ResolveError> {
+    let url = &file.url;
+    let (expected, verified_by, insecure) = match &file.checksum {
+        ChecksumSource::Url(checksum_url) => {
+            let bytes = http
+                .get_small(checksum_url, SMALL_LIMIT)
+                .await
+                .map_err(|e| file_error(url, format!("cannot read its checksum file: {e}")))?;
+            let text = String::from_utf8_lossy(&bytes);
+            let expected = parse_checksum_file(&text, file_name(url))
+                .map_err(|e| file_error(url, format!("checksum file {checksum_url}: {e}")))?;
+            let by = format!("{} from {checksum_url}", expected.algorithm);
+            (Some(expected), by, false)
+        }
+        ChecksumSource::Inline(expected) => (
+            Some(expected.clone()),
+            format!("{} in the manifest", expected.algorithm),
+            false,
+        ),
+        ChecksumSource::Insecure => (
+            None,
+            "nothing (insecure: pinned as downloaded)".to_string(),
+            true,
+        ),
+    };
+    if let Some(Expected {
+        algorithm: Algorithm::Sha256,
+        hex,
+    }) = &expected
+    {
+        if let Ok(digest) = Digest::from_hex(hex) {
+            if let Ok(meta) = std::fs::metadata(store.blob_path(&digest)) {
+                return Ok(FilePin {
+                    url: url.clone(),
+                    path: mirror_path(url),
+                    sha256: digest,
+                    size: meta.len(),
+                    verified_by,
+                    insecure,
+                });
+            }
+        }
+    }
+    let mut download = store.begin_download().map_err(|e| file_error(url, e))?;
+    let mut stream = http
+        .stream(url, 0)
+        .await
+        .map_err(|e| file_error(url, e))?
+        .stream;
+    while let Some(chunk) = stream.next().await {
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(e) => {
+                download.discard();
+                return Err(file_error(url, format!("download interrupted: {e}")));
+            }
+        };
+        download.write(&chunk).map_err(|e| file_error(url, e))?;
+    }
+    let (sha256, size) = download
+        .finish(expected.as_ref())
+        .map_err(|e| file_error(url, e))?;
+    Ok(FilePin {
+        url: url.clone(),
+        path: mirror_path(url),
+        sha256,
+        size,
+        verified_by,
+        insecure,
+    })
+}

@@ -1,0 +1,205 @@
+//! `/files/<upstream host>/<upstream path>`: the binary mirror in upstream layout, with
+//! `.sha256` sidecars and browsable directory pages. Paths are checked by a pure function:
+//! `..`, `.`, empty segments, backslashes and any percent-encoding are refused.
+
+use super::catalog::Catalog;
+use super::error::OciError;
+use super::Metrics;
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use std::sync::Arc;
+
+/// What a `/files/…` path asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileRequest {
+    /// A directory page (`""` is the root).
+    Directory(String),
+    /// A file or sidecar path.
+    Entry(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("bad file path: {0}")]
+pub struct FilePathError(pub &'static str);
+
+/// Parses the part after `/files/` (raw, not decoded).
+pub fn parse_file_path(raw: &str) -> Result<FileRequest, FilePathError> {
+    if raw.contains('%') {
+        return Err(FilePathError("percent-encoded paths are not served"));
+    }
+    if raw.contains('\\') || raw.contains('\0') {
+        return Err(FilePathError("backslashes and NUL are not allowed"));
+    }
+    if raw.len() > 4096 {
+        return Err(FilePathError("path too long"));
+    }
+    let (body, is_dir) = match raw.strip_suffix('/') {
+        Some(body) => (body, true),
+        None => (raw, raw.is_empty()),
+    };
+    if !body.is_empty()
+        && body
+            .split('/')
+            .any(|segment| segment.is_empty() || segment == "." || segment == "..")
+    {
+        return Err(FilePathError(
+            "`.`, `..` and empty segments are not allowed",
+        ));
+    }
+    Ok(if is_dir {
+        FileRequest::Directory(body.to_string())
+    } else {
+        FileRequest::Entry(body.to_string())
+    })
+}
+
+fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {
+    OciError::new(status, code, message).into_response()
+}
+
+/// Answers `/files/…`.
+pub async fn handle(
+    catalog: &Catalog,
+    metrics: &Arc<Metrics>,
+    method: &Method,
+    raw: &str,
+    headers: &HeaderMap,
+) -> Response {
+    if method != Method::GET && method != Method::HEAD {
+        return OciError::read_only().into_response();
+    }
+    let request = match parse_file_path(raw) {
+        Ok(request) => request,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "PATH_INVALID", e.to_string()),
+    };
+    let head = method == Method::HEAD;
+    match request {
+        FileRequest::Directory(dir) => directory(catalog, &dir),
+        FileRequest::Entry(path) => {
+            if let Some(file) = catalog.files().get(&path) {
+                return match super::oci::send_blob(
+                    &file.source,
+                    &file.digest,
+                    headers,
+                    head,
+                    metrics,
+                    "application/octet-stream",
+                )
+                .await
+                {
+                    Ok(response) => response,
+                    Err(e) => e.into_response(),
+                };
+            }
+            if let Some(base) = path.strip_suffix(".sha256") {
+                if let Some(file) = catalog.files().get(base) {
+                    let name = base.rsplit('/').next().unwrap_or(base);
+                    let body = format!("{}  {name}\n", file.digest.hex());
+                    return ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body)
+                        .into_response();
+                }
+            }
+            if catalog
+                .files()
+                .keys()
+                .any(|p| p.starts_with(&format!("{path}/")))
+            {
+                return directory(catalog, &path);
+            }
+            error(
+                StatusCode::NOT_FOUND,
+                "NOT_FOUND",
+                format!("no file {path} in the served bundles"),
+            )
+        }
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// An HTML page listing what is directly below `dir`.
+fn directory(catalog: &Catalog, dir: &str) -> Response {
+    let prefix = if dir.is_empty() {
+        String::new()
+    } else {
+        format!("{dir}/")
+    };
+    let mut entries: Vec<(String, Option<u64>)> = Vec::new();
+    for (path, file) in catalog.files().range(prefix.clone()..) {
+        let Some(rest) = path.strip_prefix(&prefix) else {
+            break;
+        };
+        match rest.split_once('/') {
+            Some((subdir, _)) => {
+                let name = format!("{subdir}/");
+                if entries.last().map(|e| &e.0) != Some(&name) {
+                    entries.push((name, None));
+                }
+            }
+            None => entries.push((rest.to_string(), Some(file.source.location.size))),
+        }
+    }
+    if entries.is_empty() && !dir.is_empty() {
+        return error(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("no directory {dir} in the served bundles"),
+        );
+    }
+    let title = format!("/files/{prefix}");
+    let mut html = format!("<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{0}</title></head><body>\n<h1>{0}</h1>\n<ul>\n", escape(&title));
+    if !dir.is_empty() {
+        html.push_str("<li><a href=\"../\">../</a></li>\n");
+    }
+    for (name, size) in &entries {
+        let href = escape(name);
+        match size {
+            Some(size) => html.push_str(&format!(
+                "<li><a href=\"{href}\">{href}</a> ({size} bytes, <a href=\"{href}.sha256\">sha256</a>)</li>\n"
+            )),
+            None => html.push_str(&format!("<li><a href=\"{href}\">{href}</a></li>\n")),
+        }
+    }
+    html.push_str("</ul>\n</body></html>\n");
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_paths() {
+        assert_eq!(
+            parse_file_path(""),
+            Ok(FileRequest::Directory(String::new()))
+        );
+        assert_eq!(
+            parse_file_path("dl.k8s.io/"),
+            Ok(FileRequest::Directory("dl.k8s.io".into()))
+        );
+        assert_eq!(
+            parse_file_path("dl.k8s.io/release/v1.31.2/bin/linux/amd64/kubelet"),
+            Ok(FileRequest::Entry(
+                "dl.k8s.io/release/v1.31.2/bin/linux/amd64/kubelet".into()
+            ))
+        );
+        for bad in [
+            "../etc/passwd",
+            "a/../../b",
+            "a//b",
+            "./a",
+            "%2e%2e/etc",
+            "a/%252e%252e/b",
+            "a\\..\\b",
+            "a/./b",
+        ] {
+            assert!(parse_file_path(bad).is_err(), "{bad}");
+        }
+    }
+}
