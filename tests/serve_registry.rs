@@ -482,10 +482,12 @@ fn a_blob_damaged_after_start_is_never_delivered_whole() {
         .args(["-s", "-o", "/dev/null", &url])
         .status()
         .unwrap();
-    assert_eq!(
-        out.code(),
-        Some(18),
-        "curl must see a short transfer (exit 18), not a complete blob"
+    // 18: the body stopped short of Content-Length; 52: nothing was sent (a small blob is one
+    // chunk, held back until its digest is checked). Either way no client gets the blob.
+    assert!(
+        matches!(out.code(), Some(18) | Some(52)),
+        "curl must see a failed transfer, not a complete blob: exit {:?}",
+        out.code()
     );
     std::thread::sleep(std::time::Duration::from_millis(200));
     let log = server.log();
