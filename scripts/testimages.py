@@ -12,6 +12,9 @@ Sets:
   quickstart the test set, a little larger.
   bench      --count images of --layer-mib each on top of a shared --base-mib base
              layer (linux/amd64), uncompressed layers so generation stays fast.
+  kubernetes the control-plane images kubeadm pulls for --k8s-version (names as on
+             registry.k8s.io, versions from --pause/--etcd/--coredns), each an index of
+             linux/amd64 + linux/arm64; tiny layers.
 """
 import argparse
 import gzip
@@ -115,17 +118,28 @@ def small_set(out, kib):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", help="directory to write the OCI layouts into")
-    parser.add_argument("--set", choices=["test", "quickstart", "bench"], default="test")
+    parser.add_argument("--set", choices=["test", "quickstart", "bench", "kubernetes"], default="test")
     parser.add_argument("--count", type=int, default=10, help="bench: number of images")
     parser.add_argument("--base-mib", type=int, default=100, help="bench: size of the shared base layer")
     parser.add_argument("--layer-mib", type=int, default=45, help="bench: size of each image's own layer")
     parser.add_argument("--seed", default="", help="bench: changes every image's own layer")
+    parser.add_argument("--k8s-version", default="v1.31.2", help="kubernetes: version of the kube-* images")
+    parser.add_argument("--pause", default="3.10")
+    parser.add_argument("--etcd", default="3.5.15-0")
+    parser.add_argument("--coredns", default="v1.11.3")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     if args.set == "test":
         small_set(args.out, 64)
     elif args.set == "quickstart":
         small_set(args.out, 2048)
+    elif args.set == "kubernetes":
+        images = [(f"kube-{c}", args.k8s_version) for c in ("apiserver", "controller-manager", "scheduler", "proxy")]
+        images += [("pause", args.pause), ("etcd", args.etcd), ("coredns/coredns", args.coredns)]
+        for name, tag in images:
+            multi(args.out, name, tag, [
+                (arch, [(f"{name}-{tag}-{arch}", 8 * 1024)]) for arch in ("amd64", "arm64")
+            ])
     else:
         base = ("bench-base", args.base_mib << 20)
         for i in range(args.count):

@@ -35,8 +35,21 @@ pub struct Inspection {
     pub index_digest: Digest,
     pub images: Vec<ImageInfo>,
     pub lockfile: Option<Digest>,
+    pub kubernetes_version: Option<String>,
+    pub files: Vec<FileInfo>,
     pub blobs: usize,
     pub unique_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FileInfo {
+    /// Mirror path (`dl.k8s.io/release/…`).
+    pub path: String,
+    /// Digest of the upstream bytes (their sha256).
+    pub digest: Digest,
+    pub size: u64,
+    /// Pinned without an upstream checksum.
+    pub insecure: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -95,6 +108,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
     let note = |key: &str| index.annotations.get(key).cloned().unwrap_or_default();
 
     let mut images = Vec::new();
+    let mut files = Vec::new();
     let mut lockfile = None;
     let mut unique: HashMap<Digest, u64> = HashMap::new();
     for top in &index.manifests {
@@ -106,6 +120,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
         };
         let mut size = 0u64;
         let mut layers = 0usize;
+        let mut data: Option<(Digest, u64)> = None;
         let mut seen = HashSet::new();
         let mut queue = VecDeque::from([root]);
         while let Some(item) = queue.pop_front() {
@@ -126,9 +141,23 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
                         carried_children(&item, bytes).map_err(|e| invalid(e.to_string()))?;
                     queue.extend(children);
                 }
-                Role::Data => layers += 1,
+                Role::Data => {
+                    layers += 1;
+                    data = Some((item.descriptor.digest.clone(), item.descriptor.size));
+                }
                 Role::Config => {}
             }
+        }
+        if let Some(path) = top.annotations.get(ANNOTATION_FILE_PATH) {
+            if let Some((digest, size)) = data {
+                files.push(FileInfo {
+                    path: path.clone(),
+                    digest,
+                    size,
+                    insecure: top.annotations.contains_key(ANNOTATION_FILE_INSECURE),
+                });
+            }
+            continue;
         }
         if top.annotations.get(ANNOTATION_KIND).map(String::as_str) == Some("lockfile") {
             lockfile = Some(top.digest.clone());
@@ -154,6 +183,11 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
         index_digest: Digest::of(&index_bytes),
         images,
         lockfile,
+        kubernetes_version: index
+            .annotations
+            .get(ANNOTATION_KUBERNETES_VERSION)
+            .cloned(),
+        files,
         blobs: unique.len(),
         unique_bytes: unique.values().sum(),
     })

@@ -309,6 +309,9 @@ pub fn inspect(args: &InspectArgs) -> Result<(), CliError> {
         mib(found.file_size)
     );
     println!("release:   {} {}", found.release, found.version);
+    if let Some(version) = &found.kubernetes_version {
+        println!("kubernetes: {version}");
+    }
     println!("signer:    {}", found.signer);
     println!("manifest:  {}", found.manifest_digest);
     println!("index:     {}", found.index_digest);
@@ -337,10 +340,30 @@ pub fn inspect(args: &InspectArgs) -> Result<(), CliError> {
             image.platforms.join(",")
         );
     }
+    if !found.files.is_empty() {
+        println!();
+        let width = found
+            .files
+            .iter()
+            .map(|f| f.path.len())
+            .max()
+            .unwrap_or(4)
+            .max(4);
+        println!("{:width$}  {:>10}  NOTE", "FILE", "SIZE");
+        for file in &found.files {
+            let note = if file.insecure {
+                "INSECURE: no upstream checksum"
+            } else {
+                ""
+            };
+            println!("{:width$}  {:>10}  {note}", file.path, mib(file.size));
+        }
+    }
     println!();
     println!(
-        "{} image(s), {} unique blobs, {} of content",
+        "{} image(s), {} file(s), {} unique blobs, {} of content",
         found.images.len(),
+        found.files.len(),
         found.blobs,
         mib(found.unique_bytes)
     );

@@ -14,41 +14,44 @@ const DOWNLOAD_VARIABLES: [(&str, &str); 5] = [
 ];
 
 /// Matches `path` against a URL template without scheme; returns the placeholder values.
+/// A placeholder matches one or more characters within a path segment, and the same
+/// placeholder must take the same value everywhere (tried by backtracking).
 pub fn match_template(template: &str, path: &str) -> Option<BTreeMap<String, String>> {
     let template = template
         .split_once("://")
         .map(|(_, t)| t)
         .unwrap_or(template);
     let mut values = BTreeMap::new();
-    let (mut t, mut p) = (template, path);
-    loop {
-        match t.find('{') {
-            None => return (t == p).then_some(values),
-            Some(start) => {
-                let (literal, rest) = t.split_at(start);
-                p = p.strip_prefix(literal)?;
-                let end = rest.find('}')?;
-                let name = &rest[1..end];
-                t = &rest[end + 1..];
-                // The value runs to the next literal character of the template.
-                let stop = t.chars().next();
-                let length = match stop {
-                    Some(c) => p.find(c)?,
-                    None => p.len(),
-                };
-                let value = &p[..length];
-                if value.is_empty() || value.contains('/') {
-                    return None;
-                }
-                if let Some(previous) = values.insert(name.to_string(), value.to_string()) {
-                    if previous != value {
-                        return None;
-                    }
-                }
-                p = &p[length..];
-            }
+    match_from(template, path, &mut values).then_some(values)
+}
+
+fn match_from(template: &str, path: &str, values: &mut BTreeMap<String, String>) -> bool {
+    let Some(start) = template.find('{') else {
+        return template == path;
+    };
+    let (literal, rest) = template.split_at(start);
+    let Some(path) = path.strip_prefix(literal) else {
+        return false;
+    };
+    let Some(end) = rest.find('}') else {
+        return false;
+    };
+    let name = &rest[1..end];
+    let after = &rest[end + 1..];
+    if let Some(known) = values.get(name).cloned() {
+        return path
+            .strip_prefix(known.as_str())
+            .is_some_and(|p| match_from(after, p, values));
+    }
+    let segment_end = path.find('/').unwrap_or(path.len());
+    for length in 1..=segment_end {
+        values.insert(name.to_string(), path[..length].to_string());
+        if match_from(after, &path[length..], values) {
+            return true;
         }
     }
+    values.remove(name);
+    false
 }
 
 /// The offline variables for a bundle's files and registries.
@@ -149,6 +152,15 @@ mod tests {
         assert_eq!(values["version"], "1.7.22");
         assert_eq!(values["arch"], "amd64");
         assert!(match_template("https://x/v{version}/a-{version}", "x/v1/a-2").is_none());
+        let cni = match_template(
+            "https://github.com/containernetworking/plugins/releases/download/v{version}/cni-plugins-{os}-{arch}-v{version}.tgz",
+            "github.com/containernetworking/plugins/releases/download/v1.5.1/cni-plugins-linux-arm64-v1.5.1.tgz",
+        )
+        .unwrap();
+        assert_eq!(
+            (cni["version"].as_str(), cni["arch"].as_str()),
+            ("1.5.1", "arm64")
+        );
         assert!(match_template("https://x/{version}/a", "y/1/a").is_none());
     }
 
