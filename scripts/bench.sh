@@ -36,7 +36,8 @@
 #   BENCH_TIMEOUT     overall time budget in seconds (default 900); every step is cut off there
 #   OUTPOST           outpost binary (default: target/release/outpost, built with
 #                     `cargo build --release` first unless BENCH_NO_CARGO=1)
-#   TMPDIR            where the temporary directory goes (needs ~4x the corpus size free)
+#   TMPDIR            where the temporary directory goes (needs ~4x the corpus size free;
+#                     serve: ~3x BENCH_STARTUP_GIB GiB at the peak, while its bundle is built)
 set -euo pipefail
 
 MODE=${1:-all}
