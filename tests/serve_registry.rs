@@ -470,6 +470,19 @@ fn a_blob_damaged_after_start_is_never_delivered_whole() {
         .into_iter()
         .find(|e| e.0.ends_with(layer.trim_start_matches("sha256:")))
         .unwrap();
+    // Served whole and verified once while intact (later sends of this file version skip
+    // the hash)...
+    let intact = http(
+        "GET",
+        &format!(
+            "{}/v2/registry.test/library/alpha/blobs/{layer}",
+            server.url()
+        ),
+        &[],
+    );
+    assert_eq!((intact.status, intact.body.len() as u64), (200, size));
+    // ...then damaged on disk: the new file version is hashed again, and caught.
+    std::thread::sleep(std::time::Duration::from_millis(20));
     let mut bytes = std::fs::read(&bundle).unwrap();
     bytes[(offset + size / 2) as usize] ^= 0x01;
     std::fs::write(&bundle, &bytes).unwrap();

@@ -33,6 +33,10 @@ pub struct Metrics {
     pub bytes_served: AtomicU64,
     pub in_flight: AtomicU64,
     pub damaged_blobs: AtomicU64,
+    /// Blobs whose bytes were hashed and matched, per bundle file version (not exported):
+    /// (digest, bundle path, offset, (inode, mtime)).
+    pub verified_blobs:
+        Mutex<std::collections::HashSet<(crate::digest::Digest, PathBuf, u64, oci::FileVersion)>>,
 }
 
 impl Metrics {

@@ -353,15 +353,38 @@ async fn open_stream(
     let mut file = tokio::fs::File::open(&source.path)
         .await
         .map_err(unavailable)?;
+    // A blob already verified in this very file (same inode and modification time) is not
+    // hashed again: every byte is hashed once per version of the bundle file, and a bundle
+    // rewritten or damaged through the filesystem after that is hashed, and caught, anew.
+    let version = file.metadata().await.ok().map(|m| file_version(&m));
+    let key = version.map(|v| {
+        (
+            verify.clone(),
+            source.path.clone(),
+            source.location.offset,
+            v,
+        )
+    });
+    let verify = match (&key, verify) {
+        (Some((Some(digest), path, offset, version)), Some(_)) => {
+            let known = metrics
+                .verified_blobs
+                .lock()
+                .is_ok_and(|set| set.contains(&(digest.clone(), path.clone(), *offset, *version)));
+            (!known).then(|| digest.clone())
+        }
+        (_, verify) => verify,
+    };
     file.seek(std::io::SeekFrom::Start(source.location.offset + start))
         .await
         .map_err(unavailable)?;
     Ok(BlobStream {
-        inner: tokio_util::io::ReaderStream::with_capacity(file.take(length), 256 * 1024),
+        inner: tokio_util::io::ReaderStream::with_capacity(file.take(length), 1 << 20),
         hasher: verify.map(|digest| (Sha256::new(), digest)),
         held: None,
         metrics,
         done: false,
+        remember: key.map(|(_, path, offset, version)| (path, offset, version)),
     })
 }
 
@@ -374,6 +397,19 @@ struct BlobStream {
     held: Option<Bytes>,
     metrics: Arc<Metrics>,
     done: bool,
+    /// Where the blob lies (bundle, offset, file version): recorded once its digest held.
+    remember: Option<(std::path::PathBuf, u64, FileVersion)>,
+}
+
+/// Identifies one version of a bundle file: inode and modification time (ns).
+pub type FileVersion = (u64, i128);
+
+fn file_version(meta: &std::fs::Metadata) -> FileVersion {
+    use std::os::unix::fs::MetadataExt;
+    (
+        meta.ino(),
+        i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+    )
 }
 
 impl Stream for BlobStream {
@@ -415,6 +451,11 @@ impl Stream for BlobStream {
                         return Poll::Ready(Some(Err(std::io::Error::other(format!(
                             "blob {expected} is damaged on disk"
                         )))));
+                    }
+                    if let (Some((path, offset, version)), Ok(mut set)) =
+                        (this.remember.take(), this.metrics.verified_blobs.lock())
+                    {
+                        set.insert((expected, path, offset, version));
                     }
                     return Poll::Ready(this.held.take().map(Ok));
                 }
