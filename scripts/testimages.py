@@ -51,7 +51,9 @@ class Layout:
 
 
 def layer_bytes(seed, size, compress):
-    payload = random.Random(seed).randbytes(size)
+    rng = random.Random(seed)
+    chunk = 64 << 20  # randbytes overflows past 2**31 bits: draw in chunks
+    payload = b"".join(rng.randbytes(min(chunk, size - off)) for off in range(0, size, chunk))
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
         info = tarfile.TarInfo("data/" + seed)
