@@ -5,6 +5,7 @@
 
 pub mod bundle;
 pub mod checksum;
+pub mod debian;
 pub mod digest;
 pub mod fetch;
 pub mod files;

@@ -1,0 +1,618 @@
+//! The dependency closure of requested packages over a package universe (one architecture
+//! plus `all`), the way apt picks: Pre-Depends and Depends (Recommends when asked), the first
+//! satisfiable alternative unless another is already chosen, the highest version of a real
+//! package before providers of a virtual one, versioned Provides, and Conflicts/Breaks checked
+//! across the chosen set. What every system has (Priority `required`, `Essential: yes`) is
+//! assumed installed and not carried.
+
+use super::control::Paragraph;
+use super::relation::{parse_relations, Alternatives, Op, Relation, RelationError};
+use super::version::{Version, VersionError};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MultiArch {
+    No,
+    Same,
+    Foreign,
+    Allowed,
+}
+
+/// One binary package from a Packages index.
+#[derive(Debug, Clone)]
+pub struct Package {
+    pub name: String,
+    pub version: Version,
+    pub architecture: String,
+    pub multi_arch: MultiArch,
+    pub pre_depends: Vec<Alternatives>,
+    pub depends: Vec<Alternatives>,
+    pub recommends: Vec<Alternatives>,
+    pub provides: Vec<Relation>,
+    pub conflicts: Vec<Alternatives>,
+    pub breaks: Vec<Alternatives>,
+    pub essential: bool,
+    pub priority: String,
+    /// Every field as the index had it (Filename, SHA256, Size, …).
+    pub fields: Paragraph,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PackageError {
+    #[error("paragraph at line {0}: no `{1}` field")]
+    Missing(usize, &'static str),
+    #[error("package {0}: {1}")]
+    Relation(String, RelationError),
+    #[error("package {0}: {1}")]
+    Version(String, VersionError),
+}
+
+impl Package {
+    pub fn from_paragraph(paragraph: &Paragraph) -> Result<Self, PackageError> {
+        let get = |field: &'static str| {
+            paragraph
+                .get(field)
+                .ok_or(PackageError::Missing(paragraph.line, field))
+        };
+        let name = get("Package")?.to_string();
+        let version =
+            Version::parse(get("Version")?).map_err(|e| PackageError::Version(name.clone(), e))?;
+        let relations = |field: &str| -> Result<Vec<Alternatives>, PackageError> {
+            paragraph
+                .get(field)
+                .map(parse_relations)
+                .transpose()
+                .map(Option::unwrap_or_default)
+                .map_err(|e| PackageError::Relation(name.clone(), e))
+        };
+        let provides = relations("Provides")?.into_iter().flatten().collect();
+        Ok(Package {
+            architecture: get("Architecture")?.to_string(),
+            multi_arch: match paragraph.get("Multi-Arch").unwrap_or("no") {
+                "same" => MultiArch::Same,
+                "foreign" => MultiArch::Foreign,
+                "allowed" => MultiArch::Allowed,
+                _ => MultiArch::No,
+            },
+            pre_depends: relations("Pre-Depends")?,
+            depends: relations("Depends")?,
+            recommends: relations("Recommends")?,
+            provides,
+            conflicts: relations("Conflicts")?,
+            breaks: relations("Breaks")?,
+            essential: paragraph.get("Essential") == Some("yes"),
+            priority: paragraph.get("Priority").unwrap_or("optional").to_string(),
+            fields: paragraph.clone(),
+            name,
+            version,
+        })
+    }
+
+    fn label(&self) -> String {
+        format!("{} {}", self.name, self.version)
+    }
+}
+
+/// Packages of one architecture (plus `all`), indexed by name and by what they provide.
+pub struct Universe {
+    packages: Vec<Package>,
+    by_name: HashMap<String, Vec<usize>>,
+    providers: HashMap<String, Vec<usize>>,
+}
+
+impl Universe {
+    /// Keeps the packages of `arch` and `all`.
+    pub fn new(packages: impl IntoIterator<Item = Package>, arch: &str) -> Self {
+        let packages: Vec<Package> = packages
+            .into_iter()
+            .filter(|p| p.architecture == arch || p.architecture == "all")
+            .collect();
+        let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut providers: HashMap<String, Vec<usize>> = HashMap::new();
+        for (index, package) in packages.iter().enumerate() {
+            by_name.entry(package.name.clone()).or_default().push(index);
+            for provided in &package.provides {
+                providers
+                    .entry(provided.name.clone())
+                    .or_default()
+                    .push(index);
+            }
+        }
+        Universe {
+            packages,
+            by_name,
+            providers,
+        }
+    }
+
+    pub fn package(&self, index: usize) -> &Package {
+        &self.packages[index]
+    }
+
+    pub fn knows(&self, name: &str) -> bool {
+        self.by_name.contains_key(name) || self.providers.contains_key(name)
+    }
+
+    /// Whether package `index` satisfies `relation` (by name or through a Provides).
+    fn satisfies(&self, index: usize, relation: &Relation) -> bool {
+        let package = &self.packages[index];
+        if package.name == relation.name && relation.accepts(Some(&package.version)) {
+            return true;
+        }
+        package.provides.iter().any(|provided| {
+            provided.name == relation.name
+                && relation.accepts(
+                    provided
+                        .constraint
+                        .as_ref()
+                        .filter(|(op, _)| *op == Op::Eq)
+                        .map(|(_, v)| v),
+                )
+        })
+    }
+
+    /// The packages that could satisfy `relation`: real ones (highest version first), then
+    /// providers (higher priority first, then by name).
+    fn candidates(&self, relation: &Relation) -> Vec<usize> {
+        let mut real: Vec<usize> = self
+            .by_name
+            .get(&relation.name)
+            .map(|list| {
+                list.iter()
+                    .copied()
+                    .filter(|i| self.satisfies(*i, relation))
+                    .collect()
+            })
+            .unwrap_or_default();
+        real.sort_by(|a, b| self.packages[*b].version.cmp(&self.packages[*a].version));
+        let mut providers: Vec<usize> = self
+            .providers
+            .get(&relation.name)
+            .map(|list| {
+                list.iter()
+                    .copied()
+                    .filter(|i| self.satisfies(*i, relation) && !real.contains(i))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let rank = |priority: &str| match priority {
+            "required" => 0,
+            "important" => 1,
+            "standard" => 2,
+            "optional" => 3,
+            _ => 4,
+        };
+        providers.sort_by(|a, b| {
+            let (pa, pb) = (&self.packages[*a], &self.packages[*b]);
+            rank(&pa.priority)
+                .cmp(&rank(&pb.priority))
+                .then_with(|| pa.name.cmp(&pb.name))
+                .then_with(|| pb.version.cmp(&pa.version))
+        });
+        real.extend(providers);
+        real
+    }
+}
+
+/// What to install: a name, optionally with a version constraint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    pub relation: Relation,
+}
+
+impl Request {
+    /// `name`, `name=version` or `name (>= version)`.
+    pub fn parse(text: &str) -> Result<Self, RelationError> {
+        let normalized = match text.split_once('=') {
+            Some((name, version)) if !text.contains('(') => {
+                format!("{} (= {})", name.trim(), version.trim())
+            }
+            _ => text.to_string(),
+        };
+        let mut groups = parse_relations(&normalized)?;
+        match (groups.len(), groups.first().map(Vec::len)) {
+            (1, Some(1)) => Ok(Request {
+                relation: groups.remove(0).remove(0),
+            }),
+            _ => Err(RelationError::Empty(text.to_string())),
+        }
+    }
+}
+
+/// A chosen package and why it is there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chosen {
+    pub index: usize,
+    /// `requested`, or `needed by <package>`.
+    pub why: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClosureError {
+    #[error("unknown package `{0}`: no package or virtual package of that name in the sources for this architecture")]
+    Unknown(String),
+    #[error("{}: no candidate", chain.join(" → "))]
+    Unsatisfiable { chain: Vec<String> },
+    #[error("{a} conflicts with {b} ({relation}); both are needed")]
+    Conflict {
+        a: String,
+        b: String,
+        relation: String,
+    },
+}
+
+/// Which packages every target system already has.
+pub fn essential_set(universe: &Universe) -> HashSet<usize> {
+    (0..universe.packages.len())
+        .filter(|i| {
+            let p = &universe.packages[*i];
+            p.essential || p.priority == "required"
+        })
+        .collect()
+}
+
+/// Resolves the closure of `requests`; `installed` are packages assumed present (they satisfy
+/// dependencies but are not returned).
+pub fn closure(
+    universe: &Universe,
+    requests: &[Request],
+    installed: &HashSet<usize>,
+    recommends: bool,
+) -> Result<Vec<Chosen>, ClosureError> {
+    let mut chosen: BTreeMap<usize, String> = BTreeMap::new();
+    let mut chosen_names: HashMap<String, usize> = HashMap::new();
+    let mut queue: VecDeque<(Alternatives, Vec<String>)> = VecDeque::new();
+
+    let satisfied = |group: &Alternatives, chosen: &BTreeMap<usize, String>| {
+        group.iter().any(|relation| {
+            chosen
+                .keys()
+                .chain(installed.iter())
+                .any(|index| universe.satisfies(*index, relation))
+        })
+    };
+
+    let choose = |index: usize,
+                  why: String,
+                  chain: &[String],
+                  chosen: &mut BTreeMap<usize, String>,
+                  chosen_names: &mut HashMap<String, usize>,
+                  queue: &mut VecDeque<(Alternatives, Vec<String>)>|
+     -> Result<(), ClosureError> {
+        if chosen.contains_key(&index) || installed.contains(&index) {
+            return Ok(());
+        }
+        let package = universe.package(index);
+        if let Some(other) = chosen_names.get(package.name.as_str()) {
+            let mut failed = chain.to_vec();
+            failed.push(format!(
+                "{} (already chose {})",
+                package.label(),
+                universe.package(*other).label()
+            ));
+            return Err(ClosureError::Unsatisfiable { chain: failed });
+        }
+        chosen.insert(index, why);
+        chosen_names.insert(package.name.clone(), index);
+        let mut next_chain = chain.to_vec();
+        next_chain.push(package.name.clone());
+        let groups = package
+            .pre_depends
+            .iter()
+            .chain(&package.depends)
+            .chain(if recommends {
+                package.recommends.iter()
+            } else {
+                [].iter()
+            });
+        for group in groups {
+            queue.push_back((group.clone(), next_chain.clone()));
+        }
+        Ok(())
+    };
+
+    for request in requests {
+        if !universe.knows(&request.relation.name) {
+            return Err(ClosureError::Unknown(request.relation.name.clone()));
+        }
+        let group = vec![request.relation.clone()];
+        if satisfied(&group, &chosen) {
+            continue;
+        }
+        let index = *universe
+            .candidates(&request.relation)
+            .first()
+            .ok_or_else(|| ClosureError::Unsatisfiable {
+                chain: vec![request.relation.to_string()],
+            })?;
+        choose(
+            index,
+            "requested".to_string(),
+            &[],
+            &mut chosen,
+            &mut chosen_names,
+            &mut queue,
+        )?;
+    }
+
+    while let Some((group, chain)) = queue.pop_front() {
+        if satisfied(&group, &chosen) {
+            continue;
+        }
+        let needed_by = chain.last().cloned().unwrap_or_default();
+        let pick = group.iter().find_map(|relation| {
+            universe
+                .candidates(relation)
+                .first()
+                .map(|i| (*i, relation))
+        });
+        match pick {
+            Some((index, relation)) => {
+                let _ = relation;
+                choose(
+                    index,
+                    format!("needed by {needed_by}"),
+                    &chain,
+                    &mut chosen,
+                    &mut chosen_names,
+                    &mut queue,
+                )?;
+            }
+            None => {
+                let mut failed = chain.clone();
+                failed.push(
+                    group
+                        .iter()
+                        .map(|r| r.to_string())
+                        .collect::<Vec<_>>()
+                        .join(" | "),
+                );
+                return Err(ClosureError::Unsatisfiable { chain: failed });
+            }
+        }
+    }
+
+    // Conflicts and Breaks across everything that will be installed.
+    let everything: Vec<usize> = chosen.keys().chain(installed.iter()).copied().collect();
+    for index in chosen.keys() {
+        let package = universe.package(*index);
+        for relation in package.conflicts.iter().chain(&package.breaks).flatten() {
+            for other in &everything {
+                let other_package = universe.package(*other);
+                if other == index || other_package.name == package.name {
+                    continue;
+                }
+                if universe.satisfies(*other, relation) {
+                    return Err(ClosureError::Conflict {
+                        a: package.label(),
+                        b: other_package.label(),
+                        relation: relation.to_string(),
+                    });
+                }
+            }
+        }
+    }
+    let mut result: Vec<Chosen> = chosen
+        .into_iter()
+        .map(|(index, why)| Chosen { index, why })
+        .collect();
+    result.sort_by(|a, b| {
+        universe
+            .package(a.index)
+            .name
+            .cmp(&universe.package(b.index).name)
+    });
+    Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::debian::control::parse;
+
+    const INDEX: &str = "\
+Package: libc6
+Version: 2.36-9
+Architecture: amd64
+Multi-Arch: same
+Priority: optional
+
+Package: base-files
+Version: 12.4
+Architecture: amd64
+Essential: yes
+Priority: required
+
+Package: kubelet
+Version: 1.31.2-1.1
+Architecture: amd64
+Pre-Depends: init-system-helpers (>= 1.18)
+Depends: iptables (>= 1.4.21), libc6 (>= 2.34), conntrack, mail-transport-agent | exim4, ebtables | nftables
+
+Package: init-system-helpers
+Version: 1.65
+Architecture: all
+
+Package: iptables
+Version: 1.8.9-2
+Architecture: amd64
+Depends: libxtables12 (= 1.8.9-2), libc6
+
+Package: libxtables12
+Version: 1.8.9-2
+Architecture: amd64
+Multi-Arch: same
+
+Package: conntrack
+Version: 1:1.4.7-1
+Architecture: amd64
+Depends: libc6, conntrack-helper
+
+Package: conntrack-helper
+Version: 1.0
+Architecture: amd64
+Depends: conntrack
+
+Package: postfix
+Version: 3.7.9
+Architecture: amd64
+Provides: mail-transport-agent
+Conflicts: exim4
+
+Package: exim4
+Version: 4.96
+Architecture: amd64
+Provides: mail-transport-agent
+
+Package: nftables
+Version: 1.0.6
+Architecture: amd64
+
+Package: ebtables
+Version: 2.0.11
+Architecture: amd64
+Provides: ebtables-api (= 2.0)
+
+Package: needs-api
+Version: 1
+Architecture: amd64
+Depends: ebtables-api (>= 2.0)
+
+Package: needs-new-api
+Version: 1
+Architecture: amd64
+Depends: ebtables-api (>= 3.0)
+
+Package: broken
+Version: 1
+Architecture: amd64
+Depends: iptables (>= 1.8), libmissing (= 9)
+
+Package: libc6
+Version: 2.36-9
+Architecture: arm64
+Multi-Arch: same
+";
+
+    fn universe() -> Universe {
+        let packages = parse(INDEX)
+            .unwrap()
+            .iter()
+            .map(|p| Package::from_paragraph(p).unwrap())
+            .collect::<Vec<_>>();
+        Universe::new(packages, "amd64")
+    }
+
+    fn names(u: &Universe, chosen: &[Chosen]) -> Vec<String> {
+        chosen
+            .iter()
+            .map(|c| u.package(c.index).name.clone())
+            .collect()
+    }
+
+    fn run(u: &Universe, requests: &[&str]) -> Result<Vec<Chosen>, ClosureError> {
+        let requests: Vec<Request> = requests
+            .iter()
+            .map(|r| Request::parse(r).unwrap())
+            .collect();
+        closure(u, &requests, &essential_set(u), false)
+    }
+
+    #[test]
+    fn closure_follows_pre_depends_alternatives_virtuals_and_cycles() {
+        let u = universe();
+        let chosen = run(&u, &["kubelet"]).unwrap();
+        assert_eq!(
+            names(&u, &chosen),
+            [
+                "conntrack",
+                "conntrack-helper",
+                "ebtables",
+                "exim4",
+                "init-system-helpers",
+                "iptables",
+                "kubelet",
+                "libc6",
+                "libxtables12"
+            ]
+        );
+        let why = |name: &str| {
+            chosen
+                .iter()
+                .find(|c| u.package(c.index).name == name)
+                .unwrap()
+                .why
+                .clone()
+        };
+        assert_eq!(why("kubelet"), "requested");
+        assert_eq!(why("libxtables12"), "needed by iptables");
+        assert_eq!(
+            why("exim4"),
+            "needed by kubelet",
+            "a provider of the virtual first alternative"
+        );
+        assert!(
+            !names(&u, &chosen).contains(&"base-files".to_string()),
+            "essential packages are assumed installed"
+        );
+    }
+
+    #[test]
+    fn an_alternative_already_chosen_is_preferred() {
+        let u = universe();
+        let chosen = run(&u, &["nftables", "kubelet"]).unwrap();
+        let list = names(&u, &chosen);
+        assert!(
+            list.contains(&"nftables".to_string()) && !list.contains(&"ebtables".to_string()),
+            "{list:?}"
+        );
+    }
+
+    #[test]
+    fn versioned_provides_and_unsatisfiable_chains() {
+        let u = universe();
+        assert!(names(&u, &run(&u, &["needs-api"]).unwrap()).contains(&"ebtables".to_string()));
+        let err = run(&u, &["needs-new-api"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "needs-new-api → ebtables-api (>= 3.0): no candidate"
+        );
+        let err = run(&u, &["broken"]).unwrap_err();
+        assert_eq!(err.to_string(), "broken → libmissing (= 9): no candidate");
+        assert!(matches!(
+            run(&u, &["nosuchpackage"]),
+            Err(ClosureError::Unknown(_))
+        ));
+        assert_eq!(
+            run(&u, &["iptables (>= 2.0)"]).unwrap_err().to_string(),
+            "iptables (>= 2.0): no candidate"
+        );
+        assert!(run(&u, &["iptables=1.8.9-2"]).is_ok());
+    }
+
+    #[test]
+    fn conflicts_are_checked_across_the_set() {
+        let u = universe();
+        let err = run(&u, &["exim4", "postfix"]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "postfix 3.7.9 conflicts with exim4 4.96 (exim4); both are needed"
+        );
+    }
+
+    #[test]
+    fn other_architectures_are_not_candidates() {
+        let packages = parse(INDEX)
+            .unwrap()
+            .iter()
+            .map(|p| Package::from_paragraph(p).unwrap())
+            .collect::<Vec<_>>();
+        let arm = Universe::new(packages, "arm64");
+        let chosen = run(&arm, &["libc6"]).unwrap();
+        assert_eq!(arm.package(chosen[0].index).architecture, "arm64");
+        assert!(matches!(
+            run(&arm, &["kubelet"]),
+            Err(ClosureError::Unknown(_))
+        ));
+    }
+}

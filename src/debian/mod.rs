@@ -1,0 +1,8 @@
+//! Debian packaging logic, pure: control-file (deb822) parsing, version comparison,
+//! dependency relations and the dependency closure over a package universe.
+//! Downloading and verifying archive indexes is `resolve`'s job (to come).
+
+pub mod closure;
+pub mod control;
+pub mod relation;
+pub mod version;
