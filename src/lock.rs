@@ -28,6 +28,26 @@ pub struct Lockfile {
     pub images: Vec<ImagePin>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<FilePin>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub debs: Vec<DebPin>,
+}
+
+/// One Debian package, pinned by the sha256 its signed index gives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DebPin {
+    pub name: String,
+    pub version: String,
+    pub arch: String,
+    /// Path in the archive (`pool/main/s/socat/socat_1.7.4.4-2_amd64.deb`).
+    pub path: String,
+    pub url: String,
+    pub sha256: Digest,
+    pub size: u64,
+    /// `<archive uri> <suite>`.
+    pub source: String,
+    /// `requested`, or `needed by <package>`.
+    pub why: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +137,10 @@ impl Lockfile {
         self.images.dedup_by(|a, b| a.reference == b.reference);
         self.files.sort_by(|a, b| a.path.cmp(&b.path));
         self.files.dedup_by(|a, b| a.path == b.path);
+        self.debs
+            .sort_by(|a, b| (&a.arch, &a.name).cmp(&(&b.arch, &b.name)));
+        self.debs
+            .dedup_by(|a, b| a.arch == b.arch && a.name == b.name);
     }
 
     /// The canonical bytes.
@@ -214,6 +238,7 @@ mod tests {
             kubernetes: None,
             images: vec![pin("b.test/z:1"), pin("a.test/a:1")],
             files: Vec::new(),
+            debs: Vec::new(),
         }
     }
 

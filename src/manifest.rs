@@ -52,6 +52,44 @@ pub struct Spec {
     /// Any other files, by URL template.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub files: Vec<FileSpec>,
+    /// OS packages with their dependency closure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packages: Option<PackagesSpec>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackagesSpec {
+    #[serde(default)]
+    pub apt: Vec<AptSpec>,
+}
+
+/// Debian packages from one source: the host's own apt sources, or an explicit archive.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct AptSpec {
+    /// `system`: the host's apt sources (`/etc/apt/sources.list`, `sources.list.d`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suite: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub components: Vec<String>,
+    /// Archive keyring (binary `.gpg` or armored `.asc`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyring: Option<String>,
+    /// Accept an unsigned or badly signed source (not recommended).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub trusted: bool,
+    /// `name`, `name=version` or `name (>= version)`.
+    pub packages: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recommends: bool,
+    /// Packages assumed present on the nodes (default: Priority required and Essential).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assume_installed: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

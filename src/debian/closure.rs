@@ -35,6 +35,8 @@ pub struct Package {
     pub priority: String,
     /// Every field as the index had it (Filename, SHA256, Size, …).
     pub fields: Paragraph,
+    /// Where the package comes from (archive URI), set by whoever read the index.
+    pub origin: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -83,12 +85,13 @@ impl Package {
             essential: paragraph.get("Essential") == Some("yes"),
             priority: paragraph.get("Priority").unwrap_or("optional").to_string(),
             fields: paragraph.clone(),
+            origin: String::new(),
             name,
             version,
         })
     }
 
-    fn label(&self) -> String {
+    pub fn label(&self) -> String {
         format!("{} {}", self.name, self.version)
     }
 }

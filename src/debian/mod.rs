@@ -4,5 +4,8 @@
 
 pub mod closure;
 pub mod control;
+pub mod openpgp;
 pub mod relation;
+pub mod release;
+pub mod sources;
 pub mod version;

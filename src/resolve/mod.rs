@@ -1,6 +1,7 @@
 //! Resolving a release manifest into pins (the lockfile): files first (they fix the
 //! Kubernetes version, which implies images), then images.
 
+pub mod apt;
 pub mod files;
 pub mod image;
 
@@ -24,6 +25,7 @@ pub async fn lock(
     })?;
     let resolved = files::resolve(release, &http, store).await?;
     let images = image::resolve_all(release, &resolved.images, registry, store).await?;
+    let debs = apt::resolve(release, &http, store).await?;
     let mut lockfile = Lockfile {
         version: LOCK_VERSION,
         release: ReleaseId {
@@ -35,6 +37,7 @@ pub async fn lock(
         kubernetes: resolved.kubernetes,
         images,
         files: resolved.files,
+        debs,
     };
     lockfile.canonicalize();
     Ok(lockfile)

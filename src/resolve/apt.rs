@@ -1,0 +1,343 @@
+//! Debian packages → pins: read each source's `InRelease` (or `Release` + `Release.gpg`),
+//! check its OpenPGP signature against the source's keyring and its `Valid-Until`, fetch the
+//! `Packages` index it lists (verified against the Release's SHA256, by-hash when offered),
+//! and resolve the dependency closure per architecture.
+
+use super::ResolveError;
+use crate::checksum::{Algorithm, Expected};
+use crate::debian::closure::{closure, essential_set, Package, Request, Universe};
+use crate::debian::control;
+use crate::debian::openpgp::Keyring;
+use crate::debian::release::Release as ReleaseFile;
+use crate::debian::sources::{system_sources, AptSource};
+use crate::digest::Digest;
+use crate::http::{Http, HttpError};
+use crate::lock::DebPin;
+use crate::manifest::{AptSpec, Release};
+use crate::store::Store;
+use futures::StreamExt;
+use std::collections::HashSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Where the host's apt configuration lives (overridable for tests).
+fn etc_apt() -> PathBuf {
+    std::env::var_os("OUTPOST_APT_ETC")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/etc/apt"))
+}
+
+fn apt_error(what: impl std::fmt::Display, message: impl std::fmt::Display) -> ResolveError {
+    ResolveError::File {
+        url: what.to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// Debian architecture names for a platform.
+pub fn debian_arch(platform: &crate::platform::Platform) -> String {
+    match (platform.architecture.as_str(), platform.variant.as_deref()) {
+        ("arm", Some("v7")) | ("arm", None) => "armhf".into(),
+        ("arm", Some("v6")) | ("arm", Some("v5")) => "armel".into(),
+        ("386", _) => "i386".into(),
+        ("ppc64le", _) => "ppc64el".into(),
+        (arch, _) => arch.into(),
+    }
+}
+
+fn default_keyrings(etc: &Path) -> Vec<PathBuf> {
+    let mut keyrings = Vec::new();
+    if etc.join("trusted.gpg").is_file() {
+        keyrings.push(etc.join("trusted.gpg"));
+    }
+    if let Ok(dir) = std::fs::read_dir(etc.join("trusted.gpg.d")) {
+        let mut files: Vec<PathBuf> = dir
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("gpg" | "asc")))
+            .collect();
+        files.sort();
+        keyrings.extend(files);
+    }
+    keyrings
+}
+
+fn sources_of(spec: &AptSpec) -> Result<Vec<AptSource>, ResolveError> {
+    match (&spec.source, &spec.url) {
+        (Some(_), _) => {
+            let etc = etc_apt();
+            let sources = system_sources(&etc).map_err(|e| apt_error(etc.display(), e))?;
+            if sources.is_empty() {
+                return Err(apt_error(
+                    etc.display(),
+                    "no `deb` sources are configured on this host",
+                ));
+            }
+            Ok(sources)
+        }
+        (None, Some(url)) => Ok(vec![AptSource {
+            uri: url.trim_end_matches('/').to_string(),
+            suite: spec.suite.clone().unwrap_or_default(),
+            components: if spec.components.is_empty() {
+                vec!["main".into()]
+            } else {
+                spec.components.clone()
+            },
+            signed_by: spec.keyring.as_ref().map(PathBuf::from),
+            trusted: spec.trusted,
+        }]),
+        (None, None) => Err(apt_error("spec.packages.apt", "no source")),
+    }
+}
+
+/// The verified Release of a source.
+async fn read_release(
+    http: &Http,
+    source: &AptSource,
+    trusted_override: bool,
+) -> Result<ReleaseFile, ResolveError> {
+    let base = format!("{}/dists/{}", source.uri, source.suite);
+    let keyrings = match &source.signed_by {
+        Some(path) => vec![path.clone()],
+        None => default_keyrings(&etc_apt()),
+    };
+    let trusted = source.trusted || trusted_override;
+    let inrelease_url = format!("{base}/InRelease");
+    let text = match http.get_small(&inrelease_url, 64 << 20).await {
+        Ok(bytes) => {
+            let text = String::from_utf8_lossy(&bytes).into_owned();
+            if trusted {
+                strip_clearsign(&text)
+            } else {
+                let keyring = Keyring::load(&keyrings).map_err(|e| apt_error(&inrelease_url, e))?;
+                keyring.verify_clearsigned(&text).map_err(|e| {
+                    apt_error(
+                        &inrelease_url,
+                        format!("{e} (is the keyring right? set `keyring:` on the source)"),
+                    )
+                })?
+            }
+        }
+        Err(HttpError::Status { status: 404, .. }) => {
+            let release_url = format!("{base}/Release");
+            let bytes = http
+                .get_small(&release_url, 64 << 20)
+                .await
+                .map_err(|e| apt_error(&release_url, e))?;
+            if !trusted {
+                let signature_url = format!("{base}/Release.gpg");
+                let signature = http.get_small(&signature_url, 1 << 20).await.map_err(|e| apt_error(&signature_url, format!("the source is not signed ({e}); set `trusted: true` to accept it anyway")))?;
+                let keyring = Keyring::load(&keyrings).map_err(|e| apt_error(&release_url, e))?;
+                keyring
+                    .verify_detached(&bytes, &signature)
+                    .map_err(|e| apt_error(&signature_url, e))?;
+            }
+            String::from_utf8_lossy(&bytes).into_owned()
+        }
+        Err(e) => return Err(apt_error(&inrelease_url, e)),
+    };
+    let release = ReleaseFile::parse(&text).map_err(|e| apt_error(&inrelease_url, e))?;
+    let raw_valid_until = control::parse(&text)
+        .ok()
+        .and_then(|p| {
+            p.first()
+                .and_then(|p| p.get("Valid-Until").map(str::to_string))
+        })
+        .unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    release
+        .check_valid(now, &raw_valid_until)
+        .map_err(|e| apt_error(&inrelease_url, e))?;
+    Ok(release)
+}
+
+/// The text of a clear-signed document without checking it (`trusted: true`).
+fn strip_clearsign(text: &str) -> String {
+    if !text.starts_with("-----BEGIN PGP SIGNED MESSAGE-----") {
+        return text.to_string();
+    }
+    let body = text
+        .split_once("\n\n")
+        .map(|(_, body)| body)
+        .unwrap_or(text);
+    body.split("\n-----BEGIN PGP SIGNATURE-----")
+        .next()
+        .unwrap_or(body)
+        .lines()
+        .map(|l| l.strip_prefix("- ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Downloads (or finds in the cache) one Packages index and parses it.
+async fn read_packages(
+    http: &Http,
+    store: &Store,
+    source: &AptSource,
+    release: &ReleaseFile,
+    component: &str,
+    arch: &str,
+) -> Result<Vec<Package>, ResolveError> {
+    let base = format!("{}/dists/{}", source.uri, source.suite);
+    let stem = format!("{component}/binary-{arch}/Packages");
+    let entry = ["xz", "gz", ""]
+        .iter()
+        .find_map(|ext| release.entry(&if ext.is_empty() { stem.clone() } else { format!("{stem}.{ext}") }))
+        .ok_or_else(|| apt_error(format!("{base}/{stem}"), format!("the Release file lists no {stem} index (is `{arch}` or `{component}` in this suite?)")))?;
+    let url = if release.acquire_by_hash {
+        format!(
+            "{base}/{component}/binary-{arch}/by-hash/SHA256/{}",
+            entry.sha256
+        )
+    } else {
+        format!("{base}/{}", entry.path)
+    };
+    let digest = Digest::from_hex(&entry.sha256).map_err(|e| apt_error(&url, e))?;
+    if !store.has(&digest, entry.size) {
+        let mut download = store.begin_download().map_err(|e| apt_error(&url, e))?;
+        let mut stream = http
+            .stream(&url, 0)
+            .await
+            .map_err(|e| apt_error(&url, e))?
+            .stream;
+        while let Some(chunk) = stream.next().await {
+            match chunk {
+                Ok(chunk) => download.write(&chunk).map_err(|e| apt_error(&url, e))?,
+                Err(e) => {
+                    download.discard();
+                    return Err(apt_error(&url, format!("download interrupted: {e}")));
+                }
+            }
+        }
+        let expected = Expected {
+            algorithm: Algorithm::Sha256,
+            hex: entry.sha256.clone(),
+        };
+        download
+            .finish(Some(&expected))
+            .map_err(|e| apt_error(&url, format!("{e}: the index does not match the signed Release (tampered or a half-updated mirror)")))?;
+    }
+    let compressed = store.read_bytes(&digest).map_err(|e| apt_error(&url, e))?;
+    let mut text = Vec::new();
+    if entry.path.ends_with(".xz") {
+        lzma_rs::xz_decompress(&mut &compressed[..], &mut text)
+            .map_err(|e| apt_error(&url, format!("xz: {e:?}")))?;
+    } else if entry.path.ends_with(".gz") {
+        flate2::read::GzDecoder::new(&compressed[..])
+            .read_to_end(&mut text)
+            .map_err(|e| apt_error(&url, format!("gzip: {e}")))?;
+    } else {
+        text = compressed;
+    }
+    let text = String::from_utf8_lossy(&text);
+    let paragraphs = control::parse(&text).map_err(|e| apt_error(&url, e))?;
+    let mut packages = Vec::with_capacity(paragraphs.len());
+    for paragraph in &paragraphs {
+        let mut package = Package::from_paragraph(paragraph).map_err(|e| apt_error(&url, e))?;
+        package.origin = format!("{} {}", source.uri, source.suite);
+        packages.push(package);
+    }
+    Ok(packages)
+}
+
+/// Resolves every `spec.packages.apt` entry for every platform.
+pub async fn resolve(
+    release: &Release,
+    http: &Http,
+    store: &Store,
+) -> Result<Vec<DebPin>, ResolveError> {
+    let mut pins = Vec::new();
+    let Some(packages) = &release.spec.packages else {
+        return Ok(pins);
+    };
+    let arches: Vec<String> = {
+        let mut list: Vec<String> = release.platforms().iter().map(debian_arch).collect();
+        list.dedup();
+        list
+    };
+    for spec in &packages.apt {
+        let sources = sources_of(spec)?;
+        let mut releases = Vec::new();
+        for source in &sources {
+            releases.push(read_release(http, source, false).await?);
+        }
+        let requests: Vec<Request> = spec
+            .packages
+            .iter()
+            .map(|p| Request::parse(p).map_err(|e| apt_error(p, e)))
+            .collect::<Result<_, _>>()?;
+        for arch in &arches {
+            let mut all = Vec::new();
+            for (source, release_file) in sources.iter().zip(&releases) {
+                for component in &source.components {
+                    if release_file
+                        .entry(&format!("{component}/binary-{arch}/Packages.xz"))
+                        .is_none()
+                        && release_file
+                            .entry(&format!("{component}/binary-{arch}/Packages.gz"))
+                            .is_none()
+                        && release_file
+                            .entry(&format!("{component}/binary-{arch}/Packages"))
+                            .is_none()
+                    {
+                        continue;
+                    }
+                    all.extend(
+                        read_packages(http, store, source, release_file, component, arch).await?,
+                    );
+                }
+            }
+            let universe = Universe::new(all, arch);
+            let installed: HashSet<usize> = match &spec.assume_installed {
+                Some(names) => {
+                    let mut set = HashSet::new();
+                    for name in names {
+                        if let Ok(request) = Request::parse(name) {
+                            if let Ok(chosen) =
+                                closure(&universe, &[request], &HashSet::new(), false)
+                            {
+                                set.extend(chosen.into_iter().map(|c| c.index));
+                            }
+                        }
+                    }
+                    set
+                }
+                None => essential_set(&universe),
+            };
+            let chosen = closure(&universe, &requests, &installed, spec.recommends)
+                .map_err(|e| apt_error(format!("packages for {arch}"), e))?;
+            for pick in chosen {
+                let package = universe.package(pick.index);
+                let field = |name: &str| package.fields.get(name).unwrap_or("").to_string();
+                let path = field("Filename");
+                let sha256 =
+                    Digest::from_hex(&field("SHA256").to_ascii_lowercase()).map_err(|e| {
+                        apt_error(&package.name, format!("no usable SHA256 in the index: {e}"))
+                    })?;
+                let size = field("Size")
+                    .parse()
+                    .map_err(|_| apt_error(&package.name, "no Size in the index"))?;
+                let uri = package
+                    .origin
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_string();
+                pins.push(DebPin {
+                    name: package.name.clone(),
+                    version: package.version.to_string(),
+                    arch: package.architecture.clone(),
+                    url: format!("{uri}/{path}"),
+                    path,
+                    sha256,
+                    size,
+                    source: package.origin.clone(),
+                    why: pick.why,
+                });
+            }
+        }
+    }
+    Ok(pins)
+}
