@@ -82,6 +82,7 @@ pub fn generate(dir: &Path, password: &[u8]) -> Result<KeyFiles, SignError> {
             source,
         }
     })?;
+    apt::generate(dir, password)?;
     Ok(KeyFiles {
         private_key,
         public_key,
@@ -256,5 +257,187 @@ mod tests {
             other_verifier.verify(b"index", signature.as_bytes()),
             Err(SignError::Mismatch)
         ));
+    }
+}
+
+/// The OpenPGP key that signs the apt repositories generated inside bundles.
+pub mod apt {
+    use super::SignError;
+    use pgp::composed::{
+        ArmorOptions, CleartextSignedMessage, Deserializable, DetachedSignature, KeyType,
+        SecretKeyParamsBuilder, SignedPublicKey, SignedSecretKey,
+    };
+    use pgp::crypto::hash::HashAlgorithm;
+    use pgp::ser::Serialize as _;
+    use pgp::types::Password;
+    use std::path::{Path, PathBuf};
+
+    /// Encrypted secret key (armored), public key (armored), public key (binary keyring).
+    pub const SECRET_FILE: &str = "outpost-apt.key";
+    pub const PUBLIC_ARMORED_FILE: &str = "outpost-apt.asc";
+    pub const PUBLIC_KEYRING_FILE: &str = "outpost-apt.gpg";
+
+    fn pgp_error(e: impl std::fmt::Display) -> SignError {
+        SignError::Generate(e.to_string())
+    }
+
+    /// Creates the apt signing key beside the cosign key (Ed25519, v4, which gpgv and apt
+    /// accept), the secret part encrypted with `password`.
+    pub fn generate(dir: &Path, password: &[u8]) -> Result<(), SignError> {
+        for name in [SECRET_FILE, PUBLIC_ARMORED_FILE, PUBLIC_KEYRING_FILE] {
+            let path = dir.join(name);
+            if path.exists() {
+                return Err(SignError::Exists { path });
+            }
+        }
+        let password = String::from_utf8_lossy(password).into_owned();
+        let params = SecretKeyParamsBuilder::default()
+            .key_type(KeyType::Ed25519Legacy)
+            .can_certify(true)
+            .can_sign(true)
+            .primary_user_id("outpost apt repository <outpost@localhost>".into())
+            .passphrase(Some(password))
+            .build()
+            .map_err(pgp_error)?;
+        let secret = params.generate(rand::thread_rng()).map_err(pgp_error)?;
+        let public = SignedPublicKey::from(secret.clone());
+        let secret_text = secret
+            .to_armored_string(ArmorOptions::default())
+            .map_err(pgp_error)?;
+        let public_text = public
+            .to_armored_string(ArmorOptions::default())
+            .map_err(pgp_error)?;
+        let mut keyring = Vec::new();
+        public.to_writer(&mut keyring).map_err(pgp_error)?;
+        super::write_private(&dir.join(SECRET_FILE), secret_text.as_bytes())?;
+        for (name, bytes) in [
+            (PUBLIC_ARMORED_FILE, public_text.as_bytes()),
+            (PUBLIC_KEYRING_FILE, &keyring[..]),
+        ] {
+            let path = dir.join(name);
+            crate::fsutil::write_atomic(&path, bytes)
+                .map_err(|source| SignError::Io { path, source })?;
+        }
+        Ok(())
+    }
+
+    /// A loaded apt signing key.
+    pub struct AptSigner {
+        secret: SignedSecretKey,
+        password: Password,
+        /// The public key as a binary keyring (what nodes use as `Signed-By`).
+        pub keyring: Vec<u8>,
+    }
+
+    impl AptSigner {
+        /// Loads `outpost-apt.key` from the directory of the cosign key.
+        pub fn load(cosign_key: &Path, password: &[u8]) -> Result<Self, SignError> {
+            let path: PathBuf = cosign_key.with_file_name(SECRET_FILE);
+            let text = std::fs::read_to_string(&path).map_err(|source| SignError::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let private_error = |message: String| SignError::PrivateKey {
+                path: path.clone(),
+                message,
+            };
+            let (secret, _) =
+                SignedSecretKey::from_string(&text).map_err(|e| private_error(e.to_string()))?;
+            let password = Password::from(String::from_utf8_lossy(password).into_owned());
+            let public = SignedPublicKey::from(secret.clone());
+            let mut keyring = Vec::new();
+            public
+                .to_writer(&mut keyring)
+                .map_err(|e| private_error(e.to_string()))?;
+            let signer = AptSigner {
+                secret,
+                password,
+                keyring,
+            };
+            // Fail now, not halfway through a build, on a wrong password.
+            signer
+                .detached(b"check")
+                .map_err(|_| private_error("wrong password".into()))?;
+            Ok(signer)
+        }
+
+        /// `InRelease`: the Release text clear-signed.
+        pub fn clearsign(&self, text: &str) -> Result<String, SignError> {
+            let message = CleartextSignedMessage::sign(
+                rand::thread_rng(),
+                text.trim_end_matches('\n'),
+                &self.secret.primary_key,
+                &self.password,
+            )
+            .map_err(|e| SignError::Sign(e.to_string()))?;
+            message
+                .to_armored_string(ArmorOptions::default())
+                .map_err(|e| SignError::Sign(e.to_string()))
+        }
+
+        /// `Release.gpg`: an armored detached signature.
+        pub fn detached(&self, data: &[u8]) -> Result<String, SignError> {
+            let signature = DetachedSignature::sign_binary_data(
+                rand::thread_rng(),
+                &self.secret.primary_key,
+                &self.password,
+                HashAlgorithm::Sha256,
+                data,
+            )
+            .map_err(|e| SignError::Sign(e.to_string()))?;
+            signature
+                .to_armored_string(ArmorOptions::default())
+                .map_err(|e| SignError::Sign(e.to_string()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod apt_tests {
+    use super::apt::*;
+
+    #[test]
+    fn the_apt_key_signs_what_gpgv_accepts() {
+        let dir = tempfile::tempdir().unwrap();
+        super::generate(dir.path(), b"pw").unwrap();
+        let signer = AptSigner::load(&dir.path().join("outpost.key"), b"pw").unwrap();
+        assert!(AptSigner::load(&dir.path().join("outpost.key"), b"wrong").is_err());
+        let release =
+            "Origin: outpost\nSuite: outpost\nSHA256:\n abc 1 main/binary-amd64/Packages\n";
+        std::fs::write(
+            dir.path().join("InRelease"),
+            signer.clearsign(release).unwrap(),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("Release"), release).unwrap();
+        std::fs::write(
+            dir.path().join("Release.gpg"),
+            signer.detached(release.as_bytes()).unwrap(),
+        )
+        .unwrap();
+        let keyring = dir.path().join(PUBLIC_KEYRING_FILE);
+        let gpgv = |args: &[&str]| {
+            std::process::Command::new("gpgv")
+                .arg("--keyring")
+                .arg(&keyring)
+                .args(args)
+                .current_dir(dir.path())
+                .output()
+                .map(|o| o.status.success())
+                .unwrap_or(false)
+        };
+        assert!(gpgv(&["InRelease"]), "gpgv rejected InRelease");
+        assert!(
+            gpgv(&["Release.gpg", "Release"]),
+            "gpgv rejected Release.gpg"
+        );
+        std::fs::write(dir.path().join("Release"), "tampered").unwrap();
+        assert!(!gpgv(&["Release.gpg", "Release"]));
+        // Our own verifier accepts it too.
+        let ours = crate::debian::openpgp::Keyring::load(&[keyring.clone()]).unwrap();
+        let text = ours
+            .verify_clearsigned(&std::fs::read_to_string(dir.path().join("InRelease")).unwrap())
+            .unwrap();
+        assert_eq!(text.trim_end(), release.trim_end());
     }
 }
