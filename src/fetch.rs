@@ -49,6 +49,13 @@ pub struct FetchSummary {
     pub cached_bytes: u64,
 }
 
+/// A file to fetch by URL.
+struct FileWant<'a> {
+    sha256: &'a Digest,
+    size: u64,
+    url: &'a String,
+}
+
 /// Where a blob comes from.
 enum Source {
     /// A blob of this image's repository.
@@ -117,7 +124,14 @@ pub async fn fetch_all(
             }
         }
     }
-    for file in &lock.files {
+    let debs = lock.debs.iter().map(|d| (&d.sha256, d.size, &d.url));
+    for (sha256, size, url) in lock
+        .files
+        .iter()
+        .map(|f| (&f.sha256, f.size, &f.url))
+        .chain(debs)
+    {
+        let file = FileWant { sha256, size, url };
         wanted.entry(file.sha256.clone()).or_insert_with(|| Wanted {
             source: Source::Url(file.url.clone()),
             descriptor: Descriptor {

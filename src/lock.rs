@@ -48,6 +48,9 @@ pub struct DebPin {
     pub source: String,
     /// `requested`, or `needed by <package>`.
     pub why: String,
+    /// The package's control fields from the signed index (what the generated apt
+    /// repository lists; `Filename`, `Size` and `SHA256` are added at build time).
+    pub control: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -17,14 +17,16 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Config(ConfigCommand::Containerd(args)) => commands::config_containerd(&args),
         Command::Config(ConfigCommand::Kubeadm(args)) => commands::config_kubeadm(&args),
         Command::Config(ConfigCommand::Kubespray(args)) => commands::config_kubespray(&args),
+        Command::Config(ConfigCommand::Apt(args)) => commands::config_apt(&args),
     }
 }
 
 fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,outpost=info")),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+                tracing_subscriber::EnvFilter::new("warn,outpost=info,pgp=error")
+            }),
         )
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

@@ -5,6 +5,7 @@
 //! indexes, configs, the lockfile artifact) first, layers after. One sequential read therefore
 //! verifies the signature, then each blob as it passes, knowing which blobs to expect.
 
+pub mod aptrepo;
 pub mod entries;
 pub mod graph;
 pub mod inspect;

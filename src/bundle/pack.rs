@@ -38,6 +38,8 @@ pub enum PackError {
     },
     #[error(transparent)]
     Sign(#[from] crate::sign::SignError),
+    #[error("the release has Debian packages but no apt signing key was given (outpost-apt.key beside the bundle key; `outpost key generate` creates it)")]
+    NoAptKey,
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }
@@ -128,11 +130,64 @@ fn file_artifact(file: &crate::lock::FilePin, store: &Store) -> Result<Descripto
     artifact(store, FILE_ARTIFACT_TYPE, layer, annotations)
 }
 
+/// The .debs and the generated, signed apt repository, as files under `apt/<repo>/`.
+fn apt_repository(
+    lock: &Lockfile,
+    store: &Store,
+    signer: &crate::sign::apt::AptSigner,
+) -> Result<Vec<crate::lock::FilePin>, PackError> {
+    use super::aptrepo;
+    let repo = aptrepo::prefix(&lock.release.name);
+    let mut files: Vec<crate::lock::FilePin> = lock
+        .debs
+        .iter()
+        .map(|deb| crate::lock::FilePin {
+            url: deb.url.clone(),
+            path: format!("{repo}/{}", deb.path),
+            sha256: deb.sha256.clone(),
+            size: deb.size,
+            verified_by: "sha256 in the signed Packages index".into(),
+            insecure: false,
+        })
+        .collect();
+    let mut arches: Vec<String> = lock
+        .platforms
+        .iter()
+        .filter_map(|p| p.parse().ok())
+        .map(|p| crate::resolve::apt::debian_arch(&p))
+        .collect();
+    arches.dedup();
+    for generated in aptrepo::generate(&lock.debs, &arches, &lock.release.name, signer)? {
+        let digest = Digest::of(&generated.bytes);
+        store.put_bytes(&digest, &generated.bytes)?;
+        files.push(crate::lock::FilePin {
+            url: format!("generated:{repo}/{}", generated.path),
+            path: format!("{repo}/{}", generated.path),
+            sha256: digest,
+            size: generated.bytes.len() as u64,
+            verified_by: "generated at build time".into(),
+            insecure: false,
+        });
+    }
+    Ok(files)
+}
+
 /// Works out `index.json` and the blob order from the lockfile and the cache.
-pub fn plan(lock: &Lockfile, store: &Store, signer_fingerprint: &str) -> Result<Plan, PackError> {
+pub fn plan(
+    lock: &Lockfile,
+    store: &Store,
+    signer_fingerprint: &str,
+    apt: Option<&crate::sign::apt::AptSigner>,
+) -> Result<Plan, PackError> {
     let mut entries = vec![lock_artifact(lock, store)?];
     for file in &lock.files {
         entries.push(file_artifact(file, store)?);
+    }
+    if !lock.debs.is_empty() {
+        let signer = apt.ok_or(PackError::NoAptKey)?;
+        for file in apt_repository(lock, store, signer)? {
+            entries.push(file_artifact(&file, store)?);
+        }
     }
     for pin in &lock.images {
         let platforms: Vec<&str> = pin.platforms.iter().map(|p| p.platform.as_str()).collect();
@@ -235,10 +290,11 @@ pub fn pack(
     lock: &Lockfile,
     store: &Store,
     signer: &Signer,
+    apt: Option<&crate::sign::apt::AptSigner>,
     out: &Path,
     reporter: &dyn Reporter,
 ) -> Result<PackSummary, PackError> {
-    let plan = plan(lock, store, signer.fingerprint())?;
+    let plan = plan(lock, store, signer.fingerprint(), apt)?;
     let signature = signer.sign(&plan.index_json)?;
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|source| PackError::Io {

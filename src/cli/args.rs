@@ -86,6 +86,24 @@ pub enum ConfigCommand {
     Kubeadm(KubeadmArgs),
     /// kubespray: offline variables (files_repo, dl_k8s_io_url, kube_image_repo, …).
     Kubespray(KubesprayArgs),
+    /// apt: a deb822 sources entry for the bundle's repository, and its key file.
+    Apt(AptArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AptArgs {
+    /// The mirror's URL as nodes reach it (http://host:port or https://host:port).
+    #[arg(long)]
+    pub mirror: String,
+    /// The bundle whose apt repository to configure.
+    #[arg(long)]
+    pub bundle: PathBuf,
+    /// Directory to write the repository key (outpost-<repo>.gpg) into.
+    #[arg(long, default_value = ".")]
+    pub out: PathBuf,
+    /// Where the key will be on the nodes (the `Signed-By` directory).
+    #[arg(long, default_value = "/etc/apt/keyrings")]
+    pub key_dir: String,
 }
 
 #[derive(Debug, Args)]

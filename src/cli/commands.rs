@@ -1,8 +1,8 @@
 //! One function per command: resolve arguments into settings, call the library, print.
 
 use super::args::{
-    BuildArgs, CacheArgs, ContainerdArgs, InspectArgs, KubeadmArgs, KubesprayArgs, LockArgs,
-    ServeArgs, TlsMode, VerifyArgs,
+    AptArgs, BuildArgs, CacheArgs, ContainerdArgs, InspectArgs, KubeadmArgs, KubesprayArgs,
+    LockArgs, ServeArgs, TlsMode, VerifyArgs,
 };
 use super::progress::Bars;
 use super::{exit, CliError};
@@ -213,7 +213,12 @@ pub fn build(args: &BuildArgs) -> Result<(), CliError> {
         .block_on(fetch::fetch_all(&lockfile, &registry, &http, &store, &bars))
         .map_err(|e| CliError::new(exit::UPSTREAM, e))?;
     let out = args.out.join(format!("{}.tar", release.bundle_stem()));
-    let packed = pack::pack(&lockfile, &store, &signer, &out, &bars)?;
+    let apt_signer = if lockfile.debs.is_empty() {
+        None
+    } else {
+        Some(outpost::sign::apt::AptSigner::load(&args.key, &password).map_err(sign_error)?)
+    };
+    let packed = pack::pack(&lockfile, &store, &signer, apt_signer.as_ref(), &out, &bars)?;
     if args.json {
         print_json(&json!({
             "bundle": packed.path,
@@ -499,5 +504,63 @@ pub fn config_kubespray(args: &KubesprayArgs) -> Result<(), CliError> {
             &bundle.registries(),
         )
     );
+    Ok(())
+}
+
+pub fn config_apt(args: &AptArgs) -> Result<(), CliError> {
+    use outpost::bundle::aptrepo;
+    use std::io::{Read, Seek, SeekFrom};
+    if !(args.mirror.starts_with("http://") || args.mirror.starts_with("https://")) {
+        return Err(input(anyhow::anyhow!(
+            "--mirror `{}` must be a URL such as https://mirror.site:5000",
+            args.mirror
+        )));
+    }
+    let bundle = open_for_config(&args.bundle)?;
+    let keys: Vec<&outpost::bundle::open::IndexedFile> = bundle
+        .files
+        .iter()
+        .filter(|f| {
+            f.path.starts_with("apt/") && f.path.ends_with(&format!("/{}", aptrepo::KEYRING))
+        })
+        .collect();
+    if keys.is_empty() {
+        return Err(input(anyhow::anyhow!(
+            "{} carries no Debian packages (its manifest has no spec.packages)",
+            args.bundle.display()
+        )));
+    }
+    for key in keys {
+        let repo = key
+            .path
+            .trim_start_matches("apt/")
+            .trim_end_matches(&format!("/{}", aptrepo::KEYRING));
+        let location = bundle.blobs.get(&key.digest).copied().ok_or_else(|| {
+            CliError::new(
+                exit::VERIFY,
+                anyhow::anyhow!("the key of {repo} is missing from the bundle"),
+            )
+        })?;
+        let mut file = std::fs::File::open(&args.bundle)?;
+        let mut bytes = vec![0u8; location.size as usize];
+        file.seek(SeekFrom::Start(location.offset))?;
+        file.read_exact(&mut bytes)?;
+        let name = format!("outpost-{repo}.gpg");
+        let path = args.out.join(&name);
+        outpost::fsutil::write_atomic(&path, &bytes)
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!(
+            "wrote {} (copy it to {} on every node)",
+            path.display(),
+            args.key_dir
+        );
+        println!(
+            "Types: deb\nURIs: {}/apt/{repo}\nSuites: {}\nComponents: {}\nSigned-By: {}/{name}\n",
+            args.mirror.trim_end_matches('/'),
+            aptrepo::SUITE,
+            aptrepo::COMPONENT,
+            args.key_dir.trim_end_matches('/')
+        );
+    }
     Ok(())
 }

@@ -242,6 +242,45 @@ async fn read_packages(
     Ok(packages)
 }
 
+/// Control fields carried into the generated repository's Packages files.
+const CONTROL_FIELDS: [&str; 19] = [
+    "Package",
+    "Source",
+    "Version",
+    "Installed-Size",
+    "Maintainer",
+    "Architecture",
+    "Multi-Arch",
+    "Essential",
+    "Priority",
+    "Section",
+    "Replaces",
+    "Provides",
+    "Pre-Depends",
+    "Depends",
+    "Recommends",
+    "Suggests",
+    "Breaks",
+    "Conflicts",
+    "Enhances",
+];
+
+fn control_text(package: &Package) -> String {
+    let mut text = String::new();
+    for name in CONTROL_FIELDS {
+        if let Some(value) = package.fields.get(name) {
+            text.push_str(&format!("{name}: {}\n", value.replace('\n', "\n ")));
+        }
+    }
+    if let Some(description) = package.fields.get("Description") {
+        text.push_str(&format!(
+            "Description: {}\n",
+            description.lines().next().unwrap_or("")
+        ));
+    }
+    text
+}
+
 /// Resolves every `spec.packages.apt` entry for every platform.
 pub async fn resolve(
     release: &Release,
@@ -335,6 +374,7 @@ pub async fn resolve(
                     size,
                     source: package.origin.clone(),
                     why: pick.why,
+                    control: control_text(package),
                 });
             }
         }

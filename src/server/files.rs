@@ -1,6 +1,6 @@
 //! `/files/<upstream host>/<upstream path>`: the binary mirror in upstream layout, with
 //! `.sha256` sidecars and browsable directory pages. Paths are checked by a pure function:
-//! `..`, `.`, empty segments, backslashes and any percent-encoding are refused.
+//! decoded once, then `..`, `.`, empty segments, backslashes and double encoding are refused.
 
 use super::catalog::Catalog;
 use super::error::OciError;
@@ -22,10 +22,35 @@ pub enum FileRequest {
 #[error("bad file path: {0}")]
 pub struct FilePathError(pub &'static str);
 
-/// Parses the part after `/files/` (raw, not decoded).
+/// Decodes `%XX` escapes once (apt asks for `…1%2bb2_amd64.deb`).
+fn percent_decode(raw: &str) -> Result<String, FilePathError> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            let byte = hex.ok_or(FilePathError("malformed percent-encoding"))?;
+            out.push(byte);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).map_err(|_| FilePathError("the path is not UTF-8"))
+}
+
+/// Parses the part after `/files/`: percent-decoded once, then checked (a `%` left after
+/// decoding means double encoding, which is refused).
 pub fn parse_file_path(raw: &str) -> Result<FileRequest, FilePathError> {
+    let decoded = percent_decode(raw)?;
+    let raw = decoded.as_str();
     if raw.contains('%') {
-        return Err(FilePathError("percent-encoded paths are not served"));
+        return Err(FilePathError("double percent-encoding is not served"));
     }
     if raw.contains('\\') || raw.contains('\0') {
         return Err(FilePathError("backslashes and NUL are not allowed"));

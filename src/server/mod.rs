@@ -105,6 +105,7 @@ fn route_label(path: &str) -> &'static str {
         "/healthz" => "healthz",
         "/metrics" => "metrics",
         _ if path == "/files" || path.starts_with("/files/") => "files",
+        _ if path == "/apt" || path.starts_with("/apt/") => "apt",
         _ => match path.strip_prefix("/v2/").map(path::parse) {
             Some(Ok(path::Route::Base)) => "base",
             Some(Ok(path::Route::Catalog)) => "catalog",
@@ -172,6 +173,28 @@ async fn files_route(State(state): State<Arc<AppState>>, request: Request) -> Re
     .await
 }
 
+/// `/apt/<repo>/…`: the generated repositories live among the bundle's files under `apt/`.
+async fn apt_route(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let path = request.uri().path();
+    let rest = path
+        .strip_prefix("/apt/")
+        .or_else(|| path.strip_prefix("/apt"))
+        .unwrap_or("");
+    let raw = if rest.is_empty() {
+        "apt/".to_string()
+    } else {
+        format!("apt/{rest}")
+    };
+    files::handle(
+        &state.catalog,
+        &state.metrics,
+        request.method(),
+        &raw,
+        request.headers(),
+    )
+    .await
+}
+
 async fn healthz() -> &'static str {
     "ok\n"
 }
@@ -206,6 +229,9 @@ pub fn router(catalog: Catalog, max_concurrent_requests: usize) -> Router {
         .route("/files", any(files_route))
         .route("/files/", any(files_route))
         .route("/files/{*path}", any(files_route))
+        .route("/apt", any(apt_route))
+        .route("/apt/", any(apt_route))
+        .route("/apt/{*path}", any(apt_route))
         .route("/healthz", any(healthz))
         .route("/metrics", any(metrics))
         .fallback(not_found)

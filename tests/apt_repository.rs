@@ -1,0 +1,195 @@
+//! The apt repository inside a bundle: packages pinned from the host's real archive are
+//! served under `/apt/<repo>/` with a Release signed by the bundle's apt key, and a real
+//! `apt-get update && apt-get install --download-only` (own state, cache and sources; the
+//! `Signed-By` key written by `outpost config apt`) fetches them from outpost. gpgv accepts
+//! InRelease and Release.gpg; with another key apt refuses the repository.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+use std::process::Command;
+
+fn apt_get(work: &Path, sources: &Path, args: &[&str]) -> std::process::Output {
+    require("apt-get");
+    let state = work.join("apt-state");
+    for dir in ["lists/partial", "cache/archives/partial"] {
+        std::fs::create_dir_all(state.join(dir)).unwrap();
+    }
+    Command::new("apt-get")
+        .arg("-o")
+        .arg(format!("Dir::State={}", state.display()))
+        .arg("-o")
+        .arg(format!(
+            "Dir::State::Lists={}",
+            state.join("lists").display()
+        ))
+        .arg("-o")
+        .arg(format!("Dir::Cache={}", state.join("cache").display()))
+        .args(["-o", "Dir::Etc::SourceList=/dev/null"])
+        .arg("-o")
+        .arg(format!("Dir::Etc::SourceParts={}", sources.display()))
+        // A node: what this machine has installed stands for the assumed-installed base.
+        .args([
+            "-o",
+            "Dir::State::status=/var/lib/dpkg/status",
+            "-o",
+            "Debug::NoLocking=1",
+            "-o",
+            "APT::Architecture=amd64",
+        ])
+        .args(args)
+        .output()
+        .expect("run apt-get")
+}
+
+#[test]
+fn apt_get_installs_from_the_bundle_and_refuses_another_key() {
+    require("gpgv");
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    keys(work);
+    std::fs::write(
+        work.join("nodes.yaml"),
+        "apiVersion: outpost/v1alpha1\nkind: Release\nmetadata: {name: nodes, version: \"1\"}\nspec:\n  platforms: [linux/amd64]\n  packages:\n    apt:\n      - source: system\n        packages: [socat, conntrack]\n",
+    )
+    .unwrap();
+    outpost_ok(work, &["bundle", "build", "nodes.yaml"]);
+    outpost_ok(work, &["bundle", "verify", "bundles/nodes-1.tar"]);
+    let server = Server::start(work, &["bundles/nodes-1.tar"]);
+
+    let sources = work.join("sources");
+    std::fs::create_dir_all(&sources).unwrap();
+    let entry = outpost_ok(
+        work,
+        &[
+            "config",
+            "apt",
+            "--mirror",
+            &server.url(),
+            "--bundle",
+            "bundles/nodes-1.tar",
+            "--out",
+            sources.to_str().unwrap(),
+            "--key-dir",
+            sources.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        entry.contains(&format!("URIs: {}/apt/nodes\n", server.url())),
+        "{entry}"
+    );
+    assert!(
+        entry.contains(&format!(
+            "Signed-By: {}/outpost-nodes.gpg",
+            sources.display()
+        )),
+        "{entry}"
+    );
+    std::fs::write(sources.join("outpost.sources"), &entry).unwrap();
+
+    // gpgv accepts both signatures with the key config apt wrote.
+    let base = format!("{}/apt/nodes/dists/outpost", server.url());
+    for name in ["InRelease", "Release", "Release.gpg"] {
+        std::fs::write(
+            work.join(name),
+            http("GET", &format!("{base}/{name}"), &[]).body,
+        )
+        .unwrap();
+    }
+    let keyring = sources.join("outpost-nodes.gpg");
+    run_ok(
+        Command::new("gpgv")
+            .arg("--keyring")
+            .arg(&keyring)
+            .arg("InRelease")
+            .current_dir(work),
+    );
+    run_ok(
+        Command::new("gpgv")
+            .arg("--keyring")
+            .arg(&keyring)
+            .args(["Release.gpg", "Release"])
+            .current_dir(work),
+    );
+
+    // apt-get update verifies the repository with Signed-By, and installs from it.
+    let update = apt_get(work, &sources, &["update"]);
+    assert!(
+        update.status.success(),
+        "{}",
+        String::from_utf8_lossy(&update.stderr)
+    );
+    let install = apt_get(
+        work,
+        &sources,
+        &[
+            "install",
+            "-y",
+            "--download-only",
+            "--reinstall",
+            "socat",
+            "conntrack",
+        ],
+    );
+    assert!(
+        install.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&install.stdout),
+        String::from_utf8_lossy(&install.stderr)
+    );
+    let archives = work.join("apt-state/cache/archives");
+    let lock: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(work.join("nodes.lock")).unwrap()).unwrap();
+    for name in ["socat", "conntrack"] {
+        let pin = lock["debs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["name"] == name)
+            .unwrap();
+        let file = std::fs::read_dir(&archives)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .find(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with(&format!("{name}_"))
+            })
+            .unwrap_or_else(|| panic!("{name} was not downloaded"));
+        let sum = run_ok(Command::new("sha256sum").arg(file.path()));
+        assert_eq!(
+            format!("sha256:{}", sum.split_whitespace().next().unwrap()),
+            pin["sha256"].as_str().unwrap()
+        );
+    }
+    assert!(
+        server.log().contains("/apt/nodes/pool/"),
+        "the .debs did not come from outpost"
+    );
+
+    // Another bundle's key: apt refuses the repository.
+    let other = work.join("other-keys");
+    outpost_ok(work, &["key", "generate", "--out", other.to_str().unwrap()]);
+    std::fs::copy(other.join("outpost-apt.gpg"), &keyring).unwrap();
+    std::fs::remove_dir_all(work.join("apt-state")).unwrap();
+    let refused = apt_get(work, &sources, &["update"]);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&refused.stdout),
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    assert!(
+        text.contains("NO_PUBKEY") || text.contains("not signed"),
+        "apt accepted a repository signed with another key:\n{text}"
+    );
+    let install = apt_get(
+        work,
+        &sources,
+        &["install", "-y", "--download-only", "--reinstall", "socat"],
+    );
+    assert!(
+        !install.status.success(),
+        "apt installed from an unverified repository"
+    );
+}
