@@ -89,7 +89,8 @@ fn build_repo(work: &Path, valid_until: Option<&str>) -> Repo {
     }
     let dists = root.join("dists/test");
     let mut release =
-        format!("Origin: test\nSuite: test\nCodename: test\nDate: Thu, 01 Jan 2026 00:00:00 UTC\n");
+        "Origin: test\nSuite: test\nCodename: test\nDate: Thu, 01 Jan 2026 00:00:00 UTC\n"
+            .to_string();
     if let Some(until) = valid_until {
         release.push_str(&format!("Valid-Until: {until}\n"));
     }
