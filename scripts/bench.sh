@@ -42,13 +42,13 @@ set -euo pipefail
 
 MODE=${1:-all}
 case "$MODE" in
-    build | verify | serve | all) ;;
+    build | verify | serve | resolve | all) ;;
     -h | --help)
         sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
         exit 0
         ;;
     *)
-        echo "usage: $0 [build|verify|serve|all]" >&2
+        echo "usage: $0 [build|verify|serve|resolve|all]" >&2
         exit 2
         ;;
 esac
@@ -728,14 +728,43 @@ run_serve() {
     rm -rf "$WORK/serve" # the big bundle; the registry goes with the work dir
 }
 
+# resolve: the Debian closure of a node's base packages from already-downloaded indexes of
+# the host's apt sources (network only for the signed InRelease), vs apt-get --simulate.
+run_resolve() {
+    local dir=$WORK/resolve r secs pkgs="containerd runc socat conntrack ipset ebtables ethtool iptables"
+    mkdir -p "$dir/cache"
+    cat >"$dir/nodes.yaml" <<YAML
+apiVersion: outpost/v1alpha1
+kind: Release
+metadata: {name: nodes, version: "1"}
+spec:
+  platforms: [linux/amd64]
+  packages:
+    apt:
+      - source: system
+        packages: [${pkgs// /, }]
+YAML
+    : >"$dir/empty-status"
+    "$OUTPOST" lock "$dir/nodes.yaml" --cache "$dir/cache" >/dev/null || die "outpost lock of the host's packages failed (no apt sources or no network to the archive?)"
+    for ((r = 1; r <= RUNS; r++)); do
+        secs=$(timed resolve_lock 0 "$WORK/resolve-$r.log" "$OUTPOST" lock "$dir/nodes.yaml" --cache "$dir/cache")
+        log "run $r/$RUNS: outpost lock (warm indexes) ${secs}s"
+        # shellcheck disable=SC2086
+        secs=$(timed apt_simulate 0 "$WORK/apt-$r.log" apt-get install --simulate -y -o Dir::State::status="$dir/empty-status" $pkgs)
+        log "run $r/$RUNS: apt-get install --simulate ${secs}s"
+    done
+}
+
 case "$MODE" in
     build) run_build ;;
     verify) run_verify ;;
     serve) run_serve ;;
+    resolve) run_resolve ;;
     all)
         run_build
         run_verify
         run_serve
+        run_resolve
         ;;
 esac
 
@@ -802,6 +831,10 @@ if cold is not None:
 if warm is not None:
     row("warm rebuild (s)", "s", warm, cold, "outpost cold build",
         warm / cold if cold else None, "warm/cold time as %; lower is better", rss_mib("warm_build"))
+res, aptsim = med("resolve_lock"), med("apt_simulate")
+if res is not None:
+    row("resolve 8 node packages, amd64, warm indexes (s)", "s", res, aptsim, "apt-get install --simulate (empty status)",
+        res / aptsim if aptsim else None, "outpost/apt time; < 1 = outpost faster", rss_mib("resolve_lock"))
 noop = med("noop_build")
 if noop is not None:
     row("warm rebuild, bundle up to date (s)", "s", noop, cold, "outpost cold build",
