@@ -252,6 +252,102 @@ fn the_closure_matches_apt_and_failures_are_named() {
         );
     }
 
+    // End to end: bundle, serve, and a real apt-get installs the closure from outpost.
+    outpost_ok(work, &["bundle", "build", "t.yaml", "--locked"]);
+    let server = Server::start(work, &["bundles/t-1.tar"]);
+    let node = work.join("node");
+    std::fs::create_dir_all(node.join("sources")).unwrap();
+    let entry = outpost_ok(
+        work,
+        &[
+            "config",
+            "apt",
+            "--mirror",
+            &server.url(),
+            "--bundle",
+            "bundles/t-1.tar",
+            "--out",
+            node.join("sources").to_str().unwrap(),
+            "--key-dir",
+            node.join("sources").to_str().unwrap(),
+        ],
+    );
+    std::fs::write(node.join("sources/outpost.sources"), entry).unwrap();
+    for dir in ["lists/partial", "cache/archives/partial"] {
+        std::fs::create_dir_all(node.join(dir)).unwrap();
+    }
+    std::fs::write(node.join("status"), "Package: base\nStatus: install ok installed\nVersion: 1.0\nArchitecture: all\nEssential: yes\nPriority: required\nMaintainer: t\nDescription: base\n\n").unwrap();
+    let node_apt = |args: &[&str]| {
+        Command::new("apt-get")
+            .arg("-o")
+            .arg(format!("Dir::State={}", node.display()))
+            .arg("-o")
+            .arg(format!(
+                "Dir::State::Lists={}",
+                node.join("lists").display()
+            ))
+            .arg("-o")
+            .arg(format!(
+                "Dir::State::status={}",
+                node.join("status").display()
+            ))
+            .arg("-o")
+            .arg(format!("Dir::Cache={}", node.join("cache").display()))
+            .args(["-o", "Dir::Etc::SourceList=/dev/null"])
+            .arg("-o")
+            .arg(format!(
+                "Dir::Etc::SourceParts={}",
+                node.join("sources").display()
+            ))
+            .args([
+                "-o",
+                "Debug::NoLocking=1",
+                "-o",
+                "APT::Architecture=arm64",
+                "-o",
+                "APT::Architectures=arm64",
+            ])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let update = node_apt(&["update"]);
+    assert!(
+        update.status.success(),
+        "{}",
+        String::from_utf8_lossy(&update.stderr)
+    );
+    let install = node_apt(&["install", "-y", "--download-only", "app"]);
+    assert!(
+        install.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&install.stdout),
+        String::from_utf8_lossy(&install.stderr)
+    );
+    let downloaded: BTreeSet<String> = std::fs::read_dir(node.join("cache/archives"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_suffix(".deb"))
+                .map(|n| n.split('_').next().unwrap().to_string())
+        })
+        .collect();
+    assert_eq!(
+        downloaded,
+        apt_simulate(work, &repo, "arm64", &["app"]),
+        "apt on the node fetched a different set"
+    );
+    assert!(
+        server
+            .log()
+            .contains("/apt/t/pool/main/libfoo_1.2_arm64.deb"),
+        "{}",
+        server.log()
+    );
+    drop(server);
+
     // Unsatisfiable: the chain that led to it.
     manifest(work, &repo, "[broken]");
     let stderr = outpost_fails(work, &["lock", "t.yaml"], 4);

@@ -221,16 +221,22 @@ async fn read_packages(
     }
     // Decompressing a large index costs seconds; the result is kept beside the cache,
     // named by the digest of the verified compressed index it came from.
-    let derived = store.root().join("derived").join(format!("{}.Packages", digest.hex()));
+    let derived = store
+        .root()
+        .join("derived")
+        .join(format!("{}.Packages", digest.hex()));
     let text = match std::fs::read(&derived) {
         Ok(text) => text,
         Err(_) => {
             let compressed = store.read_bytes(&digest).map_err(|e| apt_error(&url, e))?;
             let mut text = Vec::new();
             if entry.path.ends_with(".xz") {
-                lzma_rs::xz_decompress(&mut &compressed[..], &mut text).map_err(|e| apt_error(&url, format!("xz: {e:?}")))?;
+                lzma_rs::xz_decompress(&mut &compressed[..], &mut text)
+                    .map_err(|e| apt_error(&url, format!("xz: {e:?}")))?;
             } else if entry.path.ends_with(".gz") {
-                flate2::read::GzDecoder::new(&compressed[..]).read_to_end(&mut text).map_err(|e| apt_error(&url, format!("gzip: {e}")))?;
+                flate2::read::GzDecoder::new(&compressed[..])
+                    .read_to_end(&mut text)
+                    .map_err(|e| apt_error(&url, format!("gzip: {e}")))?;
             } else {
                 text = compressed;
             }
