@@ -50,7 +50,7 @@ pub enum PackageError {
 }
 
 impl Package {
-    pub fn from_paragraph(paragraph: &Paragraph) -> Result<Self, PackageError> {
+    pub fn from_paragraph(paragraph: Paragraph) -> Result<Self, PackageError> {
         let get = |field: &'static str| {
             paragraph
                 .get(field)
@@ -84,10 +84,10 @@ impl Package {
             breaks: relations("Breaks")?,
             essential: paragraph.get("Essential") == Some("yes"),
             priority: paragraph.get("Priority").unwrap_or("optional").to_string(),
-            fields: paragraph.clone(),
             origin: String::new(),
             name,
             version,
+            fields: paragraph,
         })
     }
 
@@ -501,7 +501,7 @@ Multi-Arch: same
         let packages = parse(INDEX)
             .unwrap()
             .iter()
-            .map(|p| Package::from_paragraph(p).unwrap())
+            .map(|p| Package::from_paragraph(p.clone()).unwrap())
             .collect::<Vec<_>>();
         Universe::new(packages, "amd64")
     }
@@ -608,7 +608,7 @@ Multi-Arch: same
         let packages = parse(INDEX)
             .unwrap()
             .iter()
-            .map(|p| Package::from_paragraph(p).unwrap())
+            .map(|p| Package::from_paragraph(p.clone()).unwrap())
             .collect::<Vec<_>>();
         let arm = Universe::new(packages, "arm64");
         let chosen = run(&arm, &["libc6"]).unwrap();

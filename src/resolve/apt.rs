@@ -247,7 +247,7 @@ async fn read_packages(
     let text = String::from_utf8_lossy(&text);
     let paragraphs = control::parse(&text).map_err(|e| apt_error(&url, e))?;
     let mut packages = Vec::with_capacity(paragraphs.len());
-    for paragraph in &paragraphs {
+    for paragraph in paragraphs {
         let mut package = Package::from_paragraph(paragraph).map_err(|e| apt_error(&url, e))?;
         package.origin = format!("{} {}", source.uri, source.suite);
         packages.push(package);
