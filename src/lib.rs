@@ -7,6 +7,7 @@ pub mod bundle;
 pub mod checksum;
 pub mod debian;
 pub mod digest;
+pub mod errors;
 pub mod fetch;
 pub mod files;
 pub mod fsutil;

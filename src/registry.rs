@@ -194,24 +194,15 @@ impl Registry {
 /// and what to do when the registry wants credentials.
 fn describe_error(error: &oci_client::errors::OciDistributionError, host: &str) -> String {
     use oci_client::errors::OciDistributionError as E;
-    let mut message = error.to_string();
     if matches!(
         error,
         E::UnauthorizedError { .. } | E::AuthenticationFailure(_)
     ) {
+        let mut message = error.to_string();
         message.push_str(&format!(
             " (log in to {host}: add its credentials to ~/.docker/config.json or $DOCKER_CONFIG/config.json, e.g. with `skopeo login --authfile ~/.docker/config.json {host}`)"
         ));
         return message;
     }
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
+    crate::errors::chain(error)
 }

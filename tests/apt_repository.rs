@@ -10,37 +10,15 @@ use common::*;
 use std::path::Path;
 use std::process::Command;
 
-fn apt_get(work: &Path, sources: &Path, args: &[&str]) -> std::process::Output {
-    require("apt-get");
-    let state = work.join("apt-state");
-    for dir in ["lists/partial", "cache/archives/partial"] {
-        std::fs::create_dir_all(state.join(dir)).unwrap();
-    }
-    Command::new("apt-get")
-        .arg("-o")
-        .arg(format!("Dir::State={}", state.display()))
-        .arg("-o")
-        .arg(format!(
-            "Dir::State::Lists={}",
-            state.join("lists").display()
-        ))
-        .arg("-o")
-        .arg(format!("Dir::Cache={}", state.join("cache").display()))
-        .args(["-o", "Dir::Etc::SourceList=/dev/null"])
-        .arg("-o")
-        .arg(format!("Dir::Etc::SourceParts={}", sources.display()))
-        // A node: what this machine has installed stands for the assumed-installed base.
-        .args([
-            "-o",
-            "Dir::State::status=/var/lib/dpkg/status",
-            "-o",
-            "Debug::NoLocking=1",
-            "-o",
-            "APT::Architecture=amd64",
-        ])
-        .args(args)
-        .output()
-        .expect("run apt-get")
+/// apt-get on a node whose installed base is this machine's own dpkg status.
+fn node_apt(work: &Path, sources: &Path, args: &[&str]) -> std::process::Output {
+    apt_get(
+        &work.join("apt-state"),
+        sources,
+        Path::new("/var/lib/dpkg/status"),
+        "amd64",
+        args,
+    )
 }
 
 #[test]
@@ -114,13 +92,13 @@ fn apt_get_installs_from_the_bundle_and_refuses_another_key() {
     );
 
     // apt-get update verifies the repository with Signed-By, and installs from it.
-    let update = apt_get(work, &sources, &["update"]);
+    let update = node_apt(work, &sources, &["update"]);
     assert!(
         update.status.success(),
         "{}",
         String::from_utf8_lossy(&update.stderr)
     );
-    let install = apt_get(
+    let install = node_apt(
         work,
         &sources,
         &[
@@ -173,7 +151,7 @@ fn apt_get_installs_from_the_bundle_and_refuses_another_key() {
     outpost_ok(work, &["key", "generate", "--out", other.to_str().unwrap()]);
     std::fs::copy(other.join("outpost-apt.gpg"), &keyring).unwrap();
     std::fs::remove_dir_all(work.join("apt-state")).unwrap();
-    let refused = apt_get(work, &sources, &["update"]);
+    let refused = node_apt(work, &sources, &["update"]);
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&refused.stdout),
@@ -183,7 +161,7 @@ fn apt_get_installs_from_the_bundle_and_refuses_another_key() {
         text.contains("NO_PUBKEY") || text.contains("not signed"),
         "apt accepted a repository signed with another key:\n{text}"
     );
-    let install = apt_get(
+    let install = node_apt(
         work,
         &sources,
         &["install", "-y", "--download-only", "--reinstall", "socat"],

@@ -10,8 +10,8 @@ mod common;
 use common::*;
 use outpost::sign::apt::AptSigner;
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 
 const ARCHES: [&str; 2] = ["amd64", "arm64"];
 
@@ -42,21 +42,8 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
-struct Repo {
-    root: PathBuf,
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Repo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// Builds .debs with dpkg-deb, the Packages indexes, and a Release signed with `keys/`.
-fn build_repo(work: &Path, valid_until: Option<&str>) -> Repo {
+fn build_repo(work: &Path, valid_until: Option<&str>) -> StaticServer {
     require("dpkg-deb");
     let root = work.join("repo");
     let mut indexes: std::collections::BTreeMap<&str, String> =
@@ -108,30 +95,10 @@ fn build_repo(work: &Path, valid_until: Option<&str>) -> Repo {
     let signer = AptSigner::load(&work.join("keys/outpost.key"), PASSWORD.as_bytes()).unwrap();
     std::fs::write(dists.join("Release"), &release).unwrap();
     std::fs::write(dists.join("InRelease"), signer.clearsign(&release).unwrap()).unwrap();
-    let port = free_port();
-    let child = Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--directory",
-        ])
-        .arg(&root)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline);
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    Repo { root, child, port }
+    StaticServer::start(root)
 }
 
-fn manifest(work: &Path, repo: &Repo, packages: &str) {
+fn manifest(work: &Path, repo: &StaticServer, packages: &str) {
     let text = format!(
         "apiVersion: outpost/v1alpha1\nkind: Release\nmetadata: {{name: t, version: \"1\"}}\nspec:\n  platforms: [linux/amd64, linux/arm64]\n  packages:\n    apt:\n      - url: http://127.0.0.1:{}\n        suite: test\n        components: [main]\n        keyring: {}\n        packages: {packages}\n",
         repo.port,
@@ -142,7 +109,12 @@ fn manifest(work: &Path, repo: &Repo, packages: &str) {
 
 /// What `apt-get install --simulate` installs for `request` on `arch`, with only the
 /// essential `base` in the status file.
-fn apt_simulate(work: &Path, repo: &Repo, arch: &str, request: &[&str]) -> BTreeSet<String> {
+fn apt_simulate(
+    work: &Path,
+    repo: &StaticServer,
+    arch: &str,
+    request: &[&str],
+) -> BTreeSet<String> {
     require("apt-get");
     let state = work.join(format!("apt-{arch}"));
     std::fs::create_dir_all(state.join("lists/partial")).unwrap();
@@ -155,38 +127,13 @@ fn apt_simulate(work: &Path, repo: &Repo, arch: &str, request: &[&str]) -> BTree
     )
     .unwrap();
     let apt = |args: &[&str]| {
-        Command::new("apt-get")
-            .arg("-o")
-            .arg(format!("Dir::State={}", state.display()))
-            .arg("-o")
-            .arg(format!(
-                "Dir::State::Lists={}",
-                state.join("lists").display()
-            ))
-            .arg("-o")
-            .arg(format!(
-                "Dir::State::status={}",
-                state.join("status").display()
-            ))
-            .arg("-o")
-            .arg(format!("Dir::Cache={}", state.join("cache").display()))
-            .args(["-o", "Dir::Etc::SourceList=/dev/null"])
-            .arg("-o")
-            .arg(format!(
-                "Dir::Etc::SourceParts={}",
-                state.join("sources").display()
-            ))
-            .args([
-                "-o",
-                "Debug::NoLocking=1",
-                "-o",
-                &format!("APT::Architecture={arch}"),
-                "-o",
-                &format!("APT::Architectures={arch}"),
-            ])
-            .args(args)
-            .output()
-            .unwrap()
+        apt_get(
+            &state,
+            &state.join("sources"),
+            &state.join("status"),
+            arch,
+            args,
+        )
     };
     let update = apt(&["update"]);
     assert!(
@@ -278,38 +225,13 @@ fn the_closure_matches_apt_and_failures_are_named() {
     }
     std::fs::write(node.join("status"), "Package: base\nStatus: install ok installed\nVersion: 1.0\nArchitecture: all\nEssential: yes\nPriority: required\nMaintainer: t\nDescription: base\n\n").unwrap();
     let node_apt = |args: &[&str]| {
-        Command::new("apt-get")
-            .arg("-o")
-            .arg(format!("Dir::State={}", node.display()))
-            .arg("-o")
-            .arg(format!(
-                "Dir::State::Lists={}",
-                node.join("lists").display()
-            ))
-            .arg("-o")
-            .arg(format!(
-                "Dir::State::status={}",
-                node.join("status").display()
-            ))
-            .arg("-o")
-            .arg(format!("Dir::Cache={}", node.join("cache").display()))
-            .args(["-o", "Dir::Etc::SourceList=/dev/null"])
-            .arg("-o")
-            .arg(format!(
-                "Dir::Etc::SourceParts={}",
-                node.join("sources").display()
-            ))
-            .args([
-                "-o",
-                "Debug::NoLocking=1",
-                "-o",
-                "APT::Architecture=arm64",
-                "-o",
-                "APT::Architectures=arm64",
-            ])
-            .args(args)
-            .output()
-            .unwrap()
+        apt_get(
+            &node,
+            &node.join("sources"),
+            &node.join("status"),
+            "arm64",
+            args,
+        )
     };
     let update = node_apt(&["update"]);
     assert!(

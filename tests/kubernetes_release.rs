@@ -7,8 +7,8 @@
 mod common;
 
 use common::*;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 
 const VERSION: &str = "v1.31.2";
 const ARCHES: [&str; 2] = ["amd64", "arm64"];
@@ -43,52 +43,8 @@ fn put(root: &Path, path: &str, bytes: &[u8]) -> Vec<u8> {
     bytes.to_vec()
 }
 
-/// A static file server (python3 -m http.server) for one upstream host's tree.
-struct Upstream {
-    port: u16,
-    root: PathBuf,
-    child: Child,
-}
-
-impl Upstream {
-    fn start(root: PathBuf) -> Self {
-        require("python3");
-        let port = free_port();
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "http.server",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--directory",
-            ])
-            .arg(&root)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "upstream did not start"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        Upstream { port, root, child }
-    }
-}
-
-impl Drop for Upstream {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// dl.k8s.io and github.com as their release layouts look, with every checksum convention.
-fn build_upstreams(work: &Path) -> (Upstream, Upstream) {
+fn build_upstreams(work: &Path) -> (StaticServer, StaticServer) {
     let dl = work.join("upstream-dl");
     put(&dl, "release/stable-1.31.txt", VERSION.as_bytes());
     for arch in ARCHES {
@@ -182,7 +138,7 @@ fn build_upstreams(work: &Path) -> (Upstream, Upstream) {
         &content("inline", 5_000),
     );
     put(&gh, "example/loose/v1/loose.bin", &content("loose", 4_000));
-    (Upstream::start(dl), Upstream::start(gh))
+    (StaticServer::start(dl), StaticServer::start(gh))
 }
 
 fn seed_control_plane(registry: &Registry, work: &Path) {
@@ -235,8 +191,8 @@ spec:
 
 struct K8sSite {
     registry: Registry,
-    dl: Upstream,
-    gh: Upstream,
+    dl: StaticServer,
+    gh: StaticServer,
     dir: tempfile::TempDir,
 }
 

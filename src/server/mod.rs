@@ -157,34 +157,20 @@ async fn v2(State(state): State<Arc<AppState>>, request: Request) -> Response {
     .await
 }
 
-async fn files_route(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let path = request.uri().path();
-    let raw = path
-        .strip_prefix("/files/")
-        .or_else(|| path.strip_prefix("/files"))
-        .unwrap_or("");
-    files::handle(
-        &state.catalog,
-        &state.metrics,
-        request.method(),
-        raw,
-        request.headers(),
-    )
-    .await
-}
-
-/// `/apt/<repo>/…`: the generated repositories live among the bundle's files under `apt/`.
-async fn apt_route(State(state): State<Arc<AppState>>, request: Request) -> Response {
+/// `/files/…` and `/apt/…` both answer from the bundles' files: the generated apt
+/// repositories are files under `apt/<repo>/`.
+async fn files_under(
+    state: Arc<AppState>,
+    request: Request,
+    route: &str,
+    prefix: &str,
+) -> Response {
     let path = request.uri().path();
     let rest = path
-        .strip_prefix("/apt/")
-        .or_else(|| path.strip_prefix("/apt"))
+        .strip_prefix(&format!("{route}/"))
+        .or_else(|| path.strip_prefix(route))
         .unwrap_or("");
-    let raw = if rest.is_empty() {
-        "apt/".to_string()
-    } else {
-        format!("apt/{rest}")
-    };
+    let raw = format!("{prefix}{rest}");
     files::handle(
         &state.catalog,
         &state.metrics,
@@ -193,6 +179,14 @@ async fn apt_route(State(state): State<Arc<AppState>>, request: Request) -> Resp
         request.headers(),
     )
     .await
+}
+
+async fn files_route(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    files_under(state, request, "/files", "").await
+}
+
+async fn apt_route(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    files_under(state, request, "/apt", "apt/").await
 }
 
 async fn healthz() -> &'static str {

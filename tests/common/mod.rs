@@ -539,3 +539,72 @@ pub fn http(method: &str, url: &str, extra: &[&str]) -> Reply {
         body: std::fs::read(&body).unwrap_or_default(),
     }
 }
+
+/// A static file server (`python3 -m http.server`) for an upstream's tree, killed on drop.
+pub struct StaticServer {
+    pub port: u16,
+    pub root: PathBuf,
+    child: Child,
+}
+
+impl StaticServer {
+    pub fn start(root: PathBuf) -> Self {
+        require("python3");
+        let port = free_port();
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
+            .arg(&root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start python3 -m http.server");
+        wait_for_port(port);
+        StaticServer { port, root, child }
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `apt-get` on an isolated node: its own state, lists and cache under `state`, sources from
+/// `sources` only, the given dpkg `status` file and architecture.
+pub fn apt_get(state: &Path, sources: &Path, status: &Path, arch: &str, args: &[&str]) -> Output {
+    require("apt-get");
+    for dir in ["lists/partial", "cache/archives/partial"] {
+        std::fs::create_dir_all(state.join(dir)).unwrap();
+    }
+    Command::new("apt-get")
+        .arg("-o")
+        .arg(format!("Dir::State={}", state.display()))
+        .arg("-o")
+        .arg(format!(
+            "Dir::State::Lists={}",
+            state.join("lists").display()
+        ))
+        .arg("-o")
+        .arg(format!("Dir::State::status={}", status.display()))
+        .arg("-o")
+        .arg(format!("Dir::Cache={}", state.join("cache").display()))
+        .args(["-o", "Dir::Etc::SourceList=/dev/null"])
+        .arg("-o")
+        .arg(format!("Dir::Etc::SourceParts={}", sources.display()))
+        .args(["-o", "Debug::NoLocking=1"])
+        .arg("-o")
+        .arg(format!("APT::Architecture={arch}"))
+        .arg("-o")
+        .arg(format!("APT::Architectures={arch}"))
+        .args(args)
+        .output()
+        .expect("run apt-get")
+}
