@@ -244,11 +244,10 @@ pub async fn serve(
     on_ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
     let app = router(catalog, settings.max_concurrent_requests);
-    let listener =
-        std::net::TcpListener::bind(settings.listen).map_err(|source| ServeError::Bind {
-            addr: settings.listen,
-            source,
-        })?;
+    let listener = listen(settings.listen).map_err(|source| ServeError::Bind {
+        addr: settings.listen,
+        source,
+    })?;
     let _ = listener.set_nonblocking(true);
     let bound = listener.local_addr().unwrap_or(settings.listen);
     let handle = axum_server::Handle::new();
@@ -271,30 +270,56 @@ pub async fn serve(
                         key: files.key.clone(),
                         source,
                     })?;
-            axum_server::from_tcp_rustls(listener, config)
+            let mut server = axum_server::from_tcp_rustls(listener, config)
                 .map_err(|source| ServeError::Bind {
                     addr: bound,
                     source,
                 })?
-                .handle(handle)
-                .serve(service)
-                .await
+                .handle(handle);
+            bound_http(server.http_builder());
+            server.serve(service).await
         }
         None => {
-            axum_server::from_tcp(listener)
+            let mut server = axum_server::from_tcp(listener)
                 .map_err(|source| ServeError::Bind {
                     addr: bound,
                     source,
                 })?
-                .handle(handle)
-                .serve(service)
-                .await
+                .handle(handle);
+            bound_http(server.http_builder());
+            server.serve(service).await
         }
     };
     result.map_err(|source| ServeError::Bind {
         addr: bound,
         source,
     })
+}
+
+/// A listening socket with a backlog long enough for a site's nodes all starting at once
+/// (std's default of 128 refuses connections in a burst).
+fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(4096)?.into_std()
+}
+
+/// Bounds what one connection may make the server hold: request heads up to 64 KiB
+/// (a larger head is refused), and 20 s to send one (slow clients are dropped).
+fn bound_http(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+) {
+    builder
+        .http1()
+        .max_buf_size(64 * 1024)
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(20));
+    builder.http2().max_header_list_size(64 * 1024);
 }
 
 async fn wait_for_signal() {
