@@ -246,6 +246,17 @@ async fn fetch_blob(
         if offset > 0 {
             reporter.advance(offset);
         }
+        if offset == descriptor.size {
+            // An earlier run got every byte but stopped before the rename: check and keep.
+            match partial.commit() {
+                Ok(()) => return Ok(()),
+                Err(e) => {
+                    last_error = format!("the leftover download was wrong and was discarded: {e}");
+                    reporter.rewind(offset);
+                    continue;
+                }
+            }
+        }
         let opened = match &wanted.source {
             Source::Image(image) => {
                 registry

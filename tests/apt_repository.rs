@@ -149,6 +149,25 @@ fn apt_get_installs_from_the_bundle_and_refuses_another_key() {
     // Another bundle's key: apt refuses the repository.
     let other = work.join("other-keys");
     outpost_ok(work, &["key", "generate", "--out", other.to_str().unwrap()]);
+    // config refuses a bundle that its key did not sign: what it writes becomes a trust anchor.
+    let other_pub = other.join("outpost.pub");
+    let stderr = outpost_fails(
+        work,
+        &[
+            "config",
+            "apt",
+            "--mirror",
+            &server.url(),
+            "--bundle",
+            "bundles/nodes-1.tar",
+            "--key",
+            other_pub.to_str().unwrap(),
+            "--out",
+            work.to_str().unwrap(),
+        ],
+        3,
+    );
+    assert!(stderr.contains("signature check failed"), "{stderr}");
     std::fs::copy(other.join("outpost-apt.gpg"), &keyring).unwrap();
     std::fs::remove_dir_all(work.join("apt-state")).unwrap();
     let refused = node_apt(work, &sources, &["update"]);

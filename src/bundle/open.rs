@@ -109,9 +109,14 @@ impl OpenBundle {
                     EntryKind::Index | EntryKind::Signature => {
                         let mut bytes = Vec::new();
                         (&mut entry)
-                            .take(MAX_MANIFEST_SIZE)
+                            .take(MAX_MANIFEST_SIZE + 1)
                             .read_to_end(&mut bytes)
                             .map_err(io)?;
+                        if bytes.len() as u64 > MAX_MANIFEST_SIZE {
+                            return Err(invalid(format!(
+                                "index.json or its signature is larger than {MAX_MANIFEST_SIZE} bytes"
+                            )));
+                        }
                         let slot = if kind == EntryKind::Index {
                             &mut index_bytes
                         } else {

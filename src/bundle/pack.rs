@@ -38,6 +38,8 @@ pub enum PackError {
     },
     #[error(transparent)]
     Sign(#[from] crate::sign::SignError),
+    #[error("index.json would be {0} bytes, over the {max}-byte limit readers accept; split the release into several bundles", max = oci::MAX_MANIFEST_SIZE)]
+    IndexTooLarge(usize),
     #[error("the release has Debian packages but no apt signing key was given (outpost-apt.key beside the bundle key; `outpost key generate` creates it)")]
     NoAptKey,
     #[error(transparent)]
@@ -240,6 +242,9 @@ pub fn plan(
     }
     let mut index_json = serde_json::to_vec_pretty(&index).unwrap_or_default();
     index_json.push(b'\n');
+    if index_json.len() as u64 > oci::MAX_MANIFEST_SIZE {
+        return Err(PackError::IndexTooLarge(index_json.len()));
+    }
 
     // Breadth-first from index.json: metadata in discovery order, then data.
     let mut seen: HashSet<Digest> = HashSet::new();

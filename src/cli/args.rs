@@ -90,8 +90,21 @@ pub enum ConfigCommand {
     Apt(AptArgs),
 }
 
+/// Which key a bundle read by a `config` command must be signed with.
+#[derive(Debug, Args)]
+pub struct TrustArgs {
+    /// Public key the bundle must be signed with.
+    #[arg(long, default_value = "keys/outpost.pub")]
+    pub key: PathBuf,
+    /// Read the bundle without checking its signature (DANGEROUS).
+    #[arg(long)]
+    pub insecure_skip_verify: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct AptArgs {
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// The mirror's URL as nodes reach it (http://host:port or https://host:port).
     #[arg(long)]
     pub mirror: String,
@@ -108,6 +121,8 @@ pub struct AptArgs {
 
 #[derive(Debug, Args)]
 pub struct KubeadmArgs {
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// The registry as nodes reach it: host:port (no scheme).
     #[arg(long)]
     pub mirror: String,
@@ -118,6 +133,8 @@ pub struct KubeadmArgs {
 
 #[derive(Debug, Args)]
 pub struct KubesprayArgs {
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// The mirror's URL as nodes reach it (http://host:port or https://host:port).
     #[arg(long)]
     pub mirror: String,
@@ -128,6 +145,8 @@ pub struct KubesprayArgs {
 
 #[derive(Debug, Args)]
 pub struct ContainerdArgs {
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// The mirror's URL as nodes reach it (http://host:port or https://host:port).
     #[arg(long)]
     pub mirror: String,

@@ -249,7 +249,7 @@ pub fn build(args: &BuildArgs) -> Result<(), CliError> {
             packed.images,
             packed.blobs,
             if packed.unchanged {
-                ", unchanged: already up to date"
+                ", unchanged: the same signed head and size are already there; `bundle verify` checks the content"
             } else {
                 ""
             }
@@ -317,7 +317,10 @@ pub fn inspect(args: &InspectArgs) -> Result<(), CliError> {
     if let Some(version) = &found.kubernetes_version {
         println!("kubernetes: {version}");
     }
-    println!("signer:    {}", found.signer);
+    println!(
+        "signer:    {} (as the bundle claims; `bundle verify` checks it)",
+        found.signer
+    );
     println!("manifest:  {}", found.manifest_digest);
     println!("index:     {}", found.index_digest);
     if let Some(lock) = &found.lockfile {
@@ -432,7 +435,6 @@ pub fn serve(args: &ServeArgs) -> Result<(), CliError> {
 }
 
 pub fn config_containerd(args: &ContainerdArgs) -> Result<(), CliError> {
-    use outpost::bundle::open::OpenBundle;
     use outpost::nodeconfig::containerd;
     if !(args.mirror.starts_with("http://") || args.mirror.starts_with("https://")) {
         return Err(input(anyhow::anyhow!(
@@ -442,7 +444,7 @@ pub fn config_containerd(args: &ContainerdArgs) -> Result<(), CliError> {
     }
     let mut registries = std::collections::BTreeSet::new();
     for path in &args.bundles {
-        let bundle = OpenBundle::open(path, None).map_err(|e| CliError::new(exit::VERIFY, e))?;
+        let bundle = open_for_config(path, &args.trust)?;
         registries.extend(bundle.registries());
     }
     for registry in &registries {
@@ -459,8 +461,20 @@ pub fn config_containerd(args: &ContainerdArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-fn open_for_config(path: &Path) -> Result<outpost::bundle::open::OpenBundle, CliError> {
-    outpost::bundle::open::OpenBundle::open(path, None).map_err(|e| CliError::new(exit::VERIFY, e))
+/// Opens a bundle for a `config` command: its signature must hold, since what it says
+/// becomes node configuration (and, for apt, a trust anchor).
+fn open_for_config(
+    path: &Path,
+    trust: &super::args::TrustArgs,
+) -> Result<outpost::bundle::open::OpenBundle, CliError> {
+    let verifier = if trust.insecure_skip_verify {
+        eprintln!("WARNING: --insecure-skip-verify: the bundle's signature is NOT checked");
+        None
+    } else {
+        Some(Verifier::load(&trust.key).map_err(sign_error)?)
+    };
+    outpost::bundle::open::OpenBundle::open(path, verifier.as_ref())
+        .map_err(|e| CliError::new(exit::VERIFY, e))
 }
 
 pub fn config_kubeadm(args: &KubeadmArgs) -> Result<(), CliError> {
@@ -470,7 +484,7 @@ pub fn config_kubeadm(args: &KubeadmArgs) -> Result<(), CliError> {
             args.mirror
         )));
     }
-    let bundle = open_for_config(&args.bundle)?;
+    let bundle = open_for_config(&args.bundle, &args.trust)?;
     let version = bundle.kubernetes_version.clone().ok_or_else(|| {
         input(anyhow::anyhow!(
             "{} carries no Kubernetes release (its manifest has no spec.kubernetes)",
@@ -491,7 +505,7 @@ pub fn config_kubespray(args: &KubesprayArgs) -> Result<(), CliError> {
             args.mirror
         )));
     };
-    let bundle = open_for_config(&args.bundle)?;
+    let bundle = open_for_config(&args.bundle, &args.trust)?;
     let paths: Vec<String> = bundle.files.iter().map(|f| f.path.clone()).collect();
     let files_url = format!("{}/files", args.mirror.trim_end_matches('/'));
     print!(
@@ -516,7 +530,7 @@ pub fn config_apt(args: &AptArgs) -> Result<(), CliError> {
             args.mirror
         )));
     }
-    let bundle = open_for_config(&args.bundle)?;
+    let bundle = open_for_config(&args.bundle, &args.trust)?;
     let keys: Vec<&outpost::bundle::open::IndexedFile> = bundle
         .files
         .iter()
@@ -545,6 +559,9 @@ pub fn config_apt(args: &AptArgs) -> Result<(), CliError> {
         let mut bytes = vec![0u8; location.size as usize];
         file.seek(SeekFrom::Start(location.offset))?;
         file.read_exact(&mut bytes)?;
+        if outpost::digest::Digest::of(&bytes) != key.digest {
+            return Err(CliError::new(exit::VERIFY, anyhow::anyhow!("{}: the apt key of {repo} is damaged (digest mismatch); run `outpost bundle verify`", args.bundle.display())));
+        }
         let name = format!("outpost-{repo}.gpg");
         let path = args.out.join(&name);
         outpost::fsutil::write_atomic(&path, &bytes)

@@ -245,13 +245,22 @@ pub enum ClosureError {
 }
 
 /// Which packages every target system already has.
+/// Only the highest version of each such package counts: older versions from other suites
+/// (main beside updates/security) are not installed anywhere.
 pub fn essential_set(universe: &Universe) -> HashSet<usize> {
-    (0..universe.packages.len())
-        .filter(|i| {
-            let p = &universe.packages[*i];
-            p.essential || p.priority == "required"
-        })
-        .collect()
+    let mut newest: HashMap<&str, usize> = HashMap::new();
+    for (index, package) in universe.packages.iter().enumerate() {
+        if !(package.essential || package.priority == "required") {
+            continue;
+        }
+        let keep = newest
+            .get(package.name.as_str())
+            .is_none_or(|current| universe.packages[*current].version < package.version);
+        if keep {
+            newest.insert(&package.name, index);
+        }
+    }
+    newest.into_values().collect()
 }
 
 /// Resolves the closure of `requests`; `installed` are packages assumed present (they satisfy
@@ -343,11 +352,18 @@ pub fn closure(
             continue;
         }
         let needed_by = chain.last().cloned().unwrap_or_default();
+        // The first alternative with a candidate that does not clash with a package of the
+        // same name chosen earlier (apt moves on to the next alternative likewise).
         let pick = group.iter().find_map(|relation| {
             universe
                 .candidates(relation)
-                .first()
-                .map(|i| (*i, relation))
+                .into_iter()
+                .find(|i| {
+                    chosen_names
+                        .get(universe.package(*i).name.as_str())
+                        .is_none_or(|c| c == i)
+                })
+                .map(|i| (i, relation))
         });
         match pick {
             Some((index, relation)) => {
@@ -617,5 +633,35 @@ Multi-Arch: same
             run(&arm, &["kubelet"]),
             Err(ClosureError::Unknown(_))
         ));
+    }
+
+    fn universe_of(text: &str) -> Universe {
+        let packages = parse(text)
+            .unwrap()
+            .into_iter()
+            .map(|p| Package::from_paragraph(p).unwrap())
+            .collect::<Vec<_>>();
+        Universe::new(packages, "amd64")
+    }
+
+    #[test]
+    fn only_the_newest_required_version_counts_as_installed() {
+        let u = universe_of(
+            "Package: libc6\nVersion: 2.36-9\nArchitecture: amd64\nPriority: required\n\nPackage: libc6\nVersion: 2.36-9+deb12u10\nArchitecture: amd64\nPriority: required\n\nPackage: foo\nVersion: 1\nArchitecture: amd64\nBreaks: libc6 (<< 2.36-9+deb12u4)\n",
+        );
+        assert_eq!(essential_set(&u).len(), 1);
+        assert!(
+            run(&u, &["foo"]).is_ok(),
+            "an old libc6 from another suite is not installed"
+        );
+    }
+
+    #[test]
+    fn a_clashing_first_alternative_falls_back_to_the_next() {
+        let u = universe_of(
+            "Package: aa\nVersion: 1\nArchitecture: amd64\nDepends: libx (= 1)\n\nPackage: bb\nVersion: 1\nArchitecture: amd64\nDepends: libx (>= 2) | liby\n\nPackage: libx\nVersion: 1\nArchitecture: amd64\n\nPackage: libx\nVersion: 2\nArchitecture: amd64\n\nPackage: liby\nVersion: 1\nArchitecture: amd64\n",
+        );
+        let chosen = run(&u, &["aa", "bb"]).unwrap();
+        assert_eq!(names(&u, &chosen), ["aa", "bb", "libx", "liby"]);
     }
 }

@@ -100,6 +100,9 @@ pub fn parse_date(text: &str) -> Option<i64> {
     ];
     let month = months.iter().position(|m| m == month)? as i64 + 1;
     let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
+    if !(1..=31).contains(&day) || !(1900..=9999).contains(&year) {
+        return None;
+    }
     let clock: Vec<i64> = time
         .split(':')
         .map(|p| p.parse().ok())
@@ -109,7 +112,7 @@ pub fn parse_date(text: &str) -> Option<i64> {
     };
     let offset = match zone.first().copied().unwrap_or("UTC") {
         "UTC" | "GMT" | "Z" => 0,
-        z if (z.starts_with('+') || z.starts_with('-')) && z.len() == 5 => {
+        z if (z.starts_with('+') || z.starts_with('-')) && z.len() == 5 && z.is_ascii() => {
             let sign = if z.starts_with('-') { -1 } else { 1 };
             let hours: i64 = z[1..3].parse().ok()?;
             let minutes: i64 = z[3..5].parse().ok()?;
@@ -147,6 +150,8 @@ mod tests {
         assert_eq!(parse_date("Thu, 01 Jan 1970 00:00:00 UTC"), Some(0));
         assert_eq!(parse_date("Thu, 01 Jan 1970 01:00:00 +0100"), Some(0));
         assert_eq!(parse_date("nonsense"), None);
+        assert_eq!(parse_date("Thu, 01 Jan 1970 00:00:00 +1é2"), None);
+        assert_eq!(parse_date("Thu, 01 Jan 99999999999999 00:00:00 UTC"), None);
     }
 
     #[test]

@@ -44,7 +44,7 @@ fn match_from(template: &str, path: &str, values: &mut BTreeMap<String, String>)
             .is_some_and(|p| match_from(after, p, values));
     }
     let segment_end = path.find('/').unwrap_or(path.len());
-    for length in 1..=segment_end {
+    for length in (1..=segment_end).filter(|l| path.is_char_boundary(*l)) {
         values.insert(name.to_string(), path[..length].to_string());
         if match_from(after, &path[length..], values) {
             return true;
@@ -162,6 +162,7 @@ mod tests {
             ("1.5.1", "arm64")
         );
         assert!(match_template("https://x/{version}/a", "y/1/a").is_none());
+        assert!(match_template("https://x/v{version}/a", "x/vé/a").is_some());
     }
 
     #[test]

@@ -392,5 +392,17 @@ pub async fn resolve(
             }
         }
     }
+    // One version per package and architecture across every apt entry: two would not
+    // install side by side at the site.
+    pins.sort_by(|a, b| (&a.arch, &a.name, &a.version).cmp(&(&b.arch, &b.name, &b.version)));
+    pins.dedup_by(|a, b| a.arch == b.arch && a.name == b.name && a.version == b.version);
+    for pair in pins.windows(2) {
+        if pair[0].arch == pair[1].arch && pair[0].name == pair[1].name {
+            return Err(apt_error(
+                format!("package {} ({})", pair[0].name, pair[0].arch),
+                format!("resolved to both {} ({}) and {} ({}) by different spec.packages.apt entries; pin one version", pair[0].version, pair[0].why, pair[1].version, pair[1].why),
+            ));
+        }
+    }
     Ok(pins)
 }

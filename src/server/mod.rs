@@ -205,7 +205,7 @@ async fn not_found() -> Response {
     error::OciError::new(
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
-        "no such endpoint: this server answers /v2/, /healthz and /metrics",
+        "no such endpoint: this server answers /v2/, /files/, /apt/, /healthz and /metrics",
     )
     .into_response()
 }
