@@ -267,8 +267,9 @@ pub mod apt {
         ArmorOptions, CleartextSignedMessage, Deserializable, DetachedSignature, KeyType,
         SecretKeyParamsBuilder, SignedPublicKey, SignedSecretKey,
     };
-    use pgp::crypto::hash::HashAlgorithm;
+    use pgp::packet::{SignatureConfig, SignatureType, Subpacket, SubpacketData};
     use pgp::ser::Serialize as _;
+    use pgp::types::KeyDetails;
     use pgp::types::Password;
     use std::path::{Path, PathBuf};
 
@@ -361,11 +362,35 @@ pub mod apt {
             Ok(signer)
         }
 
+        /// A signature configuration whose creation time is the key's own: the same input
+        /// always gets the same signature (EdDSA is deterministic), so bundles carrying apt
+        /// repositories rebuild byte for byte, and no verifier sees a signature older than
+        /// its key.
+        fn config(&self, kind: SignatureType) -> Result<SignatureConfig, SignError> {
+            let key = &self.secret.primary_key;
+            let sign_error = |e: pgp::errors::Error| SignError::Sign(e.to_string());
+            let mut config =
+                SignatureConfig::from_key(rand::thread_rng(), key, kind).map_err(sign_error)?;
+            config.hashed_subpackets = vec![
+                Subpacket::regular(SubpacketData::SignatureCreationTime(key.created_at()))
+                    .map_err(sign_error)?,
+                Subpacket::regular(SubpacketData::IssuerFingerprint(key.fingerprint()))
+                    .map_err(sign_error)?,
+            ];
+            config.unhashed_subpackets =
+                vec![
+                    Subpacket::regular(SubpacketData::IssuerKeyId(key.legacy_key_id()))
+                        .map_err(sign_error)?,
+                ];
+            Ok(config)
+        }
+
         /// `InRelease`: the Release text clear-signed.
         pub fn clearsign(&self, text: &str) -> Result<String, SignError> {
-            let message = CleartextSignedMessage::sign(
-                rand::thread_rng(),
+            let config = self.config(SignatureType::Text)?;
+            let message = CleartextSignedMessage::new(
                 text.trim_end_matches('\n'),
+                config,
                 &self.secret.primary_key,
                 &self.password,
             )
@@ -377,15 +402,11 @@ pub mod apt {
 
         /// `Release.gpg`: an armored detached signature.
         pub fn detached(&self, data: &[u8]) -> Result<String, SignError> {
-            let signature = DetachedSignature::sign_binary_data(
-                rand::thread_rng(),
-                &self.secret.primary_key,
-                &self.password,
-                HashAlgorithm::Sha256,
-                data,
-            )
-            .map_err(|e| SignError::Sign(e.to_string()))?;
-            signature
+            let config = self.config(SignatureType::Binary)?;
+            let signature = config
+                .sign(&self.secret.primary_key, &self.password, data)
+                .map_err(|e| SignError::Sign(e.to_string()))?;
+            DetachedSignature::new(signature)
                 .to_armored_string(ArmorOptions::default())
                 .map_err(|e| SignError::Sign(e.to_string()))
         }
@@ -433,6 +454,11 @@ mod apt_tests {
         );
         std::fs::write(dir.path().join("Release"), "tampered").unwrap();
         assert!(!gpgv(&["Release.gpg", "Release"]));
+        assert_eq!(
+            signer.clearsign(release).unwrap(),
+            signer.clearsign(release).unwrap(),
+            "deterministic"
+        );
         // Our own verifier accepts it too.
         let ours = crate::debian::openpgp::Keyring::load(std::slice::from_ref(&keyring)).unwrap();
         let text = ours

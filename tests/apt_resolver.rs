@@ -201,6 +201,16 @@ fn the_closure_matches_apt_and_failures_are_named() {
 
     // End to end: bundle, serve, and a real apt-get installs the closure from outpost.
     outpost_ok(work, &["bundle", "build", "t.yaml", "--locked"]);
+    // The generated, signed apt repository rebuilds byte for byte too.
+    outpost_ok(
+        work,
+        &["bundle", "build", "t.yaml", "--locked", "--out", "again"],
+    );
+    assert!(
+        std::fs::read(work.join("bundles/t-1.tar")).unwrap()
+            == std::fs::read(work.join("again/t-1.tar")).unwrap(),
+        "two builds of a bundle with an apt repository differ"
+    );
     let server = Server::start(work, &["bundles/t-1.tar"]);
     let node = work.join("node");
     std::fs::create_dir_all(node.join("sources")).unwrap();

@@ -72,10 +72,19 @@ pub fn parse_deb822(text: &str) -> Result<Vec<AptSource>, control::ControlError>
             .split_whitespace()
             .map(str::to_string)
             .collect();
-        let signed_by = paragraph
-            .get("Signed-By")
-            .filter(|value| !value.contains("BEGIN PGP"))
-            .map(|value| PathBuf::from(value.split_whitespace().next().unwrap_or("")));
+        // Signed-By may name keyring files or embed a key; an embedded key (or a fingerprint)
+        // is kept as given and refused when read, rather than widening trust to apt's
+        // global keys.
+        let signed_by = paragraph.get("Signed-By").map(|value| {
+            if value.contains("BEGIN PGP") || !value.trim_start().starts_with('/') {
+                PathBuf::from(format!(
+                    "unsupported Signed-By value: {}",
+                    value.lines().next().unwrap_or("")
+                ))
+            } else {
+                PathBuf::from(value.split_whitespace().next().unwrap_or(""))
+            }
+        });
         let trusted = paragraph.get("Trusted") == Some("yes");
         for uri in paragraph.get("URIs").unwrap_or("").split_whitespace() {
             for suite in paragraph.get("Suites").unwrap_or("").split_whitespace() {
