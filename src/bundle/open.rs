@@ -61,6 +61,10 @@ pub struct IndexedFile {
 #[derive(Debug)]
 pub struct OpenBundle {
     pub path: PathBuf,
+    /// The bundle file, held open for serving (a file replaced at `path` does not change
+    /// what is served) and its length at open time.
+    pub file: std::sync::Arc<File>,
+    pub file_len: u64,
     pub index_digest: Digest,
     pub images: Vec<IndexedImage>,
     pub files: Vec<IndexedFile>,
@@ -220,6 +224,8 @@ impl OpenBundle {
         }
         Ok(OpenBundle {
             path: path.to_path_buf(),
+            file: std::sync::Arc::new(file),
+            file_len,
             index_digest: Digest::of(&index_bytes),
             images,
             files,

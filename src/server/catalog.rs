@@ -35,6 +35,9 @@ pub struct ManifestBody {
 #[derive(Debug, Clone)]
 pub struct BlobSource {
     pub path: PathBuf,
+    pub file: Arc<std::fs::File>,
+    /// The bundle's length when it was opened (a change means it was rewritten).
+    pub file_len: u64,
     pub location: BlobLocation,
 }
 
@@ -87,6 +90,8 @@ impl Catalog {
                             digest: file.digest.clone(),
                             source: BlobSource {
                                 path: bundle.path.clone(),
+                                file: bundle.file.clone(),
+                                file_len: bundle.file_len,
                                 location: *location,
                             },
                         });
@@ -195,6 +200,8 @@ impl Catalog {
         let bundle = &self.bundles[*repository.blobs.get(digest)?];
         Some(BlobSource {
             path: bundle.path.clone(),
+            file: bundle.file.clone(),
+            file_len: bundle.file_len,
             location: *bundle.blobs.get(digest)?,
         })
     }

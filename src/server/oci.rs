@@ -17,7 +17,6 @@ use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 const API_VERSION_HEADER: &str = "docker-distribution-api-version";
 const DIGEST_HEADER: &str = "docker-content-digest";
@@ -350,13 +349,20 @@ async fn open_stream(
             "the bundle cannot be read",
         )
     };
-    let mut file = tokio::fs::File::open(&source.path)
-        .await
-        .map_err(unavailable)?;
+    // Read through the handle opened at start: a bundle replaced at its path does not
+    // change what is served, and one rewritten in place (new length) is refused.
+    let meta = source.file.metadata().map_err(unavailable)?;
+    if meta.len() != source.file_len {
+        return Err(unavailable(std::io::Error::other(format!(
+            "the bundle changed on disk since start ({} -> {} bytes); restart outpost serve",
+            source.file_len,
+            meta.len()
+        ))));
+    }
     // A blob already verified in this very file (same inode and modification time) is not
     // hashed again: every byte is hashed once per version of the bundle file, and a bundle
-    // rewritten or damaged through the filesystem after that is hashed, and caught, anew.
-    let version = file.metadata().await.ok().map(|m| file_version(&m));
+    // damaged through the filesystem after that is hashed, and caught, anew.
+    let version = Some(file_version(&meta));
     let key = version.map(|v| {
         (
             verify.clone(),
@@ -375,11 +381,32 @@ async fn open_stream(
         }
         (_, verify) => verify,
     };
-    file.seek(std::io::SeekFrom::Start(source.location.offset + start))
-        .await
-        .map_err(unavailable)?;
+    let first = source.location.offset + start;
+    let end = first + length;
+    let file = source.file.clone();
+    let chunks = futures::stream::unfold(first, move |position| {
+        let file = file.clone();
+        async move {
+            if position >= end {
+                return None;
+            }
+            let size = (end - position).min(1 << 20) as usize;
+            let read = tokio::task::spawn_blocking(move || {
+                use std::os::unix::fs::FileExt;
+                let mut buf = vec![0u8; size];
+                file.read_exact_at(&mut buf, position)
+                    .map(|_| Bytes::from(buf))
+            })
+            .await
+            .unwrap_or_else(|e| Err(std::io::Error::other(e)));
+            match read {
+                Ok(bytes) => Some((Ok(bytes), position + size as u64)),
+                Err(e) => Some((Err(e), end)),
+            }
+        }
+    });
     Ok(BlobStream {
-        inner: tokio_util::io::ReaderStream::with_capacity(file.take(length), 1 << 20),
+        inner: Box::pin(chunks),
         hasher: verify.map(|digest| (Sha256::new(), digest)),
         held: None,
         metrics,
@@ -392,7 +419,7 @@ async fn open_stream(
 /// and the last chunk is held back until the digest is confirmed: a blob damaged on disk
 /// makes the response fail short of its Content-Length, so no client accepts it.
 struct BlobStream {
-    inner: tokio_util::io::ReaderStream<tokio::io::Take<tokio::fs::File>>,
+    inner: futures::stream::BoxStream<'static, std::io::Result<Bytes>>,
     hasher: Option<(Sha256, Digest)>,
     held: Option<Bytes>,
     metrics: Arc<Metrics>,
