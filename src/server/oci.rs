@@ -391,9 +391,12 @@ async fn open_stream(
                 return None;
             }
             let size = (end - position).min(1 << 20) as usize;
+            // The buffer is allocated here, on a runtime thread, not in the blocking pool:
+            // allocations made on its many threads inflate the process's memory (one malloc
+            // arena per thread).
+            let mut buf = vec![0u8; size];
             let read = tokio::task::spawn_blocking(move || {
                 use std::os::unix::fs::FileExt;
-                let mut buf = vec![0u8; size];
                 file.read_exact_at(&mut buf, position)
                     .map(|_| Bytes::from(buf))
             })
