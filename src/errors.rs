@@ -1,6 +1,6 @@
 //! Turning library errors with source chains into one readable line.
 
-/// `error: cause: cause…`, skipping causes whose text is already in the message.
+/// `error: cause: cause…`, leaving out causes whose text is already in the message.
 pub fn chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut source = error.source();
