@@ -85,5 +85,5 @@ Done. The signed bundle is $PWD/$BUNDLE (lockfile: manifests/quickstart.lock).
 Carry it and keys/outpost.pub to the site, then:
   outpost bundle verify $BUNDLE --key outpost.pub
   outpost serve $BUNDLE --key outpost.pub --tls auto --hostname <mirror name or IP>
-  outpost config containerd --mirror https://<mirror>:5000 --ca <ca.crt path on nodes> --bundle $BUNDLE
+  outpost config containerd --mirror https://<mirror>:5000 --ca <ca.crt path on nodes> --bundle $BUNDLE --key outpost.pub
 TXT
