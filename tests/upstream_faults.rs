@@ -11,9 +11,7 @@ use std::sync::atomic::Ordering;
 fn a_dropped_connection_mid_blob_is_resumed() {
     let site = Site::new();
     let work = site.work();
-    let seeded = &site.seeded;
-    let alpha = seeded.iter().find(|s| s.name == "library/alpha:1").unwrap();
-    let own_layer = alpha.layer_digests()[1].clone();
+    let own_layer = site.image("library/alpha:1").layer_digests()[1].clone();
     let proxy = FaultProxy::start(site.registry.port, &own_layer, Fault::DropFirst(2));
     write_manifest(
         work,
@@ -41,9 +39,7 @@ fn a_dropped_connection_mid_blob_is_resumed() {
 fn a_registry_serving_wrong_bytes_fails_naming_image_and_digest() {
     let site = Site::new();
     let work = site.work();
-    let seeded = &site.seeded;
-    let alpha = seeded.iter().find(|s| s.name == "library/alpha:1").unwrap();
-    let own_layer = alpha.layer_digests()[1].clone();
+    let own_layer = site.image("library/alpha:1").layer_digests()[1].clone();
     let proxy = FaultProxy::start(site.registry.port, &own_layer, Fault::CorruptAlways);
     write_manifest(
         work,

@@ -221,9 +221,12 @@ impl State {
             .signature
             .as_ref()
             .ok_or(VerifyError::MissingHead(SIGNATURE_FILE))?;
-        let parsed: Option<LayoutIndex> = serde_json::from_slice(index).ok();
+        // Parsed once: the claimed signer feeds the error hint, the entries the walk.
+        let parsed: Result<LayoutIndex, String> =
+            serde_json::from_slice(index).map_err(|e| e.to_string());
         let claimed_signer = parsed
             .as_ref()
+            .ok()
             .and_then(|i| i.annotations.get(ANNOTATION_SIGNER).cloned())
             .unwrap_or_default();
         verifier.verify(index, signature).map_err(|source| {
@@ -238,15 +241,7 @@ impl State {
             VerifyError::Signature { source, hint }
         })?;
         self.signer = verifier.fingerprint().to_string();
-        let index: LayoutIndex = match parsed {
-            Some(index) => index,
-            None => {
-                let err = serde_json::from_slice::<LayoutIndex>(index).err();
-                return Err(VerifyError::BadIndex(
-                    err.map(|e| e.to_string()).unwrap_or_default(),
-                ));
-            }
-        };
+        let index: LayoutIndex = parsed.map_err(VerifyError::BadIndex)?;
         for d in &index.manifests {
             self.expect(Carried {
                 descriptor: d.clone(),
