@@ -10,8 +10,9 @@ Sets:
   test       alpha:1 and beta:1 (linux/amd64, sharing one base layer) and multi:1
              (an index of linux/amd64 + linux/arm64); small (a few hundred KiB).
   quickstart the test set, a little larger.
-  bench      --count images of --layer-mib each on top of a shared --base-mib base
-             layer (linux/amd64), uncompressed layers so generation stays fast.
+  bench      --count images (bench/appN:--tag, from N = --first) of --layer-mib each on
+             top of a shared --base-mib base layer (linux/amd64), uncompressed layers so
+             generation stays fast; --seed changes every image's own layer.
   kubernetes the control-plane images kubeadm pulls for --k8s-version (names as on
              registry.k8s.io, versions from --pause/--etcd/--coredns), each an index of
              linux/amd64 + linux/arm64; tiny layers.
@@ -125,6 +126,8 @@ def main():
     parser.add_argument("--base-mib", type=int, default=100, help="bench: size of the shared base layer")
     parser.add_argument("--layer-mib", type=int, default=45, help="bench: size of each image's own layer")
     parser.add_argument("--seed", default="", help="bench: changes every image's own layer")
+    parser.add_argument("--tag", default="1", help="bench: tag of every image")
+    parser.add_argument("--first", type=int, default=0, help="bench: number of the first image")
     parser.add_argument("--k8s-version", default="v1.31.2", help="kubernetes: version of the kube-* images")
     parser.add_argument("--pause", default="3.10")
     parser.add_argument("--etcd", default="3.5.15-0")
@@ -144,9 +147,9 @@ def main():
             ])
     else:
         base = ("bench-base", args.base_mib << 20)
-        for i in range(args.count):
+        for i in range(args.first, args.first + args.count):
             own = (f"bench-{args.seed}{i}", args.layer_mib << 20)
-            single(args.out, f"bench/app{i}", "1", "amd64", [base, own], compress=False)
+            single(args.out, f"bench/app{i}", args.tag, "amd64", [base, own], compress=False)
 
 
 if __name__ == "__main__":

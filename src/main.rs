@@ -13,6 +13,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Bundle(BundleCommand::Build(args)) => commands::build(&args),
         Command::Bundle(BundleCommand::Verify(args)) => commands::verify(&args),
         Command::Bundle(BundleCommand::Inspect(args)) => commands::inspect(&args),
+        Command::Bundle(BundleCommand::Join(args)) => commands::join(&args),
         Command::Serve(args) => commands::serve(&args),
         Command::Config(ConfigCommand::Containerd(args)) => commands::config_containerd(&args),
         Command::Config(ConfigCommand::Kubeadm(args)) => commands::config_kubeadm(&args),

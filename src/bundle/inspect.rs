@@ -8,7 +8,6 @@ use crate::digest::Digest;
 use crate::oci::{LayoutIndex, MAX_MANIFEST_SIZE};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -39,6 +38,21 @@ pub struct Inspection {
     pub files: Vec<FileInfo>,
     pub blobs: usize,
     pub unique_bytes: u64,
+    /// Number of parts, for a split bundle.
+    pub parts: Option<usize>,
+    /// For a delta: its base and what it left out.
+    pub delta: Option<DeltaInfo>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DeltaInfo {
+    /// The base release's `index.json` digest.
+    pub base: Digest,
+    /// `name version` of the base.
+    pub base_release: String,
+    pub omitted_blobs: u64,
+    /// Bytes saved: blobs left out because the base has them.
+    pub saved_bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -72,9 +86,9 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
         path: path.to_path_buf(),
         source,
     };
-    let file = File::open(path).map_err(io)?;
-    let file_size = file.metadata().map_err(io)?.len();
-    let mut archive = tar::Archive::new(BufReader::new(file));
+    let file = super::parts::BundleFile::open(path).map_err(|e| invalid(e.to_string()))?;
+    let file_size = file.len();
+    let mut archive = tar::Archive::new(BufReader::new(file.reader()));
     let mut index_bytes = None;
     let mut metadata: HashMap<Digest, Vec<u8>> = HashMap::new();
     for entry in archive.entries().map_err(io)? {
@@ -190,5 +204,16 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
         files,
         blobs: unique.len(),
         unique_bytes: unique.values().sum(),
+        parts: file.parts.as_ref().map(|p| p.parts.len()),
+        delta: super::delta::base_of(&index).map(|(base, base_release)| DeltaInfo {
+            base,
+            base_release,
+            omitted_blobs: note(super::ANNOTATION_DELTA_OMITTED_BLOBS)
+                .parse()
+                .unwrap_or(0),
+            saved_bytes: note(super::ANNOTATION_DELTA_OMITTED_BYTES)
+                .parse()
+                .unwrap_or(0),
+        }),
     })
 }

@@ -6,11 +6,13 @@
 //! verifies the signature, then each blob as it passes, knowing which blobs to expect.
 
 pub mod aptrepo;
+pub mod delta;
 pub mod entries;
 pub mod graph;
 pub mod inspect;
 pub mod open;
 pub mod pack;
+pub mod parts;
 pub mod verify;
 
 /// Annotation on `index.json` entries: the platforms carried for that image (comma separated).
@@ -42,3 +44,9 @@ pub const LOCK_ARTIFACT_TYPE: &str = crate::lock::LOCK_MEDIA_TYPE;
 pub const OCI_LAYOUT_FILE: &str = "oci-layout";
 pub const INDEX_FILE: &str = "index.json";
 pub const SIGNATURE_FILE: &str = "index.json.sig";
+/// `index.json` annotations of a delta bundle: the base's `index.json` digest and release,
+/// and what was left out because the base has it.
+pub const ANNOTATION_DELTA_BASE: &str = "io.outpost.delta.base";
+pub const ANNOTATION_DELTA_BASE_RELEASE: &str = "io.outpost.delta.base.release";
+pub const ANNOTATION_DELTA_OMITTED_BLOBS: &str = "io.outpost.delta.omitted.blobs";
+pub const ANNOTATION_DELTA_OMITTED_BYTES: &str = "io.outpost.delta.omitted.bytes";

@@ -11,9 +11,9 @@ use crate::digest::Digest;
 use crate::oci::{LayoutIndex, MAX_MANIFEST_SIZE};
 use crate::sign::{SignError, Verifier};
 
+use super::parts::{BundleFile, PartsError};
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +27,8 @@ pub enum OpenError {
     Invalid { path: PathBuf, message: String },
     #[error("{path}: signature check failed: {source}")]
     Signature { path: PathBuf, source: SignError },
+    #[error(transparent)]
+    Parts(#[from] PartsError),
 }
 
 /// Where a blob's bytes are inside the bundle file.
@@ -61,10 +63,9 @@ pub struct IndexedFile {
 #[derive(Debug)]
 pub struct OpenBundle {
     pub path: PathBuf,
-    /// The bundle file, held open for serving (a file replaced at `path` does not change
-    /// what is served) and its length at open time.
-    pub file: std::sync::Arc<File>,
-    pub file_len: u64,
+    /// The bundle (one tar or its parts), held open for serving: a file replaced at `path`
+    /// does not change what is served.
+    pub file: std::sync::Arc<BundleFile>,
     pub index_digest: Digest,
     pub images: Vec<IndexedImage>,
     pub files: Vec<IndexedFile>,
@@ -90,55 +91,15 @@ impl OpenBundle {
             path: path.to_path_buf(),
             message,
         };
-        let mut file = File::open(path).map_err(io)?;
-        let file_len = file.metadata().map_err(io)?.len();
-        let mut blobs = HashMap::new();
-        let (mut index_bytes, mut signature) = (None, None);
-        {
-            let mut archive = tar::Archive::new(&mut file);
-            for entry in archive.entries_with_seek().map_err(io)? {
-                let mut entry = entry.map_err(|e| invalid(format!("damaged tar: {e}")))?;
-                let kind = classify(&entry.path_bytes(), entry.header().entry_type())
-                    .map_err(|e| invalid(e.to_string()))?;
-                let location = BlobLocation {
-                    offset: entry.raw_file_position(),
-                    size: entry.size(),
-                };
-                if location.offset + location.size > file_len {
-                    return Err(invalid(format!(
-                        "truncated: an entry ends past byte {file_len}"
-                    )));
-                }
-                match kind {
-                    EntryKind::Index | EntryKind::Signature => {
-                        let mut bytes = Vec::new();
-                        (&mut entry)
-                            .take(MAX_MANIFEST_SIZE + 1)
-                            .read_to_end(&mut bytes)
-                            .map_err(io)?;
-                        if bytes.len() as u64 > MAX_MANIFEST_SIZE {
-                            return Err(invalid(format!(
-                                "index.json or its signature is larger than {MAX_MANIFEST_SIZE} bytes"
-                            )));
-                        }
-                        let slot = if kind == EntryKind::Index {
-                            &mut index_bytes
-                        } else {
-                            &mut signature
-                        };
-                        if slot.replace(bytes).is_some() {
-                            return Err(invalid("duplicate index.json or index.json.sig".into()));
-                        }
-                    }
-                    EntryKind::Blob(digest) => {
-                        if blobs.insert(digest.clone(), location).is_some() {
-                            return Err(invalid(format!("duplicate entry for blob {digest}")));
-                        }
-                    }
-                    EntryKind::Layout | EntryKind::Directory => {}
-                }
-            }
-        }
+        let file = BundleFile::open(path)?;
+        let Scan {
+            index_bytes,
+            signature,
+            blobs,
+        } = scan(&file).map_err(|e| match e {
+            ScanError::Io(source) => io(source),
+            ScanError::Invalid(message) => invalid(message),
+        })?;
         let index_bytes = index_bytes.ok_or_else(|| invalid("no index.json".into()))?;
         let verified = match verifier {
             Some(verifier) => {
@@ -157,6 +118,12 @@ impl OpenBundle {
         };
         let index: LayoutIndex = serde_json::from_slice(&index_bytes)
             .map_err(|e| invalid(format!("index.json: {e}")))?;
+        if let Some((base, release)) = super::delta::base_of(&index) {
+            return Err(invalid(format!(
+                "a delta on {} ({base}) cannot be served alone; `outpost load` the base and then this delta into a store, and `outpost serve --store`",
+                release.trim()
+            )));
+        }
 
         let mut manifests: HashMap<Digest, Vec<u8>> = HashMap::new();
         let mut media_types = HashMap::new();
@@ -185,8 +152,7 @@ impl OpenBundle {
                 media_types.insert(digest.clone(), item.descriptor.media_type.clone());
                 if item.role == Role::Manifest {
                     if !manifests.contains_key(&digest) {
-                        let bytes =
-                            read_verified(&mut file, &digest, location).map_err(&invalid)?;
+                        let bytes = read_verified(&file, &digest, location).map_err(&invalid)?;
                         manifests.insert(digest.clone(), bytes);
                     }
                     let children = carried_children(&item, &manifests[&digest])
@@ -225,7 +191,6 @@ impl OpenBundle {
         Ok(OpenBundle {
             path: path.to_path_buf(),
             file: std::sync::Arc::new(file),
-            file_len,
             index_digest: Digest::of(&index_bytes),
             images,
             files,
@@ -254,9 +219,78 @@ impl OpenBundle {
     }
 }
 
+/// What walking a bundle's tar headers finds.
+pub struct Scan {
+    pub index_bytes: Option<Vec<u8>>,
+    pub signature: Option<Vec<u8>>,
+    pub blobs: HashMap<Digest, BlobLocation>,
+}
+
+#[derive(Debug)]
+pub enum ScanError {
+    Io(std::io::Error),
+    Invalid(String),
+}
+
+/// Walks the tar headers (seeking over data): `index.json`, its signature, blob locations.
+pub fn scan(file: &BundleFile) -> Result<Scan, ScanError> {
+    let invalid = ScanError::Invalid;
+    let file_len = file.len();
+    let mut blobs = HashMap::new();
+    let (mut index_bytes, mut signature) = (None, None);
+    let mut archive = tar::Archive::new(file.reader());
+    for entry in archive.entries_with_seek().map_err(ScanError::Io)? {
+        let mut entry = entry.map_err(|e| invalid(format!("damaged tar: {e}")))?;
+        let kind = classify(&entry.path_bytes(), entry.header().entry_type())
+            .map_err(|e| invalid(e.to_string()))?;
+        let location = BlobLocation {
+            offset: entry.raw_file_position(),
+            size: entry.size(),
+        };
+        if location.offset + location.size > file_len {
+            return Err(invalid(format!(
+                "truncated: an entry ends past byte {file_len}"
+            )));
+        }
+        match kind {
+            EntryKind::Index | EntryKind::Signature => {
+                let mut bytes = Vec::new();
+                (&mut entry)
+                    .take(MAX_MANIFEST_SIZE + 1)
+                    .read_to_end(&mut bytes)
+                    .map_err(ScanError::Io)?;
+                if bytes.len() as u64 > MAX_MANIFEST_SIZE {
+                    return Err(invalid(format!(
+                        "index.json or its signature is larger than {MAX_MANIFEST_SIZE} bytes"
+                    )));
+                }
+                let slot = if kind == EntryKind::Index {
+                    &mut index_bytes
+                } else {
+                    &mut signature
+                };
+                if slot.replace(bytes).is_some() {
+                    return Err(invalid("duplicate index.json or index.json.sig".into()));
+                }
+            }
+            EntryKind::Blob(digest) => {
+                if blobs.insert(digest.clone(), location).is_some() {
+                    return Err(invalid(format!("duplicate entry for blob {digest}")));
+                }
+            }
+            EntryKind::Layout | EntryKind::Directory => {}
+        }
+    }
+    Ok(Scan {
+        index_bytes,
+        signature,
+        blobs,
+    })
+}
+
 /// Reads a small blob at `location` and checks its digest.
 fn read_verified(
-    file: &mut File,
+    file: &BundleFile,
     digest: &Digest,
     location: BlobLocation,
 ) -> Result<Vec<u8>, String> {
@@ -264,8 +298,7 @@ fn read_verified(
         return Err(format!("manifest {digest} is over the manifest size limit"));
     }
     let mut bytes = vec![0u8; location.size as usize];
-    file.seek(SeekFrom::Start(location.offset))
-        .and_then(|_| file.read_exact(&mut bytes))
+    file.read_exact_at(&mut bytes, location.offset)
         .map_err(|e| format!("manifest {digest}: {e}"))?;
     let actual = Digest::of(&bytes);
     if &actual != digest {

@@ -46,6 +46,15 @@ pub enum PackError {
     Store(#[from] crate::store::StoreError),
 }
 
+/// How to write the bundle.
+#[derive(Debug, Default)]
+pub struct PackOptions {
+    /// Cut the tar into parts of at most this many bytes (`NAME.tar.001…` + `NAME.parts.json`).
+    pub split_size: Option<u64>,
+    /// Build a delta: leave out every blob this base already has.
+    pub base: Option<super::delta::Base>,
+}
+
 /// What was written.
 #[derive(Debug, Clone)]
 pub struct PackSummary {
@@ -56,12 +65,18 @@ pub struct PackSummary {
     pub bytes: u64,
     /// The destination already held exactly this bundle; nothing was written.
     pub unchanged: bool,
+    /// Parts written (split bundles), and the parts list.
+    pub parts: Option<(usize, PathBuf)>,
+    /// For a delta: blobs and bytes left out because the base has them.
+    pub omitted: Option<(usize, u64)>,
 }
 
 /// The `index.json` bytes and the blobs to write, in tar order.
 pub struct Plan {
     pub index_json: Vec<u8>,
     pub blobs: Vec<Carried>,
+    /// Blobs and bytes left out for a delta.
+    pub omitted: (usize, u64),
 }
 
 /// Stores the lockfile artifact (lockfile blob, empty config, artifact manifest) in the cache
@@ -180,6 +195,7 @@ pub fn plan(
     store: &Store,
     signer_fingerprint: &str,
     apt: Option<&crate::sign::apt::AptSigner>,
+    base: Option<&super::delta::Base>,
 ) -> Result<Plan, PackError> {
     let mut entries = vec![lock_artifact(lock, store)?];
     for file in &lock.files {
@@ -209,43 +225,6 @@ pub fn plan(
             ]),
         });
     }
-    let index = LayoutIndex {
-        schema_version: 2,
-        media_type: oci::OCI_INDEX.into(),
-        manifests: entries.clone(),
-        annotations: BTreeMap::from([
-            (ANNOTATION_FORMAT.to_string(), FORMAT_VERSION.to_string()),
-            (
-                ANNOTATION_RELEASE_NAME.to_string(),
-                lock.release.name.clone(),
-            ),
-            (
-                ANNOTATION_RELEASE_VERSION.to_string(),
-                lock.release.version.clone(),
-            ),
-            (
-                ANNOTATION_MANIFEST_DIGEST.to_string(),
-                lock.manifest_digest.to_string(),
-            ),
-            (
-                ANNOTATION_SIGNER.to_string(),
-                signer_fingerprint.to_string(),
-            ),
-        ]),
-    };
-    let mut index = index;
-    if let Some(kubernetes) = &lock.kubernetes {
-        index.annotations.insert(
-            ANNOTATION_KUBERNETES_VERSION.to_string(),
-            kubernetes.version.clone(),
-        );
-    }
-    let mut index_json = serde_json::to_vec_pretty(&index).unwrap_or_default();
-    index_json.push(b'\n');
-    if index_json.len() as u64 > oci::MAX_MANIFEST_SIZE {
-        return Err(PackError::IndexTooLarge(index_json.len()));
-    }
-
     // Breadth-first from index.json: metadata in discovery order, then data.
     let mut seen: HashSet<Digest> = HashSet::new();
     let mut metadata: Vec<Carried> = Vec::new();
@@ -284,22 +263,88 @@ pub fn plan(
         }
     }
     metadata.extend(data);
+    let mut omitted = (0usize, 0u64);
+    if let Some(base) = base {
+        metadata.retain(|b| {
+            let keep = !base.blobs.contains(&b.descriptor.digest);
+            if !keep {
+                omitted.0 += 1;
+                omitted.1 += b.descriptor.size;
+            }
+            keep
+        });
+    }
+    let index = LayoutIndex {
+        schema_version: 2,
+        media_type: oci::OCI_INDEX.into(),
+        manifests: entries.clone(),
+        annotations: BTreeMap::from([
+            (ANNOTATION_FORMAT.to_string(), FORMAT_VERSION.to_string()),
+            (
+                ANNOTATION_RELEASE_NAME.to_string(),
+                lock.release.name.clone(),
+            ),
+            (
+                ANNOTATION_RELEASE_VERSION.to_string(),
+                lock.release.version.clone(),
+            ),
+            (
+                ANNOTATION_MANIFEST_DIGEST.to_string(),
+                lock.manifest_digest.to_string(),
+            ),
+            (
+                ANNOTATION_SIGNER.to_string(),
+                signer_fingerprint.to_string(),
+            ),
+        ]),
+    };
+    let mut index = index;
+    if let Some(kubernetes) = &lock.kubernetes {
+        index.annotations.insert(
+            ANNOTATION_KUBERNETES_VERSION.to_string(),
+            kubernetes.version.clone(),
+        );
+    }
+    if let Some(base) = base {
+        for (key, value) in [
+            (ANNOTATION_DELTA_BASE, base.index_digest.to_string()),
+            (ANNOTATION_DELTA_BASE_RELEASE, base.release.clone()),
+            (ANNOTATION_DELTA_OMITTED_BLOBS, omitted.0.to_string()),
+            (ANNOTATION_DELTA_OMITTED_BYTES, omitted.1.to_string()),
+        ] {
+            index.annotations.insert(key.to_string(), value);
+        }
+    }
+    let mut index_json = serde_json::to_vec_pretty(&index).unwrap_or_default();
+    index_json.push(b'\n');
+    if index_json.len() as u64 > oci::MAX_MANIFEST_SIZE {
+        return Err(PackError::IndexTooLarge(index_json.len()));
+    }
+
     Ok(Plan {
         index_json,
         blobs: metadata,
+        omitted,
     })
 }
 
-/// Writes, signs and atomically renames the bundle to `out`.
+/// Writes, signs and atomically renames the bundle to `out` (or its parts beside it).
 pub fn pack(
     lock: &Lockfile,
     store: &Store,
     signer: &Signer,
     apt: Option<&crate::sign::apt::AptSigner>,
     out: &Path,
+    options: &PackOptions,
     reporter: &dyn Reporter,
 ) -> Result<PackSummary, PackError> {
-    let plan = plan(lock, store, signer.fingerprint(), apt)?;
+    let plan = plan(
+        lock,
+        store,
+        signer.fingerprint(),
+        apt,
+        options.base.as_ref(),
+    )?;
     let signature = signer.sign(&plan.index_json)?;
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|source| PackError::Io {
@@ -312,33 +357,133 @@ pub fn pack(
         source,
     })?;
     let size = tar_size(head.len() as u64, &plan);
-    let summary = |bytes, unchanged| PackSummary {
+    let index_digest = Digest::of(&plan.index_json);
+    let summary = |bytes, unchanged, parts| PackSummary {
         path: out.to_path_buf(),
-        index_digest: Digest::of(&plan.index_json),
+        index_digest: index_digest.clone(),
         images: lock.images.len(),
         blobs: plan.blobs.len(),
         bytes,
         unchanged,
+        parts,
+        omitted: options.base.as_ref().map(|_| plan.omitted),
     };
-    if already_written(out, &head, size) {
-        return Ok(summary(size, true));
+    let Some(split_size) = options.split_size else {
+        if already_written(out, &head, size) {
+            return Ok(summary(size, true, None));
+        }
+        let temp = crate::fsutil::temp_path_for(out);
+        let result = write_tar(&temp, &plan, &head, store, reporter).and_then(|bytes| {
+            std::fs::rename(&temp, out).map_err(|source| PackError::Io {
+                path: out.to_path_buf(),
+                source,
+            })?;
+            Ok(bytes)
+        });
+        return match result {
+            Ok(bytes) => Ok(summary(bytes, false, None)),
+            Err(e) => {
+                let _ = std::fs::remove_file(&temp);
+                Err(e)
+            }
+        };
+    };
+    let list_path = super::parts::list_path_for(out);
+    if parts_already_written(&list_path, &index_digest, size, split_size) {
+        let count = size.div_ceil(split_size) as usize;
+        return Ok(summary(size, true, Some((count, list_path))));
     }
-    let temp = crate::fsutil::temp_path_for(out);
-    let result = write_tar(&temp, &plan, &head, store, reporter).and_then(|bytes| {
-        std::fs::rename(&temp, out).map_err(|source| PackError::Io {
-            path: out.to_path_buf(),
-            source,
-        })?;
-        Ok(bytes)
-    });
-    let bytes = match result {
-        Ok(bytes) => bytes,
+    let count = write_parts(
+        out,
+        split_size,
+        &plan,
+        &head,
+        store,
+        reporter,
+        &index_digest,
+    )?;
+    Ok(summary(size, false, Some((count, list_path))))
+}
+
+/// Whether the parts list beside `out` already describes this bundle and every part is there.
+fn parts_already_written(list_path: &Path, index_digest: &Digest, size: u64, split: u64) -> bool {
+    let Ok(bytes) = std::fs::read(list_path) else {
+        return false;
+    };
+    let Ok(list) = serde_json::from_slice::<super::parts::PartsList>(&bytes) else {
+        return false;
+    };
+    &list.index_digest == index_digest
+        && list.size == size
+        && list.part_size == split
+        && list.parts.iter().all(|p| {
+            std::fs::metadata(list_path.with_file_name(&p.name)).is_ok_and(|m| m.len() == p.size)
+        })
+}
+
+/// Writes the tar as parts, then the parts list (last, so a list always names whole parts).
+fn write_parts(
+    out: &Path,
+    split_size: u64,
+    plan: &Plan,
+    head: &[u8],
+    store: &Store,
+    reporter: &dyn Reporter,
+    index_digest: &Digest,
+) -> Result<usize, PackError> {
+    use super::parts::{list_path_for, part_path_for, PartWriter, PartsList, PARTS_FORMAT};
+    let io = |source: std::io::Error| PackError::Io {
+        path: out.to_path_buf(),
+        source: fat32_hint(source, split_size),
+    };
+    let mut writer = std::io::BufWriter::with_capacity(1 << 20, PartWriter::new(out, split_size));
+    let written = write_stream(&mut writer, plan, head, store, reporter, io);
+    let parts = match written {
+        Ok(_) => writer
+            .into_inner()
+            .map_err(|e| io(e.into_error()))
+            .and_then(|w| w.finish().map_err(io)),
         Err(e) => {
-            let _ = std::fs::remove_file(&temp);
+            if let Ok(w) = writer.into_inner() {
+                w.abandon();
+            }
             return Err(e);
         }
     };
-    Ok(summary(bytes, false))
+    let parts = parts?;
+    let count = parts.len();
+    // Parts left over from an earlier build with more parts would confuse `cat NAME.tar.*`.
+    let mut stale = count + 1;
+    while std::fs::remove_file(part_path_for(out, stale)).is_ok() {
+        stale += 1;
+    }
+    let list = PartsList {
+        format: PARTS_FORMAT,
+        bundle: out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        size: parts.iter().map(|p| p.size).sum(),
+        index_digest: index_digest.clone(),
+        part_size: split_size,
+        parts,
+    };
+    let list_path = list_path_for(out);
+    crate::fsutil::write_atomic(&list_path, &list.to_bytes()).map_err(|source| PackError::Io {
+        path: list_path,
+        source,
+    })?;
+    Ok(count)
+}
+
+/// "File too large" on a part means the stick's filesystem caps file sizes (FAT32: 4 GiB - 1).
+fn fat32_hint(e: std::io::Error, split_size: u64) -> std::io::Error {
+    if e.raw_os_error() == Some(27) {
+        return std::io::Error::other(format!(
+            "{e}: the filesystem refuses files of {split_size} bytes (FAT32 holds at most 4 GiB - 1 byte per file); use --split-size fat32"
+        ));
+    }
+    e
 }
 
 /// The bytes before the first blob: layout file, index.json, its signature, directories.
@@ -389,9 +534,23 @@ fn write_tar(
         source,
     };
     let mut out = File::create(path).map_err(io)?;
+    write_stream(&mut out, plan, head, store, reporter, io)?;
+    out.sync_all().map_err(io)?;
+    out.metadata().map(|m| m.len()).map_err(io)
+}
+
+/// Writes the whole tar stream: head, every blob from the cache, the end-of-archive blocks.
+fn write_stream<W: Write>(
+    out: &mut W,
+    plan: &Plan,
+    head: &[u8],
+    store: &Store,
+    reporter: &dyn Reporter,
+    io: impl Fn(std::io::Error) -> PackError,
+) -> Result<(), PackError> {
     let total: u64 = plan.blobs.iter().map(|b| b.descriptor.size).sum();
     reporter.start("pack", total);
-    out.write_all(head).map_err(io)?;
+    out.write_all(head).map_err(&io)?;
     for blob in &plan.blobs {
         let digest = &blob.descriptor.digest;
         let source_path = store.blob_path(digest);
@@ -399,8 +558,8 @@ fn write_tar(
             path: source_path.clone(),
             source,
         })?;
-        write_header(&mut out, &digest.layout_path(), blob.descriptor.size, false).map_err(io)?;
-        let copied = std::io::copy(&mut source, &mut out).map_err(io)?;
+        write_header(out, &digest.layout_path(), blob.descriptor.size, false).map_err(&io)?;
+        let copied = std::io::copy(&mut source, out).map_err(&io)?;
         if copied != blob.descriptor.size {
             return Err(PackError::MissingBlob {
                 digest: digest.clone(),
@@ -408,11 +567,11 @@ fn write_tar(
             });
         }
         out.write_all(&[0u8; BLOCK as usize][..padding(copied)])
-            .map_err(io)?;
+            .map_err(&io)?;
         reporter.advance(copied);
     }
-    out.write_all(&[0u8; 2 * BLOCK as usize]).map_err(io)?;
-    out.sync_all().map_err(io)?;
+    out.write_all(&[0u8; 2 * BLOCK as usize]).map_err(&io)?;
+    out.flush().map_err(&io)?;
     reporter.finish();
-    out.metadata().map(|m| m.len()).map_err(io)
+    Ok(())
 }

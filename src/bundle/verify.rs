@@ -7,6 +7,7 @@
 
 use super::entries::{classify, padding, BadEntry, EntryKind, BLOCK};
 use super::graph::{carried_children, entry_owner, entry_platforms, top_role, Carried, Role};
+use super::parts::{BundleFile, PartsError};
 use super::*;
 use crate::digest::Digest;
 use crate::oci::{LayoutIndex, MAX_MANIFEST_SIZE};
@@ -14,8 +15,7 @@ use crate::progress::Reporter;
 use crate::sign::{SignError, Verifier};
 use sha2::{Digest as _, Sha256};
 use std::collections::{HashMap, HashSet};
-use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +27,10 @@ pub enum VerifyError {
     },
     #[error("bundle is truncated or damaged: {0}")]
     Truncated(String),
+    #[error(transparent)]
+    Parts(#[from] PartsError),
+    #[error("{part} ({detail})")]
+    InPart { part: PartsError, detail: String },
     #[error(transparent)]
     BadEntry(#[from] BadEntry),
     #[error("duplicate tar entry `{0}`: a bundle holds each file once")]
@@ -79,29 +83,67 @@ pub struct VerifyReport {
     pub bytes: u64,
 }
 
-/// Verifies the bundle at `path` with the public key in `verifier`.
+/// Verifies the bundle at `path` (a tar, its parts list or any part) with `verifier`.
 pub fn verify(
     path: &Path,
     verifier: &Verifier,
     reporter: &dyn Reporter,
 ) -> Result<VerifyReport, VerifyError> {
-    let io = |source| VerifyError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = File::open(path).map_err(io)?;
-    let file_len = file.metadata().map_err(io)?.len();
+    let bundle = BundleFile::open(path)?;
+    let mut span = (0u64, 0u64);
+    let result = verify_stream(path, &bundle, verifier, reporter, &mut span);
+    match result {
+        Err(e) if bundle.parts.is_some() && !matches!(e, VerifyError::Parts(_)) => {
+            // Name the part to copy again when the damage lies in one the entry spans.
+            for index in bundle.part_index_at(span.0)..=bundle.part_index_at(span.1) {
+                if let Err(part @ PartsError::Damaged { .. }) = bundle.check_part(index) {
+                    return Err(VerifyError::InPart {
+                        part,
+                        detail: e.to_string(),
+                    });
+                }
+            }
+            Err(e)
+        }
+        other => other,
+    }
+}
+
+/// Maps a read error; a damaged part reported by the checking reader keeps its own message.
+fn read_error(e: std::io::Error) -> VerifyError {
+    if e.get_ref().is_some_and(|inner| inner.is::<PartsError>()) {
+        if let Some(Ok(part)) = e.into_inner().map(|inner| inner.downcast::<PartsError>()) {
+            return VerifyError::Parts(*part);
+        }
+        return VerifyError::Truncated("a part is damaged".into());
+    }
+    VerifyError::Truncated(e.to_string())
+}
+
+fn verify_stream(
+    path: &Path,
+    bundle: &BundleFile,
+    verifier: &Verifier,
+    reporter: &dyn Reporter,
+    span: &mut (u64, u64),
+) -> Result<VerifyReport, VerifyError> {
+    let file_len = bundle.len();
     reporter.start("verify", file_len);
-    let mut archive = tar::Archive::new(BufReader::with_capacity(1 << 20, file));
+    let mut archive =
+        tar::Archive::new(BufReader::with_capacity(1 << 20, bundle.checking_reader()));
     let mut state = State::default();
     let mut end_of_entries = 0u64;
     let mut buf = vec![0u8; 1 << 20];
-    let entries = archive.entries().map_err(io)?;
+    let entries = archive.entries().map_err(|source| VerifyError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
     for entry in entries {
-        let mut entry = entry.map_err(|e| VerifyError::Truncated(e.to_string()))?;
+        let mut entry = entry.map_err(read_error)?;
         let kind = classify(&entry.path_bytes(), entry.header().entry_type())?;
         let size = entry.size();
         end_of_entries = entry.raw_file_position() + size + padding(size) as u64;
+        *span = (entry.raw_file_position(), end_of_entries.saturating_sub(1));
         if end_of_entries > file_len {
             return Err(VerifyError::Truncated(format!(
                 "entry `{}` needs {} bytes but the file ends at byte {file_len}",
@@ -140,7 +182,11 @@ pub fn verify(
     if !state.blobs_started {
         state.start(verifier)?;
     }
-    check_trailer(path, end_of_entries, file_len)?;
+    // Read what is left (the end-of-archive blocks) so the last part's hash is checked too.
+    *span = (end_of_entries, file_len.saturating_sub(1));
+    let mut rest = archive.into_inner();
+    std::io::copy(&mut rest, &mut std::io::sink()).map_err(read_error)?;
+    check_trailer(bundle, end_of_entries, file_len)?;
     state.finish(verifier, file_len)
 }
 
@@ -149,25 +195,25 @@ fn read_small(entry: &mut impl Read, limit: u64) -> Result<Vec<u8>, VerifyError>
     entry
         .take(limit + 1)
         .read_to_end(&mut content)
-        .map_err(|e| VerifyError::Truncated(e.to_string()))?;
+        .map_err(read_error)?;
     Ok(content)
 }
 
 /// The archive must end with its two zero blocks; their absence means it was cut short.
-fn check_trailer(path: &Path, end_of_entries: u64, file_len: u64) -> Result<(), VerifyError> {
+fn check_trailer(
+    bundle: &BundleFile,
+    end_of_entries: u64,
+    file_len: u64,
+) -> Result<(), VerifyError> {
     if file_len < end_of_entries + 2 * BLOCK {
         return Err(VerifyError::Truncated(format!(
             "the end-of-archive marker is missing ({file_len} bytes, expected at least {})",
             end_of_entries + 2 * BLOCK
         )));
     }
-    let mut file = File::open(path).map_err(|source| VerifyError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
     let mut trailer = [0u8; 2 * BLOCK as usize];
-    file.seek(SeekFrom::Start(end_of_entries))
-        .and_then(|_| file.read_exact(&mut trailer))
+    bundle
+        .read_exact_at(&mut trailer, end_of_entries)
         .map_err(|e| VerifyError::Truncated(e.to_string()))?;
     if trailer.iter().any(|&b| b != 0) {
         return Err(VerifyError::Truncated(
@@ -297,9 +343,7 @@ impl State {
         let mut kept = Vec::new();
         let mut hasher = Sha256::new();
         loop {
-            let n = entry
-                .read(buf)
-                .map_err(|e| VerifyError::Truncated(e.to_string()))?;
+            let n = entry.read(buf).map_err(read_error)?;
             if n == 0 {
                 break;
             }

@@ -46,7 +46,7 @@ pub enum TlsMode {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Bundles to serve (.tar); their signatures are checked first.
+    /// Bundles to serve (NAME.tar, NAME.parts.json or any part); signatures are checked first.
     #[arg(required = true)]
     pub bundles: Vec<PathBuf>,
     /// Address to listen on.
@@ -202,6 +202,17 @@ pub enum BundleCommand {
     Verify(VerifyArgs),
     /// Show what a bundle holds: images, platforms, sizes, signer. Does not verify.
     Inspect(InspectArgs),
+    /// Reassemble a split bundle (NAME.parts.json or any part) into one tar, checking each part.
+    Join(JoinArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct JoinArgs {
+    /// The parts list (NAME.parts.json) or any part (NAME.tar.001).
+    pub bundle: PathBuf,
+    /// Where to write the tar [default: NAME.tar beside the parts].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -217,6 +228,14 @@ pub struct BuildArgs {
     /// Use the existing lockfile as it is; fail if it is missing or stale.
     #[arg(long)]
     pub locked: bool,
+    /// Cut the bundle into parts of at most SIZE (e.g. 4GiB, 700MB, `fat32` = 4 GiB - 1 byte):
+    /// NAME.tar.001, NAME.tar.002, … and NAME.parts.json.
+    #[arg(long, value_name = "SIZE", value_parser = parse_split_size)]
+    pub split_size: Option<u64>,
+    /// Build a delta on top of an old release: leave out every blob it has. OLD is the old
+    /// bundle (tar, parts list or part) or its lockfile (rebuilt from this cache and key).
+    #[arg(long, value_name = "OLD")]
+    pub base: Option<PathBuf>,
     #[command(flatten)]
     pub cache: CacheArgs,
     /// Print the result as JSON.
@@ -224,9 +243,13 @@ pub struct BuildArgs {
     pub json: bool,
 }
 
+fn parse_split_size(text: &str) -> Result<u64, String> {
+    outpost::bundle::parts::parse_size(text)
+}
+
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The bundle (.tar).
+    /// The bundle: NAME.tar, NAME.parts.json or any part.
     pub bundle: PathBuf,
     /// Public key the bundle must be signed with.
     #[arg(long, default_value = "keys/outpost.pub")]
@@ -238,7 +261,7 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// The bundle (.tar).
+    /// The bundle: NAME.tar, NAME.parts.json or any part.
     pub bundle: PathBuf,
     /// Print the result as JSON.
     #[arg(long)]

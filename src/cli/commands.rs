@@ -1,12 +1,13 @@
 //! One function per command: resolve arguments into settings, call the library, print.
 
 use super::args::{
-    AptArgs, BuildArgs, CacheArgs, ContainerdArgs, InspectArgs, KubeadmArgs, KubesprayArgs,
-    LockArgs, ServeArgs, TlsMode, VerifyArgs,
+    AptArgs, BuildArgs, CacheArgs, ContainerdArgs, InspectArgs, JoinArgs, KubeadmArgs,
+    KubesprayArgs, LockArgs, ServeArgs, TlsMode, VerifyArgs,
 };
 use super::progress::Bars;
 use super::{exit, CliError};
 use anyhow::Context;
+use outpost::bundle::delta::Base;
 use outpost::bundle::{inspect, pack, verify};
 use outpost::fetch;
 use outpost::lock::{lock_path_for, LockError, Lockfile};
@@ -218,7 +219,27 @@ pub fn build(args: &BuildArgs) -> Result<(), CliError> {
     } else {
         Some(outpost::sign::apt::AptSigner::load(&args.key, &password).map_err(sign_error)?)
     };
-    let packed = pack::pack(&lockfile, &store, &signer, apt_signer.as_ref(), &out, &bars)?;
+    let base = match &args.base {
+        None => None,
+        Some(path) if path.extension().is_some_and(|e| e == "lock") => Some(
+            Base::from_lockfile(path, &store, signer.fingerprint(), apt_signer.as_ref())
+                .map_err(input)?,
+        ),
+        Some(path) => Some(Base::from_bundle(path).map_err(input)?),
+    };
+    let options = pack::PackOptions {
+        split_size: args.split_size,
+        base,
+    };
+    let packed = pack::pack(
+        &lockfile,
+        &store,
+        &signer,
+        apt_signer.as_ref(),
+        &out,
+        &options,
+        &bars,
+    )?;
     if args.json {
         print_json(&json!({
             "bundle": packed.path,
@@ -232,6 +253,8 @@ pub fn build(args: &BuildArgs) -> Result<(), CliError> {
             "cached_bytes": fetched.cached_bytes,
             "signer": signer.fingerprint(),
             "unchanged": packed.unchanged,
+            "parts": packed.parts.as_ref().map(|(count, list)| json!({"count": count, "list": list})),
+            "delta": packed.omitted.map(|(blobs, bytes)| json!({"omitted_blobs": blobs, "omitted_bytes": bytes})),
         }));
     } else {
         println!("lockfile: {}", lock_path.display());
@@ -254,14 +277,32 @@ pub fn build(args: &BuildArgs) -> Result<(), CliError> {
                 ""
             }
         );
+        if let Some((count, list)) = &packed.parts {
+            println!(
+                "parts:    {count} parts listed in {} (carry them all, with the list)",
+                list.display()
+            );
+        }
+        if let (Some((blobs, bytes)), Some(base)) = (packed.omitted, &options.base) {
+            println!(
+                "delta:    on {} ({}): {blobs} blobs, {} left out; load it into a store that holds the base",
+                base.release.trim(),
+                base.index_digest,
+                mib(bytes)
+            );
+        }
         println!(
             "index:    {} signed by {}",
             packed.index_digest,
             signer.fingerprint()
         );
+        let shown = packed
+            .parts
+            .as_ref()
+            .map_or(packed.path.clone(), |(_, list)| list.clone());
         println!(
             "next:     carry it to the site and run `outpost bundle verify {} --key <outpost.pub>`",
-            packed.path.display()
+            shown.display()
         );
     }
     Ok(())
@@ -299,6 +340,33 @@ pub fn verify(args: &VerifyArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+pub fn join(args: &JoinArgs) -> Result<(), CliError> {
+    use outpost::bundle::parts::{BundleFile, PartsError};
+    let verify_error = |e: PartsError| match e {
+        PartsError::Io { .. } => CliError::from(e),
+        other => CliError::new(exit::VERIFY, other),
+    };
+    let bundle = BundleFile::open(&args.bundle).map_err(verify_error)?;
+    let (Some(list), Some(list_path)) = (&bundle.parts, &bundle.list_path) else {
+        return Err(input(anyhow::anyhow!(
+            "{} is a whole tar already; join takes NAME.parts.json or a part",
+            args.bundle.display()
+        )));
+    };
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| list_path.with_file_name(&list.bundle));
+    let bytes = outpost::bundle::parts::join(&bundle, &out).map_err(verify_error)?;
+    println!(
+        "joined {} parts into {} ({}); every part matched its sha256",
+        bundle.part_count(),
+        out.display(),
+        mib(bytes)
+    );
+    Ok(())
+}
+
 pub fn inspect(args: &InspectArgs) -> Result<(), CliError> {
     let found = inspect::inspect(&args.bundle).map_err(|e| match e {
         inspect::InspectError::Io { .. } => CliError::from(e),
@@ -313,7 +381,19 @@ pub fn inspect(args: &InspectArgs) -> Result<(), CliError> {
         found.path.display(),
         mib(found.file_size)
     );
+    if let Some(parts) = found.parts {
+        println!("parts:     {parts}");
+    }
     println!("release:   {} {}", found.release, found.version);
+    if let Some(delta) = &found.delta {
+        println!(
+            "delta on:  {} ({}); {} blobs, {} saved (the base has them)",
+            delta.base_release.trim(),
+            delta.base,
+            delta.omitted_blobs,
+            mib(delta.saved_bytes)
+        );
+    }
     if let Some(version) = &found.kubernetes_version {
         println!("kubernetes: {version}");
     }
@@ -523,7 +603,6 @@ pub fn config_kubespray(args: &KubesprayArgs) -> Result<(), CliError> {
 
 pub fn config_apt(args: &AptArgs) -> Result<(), CliError> {
     use outpost::bundle::aptrepo;
-    use std::io::{Read, Seek, SeekFrom};
     if !(args.mirror.starts_with("http://") || args.mirror.starts_with("https://")) {
         return Err(input(anyhow::anyhow!(
             "--mirror `{}` must be a URL such as https://mirror.site:5000",
@@ -555,10 +634,8 @@ pub fn config_apt(args: &AptArgs) -> Result<(), CliError> {
                 anyhow::anyhow!("the key of {repo} is missing from the bundle"),
             )
         })?;
-        let mut file = std::fs::File::open(&args.bundle)?;
-        let mut bytes = vec![0u8; location.size as usize];
-        file.seek(SeekFrom::Start(location.offset))?;
-        file.read_exact(&mut bytes)?;
+        let mut bytes = vec![0u8; location.size.min(1 << 20) as usize];
+        bundle.file.read_exact_at(&mut bytes, location.offset)?;
         if outpost::digest::Digest::of(&bytes) != key.digest {
             return Err(CliError::new(exit::VERIFY, anyhow::anyhow!("{}: the apt key of {repo} is damaged (digest mismatch); run `outpost bundle verify`", args.bundle.display())));
         }

@@ -3,6 +3,7 @@
 //! implied `library/`, or a short name) to a repository. No I/O: bundles are already open.
 
 use crate::bundle::open::{BlobLocation, OpenBundle};
+use crate::bundle::parts::BundleFile;
 use crate::digest::Digest;
 use crate::oci::Descriptor;
 use crate::server::path::Reference;
@@ -35,9 +36,7 @@ pub struct ManifestBody {
 #[derive(Debug, Clone)]
 pub struct BlobSource {
     pub path: PathBuf,
-    pub file: Arc<std::fs::File>,
-    /// The bundle's length when it was opened (a change means it was rewritten).
-    pub file_len: u64,
+    pub file: Arc<BundleFile>,
     pub location: BlobLocation,
 }
 
@@ -91,7 +90,6 @@ impl Catalog {
                             source: BlobSource {
                                 path: bundle.path.clone(),
                                 file: bundle.file.clone(),
-                                file_len: bundle.file_len,
                                 location: *location,
                             },
                         });
@@ -201,7 +199,6 @@ impl Catalog {
         Some(BlobSource {
             path: bundle.path.clone(),
             file: bundle.file.clone(),
-            file_len: bundle.file_len,
             location: *bundle.blobs.get(digest)?,
         })
     }

@@ -351,18 +351,11 @@ async fn open_stream(
     };
     // Read through the handle opened at start: a bundle replaced at its path does not
     // change what is served, and one rewritten in place (new length) is refused.
-    let meta = source.file.metadata().map_err(unavailable)?;
-    if meta.len() != source.file_len {
-        return Err(unavailable(std::io::Error::other(format!(
-            "the bundle changed on disk since start ({} -> {} bytes); restart outpost serve",
-            source.file_len,
-            meta.len()
-        ))));
-    }
+    source.file.check_unchanged().map_err(unavailable)?;
     // A blob already verified in this very file (same inode and modification time) is not
     // hashed again: every byte is hashed once per version of the bundle file, and a bundle
     // damaged through the filesystem after that is hashed, and caught, anew.
-    let version = Some(file_version(&meta));
+    let version = source.file.version().ok();
     let key = version.map(|v| {
         (
             verify.clone(),
@@ -396,7 +389,6 @@ async fn open_stream(
             // arena per thread).
             let mut buf = vec![0u8; size];
             let read = tokio::task::spawn_blocking(move || {
-                use std::os::unix::fs::FileExt;
                 file.read_exact_at(&mut buf, position)
                     .map(|_| Bytes::from(buf))
             })
@@ -431,16 +423,8 @@ struct BlobStream {
     remember: Option<(std::path::PathBuf, u64, FileVersion)>,
 }
 
-/// Identifies one version of a bundle file: inode and modification time (ns).
-pub type FileVersion = (u64, i128);
-
-fn file_version(meta: &std::fs::Metadata) -> FileVersion {
-    use std::os::unix::fs::MetadataExt;
-    (
-        meta.ino(),
-        i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
-    )
-}
+/// Identifies one version of a bundle's files (inodes and modification times).
+pub type FileVersion = u64;
 
 impl Stream for BlobStream {
     type Item = Result<Bytes, std::io::Error>;

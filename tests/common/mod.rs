@@ -197,14 +197,23 @@ pub fn seed(registry: &Registry, work: &Path) -> Vec<Seeded> {
 
 /// Like [`seed`], logging in to the registry as `user:password`.
 pub fn seed_with_login(registry: &Registry, work: &Path, login: Option<&str>) -> Vec<Seeded> {
+    seed_set(registry, &work.join("layouts"), &["--set", "test"], login)
+}
+
+/// Builds an image set with scripts/testimages.py (`args`) into `layouts` and pushes it.
+pub fn seed_set(
+    registry: &Registry,
+    layouts: &Path,
+    args: &[&str],
+    login: Option<&str>,
+) -> Vec<Seeded> {
     require("skopeo");
     require("python3");
-    let layouts = work.join("layouts");
     let listing = run_ok(
         Command::new("python3")
             .arg(repo_root().join("scripts/testimages.py"))
-            .arg(&layouts)
-            .args(["--set", "test"]),
+            .arg(layouts)
+            .args(args),
     );
     let mut seeded = Vec::new();
     for line in listing.lines() {
@@ -239,12 +248,24 @@ pub fn write_manifest(
     images: &[&str],
     port: u16,
 ) -> PathBuf {
+    write_release(work, file, "1.0", platforms, images, port)
+}
+
+/// Like [`write_manifest`], for release `edge` at `version`.
+pub fn write_release(
+    work: &Path,
+    file: &str,
+    version: &str,
+    platforms: &str,
+    images: &[&str],
+    port: u16,
+) -> PathBuf {
     let list: Vec<String> = images
         .iter()
         .map(|i| format!("    - registry.test/{i}\n"))
         .collect();
     let text = format!(
-        "apiVersion: outpost/v1alpha1\nkind: Release\nmetadata: {{name: edge, version: \"1.0\"}}\nspec:\n  platforms: [{platforms}]\n  images:\n{}  upstreams: {{registry.test: \"http://127.0.0.1:{port}\"}}\n",
+        "apiVersion: outpost/v1alpha1\nkind: Release\nmetadata: {{name: edge, version: \"{version}\"}}\nspec:\n  platforms: [{platforms}]\n  images:\n{}  upstreams: {{registry.test: \"http://127.0.0.1:{port}\"}}\n",
         list.concat()
     );
     let path = work.join(file);
