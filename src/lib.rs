@@ -23,4 +23,5 @@ pub mod registry;
 pub mod resolve;
 pub mod server;
 pub mod sign;
+pub mod sitestore;
 pub mod store;

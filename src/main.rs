@@ -3,7 +3,7 @@
 mod cli;
 
 use clap::Parser;
-use cli::args::{BundleCommand, Cli, Command, ConfigCommand, KeyCommand};
+use cli::args::{BundleCommand, Cli, Command, ConfigCommand, KeyCommand, StoreCommand};
 use cli::{commands, exit, CliError};
 
 fn run(cli: Cli) -> Result<(), CliError> {
@@ -14,6 +14,14 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Bundle(BundleCommand::Verify(args)) => commands::verify(&args),
         Command::Bundle(BundleCommand::Inspect(args)) => commands::inspect(&args),
         Command::Bundle(BundleCommand::Join(args)) => commands::join(&args),
+        Command::Load(args) => commands::load(&args),
+        Command::Store(StoreCommand::List { store, json }) => commands::store_list(&store, json),
+        Command::Store(StoreCommand::Prune { store, keep, json }) => {
+            commands::store_prune(&store, keep, json)
+        }
+        Command::Store(StoreCommand::Verify { store, key, json }) => {
+            commands::store_verify(&store, &key, json)
+        }
         Command::Serve(args) => commands::serve(&args),
         Command::Config(ConfigCommand::Containerd(args)) => commands::config_containerd(&args),
         Command::Config(ConfigCommand::Kubeadm(args)) => commands::config_kubeadm(&args),

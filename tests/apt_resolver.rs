@@ -37,11 +37,6 @@ fn packages() -> Vec<(&'static str, &'static str, &'static str, &'static str)> {
     list
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
-}
-
 /// Builds .debs with dpkg-deb, the Packages indexes, and a Release signed with `keys/`.
 fn build_repo(work: &Path, valid_until: Option<&str>) -> StaticServer {
     require("dpkg-deb");

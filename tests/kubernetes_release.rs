@@ -13,11 +13,6 @@ use std::process::Command;
 const VERSION: &str = "v1.31.2";
 const ARCHES: [&str; 2] = ["amd64", "arm64"];
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
-}
-
 fn sha512_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha512::digest(bytes))

@@ -95,11 +95,6 @@ fn skopeo_pulls_every_image_by_tag_and_by_digest() {
     );
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
-}
-
 #[test]
 fn the_http_surface_answers_edge_cases_by_the_spec() {
     let site = Site::new();

@@ -12,9 +12,11 @@ use crate::oci::{LayoutIndex, MAX_MANIFEST_SIZE};
 use crate::sign::{SignError, Verifier};
 
 use super::parts::{BundleFile, PartsError};
+use crate::store::Store;
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -59,13 +61,58 @@ pub struct IndexedFile {
     pub insecure: bool,
 }
 
+/// Where an opened release's blob bytes live.
+#[derive(Debug, Clone)]
+pub enum Backing {
+    /// One tar or its parts, held open: a file replaced at its path does not change what is
+    /// served. Blob locations are offsets into it.
+    Bundle(Arc<BundleFile>),
+    /// A site store: every blob is its own file (`blobs/sha256/<hex>`), location offset 0.
+    Store(Store),
+}
+
+impl Backing {
+    /// The file holding `digest` and the offset its bytes start at.
+    pub fn open_blob(
+        &self,
+        digest: &Digest,
+        location: BlobLocation,
+    ) -> Result<(Arc<BundleFile>, u64), PartsError> {
+        match self {
+            Backing::Bundle(file) => Ok((file.clone(), location.offset)),
+            Backing::Store(store) => Ok((Arc::new(BundleFile::open(&store.blob_path(digest))?), 0)),
+        }
+    }
+
+    /// Reads a small blob (up to the manifest size limit) and checks its digest.
+    pub fn read_verified(
+        &self,
+        digest: &Digest,
+        location: BlobLocation,
+    ) -> Result<Vec<u8>, String> {
+        if location.size > MAX_MANIFEST_SIZE {
+            return Err(format!("blob {digest} is over the manifest size limit"));
+        }
+        let (file, offset) = self
+            .open_blob(digest, location)
+            .map_err(|e| e.to_string())?;
+        let mut bytes = vec![0u8; location.size as usize];
+        file.read_exact_at(&mut bytes, offset)
+            .map_err(|e| format!("blob {digest}: {e}"))?;
+        let actual = Digest::of(&bytes);
+        if &actual != digest {
+            return Err(format!("blob {digest} is damaged (hashes to {actual})"));
+        }
+        Ok(bytes)
+    }
+}
+
 /// A bundle opened for serving.
 #[derive(Debug)]
 pub struct OpenBundle {
     pub path: PathBuf,
-    /// The bundle (one tar or its parts), held open for serving: a file replaced at `path`
-    /// does not change what is served.
-    pub file: std::sync::Arc<BundleFile>,
+    /// Where the blob bytes are: the bundle (held open) or a store's blob files.
+    pub backing: Backing,
     pub index_digest: Digest,
     pub images: Vec<IndexedImage>,
     pub files: Vec<IndexedFile>,
@@ -101,21 +148,6 @@ impl OpenBundle {
             ScanError::Invalid(message) => invalid(message),
         })?;
         let index_bytes = index_bytes.ok_or_else(|| invalid("no index.json".into()))?;
-        let verified = match verifier {
-            Some(verifier) => {
-                let signature = signature.ok_or_else(|| {
-                    invalid("index.json.sig is missing: the bundle is not signed (serve it only with --insecure-skip-verify)".into())
-                })?;
-                verifier
-                    .verify(&index_bytes, &signature)
-                    .map_err(|source| OpenError::Signature {
-                        path: path.to_path_buf(),
-                        source,
-                    })?;
-                true
-            }
-            None => false,
-        };
         let index: LayoutIndex = serde_json::from_slice(&index_bytes)
             .map_err(|e| invalid(format!("index.json: {e}")))?;
         if let Some((base, release)) = super::delta::base_of(&index) {
@@ -124,7 +156,76 @@ impl OpenBundle {
                 release.trim()
             )));
         }
+        let backing = Backing::Bundle(Arc::new(file));
+        Self::assemble(
+            path,
+            &index_bytes,
+            signature.as_deref(),
+            verifier,
+            backing,
+            &|digest| blobs.get(digest).copied(),
+        )
+    }
 
+    /// Opens one release of a site store (its `index.json` and signature as loaded).
+    pub fn open_stored(
+        label: &Path,
+        store: &Store,
+        index_bytes: &[u8],
+        signature: Option<&[u8]>,
+        verifier: Option<&Verifier>,
+    ) -> Result<Self, OpenError> {
+        let locate = |digest: &Digest| {
+            std::fs::metadata(store.blob_path(digest))
+                .ok()
+                .filter(|m| m.is_file())
+                .map(|m| BlobLocation {
+                    offset: 0,
+                    size: m.len(),
+                })
+        };
+        Self::assemble(
+            label,
+            index_bytes,
+            signature,
+            verifier,
+            Backing::Store(store.clone()),
+            &locate,
+        )
+    }
+
+    /// Checks the signature, then walks every entry's graph: each blob must be where
+    /// `locate` says, with its descriptor's size; manifests are read and checked.
+    fn assemble(
+        path: &Path,
+        index_bytes: &[u8],
+        signature: Option<&[u8]>,
+        verifier: Option<&Verifier>,
+        backing: Backing,
+        locate: &dyn Fn(&Digest) -> Option<BlobLocation>,
+    ) -> Result<Self, OpenError> {
+        let invalid = |message: String| OpenError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
+        let verified = match verifier {
+            Some(verifier) => {
+                let signature = signature.ok_or_else(|| {
+                    invalid("index.json.sig is missing: the bundle is not signed (serve it only with --insecure-skip-verify)".into())
+                })?;
+                verifier
+                    .verify(index_bytes, signature)
+                    .map_err(|source| OpenError::Signature {
+                        path: path.to_path_buf(),
+                        source,
+                    })?;
+                true
+            }
+            None => false,
+        };
+        let index: LayoutIndex =
+            serde_json::from_slice(index_bytes).map_err(|e| invalid(format!("index.json: {e}")))?;
+        let mut blobs = HashMap::new();
         let mut manifests: HashMap<Digest, Vec<u8>> = HashMap::new();
         let mut media_types = HashMap::new();
         let mut images = Vec::new();
@@ -143,16 +244,16 @@ impl OpenBundle {
                 if !seen.insert(digest.clone()) {
                     continue;
                 }
-                let location = *blobs
-                    .get(&digest)
+                let location = locate(&digest)
                     .ok_or_else(|| invalid(format!("blob {digest} ({}) is missing", item.owner)))?;
+                blobs.insert(digest.clone(), location);
                 if location.size != item.descriptor.size {
                     return Err(invalid(format!("blob {digest} has the wrong size")));
                 }
                 media_types.insert(digest.clone(), item.descriptor.media_type.clone());
                 if item.role == Role::Manifest {
                     if !manifests.contains_key(&digest) {
-                        let bytes = read_verified(&file, &digest, location).map_err(&invalid)?;
+                        let bytes = backing.read_verified(&digest, location).map_err(&invalid)?;
                         manifests.insert(digest.clone(), bytes);
                     }
                     let children = carried_children(&item, &manifests[&digest])
@@ -190,8 +291,8 @@ impl OpenBundle {
         }
         Ok(OpenBundle {
             path: path.to_path_buf(),
-            file: std::sync::Arc::new(file),
-            index_digest: Digest::of(&index_bytes),
+            backing,
+            index_digest: Digest::of(index_bytes),
             images,
             files,
             kubernetes_version: index
@@ -286,23 +387,4 @@ pub fn scan(file: &BundleFile) -> Result<Scan, ScanError> {
         signature,
         blobs,
     })
-}
-
-/// Reads a small blob at `location` and checks its digest.
-fn read_verified(
-    file: &BundleFile,
-    digest: &Digest,
-    location: BlobLocation,
-) -> Result<Vec<u8>, String> {
-    if location.size > MAX_MANIFEST_SIZE {
-        return Err(format!("manifest {digest} is over the manifest size limit"));
-    }
-    let mut bytes = vec![0u8; location.size as usize];
-    file.read_exact_at(&mut bytes, location.offset)
-        .map_err(|e| format!("manifest {digest}: {e}"))?;
-    let actual = Digest::of(&bytes);
-    if &actual != digest {
-        return Err(format!("manifest {digest} is damaged (hashes to {actual})"));
-    }
-    Ok(bytes)
 }

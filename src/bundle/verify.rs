@@ -64,6 +64,19 @@ pub enum VerifyError {
         owner: String,
         message: String,
     },
+    #[error("this bundle is a delta on {release} ({base}), which is not in the store; load that release first, then this one")]
+    BaseNotLoaded { base: Digest, release: String },
+    #[error("no space left on the store's filesystem while storing blob {digest} ({size} bytes) in {path}; free space or use a larger --store, then run load again (it continues where it stopped)")]
+    DiskFull {
+        digest: Digest,
+        size: u64,
+        path: PathBuf,
+    },
+    #[error("storing blob {digest}: {source}")]
+    Store {
+        digest: Digest,
+        source: crate::store::StoreError,
+    },
     #[error("{count} blob(s) missing from the bundle, first {digest} ({role} of {owner})")]
     Missing {
         count: usize,
@@ -78,6 +91,12 @@ pub enum VerifyError {
 pub struct VerifyReport {
     pub signer: String,
     pub index_digest: Digest,
+    /// The signed `index.json` and its signature, as read.
+    pub index_json: Vec<u8>,
+    pub signature: Vec<u8>,
+    /// Blobs written into the target store (load), and their bytes.
+    pub stored_blobs: usize,
+    pub stored_bytes: u64,
     pub entries: usize,
     pub blobs: usize,
     pub bytes: u64,
@@ -89,9 +108,21 @@ pub fn verify(
     verifier: &Verifier,
     reporter: &dyn Reporter,
 ) -> Result<VerifyReport, VerifyError> {
+    verify_into(path, verifier, None, reporter)
+}
+
+/// Verifies the bundle and, with a `target` store, writes every blob the store lacks into it
+/// as it passes (each byte read and hashed once). A blob becomes visible in the store only
+/// once its digest held; a delta's omitted blobs must already be in the store.
+pub fn verify_into(
+    path: &Path,
+    verifier: &Verifier,
+    target: Option<&Target>,
+    reporter: &dyn Reporter,
+) -> Result<VerifyReport, VerifyError> {
     let bundle = BundleFile::open(path)?;
     let mut span = (0u64, 0u64);
-    let result = verify_stream(path, &bundle, verifier, reporter, &mut span);
+    let result = verify_stream(path, &bundle, verifier, target, reporter, &mut span);
     match result {
         Err(e) if bundle.parts.is_some() && !matches!(e, VerifyError::Parts(_)) => {
             // Name the part to copy again when the damage lies in one the entry spans.
@@ -106,6 +137,23 @@ pub fn verify(
             Err(e)
         }
         other => other,
+    }
+}
+
+/// Maps a store write error; a full filesystem gets its own message.
+fn store_error(digest: &Digest, size: u64, e: crate::store::StoreError) -> VerifyError {
+    match e {
+        crate::store::StoreError::Io { path, source } if source.raw_os_error() == Some(28) => {
+            VerifyError::DiskFull {
+                digest: digest.clone(),
+                size,
+                path,
+            }
+        }
+        source => VerifyError::Store {
+            digest: digest.clone(),
+            source,
+        },
     }
 }
 
@@ -124,6 +172,7 @@ fn verify_stream(
     path: &Path,
     bundle: &BundleFile,
     verifier: &Verifier,
+    target: Option<&Target>,
     reporter: &dyn Reporter,
     span: &mut (u64, u64),
 ) -> Result<VerifyReport, VerifyError> {
@@ -131,7 +180,11 @@ fn verify_stream(
     reporter.start("verify", file_len);
     let mut archive =
         tar::Archive::new(BufReader::with_capacity(1 << 20, bundle.checking_reader()));
-    let mut state = State::default();
+    let mut state = State {
+        target,
+        halt: target.map(|_| Halt::from_env()).unwrap_or_default(),
+        ..State::default()
+    };
     let mut end_of_entries = 0u64;
     let mut buf = vec![0u8; 1 << 20];
     let entries = archive.entries().map_err(|source| VerifyError::Io {
@@ -223,8 +276,51 @@ fn check_trailer(
     Ok(())
 }
 
+/// A store that `load` writes into, and what it already holds.
+pub struct Target {
+    pub store: crate::store::Store,
+    /// `index.json` digests of the releases already loaded (a delta's base must be one).
+    pub releases: HashSet<Digest>,
+}
+
+/// Crash-test hook for `load`: after N stored blobs, or N stored bytes (mid-blob), the
+/// process says so on stderr and stops making progress, so a test can SIGKILL it at a known
+/// point. Set by `OUTPOST_TEST_HALT_AFTER_BLOBS` / `OUTPOST_TEST_HALT_AFTER_BYTES`.
+#[derive(Default, Clone, Copy)]
+struct Halt {
+    after_blobs: Option<usize>,
+    after_bytes: Option<u64>,
+}
+
+impl Halt {
+    fn from_env() -> Self {
+        let get = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+        Halt {
+            after_blobs: get("OUTPOST_TEST_HALT_AFTER_BLOBS").map(|n| n as usize),
+            after_bytes: get("OUTPOST_TEST_HALT_AFTER_BYTES"),
+        }
+    }
+
+    fn check(&self, blobs: usize, bytes: u64) {
+        if self.after_blobs.is_some_and(|n| blobs >= n)
+            || self.after_bytes.is_some_and(|n| bytes >= n)
+        {
+            eprintln!("outpost: halted for a crash test ({blobs} blobs, {bytes} bytes stored)");
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+            }
+        }
+    }
+}
+
 #[derive(Default)]
-struct State {
+struct State<'a> {
+    target: Option<&'a Target>,
+    halt: Halt,
+    /// Bytes written into the target store so far (for the crash-test hook).
+    written: u64,
+    stored_blobs: usize,
+    stored_bytes: u64,
     layout: Option<Vec<u8>>,
     index: Option<Vec<u8>>,
     signature: Option<Vec<u8>>,
@@ -234,10 +330,12 @@ struct State {
     seen: HashSet<Digest>,
     /// Expected digests in discovery order, to name the first missing one.
     order: Vec<Digest>,
+    /// The bundle is a delta: blobs it leaves out must be in the target store.
+    delta: bool,
     bytes: u64,
 }
 
-impl State {
+impl State<'_> {
     /// Called once the head is read: checks the layout file and the signature, then learns
     /// the entries of index.json.
     fn start(&mut self, verifier: &Verifier) -> Result<(), VerifyError> {
@@ -288,6 +386,16 @@ impl State {
         })?;
         self.signer = verifier.fingerprint().to_string();
         let index: LayoutIndex = parsed.map_err(VerifyError::BadIndex)?;
+        if let (Some((base, release)), Some(target)) = (super::delta::base_of(&index), self.target)
+        {
+            if !target.releases.contains(&base) {
+                return Err(VerifyError::BaseNotLoaded {
+                    base,
+                    release: release.trim().to_string(),
+                });
+            }
+        }
+        self.delta = super::delta::base_of(&index).is_some();
         for d in &index.manifests {
             self.expect(Carried {
                 descriptor: d.clone(),
@@ -341,26 +449,72 @@ impl State {
             });
         }
         let mut kept = Vec::new();
+        // With a target store lacking this blob, the store's writer hashes it; else we do.
+        let mut partial = match self.target {
+            Some(target) if !target.store.has(digest, size) => {
+                let mut partial = target
+                    .store
+                    .begin(digest, size)
+                    .map_err(|e| store_error(digest, size, e))?;
+                if keep {
+                    partial
+                        .restart()
+                        .map_err(|e| store_error(digest, size, e))?;
+                }
+                Some(partial)
+            }
+            _ => None,
+        };
+        // Bytes an interrupted earlier load already stored (and hashed) are skipped.
+        let mut skip = partial.as_ref().map_or(0, |p| p.offset());
         let mut hasher = Sha256::new();
         loop {
             let n = entry.read(buf).map_err(read_error)?;
             if n == 0 {
                 break;
             }
-            hasher.update(&buf[..n]);
+            let chunk = &buf[..n];
+            match partial.as_mut() {
+                Some(partial) => {
+                    let from = (skip.min(n as u64)) as usize;
+                    skip -= from as u64;
+                    partial
+                        .write(&chunk[from..])
+                        .map_err(|e| store_error(digest, size, e))?;
+                    self.written += (n - from) as u64;
+                    self.halt.check(self.stored_blobs, self.written);
+                }
+                None => hasher.update(chunk),
+            }
             if keep {
-                kept.extend_from_slice(&buf[..n]);
+                kept.extend_from_slice(chunk);
             }
             reporter.advance(n as u64);
         }
         self.bytes += size;
-        let actual = Digest::from_hasher(hasher);
-        if &actual != digest {
-            return Err(VerifyError::Damaged {
-                digest: digest.clone(),
-                owner: item.owner,
-                actual,
-            });
+        let damaged = |actual| VerifyError::Damaged {
+            digest: digest.clone(),
+            owner: item.owner.clone(),
+            actual,
+        };
+        match partial {
+            Some(partial) => match partial.commit() {
+                Ok(()) => {
+                    self.stored_blobs += 1;
+                    self.stored_bytes += size;
+                    self.halt.check(self.stored_blobs, self.written);
+                }
+                Err(crate::store::StoreError::DigestMismatch { actual, .. }) => {
+                    return Err(damaged(actual))
+                }
+                Err(e) => return Err(store_error(digest, size, e)),
+            },
+            None => {
+                let actual = Digest::from_hasher(hasher);
+                if &actual != digest {
+                    return Err(damaged(actual));
+                }
+            }
         }
         if keep {
             let children =
@@ -376,13 +530,55 @@ impl State {
         Ok(())
     }
 
-    fn finish(self, verifier: &Verifier, _file_len: u64) -> Result<VerifyReport, VerifyError> {
+    /// Blobs a delta left out come from the target store: each must be there, and the
+    /// manifests among them are read from it so their children are checked too.
+    fn resolve_from_store(&mut self) -> Result<(), VerifyError> {
+        let Some(target) = self.target else {
+            return Ok(());
+        };
+        let mut i = 0;
+        while i < self.order.len() {
+            let digest = self.order[i].clone();
+            i += 1;
+            if self.seen.contains(&digest) {
+                continue;
+            }
+            let item = self.expected[&digest].clone();
+            if !target.store.has(&digest, item.descriptor.size) {
+                continue;
+            }
+            self.seen.insert(digest.clone());
+            if item.role == Role::Manifest {
+                let bad = |message: String| VerifyError::BadManifest {
+                    digest: digest.clone(),
+                    owner: item.owner.clone(),
+                    message,
+                };
+                let bytes = target
+                    .store
+                    .read_bytes(&digest)
+                    .map_err(|e| bad(e.to_string()))?;
+                if Digest::of(&bytes) != digest {
+                    return Err(bad("the store's copy is damaged".into()));
+                }
+                for child in carried_children(&item, &bytes).map_err(|e| bad(e.to_string()))? {
+                    self.expect(child);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self, verifier: &Verifier, _file_len: u64) -> Result<VerifyReport, VerifyError> {
+        self.resolve_from_store()?;
         let missing: Vec<&Digest> = self
             .order
             .iter()
             .filter(|d| !self.seen.contains(*d))
             .collect();
-        if let Some(first) = missing.first() {
+        // A delta verified on its own: what it leaves out is its base's to provide.
+        let from_base = self.delta && self.target.is_none();
+        if let Some(first) = missing.first().filter(|_| !from_base) {
             let item = &self.expected[*first];
             return Err(VerifyError::Missing {
                 count: missing.len(),
@@ -399,6 +595,10 @@ impl State {
         Ok(VerifyReport {
             signer: verifier.fingerprint().to_string(),
             index_digest: Digest::of(&index),
+            index_json: index,
+            signature: self.signature.unwrap_or_default(),
+            stored_blobs: self.stored_blobs,
+            stored_bytes: self.stored_bytes,
             entries: self.order.len(),
             blobs: self.seen.len(),
             bytes: self.bytes,

@@ -31,7 +31,14 @@ pub enum Command {
     /// Build, verify and inspect bundles.
     #[command(subcommand)]
     Bundle(BundleCommand),
-    /// Serve bundles in place as a read-only OCI registry (with /healthz and /metrics).
+    /// Verify a bundle and import it into a persistent site store (crash-safe; deltas apply
+    /// on top of their base).
+    Load(LoadArgs),
+    /// Manage a site store: list releases, prune old ones, check every blob.
+    #[command(subcommand)]
+    Store(StoreCommand),
+    /// Serve bundles in place (and/or a site store) as a read-only OCI registry, a /files
+    /// mirror and /apt repositories (with /healthz and /metrics).
     Serve(ServeArgs),
     /// Print or write node configuration that points nodes at the mirror.
     #[command(subcommand)]
@@ -45,10 +52,62 @@ pub enum TlsMode {
 }
 
 #[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The bundle: NAME.tar, NAME.parts.json or any part.
+    pub bundle: PathBuf,
+    /// The site store directory (created if missing).
+    #[arg(long)]
+    pub store: PathBuf,
+    /// Public key the bundle must be signed with.
+    #[arg(long, default_value = "keys/outpost.pub")]
+    pub key: PathBuf,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// List the releases in the store, oldest load first.
+    List {
+        #[arg(long)]
+        store: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Keep the N most recently loaded releases; remove the rest and every blob no kept
+    /// release references.
+    Prune {
+        #[arg(long)]
+        store: PathBuf,
+        #[arg(long)]
+        keep: usize,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check every release's signature and hash every blob they reference.
+    Verify {
+        #[arg(long)]
+        store: PathBuf,
+        /// Public key the releases must be signed with.
+        #[arg(long, default_value = "keys/outpost.pub")]
+        key: PathBuf,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Bundles to serve (NAME.tar, NAME.parts.json or any part); signatures are checked first.
-    #[arg(required = true)]
+    #[arg(required_unless_present = "store")]
     pub bundles: Vec<PathBuf>,
+    /// Also serve every release in this site store (see `outpost load`).
+    #[arg(long)]
+    pub store: Option<PathBuf>,
     /// Address to listen on.
     #[arg(long, default_value = "0.0.0.0:5000")]
     pub listen: std::net::SocketAddr,

@@ -2,7 +2,7 @@
 
 use super::args::{
     AptArgs, BuildArgs, CacheArgs, ContainerdArgs, InspectArgs, JoinArgs, KubeadmArgs,
-    KubesprayArgs, LockArgs, ServeArgs, TlsMode, VerifyArgs,
+    KubesprayArgs, LoadArgs, LockArgs, ServeArgs, TlsMode, VerifyArgs,
 };
 use super::progress::Bars;
 use super::{exit, CliError};
@@ -16,6 +16,7 @@ use outpost::progress::Reporter;
 use outpost::registry::Registry;
 use outpost::resolve::{self, ResolveError};
 use outpost::sign::{self, SignError, Signer, Verifier};
+use outpost::sitestore::SiteStore;
 use outpost::store::Store;
 use serde_json::json;
 use std::io::IsTerminal;
@@ -340,6 +341,133 @@ pub fn verify(args: &VerifyArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+pub fn load(args: &LoadArgs) -> Result<(), CliError> {
+    let verifier = Verifier::load(&args.key).map_err(sign_error)?;
+    let site = SiteStore::open(&args.store)?;
+    let _lock = site.lock()?;
+    let target = site.target()?;
+    let bars = Bars::new(args.json);
+    let report = verify::verify_into(&args.bundle, &verifier, Some(&target), &bars).map_err(
+        |e| match e {
+            verify::VerifyError::Io { .. }
+            | verify::VerifyError::DiskFull { .. }
+            | verify::VerifyError::Store { .. } => CliError::new(
+                exit::FAILURE,
+                anyhow::anyhow!("{}: {e}", args.bundle.display()),
+            ),
+            verify::VerifyError::BaseNotLoaded { .. } => CliError::new(
+                exit::INPUT,
+                anyhow::anyhow!("{}: {e}", args.bundle.display()),
+            ),
+            other => CliError::new(
+                exit::VERIFY,
+                anyhow::anyhow!("{}: {other}", args.bundle.display()),
+            ),
+        },
+    )?;
+    bars.finish();
+    let (release, new) = site.record(&report)?;
+    if args.json {
+        print_json(&json!({
+            "bundle": args.bundle,
+            "store": args.store,
+            "release": release,
+            "new": new,
+            "stored_blobs": report.stored_blobs,
+            "stored_bytes": report.stored_bytes,
+            "blobs": report.blobs,
+        }));
+    } else {
+        println!(
+            "loaded {} {} ({}) into {}: {} new blobs ({}), {} blobs in the release{}",
+            release.name,
+            release.version,
+            release.index_digest,
+            args.store.display(),
+            report.stored_blobs,
+            mib(report.stored_bytes),
+            report.blobs,
+            if new { "" } else { "; it was already loaded" }
+        );
+        println!(
+            "next: outpost serve --store {} --key {}",
+            args.store.display(),
+            args.key.display()
+        );
+    }
+    Ok(())
+}
+
+pub fn store_list(dir: &Path, as_json: bool) -> Result<(), CliError> {
+    let site = SiteStore::open(dir)?;
+    let releases = site.releases()?;
+    if as_json {
+        print_json(&json!({"store": dir, "releases": releases}));
+        return Ok(());
+    }
+    if releases.is_empty() {
+        println!("{} holds no release", dir.display());
+    }
+    for release in &releases {
+        println!(
+            "{:<20} {:<12} {}  loaded {}{}",
+            release.name,
+            release.version,
+            release.index_digest,
+            release.loaded,
+            release
+                .base
+                .as_ref()
+                .map(|b| format!("  (delta on {b})"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+pub fn store_prune(dir: &Path, keep: usize, as_json: bool) -> Result<(), CliError> {
+    let site = SiteStore::open(dir)?;
+    let report = site.prune(keep)?;
+    if as_json {
+        print_json(&serde_json::to_value(&report).unwrap_or_default());
+        return Ok(());
+    }
+    for release in &report.removed_releases {
+        println!("removed {} {}", release.name, release.version);
+    }
+    println!(
+        "pruned {}: {} release(s) and {} blob(s) removed, {} freed",
+        dir.display(),
+        report.removed_releases.len(),
+        report.removed_blobs,
+        mib(report.freed_bytes)
+    );
+    Ok(())
+}
+
+pub fn store_verify(dir: &Path, key: &Path, as_json: bool) -> Result<(), CliError> {
+    let verifier = Verifier::load(key).map_err(sign_error)?;
+    let site = SiteStore::open(dir)?;
+    let report = site
+        .check(Some(&verifier))
+        .map_err(|e| CliError::new(exit::VERIFY, e))?;
+    if as_json {
+        print_json(
+            &json!({"store": dir, "ok": true, "releases": report.releases, "blobs": report.blobs, "bytes": report.bytes}),
+        );
+    } else {
+        println!(
+            "OK {}: {} release(s) signed by {}; {} blobs ({}) match their digests",
+            dir.display(),
+            report.releases,
+            verifier.fingerprint(),
+            report.blobs,
+            mib(report.bytes)
+        );
+    }
+    Ok(())
+}
+
 pub fn join(args: &JoinArgs) -> Result<(), CliError> {
     use outpost::bundle::parts::{BundleFile, PartsError};
     let verify_error = |e: PartsError| match e {
@@ -469,6 +597,24 @@ pub fn serve(args: &ServeArgs) -> Result<(), CliError> {
         Some(Verifier::load(&args.key).map_err(sign_error)?)
     };
     let mut bundles = Vec::new();
+    if let Some(dir) = &args.store {
+        let site = SiteStore::open(dir)?;
+        let releases = site.releases()?;
+        if releases.is_empty() && args.bundles.is_empty() {
+            return Err(input(anyhow::anyhow!(
+                "store {} holds no release; `outpost load BUNDLE --store {}` first",
+                dir.display(),
+                dir.display()
+            )));
+        }
+        // Oldest first: where releases differ (a tag moved, a file changed), the newest wins.
+        for release in &releases {
+            let open = site
+                .open_release(release, verifier.as_ref())
+                .map_err(|e| CliError::new(exit::VERIFY, e))?;
+            bundles.push(open);
+        }
+    }
     for path in &args.bundles {
         let bundle = OpenBundle::open(path, verifier.as_ref())
             .map_err(|e| CliError::new(exit::VERIFY, e))?;
@@ -506,10 +652,10 @@ pub fn serve(args: &ServeArgs) -> Result<(), CliError> {
         max_concurrent_requests: args.max_concurrent_requests.max(1),
         shutdown_grace: std::time::Duration::from_secs(30),
     };
-    let bundle_count = args.bundles.len();
+    let bundle_count = catalog.bundles().len();
     runtime()?
         .block_on(server::serve(catalog, settings, |addr| {
-            println!("serving {images} image(s) in {repositories} repositories from {bundle_count} bundle(s) on {scheme}://{addr}");
+            println!("serving {images} image(s) in {repositories} repositories from {bundle_count} release(s) on {scheme}://{addr}");
         }))
         .map_err(CliError::from)
 }
@@ -634,11 +780,18 @@ pub fn config_apt(args: &AptArgs) -> Result<(), CliError> {
                 anyhow::anyhow!("the key of {repo} is missing from the bundle"),
             )
         })?;
-        let mut bytes = vec![0u8; location.size.min(1 << 20) as usize];
-        bundle.file.read_exact_at(&mut bytes, location.offset)?;
-        if outpost::digest::Digest::of(&bytes) != key.digest {
-            return Err(CliError::new(exit::VERIFY, anyhow::anyhow!("{}: the apt key of {repo} is damaged (digest mismatch); run `outpost bundle verify`", args.bundle.display())));
-        }
+        let bytes = bundle
+            .backing
+            .read_verified(&key.digest, location)
+            .map_err(|e| {
+                CliError::new(
+                    exit::VERIFY,
+                    anyhow::anyhow!(
+                        "{}: the apt key of {repo}: {e}; run `outpost bundle verify`",
+                        args.bundle.display()
+                    ),
+                )
+            })?;
         let name = format!("outpost-{repo}.gpg");
         let path = args.out.join(&name);
         outpost::fsutil::write_atomic(&path, &bytes)

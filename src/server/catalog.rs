@@ -2,8 +2,7 @@
 //! and the rule that maps a requested name (with containerd's `ns` parameter, Docker Hub's
 //! implied `library/`, or a short name) to a repository. No I/O: bundles are already open.
 
-use crate::bundle::open::{BlobLocation, OpenBundle};
-use crate::bundle::parts::BundleFile;
+use crate::bundle::open::{Backing, BlobLocation, OpenBundle};
 use crate::digest::Digest;
 use crate::oci::Descriptor;
 use crate::server::path::Reference;
@@ -36,7 +35,8 @@ pub struct ManifestBody {
 #[derive(Debug, Clone)]
 pub struct BlobSource {
     pub path: PathBuf,
-    pub file: Arc<BundleFile>,
+    pub backing: Backing,
+    pub digest: Digest,
     pub location: BlobLocation,
 }
 
@@ -83,16 +83,19 @@ impl Catalog {
         for bundle in &bundles {
             for file in &bundle.files {
                 if let Some(location) = bundle.blobs.get(&file.digest) {
-                    files
-                        .entry(file.path.clone())
-                        .or_insert_with(|| ServedFile {
+                    // Later bundles win: with a store, releases come oldest first.
+                    files.insert(
+                        file.path.clone(),
+                        ServedFile {
                             digest: file.digest.clone(),
                             source: BlobSource {
                                 path: bundle.path.clone(),
-                                file: bundle.file.clone(),
+                                backing: bundle.backing.clone(),
+                                digest: file.digest.clone(),
                                 location: *location,
                             },
-                        });
+                        },
+                    );
                 }
             }
         }
@@ -198,7 +201,8 @@ impl Catalog {
         let bundle = &self.bundles[*repository.blobs.get(digest)?];
         Some(BlobSource {
             path: bundle.path.clone(),
-            file: bundle.file.clone(),
+            backing: bundle.backing.clone(),
+            digest: digest.clone(),
             location: *bundle.blobs.get(digest)?,
         })
     }

@@ -351,11 +351,15 @@ async fn open_stream(
     };
     // Read through the handle opened at start: a bundle replaced at its path does not
     // change what is served, and one rewritten in place (new length) is refused.
-    source.file.check_unchanged().map_err(unavailable)?;
+    let (file, base) = source
+        .backing
+        .open_blob(&source.digest, source.location)
+        .map_err(|e| unavailable(std::io::Error::other(e)))?;
+    file.check_unchanged().map_err(unavailable)?;
     // A blob already verified in this very file (same inode and modification time) is not
     // hashed again: every byte is hashed once per version of the bundle file, and a bundle
     // damaged through the filesystem after that is hashed, and caught, anew.
-    let version = source.file.version().ok();
+    let version = file.version().ok();
     let key = version.map(|v| {
         (
             verify.clone(),
@@ -374,9 +378,8 @@ async fn open_stream(
         }
         (_, verify) => verify,
     };
-    let first = source.location.offset + start;
+    let first = base + start;
     let end = first + length;
-    let file = source.file.clone();
     let chunks = futures::stream::unfold(first, move |position| {
         let file = file.clone();
         async move {
