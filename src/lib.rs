@@ -19,6 +19,7 @@ pub mod nodeconfig;
 pub mod oci;
 pub mod platform;
 pub mod progress;
+pub mod push;
 pub mod registry;
 pub mod resolve;
 pub mod server;

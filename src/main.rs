@@ -22,6 +22,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Store(StoreCommand::Verify { store, key, json }) => {
             commands::store_verify(&store, &key, json)
         }
+        Command::Push(args) => commands::push(&args),
         Command::Serve(args) => commands::serve(&args),
         Command::Config(ConfigCommand::Containerd(args)) => commands::config_containerd(&args),
         Command::Config(ConfigCommand::Kubeadm(args)) => commands::config_kubeadm(&args),

@@ -92,30 +92,8 @@ impl Registry {
         }
     }
 
-    /// Credentials for a registry host from the Docker config (`~/.docker/config.json` and
-    /// its credential helpers), or anonymous.
     fn auth(&self, host: &str) -> RegistryAuth {
-        let keys: Vec<&str> = if host == "docker.io" {
-            vec![
-                "https://index.docker.io/v1/",
-                "docker.io",
-                "index.docker.io",
-            ]
-        } else {
-            vec![host]
-        };
-        for key in keys {
-            match docker_credential::get_credential(key) {
-                Ok(docker_credential::DockerCredential::UsernamePassword(user, password)) => {
-                    return RegistryAuth::Basic(user, password)
-                }
-                Ok(docker_credential::DockerCredential::IdentityToken(token)) => {
-                    return RegistryAuth::Bearer(token)
-                }
-                Err(_) => continue,
-            }
-        }
-        RegistryAuth::Anonymous
+        docker_auth(host)
     }
 
     /// Fetches a manifest by tag or digest. When `image` carries a digest the bytes must
@@ -190,9 +168,35 @@ impl Registry {
     }
 }
 
+/// Credentials for a registry host from the Docker config (`~/.docker/config.json` and its
+/// credential helpers), or anonymous.
+pub fn docker_auth(host: &str) -> RegistryAuth {
+    let keys: Vec<&str> = if host == "docker.io" {
+        vec![
+            "https://index.docker.io/v1/",
+            "docker.io",
+            "index.docker.io",
+        ]
+    } else {
+        vec![host]
+    };
+    for key in keys {
+        match docker_credential::get_credential(key) {
+            Ok(docker_credential::DockerCredential::UsernamePassword(user, password)) => {
+                return RegistryAuth::Basic(user, password)
+            }
+            Ok(docker_credential::DockerCredential::IdentityToken(token)) => {
+                return RegistryAuth::Bearer(token)
+            }
+            Err(_) => continue,
+        }
+    }
+    RegistryAuth::Anonymous
+}
+
 /// One line for an oci-client error, with the cause chain (connection refused, status, …)
 /// and what to do when the registry wants credentials.
-fn describe_error(error: &oci_client::errors::OciDistributionError, host: &str) -> String {
+pub fn describe_error(error: &oci_client::errors::OciDistributionError, host: &str) -> String {
     use oci_client::errors::OciDistributionError as E;
     if matches!(
         error,

@@ -107,6 +107,14 @@ impl Backing {
     }
 }
 
+/// An `index.json` entry that is not an image: the lockfile or a file, as an OCI artifact.
+#[derive(Debug, Clone)]
+pub struct IndexedArtifact {
+    pub descriptor: crate::oci::Descriptor,
+    /// Every blob reachable from it (artifact manifest, empty config, content).
+    pub reachable: Vec<Carried>,
+}
+
 /// A bundle opened for serving.
 #[derive(Debug)]
 pub struct OpenBundle {
@@ -116,6 +124,10 @@ pub struct OpenBundle {
     pub index_digest: Digest,
     pub images: Vec<IndexedImage>,
     pub files: Vec<IndexedFile>,
+    /// Entries that are not images (lockfile, files), as pushed to a registry.
+    pub artifacts: Vec<IndexedArtifact>,
+    /// Release name and version from `index.json`.
+    pub release: (String, String),
     /// The Kubernetes version the bundle was built for, if any.
     pub kubernetes_version: Option<String>,
     pub blobs: HashMap<Digest, BlobLocation>,
@@ -230,6 +242,7 @@ impl OpenBundle {
         let mut media_types = HashMap::new();
         let mut images = Vec::new();
         let mut files = Vec::new();
+        let mut artifacts = Vec::new();
         for top in &index.manifests {
             let mut reachable = Vec::new();
             let mut queue = std::collections::VecDeque::from([Carried {
@@ -287,6 +300,11 @@ impl OpenBundle {
                     media_type: top.media_type.clone(),
                     reachable,
                 });
+            } else {
+                artifacts.push(IndexedArtifact {
+                    descriptor: top.clone(),
+                    reachable,
+                });
             }
         }
         Ok(OpenBundle {
@@ -295,6 +313,19 @@ impl OpenBundle {
             index_digest: Digest::of(index_bytes),
             images,
             files,
+            artifacts,
+            release: (
+                index
+                    .annotations
+                    .get(super::ANNOTATION_RELEASE_NAME)
+                    .cloned()
+                    .unwrap_or_default(),
+                index
+                    .annotations
+                    .get(super::ANNOTATION_RELEASE_VERSION)
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
             kubernetes_version: index
                 .annotations
                 .get(super::ANNOTATION_KUBERNETES_VERSION)

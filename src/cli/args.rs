@@ -37,6 +37,8 @@ pub enum Command {
     /// Manage a site store: list releases, prune old ones, check every blob.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Copy a bundle's images (and its files, as OCI artifacts) into an existing registry.
+    Push(PushArgs),
     /// Serve bundles in place (and/or a site store) as a read-only OCI registry, a /files
     /// mirror and /apt repositories (with /healthz and /metrics).
     Serve(ServeArgs),
@@ -62,6 +64,33 @@ pub struct LoadArgs {
     #[arg(long, default_value = "keys/outpost.pub")]
     pub key: PathBuf,
     /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// The bundle: NAME.tar, NAME.parts.json or any part.
+    pub bundle: PathBuf,
+    /// Target registry: host[:port] (e.g. harbor.site.local or 10.0.0.5:5000).
+    #[arg(long)]
+    pub to: String,
+    /// Repository path prefix under which upstream paths are kept (e.g. `mirror`).
+    #[arg(long, default_value = "")]
+    pub prefix: String,
+    /// Credentials as user:password [default: from the Docker config for the target host].
+    #[arg(long, env = "OUTPOST_PUSH_CREDS", hide_env_values = true)]
+    pub creds: Option<String>,
+    /// Talk plain HTTP to the target (a registry without TLS).
+    #[arg(long)]
+    pub plain_http: bool,
+    /// Blob uploads at once.
+    #[arg(long, default_value_t = 8)]
+    pub jobs: usize,
+    /// Public key the bundle must be signed with.
+    #[arg(long, default_value = "keys/outpost.pub")]
+    pub key: PathBuf,
+    /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
 }

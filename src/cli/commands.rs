@@ -2,7 +2,7 @@
 
 use super::args::{
     AptArgs, BuildArgs, CacheArgs, ContainerdArgs, InspectArgs, JoinArgs, KubeadmArgs,
-    KubesprayArgs, LoadArgs, LockArgs, ServeArgs, TlsMode, VerifyArgs,
+    KubesprayArgs, LoadArgs, LockArgs, PushArgs, ServeArgs, TlsMode, VerifyArgs,
 };
 use super::progress::Bars;
 use super::{exit, CliError};
@@ -394,6 +394,69 @@ pub fn load(args: &LoadArgs) -> Result<(), CliError> {
             args.store.display(),
             args.key.display()
         );
+    }
+    Ok(())
+}
+
+pub fn push(args: &PushArgs) -> Result<(), CliError> {
+    use outpost::push::{self, PushSettings};
+    let verifier = Verifier::load(&args.key).map_err(sign_error)?;
+    let bundle = outpost::bundle::open::OpenBundle::open(&args.bundle, Some(&verifier))
+        .map_err(|e| CliError::new(exit::VERIFY, e))?;
+    let auth = match &args.creds {
+        None => None,
+        Some(creds) => {
+            let (user, password) = creds
+                .split_once(':')
+                .ok_or_else(|| input(anyhow::anyhow!("--creds must be user:password")))?;
+            Some(oci_client::secrets::RegistryAuth::Basic(
+                user.to_string(),
+                password.to_string(),
+            ))
+        }
+    };
+    let settings = PushSettings {
+        registry: args.to.trim_end_matches('/').to_string(),
+        prefix: args.prefix.clone(),
+        plain_http: args.plain_http,
+        auth,
+        jobs: args.jobs,
+    };
+    let bars = Bars::new(args.json);
+    let summary = runtime()?
+        .block_on(push::push(&bundle, &settings, &bars))
+        .map_err(|e| match e {
+            push::PushError::BadPrefix(_) | push::PushError::Conflict { .. } => input(e),
+            other => CliError::new(exit::UPSTREAM, other),
+        })?;
+    bars.finish();
+    if args.json {
+        print_json(&serde_json::to_value(&summary).unwrap_or_default());
+    } else {
+        println!(
+            "pushed {} image(s) into {} repositories on {}",
+            summary.images, summary.repositories, settings.registry
+        );
+        println!(
+            "blobs:     {} uploaded ({}), {} mounted, {} already there",
+            summary.blobs_pushed,
+            mib(summary.bytes_pushed),
+            summary.blobs_mounted,
+            summary.blobs_skipped
+        );
+        println!(
+            "manifests: {} pushed, {} already there",
+            summary.manifests_pushed, summary.manifests_skipped
+        );
+        if let Some(artifacts) = &summary.artifacts {
+            println!(
+                "artifacts: lockfile and files in {}/{artifacts}",
+                settings.registry
+            );
+        }
+        for reduced in &summary.reduced {
+            println!("reduced:   {reduced}: the registry refused the index as pinned (it lists platforms the bundle does not carry), so the tag names an index of the carried platforms");
+        }
     }
     Ok(())
 }
