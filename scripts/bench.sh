@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark outpost against the tools an operator would otherwise use.
 #
-#   scripts/bench.sh [build|verify|serve|all]      (default: all = build + verify + serve)
+#   scripts/bench.sh [build|verify|serve|push|resolve|all]   (default: all = every mode)
 #
 # Everything runs on loopback in a temporary directory: a deterministic image corpus
 # (scripts/testimages.py --set bench) is pushed to a local `docker-registry`, then
@@ -23,6 +23,12 @@
 #                        Non-2xx answers and socket errors are reported)
 #             blob       8 parallel curl GETs of the big layer (aggregate MB/s, 1 MB = 1e6 bytes)
 #             peak RSS   VmHWM from /proc/PID/status after the load above (both servers)
+#   push    `outpost push` of the bundle into a fresh `docker-registry` vs `skopeo copy --all
+#           oci-archive:BUNDLE:REF docker://...` of the same images into another fresh one,
+#           BENCH_RUNS times alternating; then the same push again into the first (it must
+#           upload 0 bytes).
+#   resolve `outpost lock` of 8 node packages against the host's apt sources vs
+#           `apt-get install --simulate` (needs the network).
 # A table goes to stdout and the same figures, with every sample, to BENCH_JSON.
 #
 # Environment:
@@ -42,13 +48,13 @@ set -euo pipefail
 
 MODE=${1:-all}
 case "$MODE" in
-    build | verify | serve | resolve | all) ;;
+    build | verify | serve | push | resolve | all) ;;
     -h | --help)
         sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
         exit 0
         ;;
     *)
-        echo "usage: $0 [build|verify|serve|resolve|all]" >&2
+        echo "usage: $0 [build|verify|serve|push|resolve|all]" >&2
         exit 2
         ;;
 esac
@@ -141,9 +147,10 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/outpost-bench.XXXXXX")
 REGISTRY_PID=""
 SERVE_PID="" # outpost serve (serve mode)
 PEER_PID=""  # the distribution instance it is compared with (serve mode)
+TARGET_PID="" # push targets (push mode)
 cleanup() {
     local rc=$? pid
-    for pid in "$SERVE_PID" "$PEER_PID" "$REGISTRY_PID"; do
+    for pid in "$SERVE_PID" "$PEER_PID" "$REGISTRY_PID" "$TARGET_PID"; do
         if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
             kill "$pid" 2>/dev/null || true
             wait "$pid" 2>/dev/null || true
@@ -340,10 +347,10 @@ run_build() {
     rm -rf "$WORK/run"
 }
 
-run_verify() {
+# ensure_bundle: build one bundle of the corpus (not timed) unless the build phase left one.
+ensure_bundle() {
     if [[ -z $BUNDLE ]]; then
-        # verify only: build one bundle to read (not timed as a figure)
-        log "building a bundle to verify"
+        log "building a bundle of the corpus"
         mkdir -p "$WORK/keep"
         bounded "$OUTPOST" bundle build "$MANIFEST" --key "$KEY" --out "$WORK/keep" \
             --cache "$WORK/vcache" >"$WORK/vbuild.log" 2>&1 ||
@@ -352,6 +359,10 @@ run_verify() {
         BUNDLE=$(find_bundle "$WORK/keep")
         BUNDLE_BYTES=$(stat -c %s "$BUNDLE")
     fi
+}
+
+run_verify() {
+    ensure_bundle
     # page-cache the bundle once, untimed
     cat "$BUNDLE" >/dev/null
     local r secs
@@ -730,6 +741,63 @@ run_serve() {
 
 # resolve: the Debian closure of a node's base packages from already-downloaded indexes of
 # the host's apt sources (network only for the signed InRelease), vs apt-get --simulate.
+# start_target NAME: a fresh, empty docker-registry on loopback; sets TARGET and TARGET_PID.
+start_target() {
+    local port
+    port=$(free_port)
+    TARGET=127.0.0.1:$port
+    rm -rf "$WORK/target-$1"
+    mkdir -p "$WORK/target-$1"
+    printf 'version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: %s}\n' \
+        "$WORK/target-$1" "$TARGET" >"$WORK/target-$1.yml"
+    docker-registry serve "$WORK/target-$1.yml" >"$WORK/target-$1.log" 2>&1 &
+    TARGET_PID=$!
+    local give_up=$((SECONDS + 30))
+    until curl -sf "http://$TARGET/v2/" >/dev/null 2>&1; do
+        kill -0 "$TARGET_PID" 2>/dev/null || die "push target registry exited (see $WORK/target-$1.log)"
+        ((SECONDS < give_up)) || die "push target registry did not come up on $TARGET"
+        sleep 0.05
+    done
+}
+
+stop_target() {
+    stop_server "$TARGET_PID"
+    TARGET_PID=""
+    rm -rf "$WORK/target-$1"
+}
+
+run_push() {
+    ensure_bundle
+    cat "$BUNDLE" >/dev/null # page-cache it for both tools alike
+    local r secs ref t0 t1 again
+    for ((r = 1; r <= RUNS; r++)); do
+        start_target outpost
+        secs=$(timed push_outpost "$BUNDLE_BYTES" "$WORK/push-$r.log" \
+            "$OUTPOST" push "$BUNDLE" --key "$PUB" --to "$TARGET" --plain-http --prefix bench --json)
+        log "run $r/$RUNS: outpost push ${secs}s"
+        secs=$(timed push_repeat 0 "$WORK/push-again-$r.log" \
+            "$OUTPOST" push "$BUNDLE" --key "$PUB" --to "$TARGET" --plain-http --prefix bench --json)
+        again=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["bytes_pushed"])' "$WORK/push-again-$r.log")
+        ((again == 0)) || die "the repeated push uploaded $again bytes (expected 0)"
+        log "run $r/$RUNS: outpost push again ${secs}s, 0 bytes uploaded"
+        stop_target outpost
+
+        start_target skopeo
+        t0=$(now)
+        for ref in "${REFS[@]}"; do
+            bounded skopeo copy -q --all --preserve-digests --dest-tls-verify=false \
+                "oci-archive:$BUNDLE:registry.test/$ref" "docker://$TARGET/bench/$ref" \
+                >>"$WORK/skopeo-push-$r.log" 2>&1 ||
+                { tail -n 20 "$WORK/skopeo-push-$r.log" >&2; die "skopeo copy of $ref from the bundle failed"; }
+        done
+        t1=$(now)
+        secs=$(elapsed "$t0" "$t1")
+        printf '%s\t%s\t\t%s\n' push_skopeo "$secs" "$BUNDLE_BYTES" >>"$SAMPLES"
+        log "run $r/$RUNS: skopeo copy oci-archive -> registry ${secs}s"
+        stop_target skopeo
+    done
+}
+
 run_resolve() {
     local dir=$WORK/resolve r secs pkgs="containerd runc socat conntrack ipset ebtables ethtool iptables"
     mkdir -p "$dir/cache"
@@ -759,10 +827,12 @@ case "$MODE" in
     build) run_build ;;
     verify) run_verify ;;
     serve) run_serve ;;
+    push) run_push ;;
     resolve) run_resolve ;;
     all)
         run_build
         run_verify
+        run_push
         run_serve
         run_resolve
         ;;
@@ -850,6 +920,13 @@ if ver is not None:
     if openssl_mbps:
         row("verify vs sha256 ceiling (MB/s)", "MB/s", ver, openssl_mbps, "openssl speed sha256 (1 core, in memory)",
             ver / openssl_mbps, "outpost/openssl throughput; > 1 = outpost faster", None)
+
+push, skopush, again = med("push_outpost"), med("push_skopeo"), med("push_repeat")
+if push is not None:
+    row("push bundle into distribution (s)", "s", push, skopush, "skopeo copy --all oci-archive:BUNDLE -> registry",
+        rel(push, skopush), "outpost/skopeo time; < 1 = outpost faster; goal <= 0.5", rss_mib("push_outpost"))
+    row("push again, nothing to upload (s)", "s", again, push, "outpost first push",
+        rel(again, push), "repeat/first time; 0 blob bytes uploaded (checked)", rss_mib("push_repeat"))
 
 # serve figures: outpost vs a fresh distribution instance on the same images
 PEER = "distribution (docker-registry)"

@@ -148,6 +148,14 @@ fn split_bundle_verifies_serves_and_joins_byte_identical() {
     }
     drop(server);
 
+    // load reads the parts in place too.
+    let loaded = outpost_ok(
+        work,
+        &["load", "split/edge-1.0.tar.002", "--store", "store"],
+    );
+    assert!(loaded.contains("loaded edge 1.0"), "{loaded}");
+    outpost_ok(work, &["store", "verify", "--store", "store"]);
+
     // join gives back the unsplit tar, byte for byte.
     let out = outpost_ok(
         work,

@@ -227,7 +227,7 @@ fn load_killed(work: &Path, bundle: &str, store: &str, halt: (&str, u64)) {
         }
     }
     assert!(halted, "load did not reach the halt point {halt:?}");
-    run_ok(Command::new("kill").args(["-KILL", &child.id().to_string()]));
+    child.kill().unwrap(); // SIGKILL
     let status = child.wait().unwrap();
     assert!(!status.success());
 }
