@@ -213,6 +213,12 @@ fn verify_stream(
                     ));
                 }
                 let content = read_small(&mut entry, MAX_MANIFEST_SIZE)?;
+                if content.len() as u64 > MAX_MANIFEST_SIZE {
+                    return Err(VerifyError::BadIndex(format!(
+                        "`{}` is larger than {MAX_MANIFEST_SIZE} bytes (a bundle's head is small; this one is hostile or damaged)",
+                        String::from_utf8_lossy(&entry.path_bytes())
+                    )));
+                }
                 let slot = match kind {
                     EntryKind::Layout => &mut state.layout,
                     EntryKind::Index => &mut state.index,
