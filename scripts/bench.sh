@@ -14,7 +14,8 @@
 #           each, as MB/s (1 MB = 1e6 bytes); also `openssl dgst -sha256` of the bundle and the
 #           machine's single-core `openssl speed` sha256 rate (in-memory ceiling) when openssl exists.
 #   serve   `outpost serve` vs a second `docker-registry` (distribution) on the same images, both
-#           on loopback. One serve bundle of at least BENCH_STARTUP_GIB GiB: the corpus, an image
+#           on loopback, and nginx serving the same manifest and big layer as static files
+#           (sendfile; the physical limit, measured after both). One serve bundle of at least BENCH_STARTUP_GIB GiB: the corpus, an image
 #           with one BENCH_BLOB_MIB layer, and filler images for the rest. BENCH_RUNS times, each
 #           server started fresh, outpost and distribution alternating:
 #             start-up   launch to the first 200 on a manifest GET (curl in a tight loop), once
@@ -102,6 +103,8 @@ need mktemp "install coreutils"
 if ((SERVING)); then
     need wrk "install wrk (Debian package 'wrk') for the serve measurements"
     need curl "install curl for the serve measurements"
+    command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] ||
+        die "'nginx' not found: install nginx (Debian package 'nginx'; scripts/test.sh does) for the static-file reference"
     [[ -r /proc/self/status ]] || die "/proc is needed for the serve peak-RSS figures (VmHWM)"
 fi
 
@@ -148,9 +151,10 @@ REGISTRY_PID=""
 SERVE_PID="" # outpost serve (serve mode)
 PEER_PID=""  # the distribution instance it is compared with (serve mode)
 TARGET_PID="" # push targets (push mode)
+NGINX_PID=""  # static-file reference (serve mode)
 cleanup() {
     local rc=$? pid
-    for pid in "$SERVE_PID" "$PEER_PID" "$REGISTRY_PID" "$TARGET_PID"; do
+    for pid in "$SERVE_PID" "$PEER_PID" "$REGISTRY_PID" "$TARGET_PID" "$NGINX_PID"; do
         if [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null; then
             kill "$pid" 2>/dev/null || true
             wait "$pid" 2>/dev/null || true
@@ -677,6 +681,48 @@ print(layer["digest"], layer["size"])') || die "cannot read the big image manife
     read -r BIG_BLOB BIG_BLOB_BYTES <<<"$big"
     OUTPOST_BLOB_URL=http://$SERVE_ADDR/v2/registry.test/bench/big/blobs/$BIG_BLOB
     PEER_BLOB_URL=http://$PEER_ADDR/v2/bench/big/blobs/$BIG_BLOB
+    start_nginx
+}
+
+# start_nginx: nginx serving the same manifest and big layer as static files (the registry's
+# own blob file, hard-linked), sendfile on, access log off: the physical limit for serving.
+start_nginx() {
+    local nginx root hex
+    nginx=$(command -v nginx || echo /usr/sbin/nginx)
+    root=$WORK/nginx/root
+    mkdir -p "$root/v2/bench/app0/manifests" "$root/v2/bench/big/blobs" "$WORK/nginx/tmp"
+    curl -sf -H "$ACCEPT_MANIFEST" -o "$root/v2/bench/app0/manifests/1" "http://$REG/v2/bench/app0/manifests/1" ||
+        die "cannot fetch the manifest for nginx"
+    hex=${BIG_BLOB#sha256:}
+    ln "$WORK/registry/docker/registry/v2/blobs/sha256/${hex:0:2}/$hex/data" "$root/v2/bench/big/blobs/$BIG_BLOB" ||
+        die "cannot link the big layer for nginx"
+    NGINX_ADDR=127.0.0.1:$(free_port)
+    cat >"$WORK/nginx/nginx.conf" <<EOF
+user root;
+worker_processes 2;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log error;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    default_type application/octet-stream;
+    client_body_temp_path $WORK/nginx/tmp;
+    proxy_temp_path $WORK/nginx/tmp;
+    fastcgi_temp_path $WORK/nginx/tmp;
+    uwsgi_temp_path $WORK/nginx/tmp;
+    scgi_temp_path $WORK/nginx/tmp;
+    server { listen $NGINX_ADDR; root $root; }
+}
+EOF
+    "$nginx" -c "$WORK/nginx/nginx.conf" -g 'daemon off;' >"$WORK/nginx/stdout.log" 2>&1 &
+    NGINX_PID=$!
+    NGINX_MANIFEST_URL=http://$NGINX_ADDR/v2/bench/app0/manifests/1
+    NGINX_BLOB_URL=http://$NGINX_ADDR/v2/bench/big/blobs/$BIG_BLOB
+    wait_ready "$NGINX_MANIFEST_URL" "$NGINX_PID" "$WORK/nginx/error.log"
+    log "serve: nginx (static files) on $NGINX_ADDR"
 }
 
 # same_digest: both servers answer the manifest with the same digest (sanity check, once).
@@ -706,6 +752,7 @@ run_serve() {
                 bench_manifests serve_manifest_peer "$PEER_MANIFEST_URL"
             fi
         done
+        bench_manifests serve_manifest_nginx "$NGINX_MANIFEST_URL"
         for who in $order; do
             if [[ $who == outpost ]]; then
                 bench_blob serve_blob_outpost "$OUTPOST_BLOB_URL"
@@ -713,6 +760,8 @@ run_serve() {
                 bench_blob serve_blob_peer "$PEER_BLOB_URL"
             fi
         done
+        curl -sf -o /dev/null "$NGINX_BLOB_URL" || die "GET $NGINX_BLOB_URL failed"
+        bench_blob serve_blob_nginx "$NGINX_BLOB_URL"
         kib=$(vmhwm_kib "$SERVE_PID")
         sample serve_rss_outpost 0 "$kib" 0
         log "run $RUN/$RUNS: outpost serve VmHWM ${kib} KiB"
@@ -736,6 +785,8 @@ run_serve() {
         done
         log "run $RUN/$RUNS: start-up done (cold and cached)"
     done
+    stop_server "$NGINX_PID"
+    NGINX_PID=""
     rm -rf "$WORK/serve" # the big bundle; the registry goes with the work dir
 }
 
@@ -942,6 +993,15 @@ if "serve_manifest_outpost" in samples:
     row(f"blob GETs, {clients} clients x {blob_bytes / 2**20:.0f} MiB (MB/s)", "MB/s", ours, peer, PEER,
         rel(ours, peer), "outpost/distribution aggregate throughput; > 1 = outpost faster; goal >= 1",
         rss_mib("serve_rss_outpost"))
+    NGINX = "nginx, the same files as static files (sendfile)"
+    ours, peer = extra_med("serve_manifest_outpost", "requests_per_s"), extra_med("serve_manifest_nginx", "requests_per_s")
+    if peer:
+        row("manifest GETs/s vs static files (wrk -t2 -c64)", "req/s", ours, peer, NGINX, rel(ours, peer),
+            "outpost/nginx requests per second; nginx is the reference, not a registry", None)
+    ours, peer = mbps("serve_blob_outpost"), mbps("serve_blob_nginx")
+    if peer:
+        row(f"blob GETs vs static files, {clients} clients x {blob_bytes / 2**20:.0f} MiB (MB/s)", "MB/s", ours, peer,
+            NGINX, rel(ours, peer), "outpost/nginx throughput; nginx is the physical limit here", None)
     for cache, label in (("cold", "files evicted from page cache"), ("warm", "page-cached")):
         ours, peer = med(f"serve_start_{cache}_outpost"), med(f"serve_start_{cache}_peer")
         row(f"start-up to first manifest GET, {serve_bundle_bytes / 2**30:.1f} GiB bundle, {label} (ms)", "ms",

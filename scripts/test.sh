@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the integration tests use as real components.
-PACKAGES=(docker-registry skopeo containerd openssl curl wrk python3 ca-certificates apache2-utils debian-archive-keyring gpgv dpkg apt mount)
+PACKAGES=(docker-registry skopeo containerd openssl curl wrk nginx python3 ca-certificates apache2-utils debian-archive-keyring gpgv dpkg apt mount)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
@@ -15,7 +15,16 @@ if [ "${#missing[@]}" -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   $SUDO apt-get update -qq
+  # Install services (nginx, containerd) without starting them: the tests and the benchmark
+  # start their own instances on loopback ports.
+  policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    policy=/usr/sbin/policy-rc.d
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod +x "$policy"
+  fi
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+  [ -z "$policy" ] || $SUDO rm -f "$policy"
 fi
 
 if ! cargo nextest --version >/dev/null 2>&1; then
