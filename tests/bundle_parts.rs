@@ -6,7 +6,6 @@ mod common;
 
 use common::*;
 use std::path::Path;
-use std::process::Command;
 
 const IMAGES: [&str; 3] = ["bench/app0:1", "bench/app1:1", "bench/app2:1"];
 const PART: u64 = 10 << 20;
@@ -124,28 +123,8 @@ fn split_bundle_verifies_serves_and_joins_byte_identical() {
     assert!(again.contains("unchanged"), "{again}");
 
     // serve reads the parts in place: skopeo copies every image, digests equal the pins.
-    let lock: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(work.join("edge.lock")).unwrap()).unwrap();
     let server = Server::start(work, &["split/edge-1.0.parts.json"]);
-    for pin in lock["images"].as_array().unwrap() {
-        let reference = pin["reference"].as_str().unwrap();
-        let name = reference.trim_start_matches("registry.test/");
-        let dest = work.join(format!("pulled-{}", name.replace(['/', ':'], "_")));
-        run_ok(Command::new("skopeo").args([
-            "copy",
-            "-q",
-            "--preserve-digests",
-            "--src-tls-verify=false",
-            &format!("docker://{}/registry.test/{name}", server.addr()),
-            &format!("oci:{}", dest.display()),
-        ]));
-        let index: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(dest.join("index.json")).unwrap()).unwrap();
-        assert_eq!(
-            index["manifests"][0]["digest"], pin["digest"],
-            "{reference}"
-        );
-    }
+    pull_all(&server, work, &pins(work, "edge.lock"));
     drop(server);
 
     // load reads the parts in place too.

@@ -50,46 +50,6 @@ fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap()
 }
 
-fn pins(work: &Path, lock: &str) -> Vec<(String, String)> {
-    let lock: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(work.join(lock)).unwrap()).unwrap();
-    lock["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|p| {
-            (
-                p["reference"].as_str().unwrap().to_string(),
-                p["digest"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
-/// skopeo copies every pinned image from the server; its digest must equal the pin.
-fn pull_all(server: &Server, work: &Path, pins: &[(String, String)]) {
-    for (reference, digest) in pins {
-        let name = reference.trim_start_matches("registry.test/");
-        let dest = work.join(format!("pulled-{}", sha256_hex(reference.as_bytes())));
-        let _ = std::fs::remove_dir_all(&dest);
-        run_ok(Command::new("skopeo").args([
-            "copy",
-            "-q",
-            "--preserve-digests",
-            "--src-tls-verify=false",
-            &format!("docker://{}/registry.test/{name}", server.addr()),
-            &format!("oci:{}", dest.display()),
-        ]));
-        let index: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(dest.join("index.json")).unwrap()).unwrap();
-        assert_eq!(
-            index["manifests"][0]["digest"],
-            digest.as_str(),
-            "{reference}"
-        );
-    }
-}
-
 fn build_release(registry: &Registry, work: &Path, version: &str, images: &[&str], extra: &[&str]) {
     let file = format!("edge-{version}.yaml");
     write_release(work, &file, version, "linux/amd64", images, registry.port);
