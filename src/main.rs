@@ -17,7 +17,7 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Load(args) => commands::load(&args),
         Command::Store(StoreCommand::List { store, json }) => commands::store_list(&store, json),
         Command::Store(StoreCommand::Prune { store, keep, json }) => {
-            commands::store_prune(&store, keep, json)
+            commands::store_prune(&store, keep as usize, json)
         }
         Command::Store(StoreCommand::Verify { store, key, json }) => {
             commands::store_verify(&store, &key, json)

@@ -158,8 +158,12 @@ fn plan(
             continue;
         };
         let target = join(prefix, reference.repository());
-        let tag = reference.tag().unwrap_or("latest").to_string();
-        let key = format!("{target}:{tag}");
+        let tag = reference.tag().map(str::to_string);
+        let key = format!(
+            "{target}{}",
+            tag.as_ref()
+                .map_or(format!("@{}", image.digest), |t| format!(":{t}"))
+        );
         if let Some(first) = sources.get(&key).filter(|s| **s != image.reference) {
             return Err(PushError::Conflict {
                 target: key,
@@ -170,16 +174,27 @@ fn plan(
         sources.insert(key, image.reference.clone());
         let repo = repos.entry(target).or_default();
         add_reachable(repo, &image.reachable, bundle);
-        repo.tags
-            .push((tag, image.digest.clone(), image.media_type.clone()));
+        match tag {
+            Some(tag) => repo
+                .tags
+                .push((tag, image.digest.clone(), image.media_type.clone())),
+            // Pinned by digest only: pushed by digest, children first, like any manifest.
+            None => repo
+                .manifests
+                .push((image.digest.clone(), image.media_type.clone())),
+        }
     }
     let mut artifacts_ref = None;
     if !bundle.artifacts.is_empty() {
-        let name = if bundle.release.0.is_empty() {
-            "release".to_string()
-        } else {
-            bundle.release.0.to_ascii_lowercase()
-        };
+        let name: String = bundle
+            .release
+            .0
+            .to_ascii_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        let name = name.trim_matches('-');
+        let name = if name.is_empty() { "release" } else { name };
         let target = join(prefix, &format!("outpost/{name}"));
         let repo = repos.entry(target.clone()).or_default();
         for artifact in &bundle.artifacts {

@@ -32,6 +32,8 @@ pub enum SiteError {
         "store {path}: another outpost load or prune is using this store; wait for it to finish"
     )]
     Busy { path: PathBuf },
+    #[error("store {path}: `outpost serve --store` is serving it; stop the server before pruning (blobs it serves would vanish)")]
+    Serving { path: PathBuf },
     #[error("store {path}: release record is damaged: {message}")]
     BadRecord { path: PathBuf, message: String },
     #[error(transparent)]
@@ -115,21 +117,43 @@ impl SiteStore {
         &self.blobs
     }
 
-    /// Takes the store's exclusive lock (loads and prunes), failing at once if it is held.
+    /// Takes the store's exclusive writer lock (loads and prunes), failing at once if held.
     pub fn lock(&self) -> Result<StoreLock, SiteError> {
-        let path = self.root.join(".lock");
+        self.take(".lock", false).map_err(|busy| {
+            busy.unwrap_or(SiteError::Busy {
+                path: self.root.clone(),
+            })
+        })
+    }
+
+    /// Marks the store as served (a shared lock held while `serve --store` runs): loads go on,
+    /// prunes wait until the server stops.
+    pub fn serving(&self) -> Result<StoreLock, SiteError> {
+        self.take(".serve.lock", true).map_err(|busy| {
+            busy.unwrap_or(SiteError::Busy {
+                path: self.root.clone(),
+            })
+        })
+    }
+
+    /// `Err(None)` when the lock is held elsewhere.
+    fn take(&self, name: &str, shared: bool) -> Result<StoreLock, Option<SiteError>> {
+        let path = self.root.join(name);
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
             .open(&path)
-            .map_err(io(&path))?;
-        match file.try_lock() {
+            .map_err(|e| Some(io(&path)(e)))?;
+        let taken = if shared {
+            file.try_lock_shared()
+        } else {
+            file.try_lock()
+        };
+        match taken {
             Ok(()) => Ok(StoreLock { _file: file }),
-            Err(std::fs::TryLockError::WouldBlock) => Err(SiteError::Busy {
-                path: self.root.clone(),
-            }),
-            Err(std::fs::TryLockError::Error(e)) => Err(io(&path)(e)),
+            Err(std::fs::TryLockError::WouldBlock) => Err(None),
+            Err(std::fs::TryLockError::Error(e)) => Err(Some(io(&path)(e))),
         }
     }
 
@@ -207,6 +231,8 @@ impl SiteStore {
         ));
         let _ = std::fs::remove_dir_all(&temp);
         let write = || -> std::io::Result<()> {
+            // The blob renames reach the disk before the record that relies on them.
+            std::fs::File::open(self.root.join("blobs/sha256"))?.sync_all()?;
             std::fs::create_dir_all(&temp)?;
             for (name, bytes) in [
                 ("index.json", report.index_json.clone()),
@@ -259,6 +285,11 @@ impl SiteStore {
     /// kept release references (and leftovers of interrupted loads).
     pub fn prune(&self, keep: usize) -> Result<PruneReport, SiteError> {
         let _lock = self.lock()?;
+        let _not_served = self.take(".serve.lock", false).map_err(|busy| {
+            busy.unwrap_or(SiteError::Serving {
+                path: self.root.clone(),
+            })
+        })?;
         let mut releases = self.releases()?;
         releases.reverse(); // newest first
         let removed: Vec<StoredRelease> = releases.split_off(keep.min(releases.len()));
@@ -274,6 +305,7 @@ impl SiteStore {
                 .root
                 .join("releases")
                 .join(format!(".removing-{}", release.index_digest.hex()));
+            let _ = std::fs::remove_dir_all(&trash); // left by a prune killed midway
             std::fs::rename(&dir, &trash).map_err(io(&dir))?;
             std::fs::remove_dir_all(&trash).map_err(io(&trash))?;
         }

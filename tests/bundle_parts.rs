@@ -189,6 +189,36 @@ fn split_bundle_verifies_serves_and_joins_byte_identical() {
     assert!(!work.join("j2.tar").exists());
     std::fs::write(&part4, &original).unwrap();
 
+    // A damaged tar header (not blob content) is named by its part too: the header of the
+    // first entry that starts in part 3.
+    let (_, offset, _) = tar_entries(&whole)
+        .into_iter()
+        .find(|(_, offset, _)| offset - 512 >= 2 * PART)
+        .unwrap();
+    let header_at = offset - 512;
+    let index = (header_at / PART) as usize;
+    let part = work.join("split").join(&parts[index].0);
+    let original = std::fs::read(&part).unwrap();
+    let mut damaged = original.clone();
+    damaged[(header_at % PART) as usize + 100] ^= 0x01; // inside the mode field
+    std::fs::write(&part, &damaged).unwrap();
+    let err = outpost_fails(
+        work,
+        &[
+            "bundle",
+            "verify",
+            "split/edge-1.0.parts.json",
+            "--key",
+            "keys/outpost.pub",
+        ],
+        3,
+    );
+    assert!(
+        err.contains(&format!("part {} of {count}", index + 1)),
+        "{err}"
+    );
+    std::fs::write(&part, &original).unwrap();
+
     // A missing part is named before anything is read, by every command.
     let part2 = work.join("split").join(&parts[1].0);
     std::fs::rename(&part2, work.join("aside")).unwrap();

@@ -305,3 +305,72 @@ fn load_survives_sigkill_at_any_point_and_a_full_disk() {
         assert!(out.starts_with(&hex), "{out}");
     }
 }
+
+#[test]
+fn a_delta_that_adds_a_platform_loads_and_serves_it() {
+    // Release 1 carries multi:1 for amd64; release 2 adds arm64 to the same image, whose
+    // index the base already has. The delta still carries every manifest, so it verifies on
+    // its own and loads on its base.
+    let site = Site::new();
+    let work = site.work();
+    write_release(
+        work,
+        "r1.yaml",
+        "1.0",
+        "linux/amd64",
+        &["library/multi:1"],
+        site.registry.port,
+    );
+    outpost_ok(work, &["bundle", "build", "r1.yaml"]);
+    write_release(
+        work,
+        "r2.yaml",
+        "2.0",
+        "linux/amd64, linux/arm64",
+        &["library/multi:1"],
+        site.registry.port,
+    );
+    let built = json(&outpost_ok(
+        work,
+        &[
+            "bundle",
+            "build",
+            "r2.yaml",
+            "--base",
+            "bundles/edge-1.0.tar",
+            "--json",
+        ],
+    ));
+    assert!(
+        built["delta"]["omitted_blobs"].as_u64().unwrap() >= 1,
+        "{built}"
+    );
+    outpost_ok(work, &["bundle", "verify", "bundles/edge-2.0.tar"]);
+    outpost_ok(work, &["load", "bundles/edge-1.0.tar", "--store", "site"]);
+    outpost_ok(work, &["load", "bundles/edge-2.0.tar", "--store", "site"]);
+    outpost_ok(work, &["store", "verify", "--store", "site"]);
+    let server = Server::start(work, &["--store", "site"]);
+    let dest = work.join("multi-all");
+    run_ok(Command::new("skopeo").args([
+        "copy",
+        "-q",
+        "--all",
+        "--preserve-digests",
+        "--src-tls-verify=false",
+        &format!("docker://{}/registry.test/library/multi:1", server.addr()),
+        &format!("oci:{}", dest.display()),
+    ]));
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dest.join("index.json")).unwrap()).unwrap();
+    assert_eq!(
+        index["manifests"][0]["digest"].as_str(),
+        pins(work, "r2.lock")[0].1.as_str().into()
+    );
+    // While the store is served, prune waits for the server to stop.
+    let err = outpost_fails(
+        work,
+        &["store", "prune", "--store", "site", "--keep", "1"],
+        1,
+    );
+    assert!(err.contains("is serving it"), "{err}");
+}

@@ -379,7 +379,11 @@ pub fn scan(file: &BundleFile) -> Result<Scan, ScanError> {
             offset: entry.raw_file_position(),
             size: entry.size(),
         };
-        if location.offset + location.size > file_len {
+        if location
+            .offset
+            .checked_add(location.size)
+            .is_none_or(|end| end > file_len)
+        {
             return Err(invalid(format!(
                 "truncated: an entry ends past byte {file_len}"
             )));

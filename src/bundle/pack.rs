@@ -265,8 +265,10 @@ pub fn plan(
     metadata.extend(data);
     let mut omitted = (0usize, 0u64);
     if let Some(base) = base {
+        // Manifests always travel (they are small): the delta's graph is then known from the
+        // delta itself, and a platform added to an image the base had stays reachable.
         metadata.retain(|b| {
-            let keep = !base.blobs.contains(&b.descriptor.digest);
+            let keep = b.role == Role::Manifest || !base.blobs.contains(&b.descriptor.digest);
             if !keep {
                 omitted.0 += 1;
                 omitted.1 += b.descriptor.size;

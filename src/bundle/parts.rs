@@ -120,6 +120,23 @@ fn tar_of_part(path: &Path) -> Option<PathBuf> {
     }
 }
 
+/// A file name with no directory part (no `/`, `\\`, leading `.`, or NUL).
+fn plain_name(name: &str) -> bool {
+    !name.is_empty() && !name.starts_with('.') && !name.contains(['/', '\\', '\0'])
+}
+
+/// Reads a parts list, refusing one over 1 MiB (a real one is a few KiB).
+fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    File::open(path)?
+        .take((1 << 20) + 1)
+        .read_to_end(&mut bytes)?;
+    if bytes.len() > 1 << 20 {
+        return Err(std::io::Error::other("larger than 1 MiB: not a parts list"));
+    }
+    Ok(bytes)
+}
+
 /// Parses a size such as `4GiB`, `700MB`, `10MiB`, `512k`, `1000` or `fat32`.
 pub fn parse_size(text: &str) -> Result<u64, String> {
     let t = text.trim();
@@ -220,7 +237,7 @@ impl BundleFile {
                 list_path: None,
             });
         };
-        let bytes = std::fs::read(&list_path).map_err(io(&list_path))?;
+        let bytes = read_capped(&list_path).map_err(io(&list_path))?;
         let list: PartsList = serde_json::from_slice(&bytes).map_err(|e| PartsError::BadList {
             path: list_path.clone(),
             message: e.to_string(),
@@ -235,14 +252,24 @@ impl BundleFile {
                 list.format
             )));
         }
-        if list.parts.is_empty() || list.parts.iter().map(|p| p.size).sum::<u64>() != list.size {
+        let total = list
+            .parts
+            .iter()
+            .try_fold(0u64, |sum, p| sum.checked_add(p.size));
+        if list.parts.is_empty() || total != Some(list.size) {
             return Err(bad("the part sizes do not add up to the bundle size".into()));
+        }
+        if !plain_name(&list.bundle) {
+            return Err(bad(format!(
+                "bundle name `{}` is not a plain file name",
+                list.bundle
+            )));
         }
         let count = list.parts.len();
         let mut segments = Vec::with_capacity(count);
         let mut start = 0;
         for (i, part) in list.parts.iter().enumerate() {
-            if part.name.contains('/') || part.name.contains('\\') || part.name.starts_with('.') {
+            if !plain_name(&part.name) {
                 return Err(bad(format!(
                     "part name `{}` is not a plain file name",
                     part.name
@@ -691,6 +718,17 @@ mod tests {
             bundle.check_part(1),
             Err(PartsError::Damaged { number: 2, .. })
         ));
+        // A parts list naming a file outside its directory is refused (join would write it).
+        let list_path = list_path_for(&tar);
+        let good = std::fs::read(&list_path).unwrap();
+        for bad in ["../x.tar", "/tmp/x.tar", ".hidden"] {
+            let mut hostile: serde_json::Value = serde_json::from_slice(&good).unwrap();
+            hostile["bundle"] = bad.into();
+            std::fs::write(&list_path, serde_json::to_vec(&hostile).unwrap()).unwrap();
+            let err = BundleFile::open(&list_path).unwrap_err();
+            assert!(err.to_string().contains("not a plain file name"), "{err}");
+        }
+        std::fs::write(&list_path, &good).unwrap();
         // A missing part is named before anything is read.
         std::fs::remove_file(dir.path().join("x.tar.003")).unwrap();
         let err = BundleFile::open(&tar).unwrap_err();

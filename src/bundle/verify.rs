@@ -77,12 +77,22 @@ pub enum VerifyError {
         digest: Digest,
         source: crate::store::StoreError,
     },
-    #[error("{count} blob(s) missing from the bundle, first {digest} ({role} of {owner})")]
+    #[error("{count} blob(s) missing from the bundle{place}, first {digest} ({role} of {owner})")]
     Missing {
         count: usize,
         digest: Digest,
         role: &'static str,
         owner: String,
+        /// `""`, or where else they were looked for (`" and from the store (…)"`).
+        place: &'static str,
+    },
+    #[error("this delta leaves out {count} blob(s) ({bytes} bytes){manifests}, but its signed index says {expected_count} ({expected_bytes} bytes): it was altered or built wrongly")]
+    DeltaMismatch {
+        count: usize,
+        bytes: u64,
+        expected_count: usize,
+        expected_bytes: u64,
+        manifests: &'static str,
     },
 }
 
@@ -125,8 +135,9 @@ pub fn verify_into(
     let result = verify_stream(path, &bundle, verifier, target, reporter, &mut span);
     match result {
         Err(e) if bundle.parts.is_some() && !matches!(e, VerifyError::Parts(_)) => {
-            // Name the part to copy again when the damage lies in one the entry spans.
-            for index in bundle.part_index_at(span.0)..=bundle.part_index_at(span.1) {
+            // Name the part to copy again when the damage lies in one from the last entry
+            // that read well onwards (a damaged header fails before its span is known).
+            for index in bundle.part_index_at(span.0)..bundle.part_count() {
                 if let Err(part @ PartsError::Damaged { .. }) = bundle.check_part(index) {
                     return Err(VerifyError::InPart {
                         part,
@@ -195,7 +206,11 @@ fn verify_stream(
         let mut entry = entry.map_err(read_error)?;
         let kind = classify(&entry.path_bytes(), entry.header().entry_type())?;
         let size = entry.size();
-        end_of_entries = entry.raw_file_position() + size + padding(size) as u64;
+        end_of_entries = entry
+            .raw_file_position()
+            .checked_add(size)
+            .and_then(|e| e.checked_add(padding(size) as u64))
+            .ok_or_else(|| VerifyError::Truncated(format!("entry size {size} is impossible")))?;
         *span = (entry.raw_file_position(), end_of_entries.saturating_sub(1));
         if end_of_entries > file_len {
             return Err(VerifyError::Truncated(format!(
@@ -338,6 +353,8 @@ struct State<'a> {
     order: Vec<Digest>,
     /// The bundle is a delta: blobs it leaves out must be in the target store.
     delta: bool,
+    /// Blobs and bytes the delta's signed index says it left out.
+    delta_omitted: (usize, u64),
     bytes: u64,
 }
 
@@ -402,6 +419,17 @@ impl State<'_> {
             }
         }
         self.delta = super::delta::base_of(&index).is_some();
+        let note = |key: &str| {
+            index
+                .annotations
+                .get(key)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
+        };
+        self.delta_omitted = (
+            note(ANNOTATION_DELTA_OMITTED_BLOBS) as usize,
+            note(ANNOTATION_DELTA_OMITTED_BYTES),
+        );
         for d in &index.manifests {
             self.expect(Carried {
                 descriptor: d.clone(),
@@ -458,21 +486,20 @@ impl State<'_> {
         // With a target store lacking this blob, the store's writer hashes it; else we do.
         let mut partial = match self.target {
             Some(target) if !target.store.has(digest, size) => {
-                let mut partial = target
+                let partial = target
                     .store
                     .begin(digest, size)
                     .map_err(|e| store_error(digest, size, e))?;
-                if keep {
-                    partial
-                        .restart()
-                        .map_err(|e| store_error(digest, size, e))?;
-                }
                 Some(partial)
             }
             _ => None,
         };
-        // Bytes an interrupted earlier load already stored (and hashed) are skipped.
-        let mut skip = partial.as_ref().map_or(0, |p| p.offset());
+        // What an interrupted earlier load left of this blob is not trusted: written anew.
+        if let Some(partial) = partial.as_mut() {
+            partial
+                .restart()
+                .map_err(|e| store_error(digest, size, e))?;
+        }
         let mut hasher = Sha256::new();
         loop {
             let n = entry.read(buf).map_err(read_error)?;
@@ -482,12 +509,10 @@ impl State<'_> {
             let chunk = &buf[..n];
             match partial.as_mut() {
                 Some(partial) => {
-                    let from = (skip.min(n as u64)) as usize;
-                    skip -= from as u64;
                     partial
-                        .write(&chunk[from..])
+                        .write(chunk)
                         .map_err(|e| store_error(digest, size, e))?;
-                    self.written += (n - from) as u64;
+                    self.written += n as u64;
                     self.halt.check(self.stored_blobs, self.written);
                 }
                 None => hasher.update(chunk),
@@ -582,8 +607,32 @@ impl State<'_> {
             .iter()
             .filter(|d| !self.seen.contains(*d))
             .collect();
-        // A delta verified on its own: what it leaves out is its base's to provide.
+        // A delta verified on its own: what it leaves out is its base's to provide, exactly
+        // what its signed index says it left out, and never a manifest.
         let from_base = self.delta && self.target.is_none();
+        if from_base {
+            let bytes: u64 = missing
+                .iter()
+                .map(|d| self.expected[*d].descriptor.size)
+                .sum();
+            let manifests = missing
+                .iter()
+                .any(|d| self.expected[*d].role == Role::Manifest);
+            let (expected_count, expected_bytes) = self.delta_omitted;
+            if missing.len() != expected_count || bytes != expected_bytes || manifests {
+                return Err(VerifyError::DeltaMismatch {
+                    count: missing.len(),
+                    bytes,
+                    expected_count,
+                    expected_bytes,
+                    manifests: if manifests {
+                        ", manifests among them"
+                    } else {
+                        ""
+                    },
+                });
+            }
+        }
         if let Some(first) = missing.first().filter(|_| !from_base) {
             let item = &self.expected[*first];
             return Err(VerifyError::Missing {
@@ -595,6 +644,11 @@ impl State<'_> {
                     Role::Data => "layer",
                 },
                 owner: item.owner.clone(),
+                place: if self.target.is_some() {
+                    " and from the store (run `outpost store verify`; load the base release again if it is damaged)"
+                } else {
+                    ""
+                },
             });
         }
         let index = self.index.unwrap_or_default();

@@ -110,8 +110,8 @@ pub enum StoreCommand {
     Prune {
         #[arg(long)]
         store: PathBuf,
-        #[arg(long)]
-        keep: usize,
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        keep: u64,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,

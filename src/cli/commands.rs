@@ -660,8 +660,10 @@ pub fn serve(args: &ServeArgs) -> Result<(), CliError> {
         Some(Verifier::load(&args.key).map_err(sign_error)?)
     };
     let mut bundles = Vec::new();
+    let mut _serving = None;
     if let Some(dir) = &args.store {
         let site = SiteStore::open(dir)?;
+        _serving = Some(site.serving()?);
         let releases = site.releases()?;
         if releases.is_empty() && args.bundles.is_empty() {
             return Err(input(anyhow::anyhow!(
