@@ -110,6 +110,9 @@ pub fn parse_date(text: &str) -> Option<i64> {
     let [h, m, s] = clock.as_slice() else {
         return None;
     };
+    if !(0..=23).contains(h) || !(0..=59).contains(m) || !(0..=60).contains(s) {
+        return None;
+    }
     let offset = match zone.first().copied().unwrap_or("UTC") {
         "UTC" | "GMT" | "Z" => 0,
         z if (z.starts_with('+') || z.starts_with('-')) && z.len() == 5 && z.is_ascii() => {
@@ -152,6 +155,15 @@ mod tests {
         assert_eq!(parse_date("nonsense"), None);
         assert_eq!(parse_date("Thu, 01 Jan 1970 00:00:00 +1é2"), None);
         assert_eq!(parse_date("Thu, 01 Jan 99999999999999 00:00:00 UTC"), None);
+        // Found by fuzzing (debian_control): an out-of-range clock overflowed the arithmetic.
+        assert_eq!(
+            parse_date("Sat, 08 Nov 2024 10:800888888888888888020:8008888888"),
+            None
+        );
+        assert_eq!(parse_date("Sat, 08 Nov 2024 24:00:00 UTC"), None);
+        let crash =
+            "Or0:0(>A0:00 UTC\nValidMUntil: Sat, 08 Nov 2024 10:8008888888888888020:8008888888\n";
+        let _ = Release::parse(crash);
     }
 
     #[test]
