@@ -53,6 +53,7 @@ for t in "${TARGETS[@]}"; do
     fi
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 || true)
     summary+=("$t: ${runs} runs in ${SECS}s, ${cov:-cov: ?}, no crash")
+    echo "ok $t: ${runs} runs, ${cov:-cov: ?}"
 done
 echo
 printf 'OK %s\n' "${summary[@]}"
