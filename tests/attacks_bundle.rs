@@ -273,7 +273,7 @@ fn an_index_pointing_at_a_missing_blob_is_refused() {
 }
 
 #[test]
-fn a_huge_index_is_refused_without_reading_it_whole() {
+fn a_huge_index_is_refused() {
     let (site, bundle) = built();
     let work = site.work();
     let original = std::fs::read(&bundle).unwrap();

@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 
 const MANIFEST: &str = "/v2/registry.test/library/alpha/manifests/1";
 
-fn rss_kib(pid: u32) -> u64 {
+/// Peak resident memory (VmHWM) of a process, KiB.
+fn peak_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap()
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.split_whitespace().next())
         .and_then(|v| v.parse().ok())
         .unwrap()
@@ -42,7 +43,8 @@ fn get(addr: &str, path: &str, extra: &str) -> (u16, Vec<u8>) {
     (status, response)
 }
 
-/// A running server on a bundle of alpha (two layers) and multi, with its starting RSS.
+/// A running server on a bundle of alpha (two layers), multi, and bench/app0:1 (a 24 MiB
+/// layer, far more than socket buffers hold), with its peak memory after a first request.
 struct Target {
     site: Site,
     server: Server,
@@ -52,15 +54,48 @@ struct Target {
 impl Target {
     fn start() -> Self {
         let site = Site::new();
-        let bundle = site.build("linux/amd64", &["library/alpha:1", "library/multi:1"]);
+        seed_set(
+            &site.registry,
+            &site.work().join("big-layouts"),
+            &[
+                "--set",
+                "bench",
+                "--count",
+                "1",
+                "--base-mib",
+                "1",
+                "--layer-mib",
+                "24",
+            ],
+            None,
+        );
+        let bundle = site.build(
+            "linux/amd64",
+            &["library/alpha:1", "library/multi:1", "bench/app0:1"],
+        );
         let server = Server::start(site.work(), &[bundle.to_str().unwrap()]);
         assert_eq!(get(&server.addr(), MANIFEST, "").0, 200);
-        let rss_before = rss_kib(server.pid());
+        let rss_before = peak_kib(server.pid());
         Target {
             site,
             server,
             rss_before,
         }
+    }
+
+    /// The 24 MiB layer of bench/app0:1.
+    fn big_blob_path(&self) -> String {
+        let layers = std::fs::read_dir(self.site.work().join("big-layouts"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .next()
+            .unwrap();
+        let seeded = Seeded {
+            layout: layers,
+            name: "bench/app0:1".into(),
+        };
+        let layer = seeded.layer_digests()[1].clone();
+        format!("/v2/registry.test/bench/app0/blobs/{layer}")
     }
 
     fn addr(&self) -> String {
@@ -82,10 +117,10 @@ impl Target {
             http("GET", &format!("{}/healthz", self.server.url()), &[]).text(),
             "ok\n"
         );
-        let after = rss_kib(self.server.pid());
+        let after = peak_kib(self.server.pid());
         assert!(
             after < self.rss_before + 64 * 1024,
-            "RSS grew from {} KiB to {after} KiB",
+            "peak memory grew from {} KiB to {after} KiB",
             self.rss_before
         );
         let log = self.server.log();
@@ -231,7 +266,48 @@ fn slowloris_clients_do_not_block_others() {
             started.elapsed()
         );
     }
-    // One byte at a time keeps a connection open no longer than the header deadline.
+    // A client dripping its header one byte a second is cut off at the server's header
+    // deadline (20 s), like the stalled ones: the server closes, or answers 408.
+    let mut drip = TcpStream::connect(target.addr()).unwrap();
+    drip.write_all(b"GET /v2/ HTTP/1.1\r\nHost: x\r\n").unwrap();
+    drip.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let started = Instant::now();
+    let mut closed = false;
+    while started.elapsed() < Duration::from_secs(35) {
+        if drip.write_all(b"X").is_err() {
+            closed = true;
+            break;
+        }
+        let mut answer = [0u8; 64];
+        match drip.read(&mut answer) {
+            Ok(0) => {
+                closed = true;
+                break;
+            }
+            Ok(n) => {
+                let text = String::from_utf8_lossy(&answer[..n]).to_string();
+                assert!(text.contains(" 408") || text.contains(" 4"), "{text}");
+                closed = true;
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => continue,
+            Err(_) => {
+                closed = true;
+                break;
+            }
+        }
+    }
+    assert!(closed, "a dripping client kept its connection for 35 s");
+    let mut first = stalled.remove(0);
+    let mut rest = [0u8; 64];
+    first
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    assert!(
+        !matches!(first.read(&mut rest), Err(ref e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "a stalled connection was still open after the header deadline"
+    );
     drop(stalled);
     target.assert_unharmed();
 }
@@ -240,10 +316,32 @@ fn slowloris_clients_do_not_block_others() {
 fn a_thousand_concurrent_connections_are_served() {
     let target = Target::start();
     let addr = target.addr();
+    // All 1000 connect first and only then send their requests: every connection is open at
+    // the same time.
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(1000));
     let handles: Vec<_> = (0..1000)
         .map(|_| {
             let addr = addr.clone();
-            std::thread::spawn(move || get(&addr, MANIFEST, "").0)
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let mut stream = TcpStream::connect(&addr).unwrap();
+                stream
+                    .set_read_timeout(Some(Duration::from_secs(30)))
+                    .unwrap();
+                barrier.wait();
+                write!(
+                    stream,
+                    "GET {MANIFEST} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                )
+                .unwrap();
+                let mut response = Vec::new();
+                let _ = stream.read_to_end(&mut response);
+                String::from_utf8_lossy(&response[..response.len().min(12)])
+                    .split_whitespace()
+                    .nth(1)
+                    .and_then(|s| s.parse::<u16>().ok())
+                    .unwrap_or(0)
+            })
         })
         .collect();
     let statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
@@ -258,7 +356,8 @@ fn a_thousand_concurrent_connections_are_served() {
 #[test]
 fn clients_disconnecting_mid_blob_do_not_hurt_the_server() {
     let target = Target::start();
-    let blob = target.blob_path();
+    // A 24 MiB layer: far more than the socket buffers hold, so the server is mid-send.
+    let blob = target.big_blob_path();
     for i in 0..200 {
         let mut stream = TcpStream::connect(target.addr()).unwrap();
         write!(stream, "GET {blob} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
@@ -304,6 +403,24 @@ fn overlapping_and_overflowing_ranges_get_clean_answers() {
                 whole.len(),
                 "Range {range}: not the whole blob"
             );
+        }
+        if status == 206 {
+            // One range, and the body is exactly what Content-Range says.
+            let text = String::from_utf8_lossy(&response);
+            let (head, _) = text.split_once("\r\n\r\n").unwrap();
+            let content_range = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-range: bytes ")
+                        .map(str::to_string)
+                })
+                .unwrap_or_else(|| panic!("Range {range}: 206 without Content-Range"));
+            let (span, _) = content_range.split_once('/').unwrap();
+            let (a, b) = span.split_once('-').unwrap();
+            let (a, b): (usize, usize) = (a.parse().unwrap(), b.parse().unwrap());
+            let body_start = response.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+            assert_eq!(response.len() - body_start, b - a + 1, "Range {range}");
         }
     }
     target.assert_unharmed();
