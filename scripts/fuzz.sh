@@ -7,8 +7,9 @@
 # into parts), registry_path (/v2 routes, /files and /apt paths, Range headers),
 # debian_control (deb822, relations, Release), debian_version (ordering is a total order),
 # checksum (checksum files). Seeds are in fuzz/seeds/<target>; the growing corpus goes to
-# fuzz/corpus/<target> (not committed). A crash stops the run with the input saved under
-# fuzz/artifacts/<target>/; turn it into a regression test before fixing it.
+# fuzz/corpus/<target> (not committed). A crash is reported (the input saved under
+# fuzz/artifacts/<target>/), the other targets still run, and the script exits 1; turn the
+# input into a regression test before fixing it.
 # Installs the nightly toolchain and cargo-fuzz when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +37,7 @@ echo "building ${#TARGETS[@]} fuzz target(s) (address sanitizer, release)"
 cargo +nightly fuzz build
 
 summary=()
+failed=()
 for t in "${TARGETS[@]}"; do
     mkdir -p "fuzz/corpus/$t" "fuzz/seeds/$t"
     log="fuzz/artifacts/$t.log"
@@ -49,11 +51,16 @@ for t in "${TARGETS[@]}"; do
     if ((rc != 0)); then
         tail -n 40 "$log" >&2
         echo "FAIL $t after ${runs} runs: see $log and fuzz/artifacts/$t/" >&2
-        exit 1
+        failed+=("$t")
+        continue
     fi
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 || true)
     summary+=("$t: ${runs} runs in ${SECS}s, ${cov:-cov: ?}, no crash")
     echo "ok $t: ${runs} runs, ${cov:-cov: ?}"
 done
 echo
-printf 'OK %s\n' "${summary[@]}"
+((${#summary[@]} == 0)) || printf 'OK %s\n' "${summary[@]}"
+if ((${#failed[@]})); then
+    printf 'CRASH %s (input in fuzz/artifacts/%s/)\n' "${failed[@]}" "${failed[@]}" >&2
+    exit 1
+fi

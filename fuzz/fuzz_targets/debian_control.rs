@@ -6,6 +6,9 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
         if let Ok(paragraphs) = outpost::debian::control::parse(text) {
             for p in &paragraphs {
+                if let Ok(package) = outpost::debian::closure::Package::from_paragraph(p.clone()) {
+                    let _ = package.label();
+                }
                 for field in ["Depends", "Pre-Depends", "Provides", "Conflicts", "Breaks"] {
                     if let Some(value) = p.get(field) {
                         let _ = outpost::debian::relation::parse_relations(value);
