@@ -306,7 +306,8 @@ pub struct Target {
 
 /// Crash-test hook for `load`: after N stored blobs, or N stored bytes (mid-blob), the
 /// process says so on stderr and stops making progress, so a test can SIGKILL it at a known
-/// point. Set by `OUTPOST_TEST_HALT_AFTER_BLOBS` / `OUTPOST_TEST_HALT_AFTER_BYTES`.
+/// point. Set by `OUTPOST_TEST_HALT_AFTER_BLOBS` / `OUTPOST_TEST_HALT_AFTER_BYTES`; only in
+/// debug builds (what the integration tests run): a release build ignores them.
 #[derive(Default, Clone, Copy)]
 struct Halt {
     after_blobs: Option<usize>,
@@ -314,6 +315,12 @@ struct Halt {
 }
 
 impl Halt {
+    #[cfg(not(debug_assertions))]
+    fn from_env() -> Self {
+        Halt::default()
+    }
+
+    #[cfg(debug_assertions)]
     fn from_env() -> Self {
         let get = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
         Halt {

@@ -12,8 +12,11 @@ RUST_LOG (log filter, e.g. outpost=debug).";
 /// Carry a Kubernetes release into sites with no internet.
 ///
 /// At HQ: `outpost key generate`, then `outpost bundle build manifests/NAME.yaml` pins every
-/// image into manifests/NAME.lock and writes a signed bundles/NAME-VERSION.tar. At the site:
-/// `outpost bundle verify` proves nothing changed on the way.
+/// image into manifests/NAME.lock and writes a signed bundles/NAME-VERSION.tar (`--split-size`
+/// for USB parts, `--base` for a delta). At the site: `outpost bundle verify` proves nothing
+/// changed on the way; `outpost serve` replays the bundle as the site's registry, mirror and
+/// apt repository, `outpost load --store` keeps releases in a store, `outpost push` copies
+/// them into a registry the site already runs.
 #[derive(Debug, Parser)]
 #[command(name = "outpost", version, about, long_about, after_help = AFTER_HELP)]
 pub struct Cli {
