@@ -28,11 +28,12 @@ fn get(addr: &str, path: &str, extra: &str) -> (u16, Vec<u8>) {
     stream
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
-    write!(
+    // The server may close before a huge request is fully written (it refuses the head): the
+    // write then fails, and the answer, if any, is read below.
+    let _ = write!(
         stream,
         "GET {path} HTTP/1.1\r\nHost: x\r\n{extra}Connection: close\r\n\r\n"
-    )
-    .unwrap();
+    );
     let mut response = Vec::new();
     let _ = stream.read_to_end(&mut response);
     let status = String::from_utf8_lossy(&response[..response.len().min(12)])
@@ -201,12 +202,13 @@ fn invalid_digests_are_refused() {
         for kind in ["blobs", "manifests"] {
             let (status, body) = get(&target.addr(), &format!("{base}/{kind}/{digest}"), "");
             let text = String::from_utf8_lossy(&body);
+            // A request line over the 64 KiB head limit may be dropped (status 0) instead.
             assert!(
-                (400..500).contains(&status),
+                (400..500).contains(&status) || (status == 0 && digest.len() > 64 * 1024),
                 "{kind}/{}: {status}",
                 &digest[..digest.len().min(80)]
             );
-            if kind == "blobs" && status != 431 && status != 414 {
+            if kind == "blobs" && status != 431 && status != 414 && status != 0 {
                 assert!(
                     text.contains("DIGEST_INVALID") || text.contains("BLOB_UNKNOWN"),
                     "{}: {text}",

@@ -307,10 +307,10 @@ fn load_survives_sigkill_at_any_point_and_a_full_disk() {
 }
 
 #[test]
-fn a_delta_that_adds_a_platform_loads_and_serves_it() {
+fn a_delta_that_adds_a_platform_loads_and_is_served_after_sighup() {
     // Release 1 carries multi:1 for amd64; release 2 adds arm64 to the same image, whose
     // index the base already has. The delta still carries every manifest, so it verifies on
-    // its own and loads on its base.
+    // its own and loads on its base, and a running `serve --store` takes it up on SIGHUP.
     let site = Site::new();
     let work = site.work();
     write_release(
@@ -347,19 +347,47 @@ fn a_delta_that_adds_a_platform_loads_and_serves_it() {
     );
     outpost_ok(work, &["bundle", "verify", "bundles/edge-2.0.tar"]);
     outpost_ok(work, &["load", "bundles/edge-1.0.tar", "--store", "site"]);
-    outpost_ok(work, &["load", "bundles/edge-2.0.tar", "--store", "site"]);
-    outpost_ok(work, &["store", "verify", "--store", "site"]);
     let server = Server::start(work, &["--store", "site"]);
     let dest = work.join("multi-all");
-    run_ok(Command::new("skopeo").args([
-        "copy",
-        "-q",
-        "--all",
-        "--preserve-digests",
-        "--src-tls-verify=false",
-        &format!("docker://{}/registry.test/library/multi:1", server.addr()),
-        &format!("oci:{}", dest.display()),
-    ]));
+    let copy_all = || {
+        Command::new("skopeo")
+            .args([
+                "copy",
+                "-q",
+                "--all",
+                "--preserve-digests",
+                "--src-tls-verify=false",
+                &format!("docker://{}/registry.test/library/multi:1", server.addr()),
+                &format!("oci:{}", dest.display()),
+            ])
+            .output()
+            .unwrap()
+    };
+    // Only amd64 is in the store yet.
+    assert!(!copy_all().status.success());
+    // Release 2 is loaded while the store is served; SIGHUP makes the server take it up.
+    outpost_ok(work, &["load", "bundles/edge-2.0.tar", "--store", "site"]);
+    outpost_ok(work, &["store", "verify", "--store", "site"]);
+    run_ok(Command::new("bash").args(["-c", &format!("kill -HUP {}", server.pid())]));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let out = copy_all();
+        if out.status.success() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "release 2 not served after SIGHUP: {}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            server.log()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(
+        server.log().contains("reloaded on SIGHUP"),
+        "{}",
+        server.log()
+    );
     let index: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dest.join("index.json")).unwrap()).unwrap();
     assert_eq!(

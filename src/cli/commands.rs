@@ -649,8 +649,32 @@ pub fn inspect(args: &InspectArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Opens every release of the store (oldest load first: where releases differ, a moved tag
+/// or a changed file, the newest wins) and then every bundle named, checking signatures.
+fn open_served(
+    store: Option<&Path>,
+    paths: &[PathBuf],
+    verifier: Option<&Verifier>,
+) -> Result<Vec<outpost::bundle::open::OpenBundle>, CliError> {
+    let mut bundles = Vec::new();
+    if let Some(dir) = store {
+        let site = SiteStore::open(dir)?;
+        for release in &site.releases()? {
+            let open = site
+                .open_release(release, verifier)
+                .map_err(|e| CliError::new(exit::VERIFY, e))?;
+            bundles.push(open);
+        }
+    }
+    for path in paths {
+        let bundle = outpost::bundle::open::OpenBundle::open(path, verifier)
+            .map_err(|e| CliError::new(exit::VERIFY, e))?;
+        bundles.push(bundle);
+    }
+    Ok(bundles)
+}
+
 pub fn serve(args: &ServeArgs) -> Result<(), CliError> {
-    use outpost::bundle::open::OpenBundle;
     use outpost::server::{self, catalog::Catalog, tls};
     let verifier = if args.insecure_skip_verify {
         tracing::warn!("--insecure-skip-verify: serving bundles WITHOUT checking their signatures");
@@ -659,32 +683,33 @@ pub fn serve(args: &ServeArgs) -> Result<(), CliError> {
     } else {
         Some(Verifier::load(&args.key).map_err(sign_error)?)
     };
-    let mut bundles = Vec::new();
     let mut _serving = None;
     if let Some(dir) = &args.store {
         let site = SiteStore::open(dir)?;
         _serving = Some(site.serving()?);
-        let releases = site.releases()?;
-        if releases.is_empty() && args.bundles.is_empty() {
+        if site.releases()?.is_empty() && args.bundles.is_empty() {
             return Err(input(anyhow::anyhow!(
                 "store {} holds no release; `outpost load BUNDLE --store {}` first",
                 dir.display(),
                 dir.display()
             )));
         }
-        // Oldest first: where releases differ (a tag moved, a file changed), the newest wins.
-        for release in &releases {
-            let open = site
-                .open_release(release, verifier.as_ref())
-                .map_err(|e| CliError::new(exit::VERIFY, e))?;
-            bundles.push(open);
-        }
     }
-    for path in &args.bundles {
-        let bundle = OpenBundle::open(path, verifier.as_ref())
-            .map_err(|e| CliError::new(exit::VERIFY, e))?;
-        bundles.push(bundle);
-    }
+    let verifier = std::sync::Arc::new(verifier);
+    let bundles = open_served(
+        args.store.as_deref(),
+        &args.bundles,
+        verifier.as_ref().as_ref(),
+    )?;
+    // SIGHUP re-reads the store (releases loaded since start) and re-opens the bundles.
+    let reload: server::Reload = {
+        let (store, paths, verifier) = (args.store.clone(), args.bundles.clone(), verifier.clone());
+        Box::new(move || {
+            open_served(store.as_deref(), &paths, verifier.as_ref().as_ref())
+                .map(Catalog::new)
+                .map_err(|e| format!("{:#}", e.error))
+        })
+    };
     let images: usize = bundles.iter().map(|b| b.images.len()).sum();
     let catalog = Catalog::new(bundles);
     let repositories = catalog.repository_names().count();
@@ -719,7 +744,7 @@ pub fn serve(args: &ServeArgs) -> Result<(), CliError> {
     };
     let bundle_count = catalog.bundles().len();
     runtime()?
-        .block_on(server::serve(catalog, settings, |addr| {
+        .block_on(server::serve(catalog, settings, Some(reload), |addr| {
             println!("serving {images} image(s) in {repositories} repositories from {bundle_count} release(s) on {scheme}://{addr}");
         }))
         .map_err(CliError::from)

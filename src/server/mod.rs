@@ -72,9 +72,22 @@ impl Metrics {
 }
 
 struct AppState {
-    catalog: Catalog,
+    /// Swapped whole on a reload (SIGHUP); requests in flight keep the catalog they took.
+    catalog: std::sync::RwLock<Arc<Catalog>>,
     metrics: Arc<Metrics>,
 }
+
+impl AppState {
+    fn catalog(&self) -> Arc<Catalog> {
+        match self.catalog.read() {
+            Ok(catalog) => catalog.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+}
+
+/// Builds a fresh catalog (re-reading a store's releases) when the server gets SIGHUP.
+pub type Reload = Box<dyn Fn() -> Result<Catalog, String> + Send + Sync>;
 
 /// How to serve.
 pub struct ServeSettings {
@@ -147,7 +160,7 @@ async fn v2(State(state): State<Arc<AppState>>, request: Request) -> Response {
         .or_else(|| path.strip_prefix("/v2"))
         .unwrap_or("");
     oci::handle(
-        &state.catalog,
+        &state.catalog(),
         &state.metrics,
         request.method(),
         rest,
@@ -172,7 +185,7 @@ async fn files_under(
         .unwrap_or("");
     let raw = format!("{prefix}{rest}");
     files::handle(
-        &state.catalog,
+        &state.catalog(),
         &state.metrics,
         request.method(),
         &raw,
@@ -196,7 +209,7 @@ async fn healthz() -> &'static str {
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(&state.catalog),
+        state.metrics.render(&state.catalog()),
     )
         .into_response()
 }
@@ -212,10 +225,17 @@ async fn not_found() -> Response {
 
 /// The router, for tests and for `serve`.
 pub fn router(catalog: Catalog, max_concurrent_requests: usize) -> Router {
-    let state = Arc::new(AppState {
-        catalog,
+    router_for(state_for(catalog), max_concurrent_requests)
+}
+
+fn state_for(catalog: Catalog) -> Arc<AppState> {
+    Arc::new(AppState {
+        catalog: std::sync::RwLock::new(Arc::new(catalog)),
         metrics: Arc::new(Metrics::default()),
-    });
+    })
+}
+
+fn router_for(state: Arc<AppState>, max_concurrent_requests: usize) -> Router {
     Router::new()
         .route("/v2", any(v2))
         .route("/v2/", any(v2))
@@ -237,13 +257,19 @@ pub fn router(catalog: Catalog, max_concurrent_requests: usize) -> Router {
 }
 
 /// Serves until SIGTERM or Ctrl-C, then lets in-flight requests finish (up to the grace time).
+/// With `reload`, SIGHUP swaps in the catalog it builds (a failed reload keeps the old one).
 /// `on_ready` is called with the bound address once the socket is listening.
 pub async fn serve(
     catalog: Catalog,
     settings: ServeSettings,
+    reload: Option<Reload>,
     on_ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
-    let app = router(catalog, settings.max_concurrent_requests);
+    let state = state_for(catalog);
+    if let Some(reload) = reload {
+        tokio::spawn(reload_on_hangup(state.clone(), Arc::new(reload)));
+    }
+    let app = router_for(state, settings.max_concurrent_requests);
     let listener = listen(settings.listen).map_err(|source| ServeError::Bind {
         addr: settings.listen,
         source,
@@ -320,6 +346,34 @@ fn bound_http(
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(Duration::from_secs(20));
     builder.http2().max_header_list_size(64 * 1024);
+}
+
+/// On every SIGHUP: build a new catalog off the async threads and swap it in.
+async fn reload_on_hangup(state: Arc<AppState>, reload: Arc<Reload>) {
+    let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    else {
+        return;
+    };
+    while hangup.recv().await.is_some() {
+        let reload = reload.clone();
+        match tokio::task::spawn_blocking(move || reload()).await {
+            Ok(Ok(catalog)) => {
+                let (bundles, repositories) =
+                    (catalog.bundles().len(), catalog.repository_names().count());
+                match state.catalog.write() {
+                    Ok(mut current) => *current = Arc::new(catalog),
+                    Err(poisoned) => *poisoned.into_inner() = Arc::new(catalog),
+                }
+                tracing::info!(releases = bundles, repositories, "reloaded on SIGHUP");
+            }
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "reload failed; still serving the previous releases")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "reload failed; still serving the previous releases")
+            }
+        }
+    }
 }
 
 async fn wait_for_signal() {
