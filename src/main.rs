@@ -15,12 +15,12 @@ fn run(cli: Cli) -> Result<(), CliError> {
         Command::Bundle(BundleCommand::Inspect(args)) => commands::inspect(&args),
         Command::Bundle(BundleCommand::Join(args)) => commands::join(&args),
         Command::Load(args) => commands::load(&args),
-        Command::Store(StoreCommand::List { store, json }) => commands::store_list(&store, json),
-        Command::Store(StoreCommand::Prune { store, keep, json }) => {
-            commands::store_prune(&store, keep as usize, json)
+        Command::Store(StoreCommand::List(target)) => commands::store_list(&target),
+        Command::Store(StoreCommand::Prune { target, keep }) => {
+            commands::store_prune(&target, keep as usize)
         }
-        Command::Store(StoreCommand::Verify { store, key, json }) => {
-            commands::store_verify(&store, &key, json)
+        Command::Store(StoreCommand::Verify { target, key }) => {
+            commands::store_verify(&target, &key)
         }
         Command::Push(args) => commands::push(&args),
         Command::Serve(args) => commands::serve(&args),

@@ -358,20 +358,11 @@ impl SiteStore {
             releases: releases.len(),
             ..CheckReport::default()
         };
-        let mut buf = vec![0u8; 1 << 20];
         for digest in &referenced {
             let path = self.blobs.blob_path(digest);
             let mut file = std::fs::File::open(&path).map_err(io(&path))?;
-            let mut hasher = <sha2::Sha256 as sha2::Digest>::new();
-            loop {
-                let n = std::io::Read::read(&mut file, &mut buf).map_err(io(&path))?;
-                if n == 0 {
-                    break;
-                }
-                sha2::Digest::update(&mut hasher, &buf[..n]);
-                report.bytes += n as u64;
-            }
-            let actual = Digest::from_hasher(hasher);
+            let (actual, bytes) = Digest::of_reader(&mut file).map_err(io(&path))?;
+            report.bytes += bytes;
             if &actual != digest {
                 return Err(SiteError::DamagedBlob {
                     path: path.clone(),

@@ -9,6 +9,16 @@ use std::path::Path;
 
 const IMAGES: [&str; 3] = ["bench/app0:1", "bench/app1:1", "bench/app2:1"];
 const PART: u64 = 10 << 20;
+const LIST: &str = "split/edge-1.0.parts.json";
+
+/// `bundle verify` of the split bundle fails with exit 3; its message.
+fn verify_fails(work: &Path) -> String {
+    outpost_fails(
+        work,
+        &["bundle", "verify", LIST, "--key", "keys/outpost.pub"],
+        3,
+    )
+}
 
 /// A registry with three images of 30 MiB shared base + 8 MiB own layer (54 MiB in all).
 fn big_site() -> (Registry, tempfile::TempDir) {
@@ -159,17 +169,7 @@ fn split_bundle_verifies_serves_and_joins_byte_identical() {
     let mut damaged = original.clone();
     damaged[original.len() / 2] ^= 0x20;
     std::fs::write(&part4, &damaged).unwrap();
-    let err = outpost_fails(
-        work,
-        &[
-            "bundle",
-            "verify",
-            "split/edge-1.0.parts.json",
-            "--key",
-            "keys/outpost.pub",
-        ],
-        3,
-    );
+    let err = verify_fails(work);
     assert!(
         err.contains(&format!("part 4 of {count}")) && err.contains("sha256 mismatch"),
         "{err}"
@@ -202,17 +202,7 @@ fn split_bundle_verifies_serves_and_joins_byte_identical() {
     let mut damaged = original.clone();
     damaged[(header_at % PART) as usize + 100] ^= 0x01; // inside the mode field
     std::fs::write(&part, &damaged).unwrap();
-    let err = outpost_fails(
-        work,
-        &[
-            "bundle",
-            "verify",
-            "split/edge-1.0.parts.json",
-            "--key",
-            "keys/outpost.pub",
-        ],
-        3,
-    );
+    let err = verify_fails(work);
     assert!(
         err.contains(&format!("part {} of {count}", index + 1)),
         "{err}"
@@ -223,14 +213,8 @@ fn split_bundle_verifies_serves_and_joins_byte_identical() {
     let part2 = work.join("split").join(&parts[1].0);
     std::fs::rename(&part2, work.join("aside")).unwrap();
     for args in [
-        vec![
-            "bundle",
-            "verify",
-            "split/edge-1.0.parts.json",
-            "--key",
-            "keys/outpost.pub",
-        ],
-        vec!["bundle", "inspect", "split/edge-1.0.parts.json"],
+        vec!["bundle", "verify", LIST, "--key", "keys/outpost.pub"],
+        vec!["bundle", "inspect", LIST],
     ] {
         let err = outpost_fails(work, &args, 3);
         assert!(
@@ -244,16 +228,6 @@ fn split_bundle_verifies_serves_and_joins_byte_identical() {
     let last = work.join("split").join(&parts[count - 1].0);
     let bytes = std::fs::read(&last).unwrap();
     std::fs::write(&last, &bytes[..bytes.len() - 700]).unwrap();
-    let err = outpost_fails(
-        work,
-        &[
-            "bundle",
-            "verify",
-            "split/edge-1.0.parts.json",
-            "--key",
-            "keys/outpost.pub",
-        ],
-        3,
-    );
+    let err = verify_fails(work);
     assert!(err.contains(&format!("part {count} of {count}")), "{err}");
 }

@@ -66,6 +66,20 @@ fn assert_pushed(work: &Path, port: u16, prefix: &str, creds: Option<&str>, redu
     }
 }
 
+/// `outpost push bundles/edge-1.0.tar --to TO --plain-http EXTRA… --json`, its summary.
+fn push_json(work: &Path, to: &str, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "push",
+        "bundles/edge-1.0.tar",
+        "--to",
+        to,
+        "--plain-http",
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    json(&outpost_ok(work, &args))
+}
+
 #[test]
 fn push_into_distribution_keeps_digests_and_repeats_for_free() {
     let site = Site::new();
@@ -73,19 +87,7 @@ fn push_into_distribution_keeps_digests_and_repeats_for_free() {
     site.build("linux/amd64", &IMAGES);
     let target = Registry::start();
     let to = format!("127.0.0.1:{}", target.port);
-    let first = json(&outpost_ok(
-        work,
-        &[
-            "push",
-            "bundles/edge-1.0.tar",
-            "--to",
-            &to,
-            "--plain-http",
-            "--prefix",
-            "site",
-            "--json",
-        ],
-    ));
+    let first = push_json(work, &to, &["--prefix", "site"]);
     assert_eq!(first["images"].as_u64(), Some(3));
     assert!(first["blobs_pushed"].as_u64().unwrap() > 0);
     assert!(first["bytes_pushed"].as_u64().unwrap() > 0);
@@ -118,19 +120,7 @@ fn push_into_distribution_keeps_digests_and_repeats_for_free() {
     );
 
     // Again: nothing to upload.
-    let second = json(&outpost_ok(
-        work,
-        &[
-            "push",
-            "bundles/edge-1.0.tar",
-            "--to",
-            &to,
-            "--plain-http",
-            "--prefix",
-            "site",
-            "--json",
-        ],
-    ));
+    let second = push_json(work, &to, &["--prefix", "site"]);
     assert_eq!(second["blobs_pushed"].as_u64(), Some(0), "{second}");
     assert_eq!(second["bytes_pushed"].as_u64(), Some(0), "{second}");
     assert_eq!(second["blobs_mounted"].as_u64(), Some(0), "{second}");
@@ -171,21 +161,11 @@ fn push_with_basic_auth() {
     assert!(out.contains("pushed 1 image(s)"), "{out}");
     assert!(!out.contains("reduced"), "{out}");
     assert_pushed(work, target.port, "mirror/k8s", Some("ops:s3cret"), &[]);
-    let again = json(&outpost_ok(
+    let again = push_json(
         work,
-        &[
-            "push",
-            "bundles/edge-1.0.tar",
-            "--to",
-            &to,
-            "--plain-http",
-            "--prefix",
-            "mirror/k8s",
-            "--creds",
-            "ops:s3cret",
-            "--json",
-        ],
-    ));
+        &to,
+        &["--prefix", "mirror/k8s", "--creds", "ops:s3cret"],
+    );
     assert_eq!(again["blobs_pushed"].as_u64(), Some(0), "{again}");
     assert_eq!(again["bytes_pushed"].as_u64(), Some(0), "{again}");
 }

@@ -414,25 +414,14 @@ impl BundleFile {
         let Some(expected) = &segment.sha256 else {
             return Ok(());
         };
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; 1 << 20];
         let mut file = &segment.file;
-        file.seek(SeekFrom::Start(0))
+        let (actual, _) = file
+            .seek(SeekFrom::Start(0))
+            .and_then(|_| Digest::of_reader(&mut file))
             .map_err(|source| PartsError::Io {
                 path: segment.path.clone(),
                 source,
             })?;
-        loop {
-            let n = file.read(&mut buf).map_err(|source| PartsError::Io {
-                path: segment.path.clone(),
-                source,
-            })?;
-            if n == 0 {
-                break;
-            }
-            hasher.update(&buf[..n]);
-        }
-        let actual = Digest::from_hasher(hasher);
         if &actual != expected {
             return Err(self.damaged(index, actual));
         }

@@ -131,13 +131,14 @@ pub fn verify_into(
     reporter: &dyn Reporter,
 ) -> Result<VerifyReport, VerifyError> {
     let bundle = BundleFile::open(path)?;
-    let mut span = (0u64, 0u64);
-    let result = verify_stream(path, &bundle, verifier, target, reporter, &mut span);
+    // Where the last entry that read well starts: damage is at or after it.
+    let mut last_good = 0u64;
+    let result = verify_stream(path, &bundle, verifier, target, reporter, &mut last_good);
     match result {
         Err(e) if bundle.parts.is_some() && !matches!(e, VerifyError::Parts(_)) => {
             // Name the part to copy again when the damage lies in one from the last entry
             // that read well onwards (a damaged header fails before its span is known).
-            for index in bundle.part_index_at(span.0)..bundle.part_count() {
+            for index in bundle.part_index_at(last_good)..bundle.part_count() {
                 if let Err(part @ PartsError::Damaged { .. }) = bundle.check_part(index) {
                     return Err(VerifyError::InPart {
                         part,
@@ -185,7 +186,7 @@ fn verify_stream(
     verifier: &Verifier,
     target: Option<&Target>,
     reporter: &dyn Reporter,
-    span: &mut (u64, u64),
+    last_good: &mut u64,
 ) -> Result<VerifyReport, VerifyError> {
     let file_len = bundle.len();
     reporter.start("verify", file_len);
@@ -211,7 +212,7 @@ fn verify_stream(
             .checked_add(size)
             .and_then(|e| e.checked_add(padding(size) as u64))
             .ok_or_else(|| VerifyError::Truncated(format!("entry size {size} is impossible")))?;
-        *span = (entry.raw_file_position(), end_of_entries.saturating_sub(1));
+        *last_good = entry.raw_file_position();
         if end_of_entries > file_len {
             return Err(VerifyError::Truncated(format!(
                 "entry `{}` needs {} bytes but the file ends at byte {file_len}",
@@ -257,7 +258,7 @@ fn verify_stream(
         state.start(verifier)?;
     }
     // Read what is left (the end-of-archive blocks) so the last part's hash is checked too.
-    *span = (end_of_entries, file_len.saturating_sub(1));
+    *last_good = end_of_entries;
     let mut rest = archive.into_inner();
     std::io::copy(&mut rest, &mut std::io::sink()).map_err(read_error)?;
     check_trailer(bundle, end_of_entries, file_len)?;

@@ -98,37 +98,36 @@ pub struct PushArgs {
     pub json: bool,
 }
 
+/// The store a `store` command works on, and its output form.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// The site store directory.
+    #[arg(long)]
+    pub store: PathBuf,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum StoreCommand {
     /// List the releases in the store, oldest load first.
-    List {
-        #[arg(long)]
-        store: PathBuf,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    List(StoreArgs),
     /// Keep the N most recently loaded releases; remove the rest and every blob no kept
     /// release references.
     Prune {
-        #[arg(long)]
-        store: PathBuf,
+        #[command(flatten)]
+        target: StoreArgs,
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         keep: u64,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
     },
     /// Check every release's signature and hash every blob they reference.
     Verify {
-        #[arg(long)]
-        store: PathBuf,
+        #[command(flatten)]
+        target: StoreArgs,
         /// Public key the releases must be signed with.
         #[arg(long, default_value = "keys/outpost.pub")]
         key: PathBuf,
-        /// Print the result as JSON.
-        #[arg(long)]
-        json: bool,
     },
 }
 

@@ -2,7 +2,7 @@
 
 use super::args::{
     AptArgs, BuildArgs, CacheArgs, ContainerdArgs, InspectArgs, JoinArgs, KubeadmArgs,
-    KubesprayArgs, LoadArgs, LockArgs, PushArgs, ServeArgs, TlsMode, VerifyArgs,
+    KubesprayArgs, LoadArgs, LockArgs, PushArgs, ServeArgs, StoreArgs, TlsMode, VerifyArgs,
 };
 use super::progress::Bars;
 use super::{exit, CliError};
@@ -461,7 +461,8 @@ pub fn push(args: &PushArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-pub fn store_list(dir: &Path, as_json: bool) -> Result<(), CliError> {
+pub fn store_list(target: &StoreArgs) -> Result<(), CliError> {
+    let (dir, as_json) = (target.store.as_path(), target.json);
     let site = SiteStore::open(dir)?;
     let releases = site.releases()?;
     if as_json {
@@ -488,7 +489,8 @@ pub fn store_list(dir: &Path, as_json: bool) -> Result<(), CliError> {
     Ok(())
 }
 
-pub fn store_prune(dir: &Path, keep: usize, as_json: bool) -> Result<(), CliError> {
+pub fn store_prune(target: &StoreArgs, keep: usize) -> Result<(), CliError> {
+    let (dir, as_json) = (target.store.as_path(), target.json);
     let site = SiteStore::open(dir)?;
     let report = site.prune(keep)?;
     if as_json {
@@ -508,7 +510,8 @@ pub fn store_prune(dir: &Path, keep: usize, as_json: bool) -> Result<(), CliErro
     Ok(())
 }
 
-pub fn store_verify(dir: &Path, key: &Path, as_json: bool) -> Result<(), CliError> {
+pub fn store_verify(target: &StoreArgs, key: &Path) -> Result<(), CliError> {
+    let (dir, as_json) = (target.store.as_path(), target.json);
     let verifier = Verifier::load(key).map_err(sign_error)?;
     let site = SiteStore::open(dir)?;
     let report = site
