@@ -4,13 +4,12 @@
 //! byte once and only then makes it visible. Blobs shared by several images are fetched once.
 
 use crate::digest::Digest;
-use crate::http::{Http, HttpError};
 use crate::lock::Lockfile;
-use crate::manifest::parse_image;
 use crate::oci::{Descriptor, Parsed, MAX_MANIFEST_SIZE};
 use crate::progress::Reporter;
-use crate::registry::{Registry, RegistryError};
 use crate::store::{Store, StoreError};
+use crate::upstream::http::{Http, HttpError};
+use crate::upstream::registry::{Registry, RegistryError};
 use futures::{StreamExt, TryStreamExt};
 use oci_client::Reference;
 use std::collections::BTreeMap;
@@ -89,11 +88,12 @@ pub async fn fetch_all(
 ) -> Result<FetchSummary, FetchError> {
     let mut wanted: BTreeMap<Digest, Wanted> = BTreeMap::new();
     for pin in &lock.images {
-        let image = parse_image(&pin.reference).map_err(|message| FetchError::Manifest {
-            image: pin.reference.clone(),
-            digest: pin.digest.clone(),
-            message,
-        })?;
+        let image =
+            crate::reference::parse(&pin.reference).map_err(|message| FetchError::Manifest {
+                image: pin.reference.clone(),
+                digest: pin.digest.clone(),
+                message,
+            })?;
         ensure_manifest(registry, store, &image, &pin.digest, pin.size).await?;
         let mut platform_manifests = Vec::new();
         for platform in &pin.platforms {

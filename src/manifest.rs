@@ -5,7 +5,6 @@
 
 use crate::digest::Digest;
 use crate::platform::Platform;
-use oci_client::Reference;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -256,7 +255,8 @@ impl Release {
                 .map_err(|e| fail(platform, format!("spec.platforms: {e}")))?;
         }
         for image in &self.spec.images {
-            parse_image(image).map_err(|message| fail(image, format!("spec.images: {message}")))?;
+            crate::reference::parse(image)
+                .map_err(|message| fail(image, format!("spec.images: {message}")))?;
         }
         for (host, url) in &self.spec.upstreams {
             parse_upstream(url)
@@ -294,20 +294,6 @@ impl Release {
     pub fn bundle_stem(&self) -> String {
         format!("{}-{}", self.metadata.name, self.metadata.version)
     }
-}
-
-/// Parses an image reference the way registries and containerd do (`alpine` →
-/// `docker.io/library/alpine:latest`), rejecting digests we cannot check.
-pub fn parse_image(text: &str) -> Result<Reference, String> {
-    let reference: Reference = text
-        .parse()
-        .map_err(|e| format!("`{text}` is not an image reference ({e})"))?;
-    if let Some(digest) = reference.digest() {
-        digest
-            .parse::<Digest>()
-            .map_err(|e| format!("`{text}`: {e}"))?;
-    }
-    Ok(reference)
 }
 
 /// `http://host:port` or `https://host[:port]` → an [`Upstream`].

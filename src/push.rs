@@ -154,7 +154,7 @@ fn plan(
     let mut repos: BTreeMap<String, RepoPlan> = BTreeMap::new();
     let mut sources: HashMap<String, String> = HashMap::new();
     for image in &bundle.images {
-        let Ok(reference) = crate::manifest::parse_image(&image.reference) else {
+        let Ok(reference) = crate::reference::parse(&image.reference) else {
             continue;
         };
         let target = join(prefix, reference.repository());
@@ -252,7 +252,7 @@ impl Pusher<'_> {
     fn fail(&self, repo: &str, e: &oci_client::errors::OciDistributionError) -> PushError {
         PushError::Registry {
             target: format!("{}/{repo}", self.settings.registry),
-            message: crate::registry::describe_error(e, &self.settings.registry),
+            message: crate::upstream::registry::describe_error(e, &self.settings.registry),
         }
     }
 
@@ -502,7 +502,7 @@ pub async fn push(
     let auth = settings
         .auth
         .clone()
-        .unwrap_or_else(|| crate::registry::docker_auth(&settings.registry));
+        .unwrap_or_else(|| crate::upstream::registry::docker_auth(&settings.registry));
     let pusher = Pusher {
         client: Client::new(config),
         settings,

@@ -342,7 +342,7 @@ impl OpenBundle {
         let mut hosts: Vec<String> = self
             .images
             .iter()
-            .filter_map(|i| crate::manifest::parse_image(&i.reference).ok())
+            .filter_map(|i| crate::reference::parse(&i.reference).ok())
             .map(|r| r.registry().to_string())
             .collect();
         hosts.sort();

@@ -133,7 +133,7 @@ fn file_artifact(file: &crate::lock::FilePin, store: &Store) -> Result<Descripto
         "digest": file.sha256,
         "size": file.size,
         "annotations": {
-            ANNOTATION_TITLE: crate::files::file_name(&file.url),
+            ANNOTATION_TITLE: crate::file_plan::file_name(&file.url),
             ANNOTATION_FILE_URL: file.url,
         },
     });

@@ -13,11 +13,11 @@ use outpost::fetch;
 use outpost::lock::{lock_path_for, LockError, Lockfile};
 use outpost::manifest::Release;
 use outpost::progress::Reporter;
-use outpost::registry::Registry;
 use outpost::resolve::{self, ResolveError};
 use outpost::sign::{self, SignError, Signer, Verifier};
 use outpost::sitestore::SiteStore;
 use outpost::store::Store;
+use outpost::upstream::registry::Registry;
 use serde_json::json;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -209,7 +209,7 @@ pub fn build(args: &BuildArgs) -> Result<(), CliError> {
         rt.block_on(lock_manifest(&release, &args.manifest, &store))?
     };
     let registry = Registry::new(release.upstreams());
-    let http = outpost::http::Http::new(release.upstreams())
+    let http = outpost::upstream::http::Http::new(release.upstreams())
         .map_err(|e| CliError::new(exit::UPSTREAM, e))?;
     let fetched = rt
         .block_on(fetch::fetch_all(&lockfile, &registry, &http, &store, &bars))

@@ -1,6 +1,7 @@
 //! Debian packaging logic, pure: control-file (deb822) parsing, version comparison,
 //! dependency relations and the dependency closure over a package universe.
-//! Downloading and verifying archive indexes is `resolve`'s job (to come).
+//! Downloading and verifying archive indexes (Release, InRelease, Packages) is
+//! `resolve::apt`'s job; these modules only read text that was already checked.
 
 pub mod closure;
 pub mod control;

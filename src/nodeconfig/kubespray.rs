@@ -1,7 +1,7 @@
 //! kubespray offline variables (`group_vars/all/offline.yml`) pointing at the mirror: only
 //! what the bundle can actually serve, so every URL written resolves.
 
-use crate::files::presets;
+use crate::file_plan::presets;
 use std::collections::BTreeMap;
 
 /// kubespray's variable for each component preset's download URL.

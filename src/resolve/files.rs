@@ -5,14 +5,14 @@
 use super::ResolveError;
 use crate::checksum::{parse_checksum_file, Algorithm, Expected};
 use crate::digest::Digest;
-use crate::files::{
+use crate::file_plan::{
     file_name, kubernetes_files, mirror_path, planned_files, ChecksumSource, PlannedFile,
 };
-use crate::http::Http;
 use crate::kubernetes;
 use crate::lock::{FilePin, KubernetesPin};
 use crate::manifest::Release;
 use crate::store::Store;
+use crate::upstream::http::Http;
 use futures::{StreamExt, TryStreamExt};
 
 /// Files downloaded at once.

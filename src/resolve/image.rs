@@ -5,11 +5,11 @@
 
 use crate::digest::Digest;
 use crate::lock::{ImagePin, PlatformPin};
-use crate::manifest::{parse_image, Release};
+use crate::manifest::Release;
 use crate::oci::{ConfigPlatform, Parsed};
 use crate::platform::Platform;
-use crate::registry::{Registry, RegistryError};
 use crate::store::{Store, StoreError};
+use crate::upstream::registry::{Registry, RegistryError};
 use futures::{StreamExt, TryStreamExt};
 use oci_client::Reference;
 
@@ -59,8 +59,8 @@ pub async fn resolve_all(
         .map(|text| {
             let platforms = &platforms;
             async move {
-                let reference =
-                    parse_image(text).map_err(|_| ResolveError::Reference(text.clone()))?;
+                let reference = crate::reference::parse(text)
+                    .map_err(|_| ResolveError::Reference(text.clone()))?;
                 resolve_one(registry, store, &reference, platforms).await
             }
         })

@@ -7,8 +7,8 @@ pub mod image;
 
 use crate::lock::{Lockfile, ReleaseId, LOCK_VERSION};
 use crate::manifest::Release;
-use crate::registry::Registry;
 use crate::store::Store;
+use crate::upstream::registry::Registry;
 
 pub use image::ResolveError;
 
@@ -19,10 +19,11 @@ pub async fn lock(
     registry: &Registry,
     store: &Store,
 ) -> Result<Lockfile, ResolveError> {
-    let http = crate::http::Http::new(release.upstreams()).map_err(|e| ResolveError::File {
-        url: String::new(),
-        message: e.to_string(),
-    })?;
+    let http =
+        crate::upstream::http::Http::new(release.upstreams()).map_err(|e| ResolveError::File {
+            url: String::new(),
+            message: e.to_string(),
+        })?;
     let resolved = files::resolve(release, &http, store).await?;
     let images = image::resolve_all(release, &resolved.images, registry, store).await?;
     let debs = apt::resolve(release, &http, store).await?;

@@ -111,7 +111,7 @@ impl Catalog {
                     });
             }
             for image in &bundle.images {
-                let Ok(reference) = crate::manifest::parse_image(&image.reference) else {
+                let Ok(reference) = crate::reference::parse(&image.reference) else {
                     continue;
                 };
                 let name = format!("{}/{}", reference.registry(), reference.repository());

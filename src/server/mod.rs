@@ -5,9 +5,9 @@
 //! `oci`, byte ranges in `range`, certificates in `tls`.
 
 pub mod catalog;
+pub mod distribution;
 pub mod error;
-pub mod files;
-pub mod oci;
+pub mod mirror;
 pub mod path;
 pub mod range;
 pub mod tls;
@@ -35,8 +35,14 @@ pub struct Metrics {
     pub damaged_blobs: AtomicU64,
     /// Blobs whose bytes were hashed and matched, per bundle file version (not exported):
     /// (digest, bundle path, offset, (inode, mtime)).
-    pub verified_blobs:
-        Mutex<std::collections::HashSet<(crate::digest::Digest, PathBuf, u64, oci::FileVersion)>>,
+    pub verified_blobs: Mutex<
+        std::collections::HashSet<(
+            crate::digest::Digest,
+            PathBuf,
+            u64,
+            distribution::FileVersion,
+        )>,
+    >,
 }
 
 impl Metrics {
@@ -159,7 +165,7 @@ async fn v2(State(state): State<Arc<AppState>>, request: Request) -> Response {
         .strip_prefix("/v2/")
         .or_else(|| path.strip_prefix("/v2"))
         .unwrap_or("");
-    oci::handle(
+    distribution::handle(
         &state.catalog(),
         &state.metrics,
         request.method(),
@@ -184,7 +190,7 @@ async fn files_under(
         .or_else(|| path.strip_prefix(route))
         .unwrap_or("");
     let raw = format!("{prefix}{rest}");
-    files::handle(
+    mirror::handle(
         &state.catalog(),
         &state.metrics,
         request.method(),

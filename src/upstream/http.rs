@@ -3,7 +3,7 @@
 //! them is the caller's job.
 
 use crate::manifest::Upstream;
-use crate::registry::BlobStream;
+use crate::upstream::registry::Download;
 use futures::TryStreamExt;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -96,11 +96,11 @@ impl Http {
     }
 
     /// The bytes of `url` from `offset` on (resumed with Range when the server allows).
-    pub async fn stream(&self, url: &str, offset: u64) -> Result<BlobStream, HttpError> {
+    pub async fn stream(&self, url: &str, offset: u64) -> Result<Download, HttpError> {
         let response = self.send(url, offset).await?;
         let resumed = offset > 0 && response.status() == reqwest::StatusCode::PARTIAL_CONTENT;
         let stream = response.bytes_stream().map_err(std::io::Error::other);
-        Ok(BlobStream {
+        Ok(Download {
             resumed,
             stream: Box::pin(stream),
         })

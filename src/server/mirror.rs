@@ -102,7 +102,7 @@ pub async fn handle(
         FileRequest::Directory(dir) => directory(catalog, &dir),
         FileRequest::Entry(path) => {
             if let Some(file) = catalog.files().get(&path) {
-                return match super::oci::send_blob(
+                return match super::distribution::send_blob(
                     &file.source,
                     &file.digest,
                     headers,

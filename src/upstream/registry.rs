@@ -23,7 +23,7 @@ pub struct RawManifest {
 }
 
 /// Blob bytes from some offset on.
-pub struct BlobStream {
+pub struct Download {
     /// The registry honoured the requested offset (otherwise the stream starts at byte 0).
     pub resumed: bool,
     pub stream: BoxStream<'static, Result<bytes::Bytes, std::io::Error>>,
@@ -140,7 +140,7 @@ impl Registry {
         image: &Reference,
         digest: &Digest,
         offset: u64,
-    ) -> Result<BlobStream, RegistryError> {
+    ) -> Result<Download, RegistryError> {
         let target = self.target(image);
         let auth = self.auth(image.registry());
         self.client
@@ -156,11 +156,11 @@ impl Registry {
                 message: describe_error(&e, image.registry()),
             })?;
         Ok(match response {
-            BlobResponse::Partial(sized) => BlobStream {
+            BlobResponse::Partial(sized) => Download {
                 resumed: true,
                 stream: sized.stream,
             },
-            BlobResponse::Full(sized) => BlobStream {
+            BlobResponse::Full(sized) => Download {
                 resumed: false,
                 stream: sized.stream,
             },
