@@ -14,7 +14,7 @@ use crate::digest::Digest;
 use crate::progress::Reporter;
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
-use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::client::ClientProtocol;
 use oci_client::secrets::RegistryAuth;
 use oci_client::{Client, Reference, RegistryOperation};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -187,8 +187,9 @@ fn plan(
     let mut artifacts_ref = None;
     if !bundle.artifacts.is_empty() {
         let name: String = bundle
+            .head
             .release
-            .0
+            .name
             .to_ascii_lowercase()
             .chars()
             .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
@@ -200,7 +201,10 @@ fn plan(
         for artifact in &bundle.artifacts {
             add_reachable(repo, &artifact.reachable, bundle);
         }
-        artifacts_ref = Some(format!("{target}:{}", version_tag(&bundle.release.1)));
+        artifacts_ref = Some(format!(
+            "{target}:{}",
+            version_tag(&bundle.head.release.version)
+        ));
     }
     Ok((repos, artifacts_ref))
 }
@@ -210,16 +214,17 @@ fn plan(
 fn artifact_index(bundle: &OpenBundle) -> Vec<u8> {
     let manifests: Vec<&crate::oci::Descriptor> =
         bundle.artifacts.iter().map(|a| &a.descriptor).collect();
+    let mut annotations = bundle.head.release_annotations();
+    annotations.insert(
+        "io.outpost.bundle.index".to_string(),
+        bundle.index_digest.to_string(),
+    );
     let index = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": crate::oci::OCI_INDEX,
         "artifactType": "application/vnd.outpost.release.v1",
         "manifests": manifests,
-        "annotations": {
-            crate::bundle::ANNOTATION_RELEASE_NAME: bundle.release.0,
-            crate::bundle::ANNOTATION_RELEASE_VERSION: bundle.release.1,
-            "io.outpost.bundle.index": bundle.index_digest.to_string(),
-        },
+        "annotations": annotations,
     });
     serde_json::to_vec(&index).unwrap_or_default()
 }
@@ -488,23 +493,17 @@ pub async fn push(
         return Err(PushError::BadPrefix(settings.prefix.clone()));
     }
     let (repos, artifacts_ref) = plan(bundle, prefix)?;
-    let config = ClientConfig {
-        protocol: if settings.plain_http {
-            ClientProtocol::Http
-        } else {
-            ClientProtocol::Https
-        },
-        use_monolithic_push: true,
-        connect_timeout: Some(Duration::from_secs(15)),
-        read_timeout: Some(Duration::from_secs(300)),
-        ..Default::default()
+    let protocol = if settings.plain_http {
+        ClientProtocol::Http
+    } else {
+        ClientProtocol::Https
     };
     let auth = settings
         .auth
         .clone()
         .unwrap_or_else(|| crate::upstream::registry::docker_auth(&settings.registry));
     let pusher = Pusher {
-        client: Client::new(config),
+        client: crate::upstream::registry::client(protocol, true),
         settings,
         bundle,
         reporter,

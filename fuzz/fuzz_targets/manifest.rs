@@ -11,7 +11,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = release.upstreams();
             let _ = release.bundle_stem();
         }
-        let _ = outpost::manifest::parse_image(text);
+        let _ = outpost::reference::parse(text);
         let _ = outpost::manifest::parse_upstream(text);
     }
 });

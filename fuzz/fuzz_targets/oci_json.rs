@@ -2,7 +2,7 @@
 //! that decides which blobs a bundle carries.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use outpost::bundle::graph::{carried_children, Carried, Role};
+use outpost::bundle::graph::{Carried, Role};
 
 fuzz_target!(|data: &[u8]| {
     for hint in [
@@ -29,5 +29,7 @@ fuzz_target!(|data: &[u8]| {
         owner: "fuzz/image:1".into(),
         platforms: vec!["linux/amd64".parse().expect("platform")],
     };
-    let _ = carried_children(&parent, data);
+    let _ = parent.children(data);
+    // The typed head reads any index.json-shaped input without panicking.
+    let _ = outpost::bundle::head::BundleHead::parse(data);
 });

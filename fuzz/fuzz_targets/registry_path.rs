@@ -7,8 +7,8 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
         let _ = outpost::server::path::parse(text);
         let _ = outpost::server::path::valid_name(text);
-        if let Ok(request) = outpost::server::files::parse_file_path(text) {
-            use outpost::server::files::FileRequest;
+        if let Ok(request) = outpost::server::mirror::parse_file_path(text) {
+            use outpost::server::mirror::FileRequest;
             let (FileRequest::Directory(path) | FileRequest::Entry(path)) = request;
             assert!(
                 !path

@@ -4,12 +4,11 @@
 //! `index.json` digest. Its tar holds only blobs the base lacks, so it is loaded into a store
 //! that already holds the base (`outpost load`), never served alone.
 
-use super::open::{scan, ScanError};
+use super::head::BundleHead;
+use super::open::scan;
 use super::parts::BundleFile;
-use super::{ANNOTATION_DELTA_BASE, ANNOTATION_RELEASE_NAME, ANNOTATION_RELEASE_VERSION};
 use crate::digest::Digest;
 use crate::lock::Lockfile;
-use crate::oci::LayoutIndex;
 use crate::store::Store;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -35,27 +34,6 @@ pub struct Base {
     pub blobs: HashSet<Digest>,
 }
 
-/// The annotations of an `index.json` that say it is a delta: the base's digest and release.
-pub fn base_of(index: &LayoutIndex) -> Option<(Digest, String)> {
-    let digest = index.annotations.get(ANNOTATION_DELTA_BASE)?.parse().ok()?;
-    let release = index
-        .annotations
-        .get(super::ANNOTATION_DELTA_BASE_RELEASE)
-        .cloned()
-        .unwrap_or_default();
-    Some((digest, release))
-}
-
-/// `name version` of a release from its `index.json`.
-pub fn release_of(index: &LayoutIndex) -> String {
-    let get = |k: &str| index.annotations.get(k).cloned().unwrap_or_default();
-    format!(
-        "{} {}",
-        get(ANNOTATION_RELEASE_NAME),
-        get(ANNOTATION_RELEASE_VERSION)
-    )
-}
-
 impl Base {
     /// Reads the base from an old bundle (tar, parts list or part): its index and the blobs
     /// its tar holds. A bundle that is itself a delta is refused (its tar lacks its base).
@@ -65,16 +43,12 @@ impl Base {
             message,
         };
         let file = BundleFile::open(path).map_err(|e| fail(e.to_string()))?;
-        let found = scan(&file).map_err(|e| match e {
-            ScanError::Io(e) => fail(e.to_string()),
-            ScanError::Invalid(m) => fail(m),
-        })?;
+        let found = scan(&file).map_err(|e| fail(e.to_string()))?;
         let index_bytes = found
             .index_bytes
             .ok_or_else(|| fail("no index.json: not an outpost bundle".into()))?;
-        let index: LayoutIndex =
-            serde_json::from_slice(&index_bytes).map_err(|e| fail(format!("index.json: {e}")))?;
-        if let Some((base, _)) = base_of(&index) {
+        let head = BundleHead::parse(&index_bytes).map_err(|e| fail(e.to_string()))?;
+        if let Some(delta) = head.delta {
             let lock = path
                 .to_string_lossy()
                 .trim_end_matches(".parts.json")
@@ -82,13 +56,13 @@ impl Base {
                 .to_string();
             return Err(DeltaError::BaseIsDelta {
                 path: path.to_path_buf(),
-                base,
+                base: delta.base,
                 lock: format!("{lock}.lock"),
             });
         }
         Ok(Base {
             index_digest: Digest::of(&index_bytes),
-            release: release_of(&index),
+            release: head.release.to_string(),
             blobs: found.blobs.into_keys().collect(),
         })
     }

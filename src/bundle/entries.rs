@@ -10,9 +10,9 @@ use std::io::Write;
 
 pub const BLOCK: u64 = 512;
 
-/// What an entry is.
+/// What an entry's name means in the layout.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EntryKind {
+pub enum LayoutName {
     Layout,
     Index,
     Signature,
@@ -29,7 +29,7 @@ pub struct BadEntry {
 }
 
 /// Decides what an entry is from its raw path bytes and tar type.
-pub fn classify(raw_path: &[u8], entry_type: tar::EntryType) -> Result<EntryKind, BadEntry> {
+pub fn classify(raw_path: &[u8], entry_type: tar::EntryType) -> Result<LayoutName, BadEntry> {
     let name = String::from_utf8_lossy(raw_path).into_owned();
     let bad = |reason| {
         Err(BadEntry {
@@ -52,7 +52,7 @@ pub fn classify(raw_path: &[u8], entry_type: tar::EntryType) -> Result<EntryKind
     let trimmed = name.strip_prefix("./").unwrap_or(&name);
     if entry_type.is_dir() {
         return match trimmed.trim_end_matches('/') {
-            "blobs" | "blobs/sha256" => Ok(EntryKind::Directory),
+            "blobs" | "blobs/sha256" => Ok(LayoutName::Directory),
             _ => bad("unexpected directory"),
         };
     }
@@ -60,12 +60,12 @@ pub fn classify(raw_path: &[u8], entry_type: tar::EntryType) -> Result<EntryKind
         return bad("not a regular file (device, fifo or special entry)");
     }
     match trimmed {
-        OCI_LAYOUT_FILE => Ok(EntryKind::Layout),
-        INDEX_FILE => Ok(EntryKind::Index),
-        SIGNATURE_FILE => Ok(EntryKind::Signature),
+        OCI_LAYOUT_FILE => Ok(LayoutName::Layout),
+        INDEX_FILE => Ok(LayoutName::Index),
+        SIGNATURE_FILE => Ok(LayoutName::Signature),
         other => match other.strip_prefix("blobs/sha256/") {
             Some(hex) => Digest::from_hex(hex)
-                .map(EntryKind::Blob)
+                .map(LayoutName::Blob)
                 .or_else(|_| bad("blob name is not 64 lowercase hex digits")),
             None => bad("unexpected file"),
         },
@@ -118,19 +118,19 @@ mod tests {
         let blob = format!("blobs/sha256/{hex}");
         assert_eq!(
             classify(b"index.json", EntryType::Regular),
-            Ok(EntryKind::Index)
+            Ok(LayoutName::Index)
         );
         assert_eq!(
             classify(b"./oci-layout", EntryType::Regular),
-            Ok(EntryKind::Layout)
+            Ok(LayoutName::Layout)
         );
         assert_eq!(
             classify(b"blobs/sha256/", EntryType::Directory),
-            Ok(EntryKind::Directory)
+            Ok(LayoutName::Directory)
         );
         assert!(matches!(
             classify(blob.as_bytes(), EntryType::Regular),
-            Ok(EntryKind::Blob(_))
+            Ok(LayoutName::Blob(_))
         ));
         let reason = |path: &[u8], t| classify(path, t).unwrap_err().reason;
         assert_eq!(

@@ -1,12 +1,18 @@
-//! Which blobs a bundle carries: the one rule shared by pack, verify and inspect.
+//! The bundle's descriptor graph: which blobs a bundle carries, and the one walker over them.
 //!
 //! From an `index.json` entry, an image index carries only the child manifests of the
-//! platforms recorded in the entry's `io.outpost.platforms` annotation (the index itself is
-//! kept byte for byte); an image or artifact manifest carries its config and layers.
+//! platforms recorded on the entry (the index itself is kept byte for byte); an image or
+//! artifact manifest carries its config and layers. [`Frontier`] holds what is known to be
+//! reachable, in discovery order, and what has been visited; [`walk`] drives it breadth-first
+//! when the bytes of any manifest can be had on demand (open, inspect, pack, the site store),
+//! and `verify` drives it in tar order as blobs stream past. No other module walks
+//! descriptors.
 
-use super::ANNOTATION_PLATFORMS;
+use super::head::Entry;
+use crate::digest::Digest;
 use crate::oci::{is_manifest_type, select_platform, Descriptor, OciError, Parsed};
 use crate::platform::Platform;
+use std::collections::{HashMap, HashSet};
 
 /// Whether a blob is small metadata (kept early in the tar and read into memory) or data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,73 +25,312 @@ pub enum Role {
     Data,
 }
 
+impl Role {
+    /// The word for this role in messages (`manifest`, `config`, `layer`).
+    pub fn noun(self) -> &'static str {
+        match self {
+            Role::Manifest => "manifest",
+            Role::Config => "config",
+            Role::Data => "layer",
+        }
+    }
+}
+
 /// A blob the bundle must contain, with what needs it (for error messages).
 #[derive(Debug, Clone)]
 pub struct Carried {
     pub descriptor: Descriptor,
     pub role: Role,
-    /// The `index.json` entry that reaches it (`registry/repo:tag`, or `lockfile`).
+    /// The `index.json` entry that reaches it (`registry/repo:tag`, a file path, `lockfile`).
     pub owner: String,
     /// Platforms carried under that entry.
     pub platforms: Vec<Platform>,
 }
 
-/// The role of an `index.json` entry itself.
-pub fn top_role(descriptor: &Descriptor) -> Role {
-    if is_manifest_type(&descriptor.media_type) {
-        Role::Manifest
-    } else {
-        Role::Data
+impl Carried {
+    /// The root of an `index.json` entry's graph.
+    pub fn root(entry: &Entry) -> Carried {
+        let descriptor = entry.descriptor.clone();
+        Carried {
+            role: if is_manifest_type(&descriptor.media_type) {
+                Role::Manifest
+            } else {
+                Role::Data
+            },
+            owner: entry.name(),
+            platforms: entry.platforms().to_vec(),
+            descriptor,
+        }
+    }
+
+    /// The children this manifest carries, given its bytes.
+    ///
+    /// Errors: the bytes are not a manifest or index this bundle format can walk.
+    pub fn children(&self, bytes: &[u8]) -> Result<Vec<Carried>, OciError> {
+        let parsed = Parsed::from_bytes(bytes, Some(&self.descriptor.media_type))?;
+        let child = |descriptor: &Descriptor, role: Role| Carried {
+            descriptor: descriptor.clone(),
+            role,
+            owner: self.owner.clone(),
+            platforms: self.platforms.clone(),
+        };
+        Ok(match &parsed {
+            Parsed::Index { manifests, .. } => {
+                let mut chosen: Vec<Carried> = Vec::new();
+                for platform in &self.platforms {
+                    if let Some(d) = select_platform(manifests, platform) {
+                        if !chosen.iter().any(|c| c.descriptor.digest == d.digest) {
+                            chosen.push(child(d, Role::Manifest));
+                        }
+                    }
+                }
+                chosen
+            }
+            Parsed::Image { config, layers, .. } => std::iter::once(child(config, Role::Config))
+                .chain(layers.iter().map(|l| child(l, Role::Data)))
+                .collect(),
+        })
     }
 }
 
-/// Platforms recorded on an `index.json` entry.
-pub fn entry_platforms(descriptor: &Descriptor) -> Vec<Platform> {
-    descriptor
-        .annotations
-        .get(ANNOTATION_PLATFORMS)
-        .map(|list| {
-            list.split(',')
-                .filter_map(|p| p.trim().parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
+/// What is known to be reachable (each digest once, first discovery wins) and what has been
+/// visited. Discovery order is breadth-first from the roots.
+#[derive(Debug, Default)]
+pub struct Frontier {
+    known: HashMap<Digest, Carried>,
+    order: Vec<Digest>,
+    visited: HashSet<Digest>,
 }
 
-/// The name an `index.json` entry goes by in messages.
-pub fn entry_owner(descriptor: &Descriptor) -> String {
-    descriptor
-        .annotations
-        .get(crate::oci::ANNOTATION_REF_NAME)
-        .or_else(|| descriptor.annotations.get(super::ANNOTATION_FILE_PATH))
-        .or_else(|| descriptor.annotations.get(super::ANNOTATION_KIND))
-        .cloned()
-        .unwrap_or_else(|| descriptor.digest.to_string())
-}
+impl Frontier {
+    /// A frontier holding `roots`, in order.
+    pub fn new(roots: impl IntoIterator<Item = Carried>) -> Frontier {
+        let mut frontier = Frontier::default();
+        for root in roots {
+            frontier.expect(root);
+        }
+        frontier
+    }
 
-/// The children a manifest blob carries. `parent` is the manifest's own record.
-pub fn carried_children(parent: &Carried, bytes: &[u8]) -> Result<Vec<Carried>, OciError> {
-    let parsed = Parsed::from_bytes(bytes, Some(&parent.descriptor.media_type))?;
-    let child = |descriptor: &Descriptor, role: Role| Carried {
-        descriptor: descriptor.clone(),
-        role,
-        owner: parent.owner.clone(),
-        platforms: parent.platforms.clone(),
-    };
-    Ok(match &parsed {
-        Parsed::Index { manifests, .. } => {
-            let mut chosen: Vec<Carried> = Vec::new();
-            for platform in &parent.platforms {
-                if let Some(d) = select_platform(manifests, platform) {
-                    if !chosen.iter().any(|c| c.descriptor.digest == d.digest) {
-                        chosen.push(child(d, Role::Manifest));
-                    }
+    /// Adds a blob to what is reachable, unless its digest is known already.
+    pub fn expect(&mut self, item: Carried) {
+        if !self.known.contains_key(&item.descriptor.digest) {
+            self.order.push(item.descriptor.digest.clone());
+            self.known.insert(item.descriptor.digest.clone(), item);
+        }
+    }
+
+    /// The record of a reachable blob.
+    pub fn get(&self, digest: &Digest) -> Option<&Carried> {
+        self.known.get(digest)
+    }
+
+    /// Marks `digest` visited; false if it already was.
+    pub fn visit(&mut self, digest: &Digest) -> bool {
+        self.visited.insert(digest.clone())
+    }
+
+    pub fn is_visited(&self, digest: &Digest) -> bool {
+        self.visited.contains(digest)
+    }
+
+    /// Adds the children of manifest `item`, read from `bytes`.
+    pub fn expand(&mut self, item: &Carried, bytes: &[u8]) -> Result<(), OciError> {
+        for child in item.children(bytes)? {
+            self.expect(child);
+        }
+        Ok(())
+    }
+
+    /// Every reachable blob's digest, in discovery order.
+    pub fn order(&self) -> &[Digest] {
+        &self.order
+    }
+
+    /// Reachable blobs not visited, in discovery order.
+    pub fn unvisited(&self) -> Vec<&Carried> {
+        self.order
+            .iter()
+            .filter(|d| !self.visited.contains(*d))
+            .map(|d| &self.known[d])
+            .collect()
+    }
+
+    /// Number of blobs visited.
+    pub fn visited_count(&self) -> usize {
+        self.visited.len()
+    }
+
+    /// Visits every known blob not yet visited, breadth-first, until nothing new is found.
+    /// `visit` returns a manifest's bytes to descend into it, or `None` to leave it (a blob
+    /// that is not a manifest, or one whose bytes are not at hand); `bad` names a manifest
+    /// that cannot be parsed. Returns the blobs visited by this call, in order.
+    pub fn walk<E>(
+        &mut self,
+        mut visit: impl FnMut(&Carried) -> Result<Option<Vec<u8>>, E>,
+        bad: impl Fn(&Carried, OciError) -> E,
+    ) -> Result<Vec<Carried>, E> {
+        let mut walked = Vec::new();
+        let mut next = 0;
+        while next < self.order.len() {
+            let digest = self.order[next].clone();
+            next += 1;
+            if !self.visited.insert(digest.clone()) {
+                continue;
+            }
+            let item = self.known[&digest].clone();
+            if let Some(bytes) = visit(&item)? {
+                if item.role == Role::Manifest {
+                    self.expand(&item, &bytes).map_err(|e| bad(&item, e))?;
                 }
             }
-            chosen
+            walked.push(item);
         }
-        Parsed::Image { config, layers, .. } => std::iter::once(child(config, Role::Config))
-            .chain(layers.iter().map(|l| child(l, Role::Data)))
-            .collect(),
-    })
+        Ok(walked)
+    }
+}
+
+/// Walks the graph of `roots` breadth-first (see [`Frontier::walk`]); each blob is visited
+/// once even when several roots reach it. Returns every blob visited, in order.
+pub fn walk<E>(
+    roots: impl IntoIterator<Item = Carried>,
+    visit: impl FnMut(&Carried) -> Result<Option<Vec<u8>>, E>,
+    bad: impl Fn(&Carried, OciError) -> E,
+) -> Result<Vec<Carried>, E> {
+    Frontier::new(roots).walk(visit, bad)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::head::EntryKind;
+    use crate::oci::{OCI_INDEX, OCI_MANIFEST};
+    use std::collections::BTreeMap;
+
+    fn descriptor(media_type: &str, bytes: &[u8]) -> Descriptor {
+        Descriptor {
+            media_type: media_type.into(),
+            digest: Digest::of(bytes),
+            size: bytes.len() as u64,
+            platform: None,
+            artifact_type: None,
+            annotations: BTreeMap::new(),
+        }
+    }
+
+    fn manifest(config: &[u8], layers: &[&[u8]]) -> Vec<u8> {
+        let d = |b: &[u8]| serde_json::to_value(descriptor("application/octet-stream", b)).unwrap();
+        serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2, "mediaType": OCI_MANIFEST,
+            "config": d(config), "layers": layers.iter().map(|l| d(l)).collect::<Vec<_>>(),
+        }))
+        .unwrap()
+    }
+
+    fn index(children: &[(&[u8], &str)]) -> Vec<u8> {
+        let manifests: Vec<serde_json::Value> = children
+            .iter()
+            .map(|(bytes, platform)| {
+                let (os, arch) = platform.split_once('/').unwrap();
+                let mut d = serde_json::to_value(descriptor(OCI_MANIFEST, bytes)).unwrap();
+                d["platform"] = serde_json::json!({"os": os, "architecture": arch});
+                d
+            })
+            .collect();
+        serde_json::to_vec(&serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests})).unwrap()
+    }
+
+    fn image_root(bytes: &[u8], platforms: &[&str]) -> Carried {
+        Carried::root(&Entry {
+            descriptor: descriptor(OCI_INDEX, bytes),
+            kind: EntryKind::Image {
+                reference: "r.test/app:1".into(),
+                platforms: platforms.iter().map(|p| p.parse().unwrap()).collect(),
+            },
+        })
+    }
+
+    #[test]
+    fn walks_only_the_platforms_carried_and_each_blob_once() {
+        let amd = manifest(b"cfg-a", &[b"shared", b"only-a"]);
+        let arm = manifest(b"cfg-b", &[b"shared"]);
+        let top = index(&[(&amd, "linux/amd64"), (&arm, "linux/arm64")]);
+        let blobs: HashMap<Digest, Vec<u8>> = [&amd, &arm, &top]
+            .iter()
+            .map(|b| (Digest::of(b), b.to_vec()))
+            .collect();
+        let fetch = |c: &Carried| Ok::<_, String>(blobs.get(&c.descriptor.digest).cloned());
+        let bad = |c: &Carried, e: OciError| format!("{}: {e}", c.descriptor.digest);
+
+        let one = walk([image_root(&top, &["linux/amd64"])], fetch, bad).unwrap();
+        let roles: Vec<Role> = one.iter().map(|c| c.role).collect();
+        assert_eq!(
+            roles,
+            [
+                Role::Manifest,
+                Role::Manifest,
+                Role::Config,
+                Role::Data,
+                Role::Data
+            ]
+        );
+        assert!(one.iter().all(|c| c.owner == "r.test/app:1"));
+
+        let both = walk(
+            [image_root(&top, &["linux/amd64", "linux/arm64"])],
+            fetch,
+            bad,
+        )
+        .unwrap();
+        // index, two manifests, two configs, two distinct layers (the shared one once)
+        assert_eq!(both.len(), 7);
+        let shared = Digest::of(b"shared");
+        assert_eq!(
+            both.iter()
+                .filter(|c| c.descriptor.digest == shared)
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_manifest_that_cannot_be_parsed_is_named() {
+        let top = index(&[]);
+        let err = walk(
+            [image_root(b"not json", &["linux/amd64"])],
+            |_| Ok::<_, String>(Some(b"not json".to_vec())),
+            |c, e| format!("{} ({}): {e}", c.descriptor.digest, c.owner),
+        )
+        .unwrap_err();
+        assert!(err.contains("r.test/app:1"), "{err}");
+        // An index with no platform carried has no children.
+        let walked = walk(
+            [image_root(&top, &["linux/amd64"])],
+            |_| Ok::<_, String>(Some(top.clone())),
+            |_, e| e.to_string(),
+        )
+        .unwrap();
+        assert_eq!(walked.len(), 1);
+    }
+
+    #[test]
+    fn streaming_arrivals_find_what_is_missing() {
+        let m = manifest(b"cfg", &[b"layer"]);
+        let mut frontier = Frontier::new([Carried::root(&Entry {
+            descriptor: descriptor(OCI_MANIFEST, &m),
+            kind: EntryKind::Lockfile,
+        })]);
+        let root = frontier.get(&Digest::of(&m)).unwrap().clone();
+        assert!(frontier.visit(&root.descriptor.digest));
+        assert!(!frontier.visit(&root.descriptor.digest));
+        frontier.expand(&root, &m).unwrap();
+        frontier.visit(&Digest::of(b"cfg"));
+        let missing: Vec<&Digest> = frontier
+            .unvisited()
+            .iter()
+            .map(|c| &c.descriptor.digest)
+            .collect();
+        assert_eq!(missing, [&Digest::of(b"layer")]);
+        assert_eq!(frontier.get(missing[0]).unwrap().role.noun(), "layer");
+    }
 }

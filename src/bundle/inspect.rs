@@ -1,13 +1,14 @@
 //! What is inside a bundle, read from its head only (index.json and the metadata blobs that
 //! follow it); layers are not read. This does not verify anything: `verify` does.
 
-use super::entries::{classify, EntryKind};
-use super::graph::{carried_children, entry_owner, entry_platforms, top_role, Carried, Role};
-use super::*;
+use super::entries::LayoutName;
+use super::graph::{walk, Carried, Role};
+use super::head::{BundleHead, EntryKind};
+use super::read::{Members, ReadError};
 use crate::digest::Digest;
-use crate::oci::{LayoutIndex, MAX_MANIFEST_SIZE};
+use crate::oci::MAX_MANIFEST_SIZE;
 use serde::Serialize;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::HashMap;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -91,134 +92,103 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
     let mut archive = tar::Archive::new(BufReader::new(file.reader()));
     let mut index_bytes = None;
     let mut metadata: HashMap<Digest, Vec<u8>> = HashMap::new();
-    for entry in archive.entries().map_err(io)? {
-        let mut entry = entry.map_err(|e| invalid(e.to_string()))?;
-        let kind = classify(&entry.path_bytes(), entry.header().entry_type())
-            .map_err(|e| invalid(e.to_string()))?;
-        match kind {
-            EntryKind::Index => {
+    let members = Members::sequential(&mut archive, file_size).map_err(|e| match e {
+        ReadError::Io(source) => io(source),
+        other => invalid(other.to_string()),
+    })?;
+    for member in members {
+        let mut member = member.map_err(|e| invalid(e.to_string()))?;
+        match member.name.clone() {
+            LayoutName::Index => {
                 let mut bytes = Vec::new();
-                (&mut entry)
+                (&mut member)
                     .take(MAX_MANIFEST_SIZE)
                     .read_to_end(&mut bytes)
                     .map_err(io)?;
                 index_bytes = Some(bytes);
             }
-            EntryKind::Blob(digest) => {
+            LayoutName::Blob(digest) => {
                 // Metadata comes first; stop at the first blob too large to be a manifest.
-                if entry.size() > MAX_MANIFEST_SIZE {
+                if member.size > MAX_MANIFEST_SIZE {
                     break;
                 }
                 let mut bytes = Vec::new();
-                entry.read_to_end(&mut bytes).map_err(io)?;
+                member.read_to_end(&mut bytes).map_err(io)?;
                 metadata.insert(digest, bytes);
             }
             _ => {}
         }
     }
     let index_bytes = index_bytes.ok_or_else(|| invalid("no index.json".into()))?;
-    let index: LayoutIndex =
-        serde_json::from_slice(&index_bytes).map_err(|e| invalid(format!("index.json: {e}")))?;
-    let note = |key: &str| index.annotations.get(key).cloned().unwrap_or_default();
+    let head = BundleHead::parse(&index_bytes).map_err(|e| invalid(e.to_string()))?;
 
     let mut images = Vec::new();
     let mut files = Vec::new();
     let mut lockfile = None;
-    let is_delta = super::delta::base_of(&index).is_some();
+    let is_delta = head.delta.is_some();
     let mut unique: HashMap<Digest, u64> = HashMap::new();
-    for top in &index.manifests {
-        let root = Carried {
-            descriptor: top.clone(),
-            role: top_role(top),
-            owner: entry_owner(top),
-            platforms: entry_platforms(top),
-        };
-        let mut size = 0u64;
-        let mut layers = 0usize;
-        let mut data: Option<(Digest, u64)> = None;
-        let mut seen = HashSet::new();
-        let mut queue = VecDeque::from([root]);
-        while let Some(item) = queue.pop_front() {
-            if !seen.insert(item.descriptor.digest.clone()) {
-                continue;
-            }
-            size += item.descriptor.size;
+    for entry in &head.entries {
+        let visit = |item: &Carried| {
             unique.insert(item.descriptor.digest.clone(), item.descriptor.size);
-            match item.role {
-                Role::Manifest => {
-                    let Some(bytes) = metadata.get(&item.descriptor.digest) else {
-                        // A delta leaves out what its base has; its sizes come from the base.
-                        if is_delta {
-                            continue;
-                        }
-                        return Err(invalid(format!(
-                            "manifest {} of {} is not in the bundle head",
-                            item.descriptor.digest, item.owner
-                        )));
-                    };
-                    let children =
-                        carried_children(&item, bytes).map_err(|e| invalid(e.to_string()))?;
-                    queue.extend(children);
-                }
-                Role::Data => {
-                    layers += 1;
-                    data = Some((item.descriptor.digest.clone(), item.descriptor.size));
-                }
-                Role::Config => {}
+            if item.role != Role::Manifest {
+                return Ok(None);
             }
-        }
-        if let Some(path) = top.annotations.get(ANNOTATION_FILE_PATH) {
-            if let Some((digest, size)) = data {
-                files.push(FileInfo {
-                    path: path.clone(),
-                    digest,
-                    size,
-                    insecure: top.annotations.contains_key(ANNOTATION_FILE_INSECURE),
-                });
+            match metadata.get(&item.descriptor.digest) {
+                Some(bytes) => Ok(Some(bytes.clone())),
+                // A delta leaves out what its base has; its sizes come from the base.
+                None if is_delta => Ok(None),
+                None => Err(invalid(format!(
+                    "manifest {} of {} is not in the bundle head",
+                    item.descriptor.digest, item.owner
+                ))),
             }
-            continue;
+        };
+        let reachable = walk([Carried::root(entry)], visit, |_, e| invalid(e.to_string()))?;
+        let size: u64 = reachable.iter().map(|c| c.descriptor.size).sum();
+        let data: Vec<&Carried> = reachable.iter().filter(|c| c.role == Role::Data).collect();
+        match &entry.kind {
+            EntryKind::File { path, insecure } => {
+                if let Some(layer) = data.last() {
+                    files.push(FileInfo {
+                        path: path.clone(),
+                        digest: layer.descriptor.digest.clone(),
+                        size: layer.descriptor.size,
+                        insecure: *insecure,
+                    });
+                }
+            }
+            EntryKind::Lockfile => lockfile = Some(entry.descriptor.digest.clone()),
+            EntryKind::Image { .. } | EntryKind::Other => images.push(ImageInfo {
+                reference: entry.name(),
+                digest: entry.descriptor.digest.clone(),
+                media_type: entry.descriptor.media_type.clone(),
+                platforms: entry.platforms().iter().map(|p| p.to_string()).collect(),
+                size,
+                layers: data.len(),
+            }),
         }
-        if top.annotations.get(ANNOTATION_KIND).map(String::as_str) == Some("lockfile") {
-            lockfile = Some(top.digest.clone());
-            continue;
-        }
-        images.push(ImageInfo {
-            reference: entry_owner(top),
-            digest: top.digest.clone(),
-            media_type: top.media_type.clone(),
-            platforms: entry_platforms(top).iter().map(|p| p.to_string()).collect(),
-            size,
-            layers,
-        });
     }
     Ok(Inspection {
         path: path.to_path_buf(),
         file_size,
-        format: note(ANNOTATION_FORMAT),
-        release: note(ANNOTATION_RELEASE_NAME),
-        version: note(ANNOTATION_RELEASE_VERSION),
-        manifest_digest: note(ANNOTATION_MANIFEST_DIGEST),
-        signer: note(ANNOTATION_SIGNER),
+        format: head.format.clone(),
+        release: head.release.name.clone(),
+        version: head.release.version.clone(),
+        manifest_digest: head.manifest_digest.clone(),
+        signer: head.signer.clone(),
         index_digest: Digest::of(&index_bytes),
         images,
         lockfile,
-        kubernetes_version: index
-            .annotations
-            .get(ANNOTATION_KUBERNETES_VERSION)
-            .cloned(),
+        kubernetes_version: head.kubernetes_version.clone(),
         files,
         blobs: unique.len(),
         unique_bytes: unique.values().sum(),
         parts: file.parts.as_ref().map(|p| p.parts.len()),
-        delta: super::delta::base_of(&index).map(|(base, base_release)| DeltaInfo {
-            base,
-            base_release,
-            omitted_blobs: note(super::ANNOTATION_DELTA_OMITTED_BLOBS)
-                .parse()
-                .unwrap_or(0),
-            saved_bytes: note(super::ANNOTATION_DELTA_OMITTED_BYTES)
-                .parse()
-                .unwrap_or(0),
+        delta: head.delta.as_ref().map(|delta| DeltaInfo {
+            base: delta.base.clone(),
+            base_release: delta.base_release.clone(),
+            omitted_blobs: delta.omitted_blobs,
+            saved_bytes: delta.omitted_bytes,
         }),
     })
 }

@@ -5,16 +5,16 @@
 //! indexes are read into memory and checked against their digests; layers stay on disk and
 //! are hashed while they are served.
 
-use super::entries::{classify, EntryKind};
-use super::graph::{carried_children, entry_owner, entry_platforms, top_role, Carried, Role};
-use crate::digest::Digest;
-use crate::oci::{LayoutIndex, MAX_MANIFEST_SIZE};
-use crate::sign::{SignError, Verifier};
-
+use super::entries::LayoutName;
+use super::graph::{walk, Carried, Role};
+use super::head::{BundleHead, EntryKind};
 use super::parts::{BundleFile, PartsError};
+use super::read::{Members, ReadError};
+use crate::digest::Digest;
+use crate::oci::MAX_MANIFEST_SIZE;
+use crate::sign::{SignError, Verifier};
 use crate::store::Store;
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -126,10 +126,8 @@ pub struct OpenBundle {
     pub files: Vec<IndexedFile>,
     /// Entries that are not images (lockfile, files), as pushed to a registry.
     pub artifacts: Vec<IndexedArtifact>,
-    /// Release name and version from `index.json`.
-    pub release: (String, String),
-    /// The Kubernetes version the bundle was built for, if any.
-    pub kubernetes_version: Option<String>,
+    /// The signed `index.json`, typed: release, version, Kubernetes version, entries.
+    pub head: BundleHead,
     pub blobs: HashMap<Digest, BlobLocation>,
     /// Manifest and index bytes (small, verified at open).
     pub manifests: HashMap<Digest, Vec<u8>>,
@@ -142,10 +140,6 @@ pub struct OpenBundle {
 impl OpenBundle {
     /// Opens `path`; with a verifier the signature must hold, else the bundle is refused.
     pub fn open(path: &Path, verifier: Option<&Verifier>) -> Result<Self, OpenError> {
-        let io = |source| OpenError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
         let invalid = |message: String| OpenError::Invalid {
             path: path.to_path_buf(),
             message,
@@ -155,17 +149,13 @@ impl OpenBundle {
             index_bytes,
             signature,
             blobs,
-        } = scan(&file).map_err(|e| match e {
-            ScanError::Io(source) => io(source),
-            ScanError::Invalid(message) => invalid(message),
-        })?;
+        } = scan(&file).map_err(|e| invalid(e.to_string()))?;
         let index_bytes = index_bytes.ok_or_else(|| invalid("no index.json".into()))?;
-        let index: LayoutIndex = serde_json::from_slice(&index_bytes)
-            .map_err(|e| invalid(format!("index.json: {e}")))?;
-        if let Some((base, release)) = super::delta::base_of(&index) {
+        let head = BundleHead::parse(&index_bytes).map_err(|e| invalid(e.to_string()))?;
+        if let Some(delta) = &head.delta {
             return Err(invalid(format!(
-                "a delta on {} ({base}) cannot be served alone; `outpost load` the base and then this delta into a store, and `outpost serve --store`",
-                release.trim()
+                "a delta on {} ({}) cannot be served alone; `outpost load` the base and then this delta into a store, and `outpost serve --store`",
+                delta.base_release, delta.base
             )));
         }
         let backing = Backing::Bundle(Arc::new(file));
@@ -235,101 +225,72 @@ impl OpenBundle {
             }
             None => false,
         };
-        let index: LayoutIndex =
-            serde_json::from_slice(index_bytes).map_err(|e| invalid(format!("index.json: {e}")))?;
+        let head = BundleHead::parse(index_bytes).map_err(|e| invalid(e.to_string()))?;
         let mut blobs = HashMap::new();
         let mut manifests: HashMap<Digest, Vec<u8>> = HashMap::new();
         let mut media_types = HashMap::new();
         let mut images = Vec::new();
         let mut files = Vec::new();
         let mut artifacts = Vec::new();
-        for top in &index.manifests {
-            let mut reachable = Vec::new();
-            let mut queue = std::collections::VecDeque::from([Carried {
-                descriptor: top.clone(),
-                role: top_role(top),
-                owner: entry_owner(top),
-                platforms: entry_platforms(top),
-            }]);
-            let mut seen = std::collections::HashSet::new();
-            while let Some(item) = queue.pop_front() {
-                let digest = item.descriptor.digest.clone();
-                if !seen.insert(digest.clone()) {
-                    continue;
-                }
-                let location = locate(&digest)
+        for entry in &head.entries {
+            // Each entry's graph on its own: `reachable` lists everything it needs.
+            let visit = |item: &Carried| {
+                let digest = &item.descriptor.digest;
+                let location = locate(digest)
                     .ok_or_else(|| invalid(format!("blob {digest} ({}) is missing", item.owner)))?;
                 blobs.insert(digest.clone(), location);
                 if location.size != item.descriptor.size {
                     return Err(invalid(format!("blob {digest} has the wrong size")));
                 }
                 media_types.insert(digest.clone(), item.descriptor.media_type.clone());
-                if item.role == Role::Manifest {
-                    if !manifests.contains_key(&digest) {
-                        let bytes = backing.read_verified(&digest, location).map_err(&invalid)?;
-                        manifests.insert(digest.clone(), bytes);
-                    }
-                    let children = carried_children(&item, &manifests[&digest])
-                        .map_err(|e| invalid(format!("manifest {digest}: {e}")))?;
-                    queue.extend(children);
+                if item.role != Role::Manifest {
+                    return Ok(None);
                 }
-                reachable.push(item);
-            }
-            if let Some(path) = top.annotations.get(super::ANNOTATION_FILE_PATH) {
-                let layer = reachable
-                    .iter()
-                    .find(|c| c.role == Role::Data)
-                    .map(|c| c.descriptor.clone());
-                let layer = layer.ok_or_else(|| invalid(format!("file {path} has no content")))?;
-                files.push(IndexedFile {
-                    path: path.clone(),
-                    digest: layer.digest,
-                    size: layer.size,
-                    insecure: top
-                        .annotations
-                        .contains_key(super::ANNOTATION_FILE_INSECURE),
-                });
-            }
-            if top
-                .annotations
-                .contains_key(crate::oci::ANNOTATION_REF_NAME)
-            {
-                images.push(IndexedImage {
-                    reference: entry_owner(top),
-                    digest: top.digest.clone(),
-                    media_type: top.media_type.clone(),
+                if let Some(bytes) = manifests.get(digest) {
+                    return Ok(Some(bytes.clone()));
+                }
+                let bytes = backing.read_verified(digest, location).map_err(&invalid)?;
+                manifests.insert(digest.clone(), bytes.clone());
+                Ok(Some(bytes))
+            };
+            let bad =
+                |item: &Carried, e| invalid(format!("manifest {}: {e}", item.descriptor.digest));
+            let reachable = walk([Carried::root(entry)], visit, bad)?;
+            match &entry.kind {
+                EntryKind::Image { reference, .. } => images.push(IndexedImage {
+                    reference: reference.clone(),
+                    digest: entry.descriptor.digest.clone(),
+                    media_type: entry.descriptor.media_type.clone(),
                     reachable,
-                });
-            } else {
-                artifacts.push(IndexedArtifact {
-                    descriptor: top.clone(),
-                    reachable,
-                });
+                }),
+                kind => {
+                    if let EntryKind::File { path, insecure } = kind {
+                        let layer = reachable
+                            .iter()
+                            .find(|c| c.role == Role::Data)
+                            .ok_or_else(|| invalid(format!("file {path} has no content")))?;
+                        files.push(IndexedFile {
+                            path: path.clone(),
+                            digest: layer.descriptor.digest.clone(),
+                            size: layer.descriptor.size,
+                            insecure: *insecure,
+                        });
+                    }
+                    artifacts.push(IndexedArtifact {
+                        descriptor: entry.descriptor.clone(),
+                        reachable,
+                    });
+                }
             }
         }
         Ok(OpenBundle {
             path: path.to_path_buf(),
             backing,
             index_digest: Digest::of(index_bytes),
+            head,
             images,
             files,
             artifacts,
-            release: (
-                index
-                    .annotations
-                    .get(super::ANNOTATION_RELEASE_NAME)
-                    .cloned()
-                    .unwrap_or_default(),
-                index
-                    .annotations
-                    .get(super::ANNOTATION_RELEASE_VERSION)
-                    .cloned()
-                    .unwrap_or_default(),
-            ),
-            kubernetes_version: index
-                .annotations
-                .get(super::ANNOTATION_KUBERNETES_VERSION)
-                .cloned(),
             blobs,
             manifests,
             media_types,
@@ -358,63 +319,35 @@ pub struct Scan {
     pub blobs: HashMap<Digest, BlobLocation>,
 }
 
-#[derive(Debug)]
-pub enum ScanError {
-    Io(std::io::Error),
-    Invalid(String),
-}
-
 /// Walks the tar headers (seeking over data): `index.json`, its signature, blob locations.
-pub fn scan(file: &BundleFile) -> Result<Scan, ScanError> {
-    let invalid = ScanError::Invalid;
-    let file_len = file.len();
+pub fn scan(file: &BundleFile) -> Result<Scan, ReadError> {
     let mut blobs = HashMap::new();
     let (mut index_bytes, mut signature) = (None, None);
     let mut archive = tar::Archive::new(file.reader());
-    for entry in archive.entries_with_seek().map_err(ScanError::Io)? {
-        let mut entry = entry.map_err(|e| invalid(format!("damaged tar: {e}")))?;
-        let kind = classify(&entry.path_bytes(), entry.header().entry_type())
-            .map_err(|e| invalid(e.to_string()))?;
+    for member in Members::seeking(&mut archive, file.len())? {
+        let mut member = member?;
         let location = BlobLocation {
-            offset: entry.raw_file_position(),
-            size: entry.size(),
+            offset: member.offset,
+            size: member.size,
         };
-        if location
-            .offset
-            .checked_add(location.size)
-            .is_none_or(|end| end > file_len)
-        {
-            return Err(invalid(format!(
-                "truncated: an entry ends past byte {file_len}"
-            )));
-        }
-        match kind {
-            EntryKind::Index | EntryKind::Signature => {
-                let mut bytes = Vec::new();
-                (&mut entry)
-                    .take(MAX_MANIFEST_SIZE + 1)
-                    .read_to_end(&mut bytes)
-                    .map_err(ScanError::Io)?;
-                if bytes.len() as u64 > MAX_MANIFEST_SIZE {
-                    return Err(invalid(format!(
-                        "index.json or its signature is larger than {MAX_MANIFEST_SIZE} bytes"
-                    )));
-                }
-                let slot = if kind == EntryKind::Index {
+        match member.name.clone() {
+            LayoutName::Index | LayoutName::Signature => {
+                let bytes = member.read_small(MAX_MANIFEST_SIZE)?;
+                let slot = if member.name == LayoutName::Index {
                     &mut index_bytes
                 } else {
                     &mut signature
                 };
                 if slot.replace(bytes).is_some() {
-                    return Err(invalid("duplicate index.json or index.json.sig".into()));
+                    return Err(ReadError::Duplicate(member.path));
                 }
             }
-            EntryKind::Blob(digest) => {
+            LayoutName::Blob(digest) => {
                 if blobs.insert(digest.clone(), location).is_some() {
-                    return Err(invalid(format!("duplicate entry for blob {digest}")));
+                    return Err(ReadError::Duplicate(member.path));
                 }
             }
-            EntryKind::Layout | EntryKind::Directory => {}
+            LayoutName::Layout | LayoutName::Directory => {}
         }
     }
     Ok(Scan {

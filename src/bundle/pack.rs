@@ -5,18 +5,16 @@
 //! kernel's file-to-file copy; they were verified when they entered the cache.
 
 use super::entries::{padding, write_header, write_small, BLOCK};
-use super::graph::{carried_children, entry_owner, entry_platforms, top_role, Carried, Role};
+use super::graph::{walk, Carried, Role};
+use super::head::{BundleHead, DeltaHead, Entry, EntryKind, ReleaseName, FORMAT_VERSION};
 use super::*;
 use crate::digest::Digest;
 use crate::lock::Lockfile;
-use crate::oci::{
-    self, Descriptor, LayoutIndex, ANNOTATION_CONTAINERD_NAME, ANNOTATION_REF_NAME,
-    ANNOTATION_TITLE,
-};
+use crate::oci::{self, Descriptor, ANNOTATION_TITLE};
 use crate::progress::Reporter;
 use crate::sign::Signer;
 use crate::store::Store;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -79,14 +77,13 @@ pub struct Plan {
     pub omitted: (usize, u64),
 }
 
-/// Stores the lockfile artifact (lockfile blob, empty config, artifact manifest) in the cache
 /// Stores an artifact manifest (empty config, one layer) and returns its `index.json` entry.
 fn artifact(
     store: &Store,
     artifact_type: &str,
     layer: serde_json::Value,
-    entry_annotations: BTreeMap<String, String>,
-) -> Result<Descriptor, PackError> {
+    kind: EntryKind,
+) -> Result<Entry, PackError> {
     let empty = b"{}";
     let empty_digest = Digest::of(empty);
     store.put_bytes(&empty_digest, empty)?;
@@ -100,18 +97,21 @@ fn artifact(
     let manifest_bytes = serde_json::to_vec(&manifest).unwrap_or_default();
     let manifest_digest = Digest::of(&manifest_bytes);
     store.put_bytes(&manifest_digest, &manifest_bytes)?;
-    Ok(Descriptor {
-        media_type: oci::OCI_MANIFEST.into(),
-        digest: manifest_digest,
-        size: manifest_bytes.len() as u64,
-        platform: None,
-        artifact_type: Some(artifact_type.into()),
-        annotations: entry_annotations,
+    Ok(Entry {
+        descriptor: Descriptor {
+            media_type: oci::OCI_MANIFEST.into(),
+            digest: manifest_digest,
+            size: manifest_bytes.len() as u64,
+            platform: None,
+            artifact_type: Some(artifact_type.into()),
+            annotations: BTreeMap::new(),
+        },
+        kind,
     })
 }
 
 /// The lockfile as an artifact.
-fn lock_artifact(lock: &Lockfile, store: &Store) -> Result<Descriptor, PackError> {
+fn lock_artifact(lock: &Lockfile, store: &Store) -> Result<Entry, PackError> {
     let lock_bytes = lock.to_bytes();
     let lock_digest = Digest::of(&lock_bytes);
     store.put_bytes(&lock_digest, &lock_bytes)?;
@@ -122,12 +122,11 @@ fn lock_artifact(lock: &Lockfile, store: &Store) -> Result<Descriptor, PackError
         "size": lock_bytes.len(),
         "annotations": {ANNOTATION_TITLE: title},
     });
-    let annotations = BTreeMap::from([(ANNOTATION_KIND.to_string(), "lockfile".to_string())]);
-    artifact(store, LOCK_ARTIFACT_TYPE, layer, annotations)
+    artifact(store, LOCK_ARTIFACT_TYPE, layer, EntryKind::Lockfile)
 }
 
 /// A file as an artifact whose one layer is the upstream bytes (digest = upstream sha256).
-fn file_artifact(file: &crate::lock::FilePin, store: &Store) -> Result<Descriptor, PackError> {
+fn file_artifact(file: &crate::lock::FilePin, store: &Store) -> Result<Entry, PackError> {
     let layer = serde_json::json!({
         "mediaType": FILE_MEDIA_TYPE,
         "digest": file.sha256,
@@ -137,14 +136,11 @@ fn file_artifact(file: &crate::lock::FilePin, store: &Store) -> Result<Descripto
             ANNOTATION_FILE_URL: file.url,
         },
     });
-    let mut annotations = BTreeMap::from([
-        (ANNOTATION_KIND.to_string(), "file".to_string()),
-        (ANNOTATION_FILE_PATH.to_string(), file.path.clone()),
-    ]);
-    if file.insecure {
-        annotations.insert(ANNOTATION_FILE_INSECURE.to_string(), "true".to_string());
-    }
-    artifact(store, FILE_ARTIFACT_TYPE, layer, annotations)
+    let kind = EntryKind::File {
+        path: file.path.clone(),
+        insecure: file.insecure,
+    };
+    artifact(store, FILE_ARTIFACT_TYPE, layer, kind)
 }
 
 /// The .debs and the generated, signed apt repository, as files under `apt/<repo>/`.
@@ -208,60 +204,45 @@ pub fn plan(
         }
     }
     for pin in &lock.images {
-        let platforms: Vec<&str> = pin.platforms.iter().map(|p| p.platform.as_str()).collect();
-        entries.push(Descriptor {
+        let platforms = pin
+            .platforms
+            .iter()
+            .filter_map(|p| p.platform.parse().ok())
+            .collect();
+        let descriptor = Descriptor {
             media_type: pin.media_type.clone(),
             digest: pin.digest.clone(),
             size: pin.size,
             platform: None,
             artifact_type: None,
-            annotations: BTreeMap::from([
-                (ANNOTATION_REF_NAME.to_string(), pin.reference.clone()),
-                (
-                    ANNOTATION_CONTAINERD_NAME.to_string(),
-                    pin.reference.clone(),
-                ),
-                (ANNOTATION_PLATFORMS.to_string(), platforms.join(",")),
-            ]),
-        });
+            annotations: BTreeMap::new(),
+        };
+        entries.push(Entry::image(descriptor, &pin.reference, platforms));
     }
     // Breadth-first from index.json: metadata in discovery order, then data.
-    let mut seen: HashSet<Digest> = HashSet::new();
-    let mut metadata: Vec<Carried> = Vec::new();
-    let mut data: Vec<Carried> = Vec::new();
-    let mut queue: std::collections::VecDeque<Carried> = entries
-        .iter()
-        .map(|d| Carried {
-            descriptor: d.clone(),
-            role: top_role(d),
-            owner: entry_owner(d),
-            platforms: entry_platforms(d),
-        })
-        .collect();
-    while let Some(item) = queue.pop_front() {
-        if !seen.insert(item.descriptor.digest.clone()) {
-            continue;
-        }
-        if !store.has(&item.descriptor.digest, item.descriptor.size) {
-            return Err(PackError::MissingBlob {
-                digest: item.descriptor.digest.clone(),
-                owner: item.owner.clone(),
-            });
-        }
-        if item.role == Role::Manifest {
-            let bytes = store.read_bytes(&item.descriptor.digest)?;
-            let children = carried_children(&item, &bytes).map_err(|e| PackError::BadManifest {
-                digest: item.descriptor.digest.clone(),
-                owner: item.owner.clone(),
-                message: e.to_string(),
-            })?;
-            queue.extend(children);
-        }
-        match item.role {
-            Role::Data => data.push(item),
-            Role::Manifest | Role::Config => metadata.push(item),
-        }
-    }
+    let walked = walk(
+        entries.iter().map(Carried::root),
+        |item| {
+            let digest = &item.descriptor.digest;
+            if !store.has(digest, item.descriptor.size) {
+                return Err(PackError::MissingBlob {
+                    digest: digest.clone(),
+                    owner: item.owner.clone(),
+                });
+            }
+            match item.role {
+                Role::Manifest => Ok(Some(store.read_bytes(digest)?)),
+                Role::Config | Role::Data => Ok(None),
+            }
+        },
+        |item, e| PackError::BadManifest {
+            digest: item.descriptor.digest.clone(),
+            owner: item.owner.clone(),
+            message: e.to_string(),
+        },
+    )?;
+    let (mut metadata, data): (Vec<Carried>, Vec<Carried>) =
+        walked.into_iter().partition(|c| c.role != Role::Data);
     metadata.extend(data);
     let mut omitted = (0usize, 0u64);
     if let Some(base) = base {
@@ -276,49 +257,24 @@ pub fn plan(
             keep
         });
     }
-    let index = LayoutIndex {
-        schema_version: 2,
-        media_type: oci::OCI_INDEX.into(),
-        manifests: entries.clone(),
-        annotations: BTreeMap::from([
-            (ANNOTATION_FORMAT.to_string(), FORMAT_VERSION.to_string()),
-            (
-                ANNOTATION_RELEASE_NAME.to_string(),
-                lock.release.name.clone(),
-            ),
-            (
-                ANNOTATION_RELEASE_VERSION.to_string(),
-                lock.release.version.clone(),
-            ),
-            (
-                ANNOTATION_MANIFEST_DIGEST.to_string(),
-                lock.manifest_digest.to_string(),
-            ),
-            (
-                ANNOTATION_SIGNER.to_string(),
-                signer_fingerprint.to_string(),
-            ),
-        ]),
+    let head = BundleHead {
+        format: FORMAT_VERSION.to_string(),
+        release: ReleaseName {
+            name: lock.release.name.clone(),
+            version: lock.release.version.clone(),
+        },
+        manifest_digest: lock.manifest_digest.to_string(),
+        signer: signer_fingerprint.to_string(),
+        kubernetes_version: lock.kubernetes.as_ref().map(|k| k.version.clone()),
+        delta: base.map(|base| DeltaHead {
+            base: base.index_digest.clone(),
+            base_release: base.release.clone(),
+            omitted_blobs: omitted.0 as u64,
+            omitted_bytes: omitted.1,
+        }),
+        entries,
     };
-    let mut index = index;
-    if let Some(kubernetes) = &lock.kubernetes {
-        index.annotations.insert(
-            ANNOTATION_KUBERNETES_VERSION.to_string(),
-            kubernetes.version.clone(),
-        );
-    }
-    if let Some(base) = base {
-        for (key, value) in [
-            (ANNOTATION_DELTA_BASE, base.index_digest.to_string()),
-            (ANNOTATION_DELTA_BASE_RELEASE, base.release.clone()),
-            (ANNOTATION_DELTA_OMITTED_BLOBS, omitted.0.to_string()),
-            (ANNOTATION_DELTA_OMITTED_BYTES, omitted.1.to_string()),
-        ] {
-            index.annotations.insert(key.to_string(), value);
-        }
-    }
-    let mut index_json = serde_json::to_vec_pretty(&index).unwrap_or_default();
-    index_json.push(b'\n');
+    let index_json = head.to_json();
     if index_json.len() as u64 > oci::MAX_MANIFEST_SIZE {
         return Err(PackError::IndexTooLarge(index_json.len()));
     }

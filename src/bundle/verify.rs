@@ -4,17 +4,21 @@
 //! and its signature; the signature is checked before any blob is read. From then on every
 //! blob must be expected (reachable from what came before), have the size its descriptor
 //! gives and hash to its name; at the end every expected blob must have been seen.
+//!
+//! Blobs pass through a [`Sink`]: plain verification only hashes them; a site store's load
+//! (`sitestore::load`) stores them as they pass, so each byte is read and hashed once.
 
-use super::entries::{classify, padding, BadEntry, EntryKind, BLOCK};
-use super::graph::{carried_children, entry_owner, entry_platforms, top_role, Carried, Role};
+use super::entries::{BadEntry, LayoutName, BLOCK};
+use super::graph::{Carried, Frontier, Role};
+use super::head::BundleHead;
 use super::parts::{BundleFile, PartsError};
-use super::*;
+use super::read::{Members, ReadError};
+use super::{INDEX_FILE, OCI_LAYOUT_FILE, SIGNATURE_FILE};
 use crate::digest::Digest;
-use crate::oci::{LayoutIndex, MAX_MANIFEST_SIZE};
+use crate::oci::MAX_MANIFEST_SIZE;
 use crate::progress::Reporter;
 use crate::sign::{SignError, Verifier};
 use sha2::{Digest as _, Sha256};
-use std::collections::{HashMap, HashSet};
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -77,6 +81,8 @@ pub enum VerifyError {
         digest: Digest,
         source: crate::store::StoreError,
     },
+    #[error("reading blob {digest} from the store: {message}")]
+    Stored { digest: Digest, message: String },
     #[error("{count} blob(s) missing from the bundle{place}, first {digest} ({role} of {owner})")]
     Missing {
         count: usize,
@@ -104,12 +110,64 @@ pub struct VerifyReport {
     /// The signed `index.json` and its signature, as read.
     pub index_json: Vec<u8>,
     pub signature: Vec<u8>,
-    /// Blobs written into the target store (load), and their bytes.
+    /// The signed head, typed.
+    pub head: BundleHead,
+    /// Blobs written by the sink (load), and their bytes.
     pub stored_blobs: usize,
     pub stored_bytes: u64,
     pub entries: usize,
     pub blobs: usize,
     pub bytes: u64,
+}
+
+/// Where blobs go as they pass. Plain verification has none ([`HashOnly`]); a site store's
+/// load stores them (`sitestore::load`).
+pub trait Sink {
+    /// Called once the signature held, before any blob: the sink may refuse the bundle
+    /// (a delta whose base is not loaded).
+    fn accept(&mut self, head: &BundleHead) -> Result<(), VerifyError>;
+    /// A writer that hashes and keeps this blob's bytes, or `None` to hash them here.
+    fn begin(
+        &mut self,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<Option<Box<dyn SinkBlob + '_>>, VerifyError>;
+    /// The bytes of a blob the bundle left out, if the sink holds it (a delta's base):
+    /// `None` when it does not, `Some(None)` when it does but it is not a manifest to read.
+    fn held(&self, item: &Carried) -> Option<Result<Option<Vec<u8>>, VerifyError>>;
+    /// Where else missing blobs were looked for, for the message (`""` for none).
+    fn place(&self) -> &'static str;
+    /// Whether a delta's omitted blobs are this sink's to provide (else its signed count
+    /// is checked).
+    fn provides_base(&self) -> bool;
+}
+
+/// One blob being stored by a sink: hashes what it is given and keeps it if it matches.
+pub trait SinkBlob {
+    fn write(&mut self, chunk: &[u8]) -> Result<(), VerifyError>;
+    /// Makes the blob visible if its bytes hash to its digest; else `Damaged`.
+    fn commit(self: Box<Self>) -> Result<(), VerifyError>;
+}
+
+/// The sink of plain verification: nothing is kept.
+pub struct HashOnly;
+
+impl Sink for HashOnly {
+    fn accept(&mut self, _head: &BundleHead) -> Result<(), VerifyError> {
+        Ok(())
+    }
+    fn begin(&mut self, _: &Digest, _: u64) -> Result<Option<Box<dyn SinkBlob + '_>>, VerifyError> {
+        Ok(None)
+    }
+    fn held(&self, _: &Carried) -> Option<Result<Option<Vec<u8>>, VerifyError>> {
+        None
+    }
+    fn place(&self) -> &'static str {
+        ""
+    }
+    fn provides_base(&self) -> bool {
+        false
+    }
 }
 
 /// Verifies the bundle at `path` (a tar, its parts list or any part) with `verifier`.
@@ -118,22 +176,20 @@ pub fn verify(
     verifier: &Verifier,
     reporter: &dyn Reporter,
 ) -> Result<VerifyReport, VerifyError> {
-    verify_into(path, verifier, None, reporter)
+    verify_with(path, verifier, &mut HashOnly, reporter)
 }
 
-/// Verifies the bundle and, with a `target` store, writes every blob the store lacks into it
-/// as it passes (each byte read and hashed once). A blob becomes visible in the store only
-/// once its digest held; a delta's omitted blobs must already be in the store.
-pub fn verify_into(
+/// Verifies the bundle, handing every blob to `sink` as it passes.
+pub fn verify_with(
     path: &Path,
     verifier: &Verifier,
-    target: Option<&Target>,
+    sink: &mut dyn Sink,
     reporter: &dyn Reporter,
 ) -> Result<VerifyReport, VerifyError> {
     let bundle = BundleFile::open(path)?;
     // Where the last entry that read well starts: damage is at or after it.
     let mut last_good = 0u64;
-    let result = verify_stream(path, &bundle, verifier, target, reporter, &mut last_good);
+    let result = verify_stream(path, &bundle, verifier, sink, reporter, &mut last_good);
     match result {
         Err(e) if bundle.parts.is_some() && !matches!(e, VerifyError::Parts(_)) => {
             // Name the part to copy again when the damage lies in one from the last entry
@@ -152,39 +208,25 @@ pub fn verify_into(
     }
 }
 
-/// Maps a store write error; a full filesystem gets its own message.
-fn store_error(digest: &Digest, size: u64, e: crate::store::StoreError) -> VerifyError {
-    match e {
-        crate::store::StoreError::Io { path, source } if source.raw_os_error() == Some(28) => {
-            VerifyError::DiskFull {
-                digest: digest.clone(),
-                size,
-                path,
+impl From<ReadError> for VerifyError {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Part(part) => VerifyError::Parts(part),
+            ReadError::BadEntry(bad) => VerifyError::BadEntry(bad),
+            ReadError::Duplicate(name) => VerifyError::Duplicate(name),
+            ReadError::TooLarge { .. } => VerifyError::BadIndex(e.to_string()),
+            ReadError::Io(_) | ReadError::Truncated { .. } | ReadError::ImpossibleSize(_) => {
+                VerifyError::Truncated(e.to_string())
             }
         }
-        source => VerifyError::Store {
-            digest: digest.clone(),
-            source,
-        },
     }
-}
-
-/// Maps a read error; a damaged part reported by the checking reader keeps its own message.
-fn read_error(e: std::io::Error) -> VerifyError {
-    if e.get_ref().is_some_and(|inner| inner.is::<PartsError>()) {
-        if let Some(Ok(part)) = e.into_inner().map(|inner| inner.downcast::<PartsError>()) {
-            return VerifyError::Parts(*part);
-        }
-        return VerifyError::Truncated("a part is damaged".into());
-    }
-    VerifyError::Truncated(e.to_string())
 }
 
 fn verify_stream(
     path: &Path,
     bundle: &BundleFile,
     verifier: &Verifier,
-    target: Option<&Target>,
+    sink: &mut dyn Sink,
     reporter: &dyn Reporter,
     last_good: &mut u64,
 ) -> Result<VerifyReport, VerifyError> {
@@ -192,86 +234,54 @@ fn verify_stream(
     reporter.start("verify", file_len);
     let mut archive =
         tar::Archive::new(BufReader::with_capacity(1 << 20, bundle.checking_reader()));
-    let mut state = State {
-        target,
-        halt: target.map(|_| Halt::from_env()).unwrap_or_default(),
-        ..State::default()
-    };
-    let mut end_of_entries = 0u64;
+    let mut state = State::default();
     let mut buf = vec![0u8; 1 << 20];
-    let entries = archive.entries().map_err(|source| VerifyError::Io {
-        path: path.to_path_buf(),
-        source,
+    let mut members = Members::sequential(&mut archive, file_len).map_err(|e| match e {
+        ReadError::Io(source) => VerifyError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+        other => other.into(),
     })?;
-    for entry in entries {
-        let mut entry = entry.map_err(read_error)?;
-        let kind = classify(&entry.path_bytes(), entry.header().entry_type())?;
-        let size = entry.size();
-        end_of_entries = entry
-            .raw_file_position()
-            .checked_add(size)
-            .and_then(|e| e.checked_add(padding(size) as u64))
-            .ok_or_else(|| VerifyError::Truncated(format!("entry size {size} is impossible")))?;
-        *last_good = entry.raw_file_position();
-        if end_of_entries > file_len {
-            return Err(VerifyError::Truncated(format!(
-                "entry `{}` needs {} bytes but the file ends at byte {file_len}",
-                String::from_utf8_lossy(&entry.path_bytes()),
-                end_of_entries
-            )));
-        }
-        match kind {
-            EntryKind::Directory => {}
-            EntryKind::Layout | EntryKind::Index | EntryKind::Signature => {
-                if state.blobs_started {
-                    return Err(VerifyError::Duplicate(
-                        String::from_utf8_lossy(&entry.path_bytes()).into(),
-                    ));
+    while let Some(member) = members.next() {
+        *last_good = members.last_start;
+        let mut member = member?;
+        match member.name.clone() {
+            LayoutName::Directory => {}
+            LayoutName::Layout | LayoutName::Index | LayoutName::Signature => {
+                if state.head.is_some() {
+                    return Err(VerifyError::Duplicate(member.path));
                 }
-                let content = read_small(&mut entry, MAX_MANIFEST_SIZE)?;
-                if content.len() as u64 > MAX_MANIFEST_SIZE {
-                    return Err(VerifyError::BadIndex(format!(
-                        "`{}` is larger than {MAX_MANIFEST_SIZE} bytes (a bundle's head is small; this one is hostile or damaged)",
-                        String::from_utf8_lossy(&entry.path_bytes())
-                    )));
-                }
-                let slot = match kind {
-                    EntryKind::Layout => &mut state.layout,
-                    EntryKind::Index => &mut state.index,
+                let content = member.read_small(MAX_MANIFEST_SIZE)?;
+                let slot = match member.name {
+                    LayoutName::Layout => &mut state.layout,
+                    LayoutName::Index => &mut state.index,
                     _ => &mut state.signature,
                 };
                 if slot.replace(content).is_some() {
-                    return Err(VerifyError::Duplicate(
-                        String::from_utf8_lossy(&entry.path_bytes()).into(),
-                    ));
+                    return Err(VerifyError::Duplicate(member.path));
                 }
             }
-            EntryKind::Blob(digest) => {
-                if !state.blobs_started {
-                    state.start(verifier)?;
+            LayoutName::Blob(digest) => {
+                if state.head.is_none() {
+                    state.start(verifier, sink)?;
                 }
-                state.blob(&digest, size, &mut entry, &mut buf, reporter)?;
+                let size = member.size;
+                state.blob(&digest, size, &mut member, &mut buf, sink, reporter)?;
             }
         }
     }
-    if !state.blobs_started {
-        state.start(verifier)?;
+    if state.head.is_none() {
+        state.start(verifier, sink)?;
     }
     // Read what is left (the end-of-archive blocks) so the last part's hash is checked too.
+    let end_of_entries = members.end_of_members;
     *last_good = end_of_entries;
     let mut rest = archive.into_inner();
-    std::io::copy(&mut rest, &mut std::io::sink()).map_err(read_error)?;
+    std::io::copy(&mut rest, &mut std::io::sink())
+        .map_err(|e| VerifyError::from(ReadError::from(e)))?;
     check_trailer(bundle, end_of_entries, file_len)?;
-    state.finish(verifier, file_len)
-}
-
-fn read_small(entry: &mut impl Read, limit: u64) -> Result<Vec<u8>, VerifyError> {
-    let mut content = Vec::new();
-    entry
-        .take(limit + 1)
-        .read_to_end(&mut content)
-        .map_err(read_error)?;
-    Ok(content)
+    state.finish(verifier, sink)
 }
 
 /// The archive must end with its two zero blocks; their absence means it was cut short.
@@ -298,79 +308,23 @@ fn check_trailer(
     Ok(())
 }
 
-/// A store that `load` writes into, and what it already holds.
-pub struct Target {
-    pub store: crate::store::Store,
-    /// `index.json` digests of the releases already loaded (a delta's base must be one).
-    pub releases: HashSet<Digest>,
-}
-
-/// Crash-test hook for `load`: after N stored blobs, or N stored bytes (mid-blob), the
-/// process says so on stderr and stops making progress, so a test can SIGKILL it at a known
-/// point. Set by `OUTPOST_TEST_HALT_AFTER_BLOBS` / `OUTPOST_TEST_HALT_AFTER_BYTES`; only in
-/// debug builds (what the integration tests run): a release build ignores them.
-#[derive(Default, Clone, Copy)]
-struct Halt {
-    after_blobs: Option<usize>,
-    after_bytes: Option<u64>,
-}
-
-impl Halt {
-    #[cfg(not(debug_assertions))]
-    fn from_env() -> Self {
-        Halt::default()
-    }
-
-    #[cfg(debug_assertions)]
-    fn from_env() -> Self {
-        let get = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
-        Halt {
-            after_blobs: get("OUTPOST_TEST_HALT_AFTER_BLOBS").map(|n| n as usize),
-            after_bytes: get("OUTPOST_TEST_HALT_AFTER_BYTES"),
-        }
-    }
-
-    fn check(&self, blobs: usize, bytes: u64) {
-        if self.after_blobs.is_some_and(|n| blobs >= n)
-            || self.after_bytes.is_some_and(|n| bytes >= n)
-        {
-            eprintln!("outpost: halted for a crash test ({blobs} blobs, {bytes} bytes stored)");
-            loop {
-                std::thread::sleep(std::time::Duration::from_secs(3600));
-            }
-        }
-    }
-}
-
 #[derive(Default)]
-struct State<'a> {
-    target: Option<&'a Target>,
-    halt: Halt,
-    /// Bytes written into the target store so far (for the crash-test hook).
-    written: u64,
+struct State {
     stored_blobs: usize,
     stored_bytes: u64,
     layout: Option<Vec<u8>>,
     index: Option<Vec<u8>>,
     signature: Option<Vec<u8>>,
-    blobs_started: bool,
-    signer: String,
-    expected: HashMap<Digest, Carried>,
-    seen: HashSet<Digest>,
-    /// Expected digests in discovery order, to name the first missing one.
-    order: Vec<Digest>,
-    /// The bundle is a delta: blobs it leaves out must be in the target store.
-    delta: bool,
-    /// Blobs and bytes the delta's signed index says it left out.
-    delta_omitted: (usize, u64),
+    /// The signed head, once the signature held (blobs have started).
+    head: Option<BundleHead>,
+    frontier: Frontier,
     bytes: u64,
 }
 
-impl State<'_> {
+impl State {
     /// Called once the head is read: checks the layout file and the signature, then learns
     /// the entries of index.json.
-    fn start(&mut self, verifier: &Verifier) -> Result<(), VerifyError> {
-        self.blobs_started = true;
+    fn start(&mut self, verifier: &Verifier, sink: &mut dyn Sink) -> Result<(), VerifyError> {
         let layout = self
             .layout
             .as_ref()
@@ -397,12 +351,10 @@ impl State<'_> {
             .as_ref()
             .ok_or(VerifyError::MissingHead(SIGNATURE_FILE))?;
         // Parsed once: the claimed signer feeds the error hint, the entries the walk.
-        let parsed: Result<LayoutIndex, String> =
-            serde_json::from_slice(index).map_err(|e| e.to_string());
+        let parsed = BundleHead::parse(index).map_err(|e| e.to_string());
         let claimed_signer = parsed
             .as_ref()
-            .ok()
-            .and_then(|i| i.annotations.get(ANNOTATION_SIGNER).cloned())
+            .map(|head| head.signer.clone())
             .unwrap_or_default();
         verifier.verify(index, signature).map_err(|source| {
             let hint = if !claimed_signer.is_empty() && claimed_signer != verifier.fingerprint() {
@@ -415,45 +367,12 @@ impl State<'_> {
             };
             VerifyError::Signature { source, hint }
         })?;
-        self.signer = verifier.fingerprint().to_string();
-        let index: LayoutIndex = parsed.map_err(VerifyError::BadIndex)?;
-        if let (Some((base, release)), Some(target)) = (super::delta::base_of(&index), self.target)
-        {
-            if !target.releases.contains(&base) {
-                return Err(VerifyError::BaseNotLoaded {
-                    base,
-                    release: release.trim().to_string(),
-                });
-            }
-        }
-        self.delta = super::delta::base_of(&index).is_some();
-        let note = |key: &str| {
-            index
-                .annotations
-                .get(key)
-                .and_then(|v| v.parse::<u64>().ok())
-                .unwrap_or(0)
-        };
-        self.delta_omitted = (
-            note(ANNOTATION_DELTA_OMITTED_BLOBS) as usize,
-            note(ANNOTATION_DELTA_OMITTED_BYTES),
-        );
-        for d in &index.manifests {
-            self.expect(Carried {
-                descriptor: d.clone(),
-                role: top_role(d),
-                owner: entry_owner(d),
-                platforms: entry_platforms(d),
-            });
-        }
+        let head = parsed
+            .map_err(|e| VerifyError::BadIndex(e.trim_start_matches("index.json: ").to_string()))?;
+        sink.accept(&head)?;
+        self.frontier = Frontier::new(head.entries.iter().map(Carried::root));
+        self.head = Some(head);
         Ok(())
-    }
-
-    fn expect(&mut self, item: Carried) {
-        if !self.expected.contains_key(&item.descriptor.digest) {
-            self.order.push(item.descriptor.digest.clone());
-            self.expected.insert(item.descriptor.digest.clone(), item);
-        }
     }
 
     fn blob(
@@ -462,16 +381,17 @@ impl State<'_> {
         size: u64,
         entry: &mut impl Read,
         buf: &mut [u8],
+        sink: &mut dyn Sink,
         reporter: &dyn Reporter,
     ) -> Result<(), VerifyError> {
         let item = self
-            .expected
+            .frontier
             .get(digest)
             .cloned()
             .ok_or_else(|| VerifyError::Unexpected {
                 digest: digest.clone(),
             })?;
-        if !self.seen.insert(digest.clone()) {
+        if !self.frontier.visit(digest) {
             return Err(VerifyError::Duplicate(digest.layout_path()));
         }
         if size != item.descriptor.size {
@@ -491,38 +411,19 @@ impl State<'_> {
             });
         }
         let mut kept = Vec::new();
-        // With a target store lacking this blob, the store's writer hashes it; else we do.
-        let mut partial = match self.target {
-            Some(target) if !target.store.has(digest, size) => {
-                let partial = target
-                    .store
-                    .begin(digest, size)
-                    .map_err(|e| store_error(digest, size, e))?;
-                Some(partial)
-            }
-            _ => None,
-        };
-        // What an interrupted earlier load left of this blob is not trusted: written anew.
-        if let Some(partial) = partial.as_mut() {
-            partial
-                .restart()
-                .map_err(|e| store_error(digest, size, e))?;
-        }
+        // With a sink that stores this blob, the sink's writer hashes it; else we do.
+        let mut stored = sink.begin(digest, size)?;
         let mut hasher = Sha256::new();
         loop {
-            let n = entry.read(buf).map_err(read_error)?;
+            let n = entry
+                .read(buf)
+                .map_err(|e| VerifyError::from(ReadError::from(e)))?;
             if n == 0 {
                 break;
             }
             let chunk = &buf[..n];
-            match partial.as_mut() {
-                Some(partial) => {
-                    partial
-                        .write(chunk)
-                        .map_err(|e| store_error(digest, size, e))?;
-                    self.written += n as u64;
-                    self.halt.check(self.stored_blobs, self.written);
-                }
+            match stored.as_mut() {
+                Some(blob) => blob.write(chunk)?,
                 None => hasher.update(chunk),
             }
             if keep {
@@ -531,102 +432,80 @@ impl State<'_> {
             reporter.advance(n as u64);
         }
         self.bytes += size;
-        let damaged = |actual| VerifyError::Damaged {
-            digest: digest.clone(),
-            owner: item.owner.clone(),
-            actual,
-        };
-        match partial {
-            Some(partial) => match partial.commit() {
-                Ok(()) => {
-                    self.stored_blobs += 1;
-                    self.stored_bytes += size;
-                    self.halt.check(self.stored_blobs, self.written);
-                }
-                Err(crate::store::StoreError::DigestMismatch { actual, .. }) => {
-                    return Err(damaged(actual))
-                }
-                Err(e) => return Err(store_error(digest, size, e)),
-            },
+        match stored {
+            Some(blob) => {
+                blob.commit().map_err(|e| match e {
+                    VerifyError::Damaged { actual, .. } => VerifyError::Damaged {
+                        digest: digest.clone(),
+                        owner: item.owner.clone(),
+                        actual,
+                    },
+                    other => other,
+                })?;
+                self.stored_blobs += 1;
+                self.stored_bytes += size;
+            }
             None => {
                 let actual = Digest::from_hasher(hasher);
                 if &actual != digest {
-                    return Err(damaged(actual));
+                    return Err(VerifyError::Damaged {
+                        digest: digest.clone(),
+                        owner: item.owner.clone(),
+                        actual,
+                    });
                 }
             }
         }
         if keep {
-            let children =
-                carried_children(&item, &kept).map_err(|e| VerifyError::BadManifest {
+            self.frontier
+                .expand(&item, &kept)
+                .map_err(|e| VerifyError::BadManifest {
                     digest: digest.clone(),
                     owner: item.owner.clone(),
                     message: e.to_string(),
                 })?;
-            for child in children {
-                self.expect(child);
-            }
         }
         Ok(())
     }
 
-    /// Blobs a delta left out come from the target store: each must be there, and the
-    /// manifests among them are read from it so their children are checked too.
-    fn resolve_from_store(&mut self) -> Result<(), VerifyError> {
-        let Some(target) = self.target else {
-            return Ok(());
-        };
-        let mut i = 0;
-        while i < self.order.len() {
-            let digest = self.order[i].clone();
-            i += 1;
-            if self.seen.contains(&digest) {
-                continue;
-            }
-            let item = self.expected[&digest].clone();
-            if !target.store.has(&digest, item.descriptor.size) {
-                continue;
-            }
-            self.seen.insert(digest.clone());
-            if item.role == Role::Manifest {
-                let bad = |message: String| VerifyError::BadManifest {
-                    digest: digest.clone(),
-                    owner: item.owner.clone(),
-                    message,
-                };
-                let bytes = target
-                    .store
-                    .read_bytes(&digest)
-                    .map_err(|e| bad(e.to_string()))?;
-                if Digest::of(&bytes) != digest {
-                    return Err(bad("the store's copy is damaged".into()));
+    fn finish(
+        mut self,
+        verifier: &Verifier,
+        sink: &mut dyn Sink,
+    ) -> Result<VerifyReport, VerifyError> {
+        // Blobs a delta left out come from the sink (a store holding its base): each must be
+        // there, and the manifests among them are read so their children are checked too.
+        let mut held = std::collections::HashSet::new();
+        let walked = self.frontier.walk(
+            |item| match sink.held(item) {
+                None => Ok(None),
+                Some(bytes) => {
+                    held.insert(item.descriptor.digest.clone());
+                    bytes
                 }
-                for child in carried_children(&item, &bytes).map_err(|e| bad(e.to_string()))? {
-                    self.expect(child);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn finish(mut self, verifier: &Verifier, _file_len: u64) -> Result<VerifyReport, VerifyError> {
-        self.resolve_from_store()?;
-        let missing: Vec<&Digest> = self
-            .order
+            },
+            |item, e| VerifyError::BadManifest {
+                digest: item.descriptor.digest.clone(),
+                owner: item.owner.clone(),
+                message: e.to_string(),
+            },
+        )?;
+        let missing: Vec<&Carried> = walked
             .iter()
-            .filter(|d| !self.seen.contains(*d))
+            .filter(|c| !held.contains(&c.descriptor.digest))
             .collect();
+        let head = self
+            .head
+            .take()
+            .ok_or(VerifyError::MissingHead(INDEX_FILE))?;
         // A delta verified on its own: what it leaves out is its base's to provide, exactly
         // what its signed index says it left out, and never a manifest.
-        let from_base = self.delta && self.target.is_none();
-        if from_base {
-            let bytes: u64 = missing
-                .iter()
-                .map(|d| self.expected[*d].descriptor.size)
-                .sum();
-            let manifests = missing
-                .iter()
-                .any(|d| self.expected[*d].role == Role::Manifest);
-            let (expected_count, expected_bytes) = self.delta_omitted;
+        let from_base = head.delta.is_some() && !sink.provides_base();
+        if let Some(delta) = head.delta.as_ref().filter(|_| from_base) {
+            let bytes: u64 = missing.iter().map(|c| c.descriptor.size).sum();
+            let manifests = missing.iter().any(|c| c.role == Role::Manifest);
+            let (expected_count, expected_bytes) =
+                (delta.omitted_blobs as usize, delta.omitted_bytes);
             if missing.len() != expected_count || bytes != expected_bytes || manifests {
                 return Err(VerifyError::DeltaMismatch {
                     count: missing.len(),
@@ -642,21 +521,12 @@ impl State<'_> {
             }
         }
         if let Some(first) = missing.first().filter(|_| !from_base) {
-            let item = &self.expected[*first];
             return Err(VerifyError::Missing {
                 count: missing.len(),
-                digest: (*first).clone(),
-                role: match item.role {
-                    Role::Manifest => "manifest",
-                    Role::Config => "config",
-                    Role::Data => "layer",
-                },
-                owner: item.owner.clone(),
-                place: if self.target.is_some() {
-                    " and from the store (run `outpost store verify`; load the base release again if it is damaged)"
-                } else {
-                    ""
-                },
+                digest: first.descriptor.digest.clone(),
+                role: first.role.noun(),
+                owner: first.owner.clone(),
+                place: sink.place(),
             });
         }
         let index = self.index.unwrap_or_default();
@@ -665,10 +535,11 @@ impl State<'_> {
             index_digest: Digest::of(&index),
             index_json: index,
             signature: self.signature.unwrap_or_default(),
+            head,
             stored_blobs: self.stored_blobs,
             stored_bytes: self.stored_bytes,
-            entries: self.order.len(),
-            blobs: self.seen.len(),
+            entries: self.frontier.order().len(),
+            blobs: self.frontier.visited_count() - missing.len(),
             bytes: self.bytes,
         })
     }

@@ -342,31 +342,24 @@ pub fn verify(args: &VerifyArgs) -> Result<(), CliError> {
 }
 
 pub fn load(args: &LoadArgs) -> Result<(), CliError> {
+    use outpost::sitestore::load::LoadError;
     let verifier = Verifier::load(&args.key).map_err(sign_error)?;
     let site = SiteStore::open(&args.store)?;
-    let _lock = site.lock()?;
-    let target = site.target()?;
     let bars = Bars::new(args.json);
-    let report = verify::verify_into(&args.bundle, &verifier, Some(&target), &bars).map_err(
-        |e| match e {
-            verify::VerifyError::Io { .. }
-            | verify::VerifyError::DiskFull { .. }
-            | verify::VerifyError::Store { .. } => CliError::new(
-                exit::FAILURE,
-                anyhow::anyhow!("{}: {e}", args.bundle.display()),
-            ),
-            verify::VerifyError::BaseNotLoaded { .. } => CliError::new(
-                exit::INPUT,
-                anyhow::anyhow!("{}: {e}", args.bundle.display()),
-            ),
-            other => CliError::new(
-                exit::VERIFY,
-                anyhow::anyhow!("{}: {other}", args.bundle.display()),
-            ),
-        },
-    )?;
+    let loaded = site
+        .load(&args.bundle, &verifier, &bars)
+        .map_err(|e| match &e {
+            LoadError::Site(_) => CliError::new(exit::FAILURE, e),
+            LoadError::Verify { source, .. } => match source.as_ref() {
+                verify::VerifyError::Io { .. }
+                | verify::VerifyError::DiskFull { .. }
+                | verify::VerifyError::Store { .. } => CliError::new(exit::FAILURE, e),
+                verify::VerifyError::BaseNotLoaded { .. } => CliError::new(exit::INPUT, e),
+                _ => CliError::new(exit::VERIFY, e),
+            },
+        })?;
     bars.finish();
-    let (release, new) = site.record(&report)?;
+    let (release, new, report) = (loaded.release, loaded.new, loaded.verified);
     if args.json {
         print_json(&json!({
             "bundle": args.bundle,
@@ -804,7 +797,7 @@ pub fn config_kubeadm(args: &KubeadmArgs) -> Result<(), CliError> {
         )));
     }
     let bundle = open_for_config(&args.bundle, &args.trust)?;
-    let version = bundle.kubernetes_version.clone().ok_or_else(|| {
+    let version = bundle.head.kubernetes_version.clone().ok_or_else(|| {
         input(anyhow::anyhow!(
             "{} carries no Kubernetes release (its manifest has no spec.kubernetes)",
             args.bundle.display()
@@ -832,7 +825,7 @@ pub fn config_kubespray(args: &KubesprayArgs) -> Result<(), CliError> {
         outpost::nodeconfig::kubespray::offline_vars(
             &files_url,
             authority.trim_end_matches('/'),
-            bundle.kubernetes_version.as_deref(),
+            bundle.head.kubernetes_version.as_deref(),
             &paths,
             &bundle.registries(),
         )

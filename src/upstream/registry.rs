@@ -61,14 +61,8 @@ impl Registry {
             .filter(|u| u.plain_http)
             .map(|u| u.authority.clone())
             .collect();
-        let config = ClientConfig {
-            protocol: ClientProtocol::HttpsExcept(plain),
-            connect_timeout: Some(Duration::from_secs(15)),
-            read_timeout: Some(Duration::from_secs(60)),
-            ..Default::default()
-        };
         Registry {
-            client: Client::new(config),
+            client: client(ClientProtocol::HttpsExcept(plain), false),
             upstreams,
         }
     }
@@ -166,6 +160,19 @@ impl Registry {
             },
         })
     }
+}
+
+/// The one `oci-client` configuration: pulls (resolve, fetch) and pushes (`outpost push`)
+/// share the connect timeout; a push uploads each blob in one request (monolithic, so a
+/// blob streams from the bundle once) and allows a slow registry more time to answer.
+pub fn client(protocol: ClientProtocol, pushing: bool) -> Client {
+    Client::new(ClientConfig {
+        protocol,
+        use_monolithic_push: pushing,
+        connect_timeout: Some(Duration::from_secs(15)),
+        read_timeout: Some(Duration::from_secs(if pushing { 300 } else { 60 })),
+        ..Default::default()
+    })
 }
 
 /// Credentials for a registry host from the Docker config (`~/.docker/config.json` and its

@@ -9,10 +9,11 @@
 //! killed at any point leaves earlier releases whole and no half-visible blob; running it again
 //! continues (partial blobs resume). Loads and prunes take an exclusive lock on `DIR/.lock`.
 
+pub mod load;
+
 use crate::bundle::open::{OpenBundle, OpenError};
-use crate::bundle::verify::{Target, VerifyReport};
+use crate::bundle::verify::VerifyReport;
 use crate::digest::Digest;
-use crate::oci::LayoutIndex;
 use crate::sign::Verifier;
 use crate::store::{Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -184,27 +185,10 @@ impl SiteStore {
         Ok(found)
     }
 
-    /// What a load writes into: the blob store and the releases already present.
-    pub fn target(&self) -> Result<Target, SiteError> {
-        Ok(Target {
-            store: self.blobs.clone(),
-            releases: self
-                .releases()?
-                .into_iter()
-                .map(|r| r.index_digest)
-                .collect::<HashSet<_>>(),
-        })
-    }
-
     /// Records a release whose every blob is in the store (after a successful load).
     /// Returns false if it was already there.
-    pub fn record(&self, report: &VerifyReport) -> Result<(StoredRelease, bool), SiteError> {
-        let index: LayoutIndex =
-            serde_json::from_slice(&report.index_json).map_err(|e| SiteError::BadRecord {
-                path: self.root.clone(),
-                message: e.to_string(),
-            })?;
-        let note = |k: &str| index.annotations.get(k).cloned().unwrap_or_default();
+    fn record(&self, report: &VerifyReport) -> Result<(StoredRelease, bool), SiteError> {
+        let head = &report.head;
         let final_dir = self.release_dir(&report.index_digest);
         if final_dir.join("release.json").exists() {
             let path = final_dir.join("release.json");
@@ -215,9 +199,9 @@ impl SiteStore {
         }
         let release = StoredRelease {
             index_digest: report.index_digest.clone(),
-            name: note(crate::bundle::ANNOTATION_RELEASE_NAME),
-            version: note(crate::bundle::ANNOTATION_RELEASE_VERSION),
-            base: crate::bundle::delta::base_of(&index).map(|(d, _)| d),
+            name: head.release.name.clone(),
+            version: head.release.version.clone(),
+            base: head.delta.as_ref().map(|delta| delta.base.clone()),
             loaded: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| d.as_secs())

@@ -1,0 +1,254 @@
+//! `outpost load`: verify a bundle and import it into a site store in one sequential read.
+//!
+//! Loading is verification with a sink that stores each blob as it passes (the store's
+//! writer hashes it, so each byte is read and hashed once): a blob becomes visible only once
+//! its digest held, and the release record is written last (`SiteStore::record`). A delta
+//! needs its base release in the store; the blobs it left out are read from there. The
+//! crash-test hook (stop after N blobs or bytes) lives here, in debug builds only.
+
+use super::{SiteError, SiteStore, StoredRelease};
+use crate::bundle::graph::{Carried, Role};
+use crate::bundle::head::BundleHead;
+use crate::bundle::verify::{self, Sink, SinkBlob, VerifyError, VerifyReport};
+use crate::digest::Digest;
+use crate::progress::Reporter;
+use crate::sign::Verifier;
+use crate::store::{PartialBlob, Store, StoreError};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The store cannot be locked, read or written.
+    #[error(transparent)]
+    Site(#[from] SiteError),
+    /// The bundle failed verification, or storing one of its blobs failed.
+    #[error("{bundle}: {source}")]
+    Verify {
+        bundle: PathBuf,
+        source: Box<VerifyError>,
+    },
+}
+
+/// What a load did.
+#[derive(Debug, Clone)]
+pub struct LoadReport {
+    pub release: StoredRelease,
+    /// False when the release was already in the store.
+    pub new: bool,
+    pub verified: VerifyReport,
+}
+
+impl SiteStore {
+    /// Verifies `bundle` with `verifier` and imports it (exclusive lock held throughout).
+    ///
+    /// Errors: `Site` (lock, store I/O); `Verify` for anything wrong with the bundle, plus
+    /// `BaseNotLoaded` (a delta without its base), `DiskFull` and `Store` (writing blobs).
+    pub fn load(
+        &self,
+        bundle: &Path,
+        verifier: &Verifier,
+        reporter: &dyn Reporter,
+    ) -> Result<LoadReport, LoadError> {
+        let _lock = self.lock()?;
+        let releases = self
+            .releases()?
+            .into_iter()
+            .map(|r| r.index_digest)
+            .collect();
+        let mut sink = StoreSink {
+            store: self.blobs().clone(),
+            releases,
+            halt: Halt::from_env(),
+            written: 0,
+            stored: 0,
+        };
+        let verified =
+            verify::verify_with(bundle, verifier, &mut sink, reporter).map_err(|source| {
+                LoadError::Verify {
+                    bundle: bundle.to_path_buf(),
+                    source: Box::new(source),
+                }
+            })?;
+        let (release, new) = self.record(&verified)?;
+        Ok(LoadReport {
+            release,
+            new,
+            verified,
+        })
+    }
+}
+
+/// Stores each blob the store lacks; finds a delta's omitted blobs in the store.
+struct StoreSink {
+    store: Store,
+    /// `index.json` digests of the releases already loaded (a delta's base must be one).
+    releases: HashSet<Digest>,
+    halt: Halt,
+    /// Bytes and blobs written so far (for the crash-test hook).
+    written: u64,
+    stored: usize,
+}
+
+/// Maps a store write error; a full filesystem gets its own message.
+fn store_error(digest: &Digest, size: u64, e: StoreError) -> VerifyError {
+    match e {
+        StoreError::Io { path, source } if source.raw_os_error() == Some(28) => {
+            VerifyError::DiskFull {
+                digest: digest.clone(),
+                size,
+                path,
+            }
+        }
+        source => VerifyError::Store {
+            digest: digest.clone(),
+            source,
+        },
+    }
+}
+
+impl Sink for StoreSink {
+    fn accept(&mut self, head: &BundleHead) -> Result<(), VerifyError> {
+        match &head.delta {
+            Some(delta) if !self.releases.contains(&delta.base) => {
+                Err(VerifyError::BaseNotLoaded {
+                    base: delta.base.clone(),
+                    release: delta.base_release.clone(),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn begin(
+        &mut self,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<Option<Box<dyn SinkBlob + '_>>, VerifyError> {
+        if self.store.has(digest, size) {
+            return Ok(None);
+        }
+        let mut partial = self
+            .store
+            .begin(digest, size)
+            .map_err(|e| store_error(digest, size, e))?;
+        // What an interrupted earlier load left of this blob is not trusted: written anew.
+        partial
+            .restart()
+            .map_err(|e| store_error(digest, size, e))?;
+        Ok(Some(Box::new(StoredBlob {
+            sink: self,
+            partial,
+            digest: digest.clone(),
+            size,
+        })))
+    }
+
+    fn held(&self, item: &Carried) -> Option<Result<Option<Vec<u8>>, VerifyError>> {
+        let digest = &item.descriptor.digest;
+        if !self.store.has(digest, item.descriptor.size) {
+            return None;
+        }
+        if item.role != Role::Manifest {
+            return Some(Ok(None));
+        }
+        let bad = |message: String| VerifyError::BadManifest {
+            digest: digest.clone(),
+            owner: item.owner.clone(),
+            message,
+        };
+        Some(match self.store.read_bytes(digest) {
+            Err(e) => Err(bad(e.to_string())),
+            Ok(bytes) if &Digest::of(&bytes) != digest => {
+                Err(bad("the store's copy is damaged".into()))
+            }
+            Ok(bytes) => Ok(Some(bytes)),
+        })
+    }
+
+    fn place(&self) -> &'static str {
+        " and from the store (run `outpost store verify`; load the base release again if it is damaged)"
+    }
+
+    fn provides_base(&self) -> bool {
+        true
+    }
+}
+
+/// One blob being written into the store.
+struct StoredBlob<'a> {
+    sink: &'a mut StoreSink,
+    partial: PartialBlob,
+    digest: Digest,
+    size: u64,
+}
+
+impl SinkBlob for StoredBlob<'_> {
+    fn write(&mut self, chunk: &[u8]) -> Result<(), VerifyError> {
+        self.partial
+            .write(chunk)
+            .map_err(|e| store_error(&self.digest, self.size, e))?;
+        self.sink.written += chunk.len() as u64;
+        self.sink.halt.check(self.sink.stored, self.sink.written);
+        Ok(())
+    }
+
+    fn commit(self: Box<Self>) -> Result<(), VerifyError> {
+        let StoredBlob {
+            sink,
+            partial,
+            digest,
+            size,
+        } = *self;
+        match partial.commit() {
+            Ok(()) => {
+                sink.stored += 1;
+                sink.halt.check(sink.stored, sink.written);
+                Ok(())
+            }
+            Err(StoreError::DigestMismatch { actual, .. }) => Err(VerifyError::Damaged {
+                digest,
+                owner: String::new(),
+                actual,
+            }),
+            Err(e) => Err(store_error(&digest, size, e)),
+        }
+    }
+}
+
+/// Crash-test hook for `load`: after N stored blobs, or N stored bytes (mid-blob), the
+/// process says so on stderr and stops making progress, so a test can SIGKILL it at a known
+/// point. Set by `OUTPOST_TEST_HALT_AFTER_BLOBS` / `OUTPOST_TEST_HALT_AFTER_BYTES`; only in
+/// debug builds (what the integration tests run): a release build ignores them.
+#[derive(Default, Clone, Copy)]
+struct Halt {
+    after_blobs: Option<usize>,
+    after_bytes: Option<u64>,
+}
+
+impl Halt {
+    #[cfg(not(debug_assertions))]
+    fn from_env() -> Self {
+        Halt::default()
+    }
+
+    #[cfg(debug_assertions)]
+    fn from_env() -> Self {
+        let get = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+        Halt {
+            after_blobs: get("OUTPOST_TEST_HALT_AFTER_BLOBS").map(|n| n as usize),
+            after_bytes: get("OUTPOST_TEST_HALT_AFTER_BYTES"),
+        }
+    }
+
+    fn check(&self, blobs: usize, bytes: u64) {
+        if self.after_blobs.is_some_and(|n| blobs >= n)
+            || self.after_bytes.is_some_and(|n| bytes >= n)
+        {
+            eprintln!("outpost: halted for a crash test ({blobs} blobs, {bytes} bytes stored)");
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+            }
+        }
+    }
+}
