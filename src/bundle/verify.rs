@@ -81,8 +81,6 @@ pub enum VerifyError {
         digest: Digest,
         source: crate::store::StoreError,
     },
-    #[error("reading blob {digest} from the store: {message}")]
-    Stored { digest: Digest, message: String },
     #[error("{count} blob(s) missing from the bundle{place}, first {digest} ({role} of {owner})")]
     Missing {
         count: usize,
