@@ -3,9 +3,11 @@
 //! Manifests are fetched by digest and checked; blobs stream into [`Store`] which hashes each
 //! byte once and only then makes it visible. Blobs shared by several images are fetched once.
 
+use crate::bundle::graph::{walk, Carried, Role};
+use crate::bundle::pack::image_entry;
 use crate::digest::Digest;
 use crate::lock::Lockfile;
-use crate::oci::{Descriptor, Parsed, MAX_MANIFEST_SIZE};
+use crate::oci::{Descriptor, MAX_MANIFEST_SIZE};
 use crate::progress::Reporter;
 use crate::store::{Store, StoreError};
 use crate::upstream::http::{Http, HttpError};
@@ -87,6 +89,7 @@ pub async fn fetch_all(
     reporter: &dyn Reporter,
 ) -> Result<FetchSummary, FetchError> {
     let mut wanted: BTreeMap<Digest, Wanted> = BTreeMap::new();
+    let mut images = std::collections::HashMap::new();
     for pin in &lock.images {
         let image =
             crate::reference::parse(&pin.reference).map_err(|message| FetchError::Manifest {
@@ -95,35 +98,50 @@ pub async fn fetch_all(
                 message,
             })?;
         ensure_manifest(registry, store, &image, &pin.digest, pin.size).await?;
-        let mut platform_manifests = Vec::new();
         for platform in &pin.platforms {
             if platform.digest != pin.digest {
                 ensure_manifest(registry, store, &image, &platform.digest, platform.size).await?;
             }
-            platform_manifests.push(platform.digest.clone());
         }
-        for digest in platform_manifests {
-            let bytes = store
-                .read_bytes(&digest)
-                .map_err(|source| FetchError::Store {
-                    image: pin.reference.clone(),
-                    source,
-                })?;
-            let parsed = Parsed::from_bytes(&bytes, None).map_err(|e| FetchError::Manifest {
-                image: pin.reference.clone(),
-                digest: digest.clone(),
-                message: e.to_string(),
-            })?;
-            for child in parsed.children() {
-                wanted
-                    .entry(child.digest.clone())
-                    .or_insert_with(|| Wanted {
-                        source: Source::Image(image.clone()),
-                        descriptor: child.clone(),
-                    });
-            }
-        }
+        images.insert(pin.reference.clone(), image);
     }
+    // Which blobs the manifests need: the bundle's own graph, so fetch gets what pack packs.
+    let roots = lock
+        .images
+        .iter()
+        .map(|pin| Carried::root(&image_entry(pin)));
+    walk(
+        roots,
+        |item| {
+            let manifest_error = |message: String| FetchError::Manifest {
+                image: item.owner.clone(),
+                digest: item.descriptor.digest.clone(),
+                message,
+            };
+            if item.role == Role::Manifest {
+                return store
+                    .read_bytes(&item.descriptor.digest)
+                    .map(Some)
+                    .map_err(|e| manifest_error(e.to_string()));
+            }
+            let image = images
+                .get(&item.owner)
+                .ok_or_else(|| manifest_error("not a pinned image".into()))?;
+            wanted.insert(
+                item.descriptor.digest.clone(),
+                Wanted {
+                    source: Source::Image(image.clone()),
+                    descriptor: item.descriptor.clone(),
+                },
+            );
+            Ok(None)
+        },
+        |item, e| FetchError::Manifest {
+            image: item.owner.clone(),
+            digest: item.descriptor.digest.clone(),
+            message: e.to_string(),
+        },
+    )?;
     let debs = lock.debs.iter().map(|d| (&d.sha256, d.size, &d.url));
     for (sha256, size, url) in lock
         .files

@@ -185,6 +185,25 @@ fn apt_repository(
     Ok(files)
 }
 
+/// The `index.json` entry of a pinned image: its index or manifest, with the platforms
+/// carried (what pack writes, and what fetch walks to know which blobs to download).
+pub fn image_entry(pin: &crate::lock::ImagePin) -> Entry {
+    let platforms = pin
+        .platforms
+        .iter()
+        .filter_map(|p| p.platform.parse().ok())
+        .collect();
+    let descriptor = Descriptor {
+        media_type: pin.media_type.clone(),
+        digest: pin.digest.clone(),
+        size: pin.size,
+        platform: None,
+        artifact_type: None,
+        annotations: BTreeMap::new(),
+    };
+    Entry::image(descriptor, &pin.reference, platforms)
+}
+
 /// Works out `index.json` and the blob order from the lockfile and the cache.
 pub fn plan(
     lock: &Lockfile,
@@ -203,22 +222,7 @@ pub fn plan(
             entries.push(file_artifact(&file, store)?);
         }
     }
-    for pin in &lock.images {
-        let platforms = pin
-            .platforms
-            .iter()
-            .filter_map(|p| p.platform.parse().ok())
-            .collect();
-        let descriptor = Descriptor {
-            media_type: pin.media_type.clone(),
-            digest: pin.digest.clone(),
-            size: pin.size,
-            platform: None,
-            artifact_type: None,
-            annotations: BTreeMap::new(),
-        };
-        entries.push(Entry::image(descriptor, &pin.reference, platforms));
-    }
+    entries.extend(lock.images.iter().map(image_entry));
     // Breadth-first from index.json: metadata in discovery order, then data.
     let walked = walk(
         entries.iter().map(Carried::root),
