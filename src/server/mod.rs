@@ -68,3 +68,5 @@ async fn not_found() -> Response {
     .into_response()
 }
 
+#[cfg(test)]
+mod tests;
