@@ -1,4 +1,5 @@
-//! OCI distribution error responses: `{"errors":[{"code","message","detail"}]}`.
+//! Error responses in the OCI distribution format, `{"errors":[{"code","message","detail"}]}`,
+//! for every area the server answers (`/v2/`, `/files/`, `/apt/` and unknown paths).
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

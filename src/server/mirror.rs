@@ -1,13 +1,61 @@
 //! `/files/<upstream host>/<upstream path>`: the binary mirror in upstream layout, with
 //! `.sha256` sidecars and browsable directory pages. Paths are checked by a pure function:
 //! decoded once, then `..`, `.`, empty segments, backslashes and double encoding are refused.
+//! `/apt/<repo>/…` answers from the same files: the generated apt repositories are files
+//! under `apt/<repo>/`. Only GET and HEAD are routed.
 
+use super::access::RouteLabel;
+use super::blob;
 use super::catalog::Catalog;
 use super::error::OciError;
-use super::Metrics;
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use super::state::AppState;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
 use std::sync::Arc;
+
+/// GET and HEAD on `/files…` and `/apt…`.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/files", get(files_route))
+        .route("/files/", get(files_route))
+        .route("/files/{*path}", get(files_route))
+        .route("/apt", get(apt_route))
+        .route("/apt/", get(apt_route))
+        .route("/apt/{*path}", get(apt_route))
+}
+
+async fn files_route(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let raw = below(uri.path(), "/files");
+    let response = handle(&state, raw, &headers, method == Method::HEAD).await;
+    RouteLabel::FILES.on(response)
+}
+
+/// `/apt/<repo>/…` is the mirror path `apt/<repo>/…`.
+async fn apt_route(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let raw = format!("apt/{}", below(uri.path(), "/apt"));
+    let response = handle(&state, &raw, &headers, method == Method::HEAD).await;
+    RouteLabel::APT.on(response)
+}
+
+/// What follows `area` (and its slash) in `path`.
+fn below<'a>(path: &'a str, area: &str) -> &'a str {
+    path.strip_prefix(area)
+        .map(|rest| rest.strip_prefix('/').unwrap_or(rest))
+        .unwrap_or("")
+}
 
 /// What a `/files/…` path asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,33 +130,26 @@ fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> 
     OciError::new(status, code, message).into_response()
 }
 
-/// Answers `/files/…`.
-pub async fn handle(
-    catalog: &Catalog,
-    metrics: &Arc<Metrics>,
-    method: &Method,
-    raw: &str,
-    headers: &HeaderMap,
-) -> Response {
-    if method != Method::GET && method != Method::HEAD {
-        return OciError::read_only().into_response();
-    }
+/// Answers a GET (or HEAD) for the mirror path `raw`.
+async fn handle(state: &AppState, raw: &str, headers: &HeaderMap, head: bool) -> Response {
+    let catalog = state.catalog();
+    let catalog = catalog.as_ref();
     let request = match parse_file_path(raw) {
         Ok(request) => request,
         Err(e) => return error(StatusCode::BAD_REQUEST, "PATH_INVALID", e.to_string()),
     };
-    let head = method == Method::HEAD;
     match request {
         FileRequest::Directory(dir) => directory(catalog, &dir),
         FileRequest::Entry(path) => {
             if let Some(file) = catalog.files().get(&path) {
-                return match super::distribution::send_blob(
+                let (metrics, verified) = (&state.metrics, &state.verified_blobs);
+                return match blob::send(
                     &file.source,
                     &file.digest,
                     headers,
                     head,
                     metrics,
-                    "application/octet-stream",
+                    verified,
                 )
                 .await
                 {

@@ -41,6 +41,21 @@ pub enum Route {
     },
 }
 
+impl Route {
+    /// The route's name in metrics and the access log.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Route::Base => "base",
+            Route::Catalog => "catalog",
+            Route::Tags { .. } => "tags",
+            Route::Manifest { .. } => "manifest",
+            Route::Blob { .. } => "blob",
+            Route::Referrers { .. } => "referrers",
+            Route::Upload { .. } => "upload",
+        }
+    }
+}
+
 /// Why a path is not a route, with the spec's error code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PathError {

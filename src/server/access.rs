@@ -1,0 +1,61 @@
+//! The access log and request counting: one middleware around every request. The route
+//! label it records is the one the handler attached to its response (for `/v2/…`, from the
+//! single `path::parse` of the request), so no path is classified twice.
+
+use super::state::AppState;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The route a response answered, for metrics and the access log (a bounded set of values).
+/// Handlers attach it to their response; a response without one counts as `other`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteLabel(pub &'static str);
+
+impl RouteLabel {
+    pub const FILES: RouteLabel = RouteLabel("files");
+    pub const APT: RouteLabel = RouteLabel("apt");
+    pub const HEALTHZ: RouteLabel = RouteLabel("healthz");
+    pub const METRICS: RouteLabel = RouteLabel("metrics");
+    /// A method other than GET or HEAD, refused wherever it was sent.
+    pub const WRITE: RouteLabel = RouteLabel("write");
+    pub const OTHER: RouteLabel = RouteLabel("other");
+
+    /// `response`, labelled with this route.
+    pub fn on(self, mut response: Response) -> Response {
+        response.extensions_mut().insert(self);
+        response
+    }
+
+    fn of(response: &Response) -> RouteLabel {
+        response
+            .extensions()
+            .get::<RouteLabel>()
+            .copied()
+            .unwrap_or(RouteLabel::OTHER)
+    }
+}
+
+/// Counts the request (in flight, then by route and status) and writes its access log line.
+pub async fn log_and_count(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let target = match request.uri().path_and_query() {
+        Some(target) => target.to_string(),
+        None => request.uri().path().to_string(),
+    };
+    state.metrics.request_started();
+    let response = next.run(request).await;
+    state.metrics.request_finished();
+    let status = response.status().as_u16();
+    let RouteLabel(route) = RouteLabel::of(&response);
+    state.metrics.count_request(route, status);
+    tracing::info!(target: "outpost::access", %method, path = %target, status, route, ms = started.elapsed().as_millis() as u64, "request");
+    response
+}

@@ -1,0 +1,97 @@
+//! The server's counters and the `/metrics` (Prometheus text) and `/healthz` endpoints. Not
+//! for naming a request's route: handlers attach that (for `/v2/…`, from `path::parse`) and
+//! `access` counts it here.
+
+use super::access::RouteLabel;
+use super::catalog::Catalog;
+use super::state::AppState;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use axum::Router;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Counters behind `/metrics`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// Requests answered, by route label and status.
+    requests: Mutex<BTreeMap<(&'static str, u16), u64>>,
+    bytes_served: AtomicU64,
+    in_flight: AtomicU64,
+    damaged_blobs: AtomicU64,
+}
+
+impl Metrics {
+    pub fn count_request(&self, route: &'static str, status: u16) {
+        if let Ok(mut requests) = self.requests.lock() {
+            *requests.entry((route, status)).or_default() += 1;
+        }
+    }
+
+    pub fn add_bytes_served(&self, bytes: u64) {
+        self.bytes_served.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    pub fn request_started(&self) {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn request_finished(&self) {
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    pub fn count_damaged_blob(&self) {
+        self.damaged_blobs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The Prometheus text exposition of the counters and of what `catalog` serves.
+    pub fn render(&self, catalog: &Catalog) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP outpost_requests_total HTTP requests by route and status.\n# TYPE outpost_requests_total counter\n");
+        if let Ok(requests) = self.requests.lock() {
+            for ((route, status), count) in requests.iter() {
+                out.push_str(&format!(
+                    "outpost_requests_total{{route=\"{route}\",status=\"{status}\"}} {count}\n"
+                ));
+            }
+        }
+        out.push_str(&format!(
+            "# HELP outpost_bytes_served_total Blob bytes sent.\n# TYPE outpost_bytes_served_total counter\noutpost_bytes_served_total {}\n",
+            self.bytes_served.load(Ordering::Relaxed)
+        ));
+        out.push_str(&format!(
+            "# HELP outpost_requests_in_flight Requests being answered.\n# TYPE outpost_requests_in_flight gauge\noutpost_requests_in_flight {}\n",
+            self.in_flight.load(Ordering::Relaxed)
+        ));
+        out.push_str(&format!(
+            "# HELP outpost_damaged_blobs_total Blob responses aborted because the bundle's bytes did not match the digest.\n# TYPE outpost_damaged_blobs_total counter\noutpost_damaged_blobs_total {}\n",
+            self.damaged_blobs.load(Ordering::Relaxed)
+        ));
+        out.push_str(&format!(
+            "# HELP outpost_bundles Bundles served.\n# TYPE outpost_bundles gauge\noutpost_bundles {}\n# HELP outpost_repositories Repositories served.\n# TYPE outpost_repositories gauge\noutpost_repositories {}\n",
+            catalog.bundles().len(),
+            catalog.repository_names().count()
+        ));
+        out
+    }
+}
+
+/// `/metrics` and `/healthz`.
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/metrics", any(metrics))
+        .route("/healthz", any(healthz))
+}
+
+async fn healthz() -> Response {
+    RouteLabel::HEALTHZ.on("ok\n".into_response())
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let text = state.metrics.render(&state.catalog());
+    let response = ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response();
+    RouteLabel::METRICS.on(response)
+}

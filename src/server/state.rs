@@ -1,0 +1,40 @@
+//! What every handler shares: the catalog being served (swapped whole on a reload), the
+//! counters, and the cache of blobs already verified.
+
+use super::blob::VerifiedBlobs;
+use super::catalog::Catalog;
+use super::metrics::Metrics;
+use std::sync::{Arc, RwLock};
+
+pub struct AppState {
+    /// Swapped whole on a reload (SIGHUP); requests in flight keep the catalog they took.
+    catalog: RwLock<Arc<Catalog>>,
+    pub metrics: Arc<Metrics>,
+    pub verified_blobs: Arc<VerifiedBlobs>,
+}
+
+impl AppState {
+    pub fn new(catalog: Catalog) -> Arc<AppState> {
+        Arc::new(AppState {
+            catalog: RwLock::new(Arc::new(catalog)),
+            metrics: Arc::new(Metrics::default()),
+            verified_blobs: Arc::new(VerifiedBlobs::default()),
+        })
+    }
+
+    /// The catalog as it is now.
+    pub fn catalog(&self) -> Arc<Catalog> {
+        match self.catalog.read() {
+            Ok(catalog) => catalog.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Serves `catalog` from now on.
+    pub fn replace_catalog(&self, catalog: Catalog) {
+        match self.catalog.write() {
+            Ok(mut current) => *current = Arc::new(catalog),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(catalog),
+        }
+    }
+}
