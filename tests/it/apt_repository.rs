@@ -4,9 +4,7 @@
 //! `Signed-By` key written by `outpost config apt`) fetches them from outpost. gpgv accepts
 //! InRelease and Release.gpg; with another key apt refuses the repository.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 use std::process::Command;
 
@@ -37,22 +35,7 @@ fn apt_get_installs_from_the_bundle_and_refuses_another_key() {
     let server = Server::start(work, &["bundles/nodes-1.tar"]);
 
     let sources = work.join("sources");
-    std::fs::create_dir_all(&sources).unwrap();
-    let entry = outpost_ok(
-        work,
-        &[
-            "config",
-            "apt",
-            "--mirror",
-            &server.url(),
-            "--bundle",
-            "bundles/nodes-1.tar",
-            "--out",
-            sources.to_str().unwrap(),
-            "--key-dir",
-            sources.to_str().unwrap(),
-        ],
-    );
+    let entry = apt_sources(work, &server.url(), "bundles/nodes-1.tar", &sources);
     assert!(
         entry.contains(&format!("URIs: {}/apt/nodes\n", server.url())),
         "{entry}"
@@ -64,7 +47,6 @@ fn apt_get_installs_from_the_bundle_and_refuses_another_key() {
         )),
         "{entry}"
     );
-    std::fs::write(sources.join("outpost.sources"), &entry).unwrap();
 
     // gpgv accepts both signatures with the key config apt wrote.
     let base = format!("{}/apt/nodes/dists/outpost", server.url());
@@ -92,12 +74,7 @@ fn apt_get_installs_from_the_bundle_and_refuses_another_key() {
     );
 
     // apt-get update verifies the repository with Signed-By, and installs from it.
-    let update = node_apt(work, &sources, &["update"]);
-    assert!(
-        update.status.success(),
-        "{}",
-        String::from_utf8_lossy(&update.stderr)
-    );
+    assert_apt_ok(&node_apt(work, &sources, &["update"]));
     let install = node_apt(
         work,
         &sources,
@@ -110,15 +87,9 @@ fn apt_get_installs_from_the_bundle_and_refuses_another_key() {
             "conntrack",
         ],
     );
-    assert!(
-        install.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&install.stdout),
-        String::from_utf8_lossy(&install.stderr)
-    );
+    assert_apt_ok(&install);
     let archives = work.join("apt-state/cache/archives");
-    let lock: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(work.join("nodes.lock")).unwrap()).unwrap();
+    let lock = read_json(&work.join("nodes.lock"));
     for name in ["socat", "conntrack"] {
         let pin = lock["debs"]
             .as_array()
@@ -135,11 +106,7 @@ fn apt_get_installs_from_the_bundle_and_refuses_another_key() {
                     .starts_with(&format!("{name}_"))
             })
             .unwrap_or_else(|| panic!("{name} was not downloaded"));
-        let sum = run_ok(Command::new("sha256sum").arg(file.path()));
-        assert_eq!(
-            format!("sha256:{}", sum.split_whitespace().next().unwrap()),
-            pin["sha256"].as_str().unwrap()
-        );
+        assert_eq!(sha256_file(&file.path()), pin["sha256"].as_str().unwrap());
     }
     assert!(
         server.log().contains("/apt/nodes/pool/"),
@@ -153,18 +120,17 @@ fn apt_get_installs_from_the_bundle_and_refuses_another_key() {
     let other_pub = other.join("outpost.pub");
     let stderr = outpost_fails(
         work,
-        &[
-            "config",
+        &config_args(
             "apt",
-            "--mirror",
             &server.url(),
-            "--bundle",
             "bundles/nodes-1.tar",
-            "--key",
-            other_pub.to_str().unwrap(),
-            "--out",
-            work.to_str().unwrap(),
-        ],
+            &[
+                "--key",
+                other_pub.to_str().unwrap(),
+                "--out",
+                work.to_str().unwrap(),
+            ],
+        ),
         3,
     );
     assert!(stderr.contains("signature check failed"), "{stderr}");

@@ -2,9 +2,7 @@
 //! by every command that reads a bundle (`verify`, `inspect`, `serve`, `load`) with a clean
 //! error naming the problem: no panic, no hang, nothing written outside, nothing loaded.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -18,32 +16,18 @@ fn built() -> (Site, PathBuf) {
     (site, bundle)
 }
 
-/// Every entry of a tar, headers and data.
-fn entries(bytes: &[u8]) -> Vec<(tar::Header, Vec<u8>)> {
-    let mut archive = tar::Archive::new(bytes);
-    archive
-        .entries()
+/// A signed bundle of two test images, read into its tar entries.
+fn built_entries() -> (Site, Vec<TarEntry>) {
+    let (site, bundle) = built();
+    let list = entries(&std::fs::read(bundle).unwrap());
+    (site, list)
+}
+
+/// Where the last blob entry of a bundle's tar is.
+fn last_blob(list: &[TarEntry]) -> usize {
+    list.iter()
+        .rposition(|(h, _)| name_of(h).starts_with("blobs/sha256/"))
         .unwrap()
-        .map(|e| {
-            let mut e = e.unwrap();
-            let header = e.header().clone();
-            let mut data = Vec::new();
-            std::io::Read::read_to_end(&mut e, &mut data).unwrap();
-            (header, data)
-        })
-        .collect()
-}
-
-fn write_tar(path: &Path, list: &[(tar::Header, Vec<u8>)]) {
-    let mut out = tar::Builder::new(Vec::new());
-    for (header, data) in list {
-        out.append(header, &data[..]).unwrap();
-    }
-    std::fs::write(path, out.into_inner().unwrap()).unwrap();
-}
-
-fn name_of(header: &tar::Header) -> String {
-    String::from_utf8_lossy(&header.path_bytes()).into_owned()
 }
 
 /// A header whose name bytes are written as given (no normalisation of `..` or `/`).
@@ -61,7 +45,7 @@ fn raw_header(name: &[u8], kind: tar::EntryType, size: u64, link: Option<&str>) 
 }
 
 /// The bundle with `extra` inserted right after `index.json.sig`.
-fn with_entry(original: &[u8], extra: (tar::Header, Vec<u8>)) -> Vec<(tar::Header, Vec<u8>)> {
+fn with_entry(original: &[u8], extra: TarEntry) -> Vec<TarEntry> {
     let mut list = entries(original);
     let at = list
         .iter()
@@ -73,7 +57,7 @@ fn with_entry(original: &[u8], extra: (tar::Header, Vec<u8>)) -> Vec<(tar::Heade
 
 /// Re-signs `index.json` with the site key (an attacker who has it is out of scope; this
 /// lets a case reach the checks behind the signature).
-fn resign(work: &Path, list: &mut [(tar::Header, Vec<u8>)], index: Vec<u8>) {
+fn resign(work: &Path, list: &mut [TarEntry], index: Vec<u8>) {
     let signer =
         outpost::sign::Signer::load(&work.join("keys/outpost.key"), PASSWORD.as_bytes()).unwrap();
     let signature = signer.sign(&index).unwrap().into_bytes();
@@ -89,8 +73,8 @@ fn resign(work: &Path, list: &mut [(tar::Header, Vec<u8>)], index: Vec<u8>) {
 }
 
 /// Every reader refuses `bundle` (exit 3) with `expected` in its message; `serve` does not
-/// start, `load` leaves the store without a release.
-fn refused_everywhere(work: &Path, bundle: &Path, expected: &str) {
+/// start, `load` leaves the store without a release. Returns what `verify` said.
+fn refused_everywhere(work: &Path, bundle: &Path, expected: &str) -> String {
     let path = bundle.to_str().unwrap();
     let started = Instant::now();
     let err = outpost_fails(work, &["bundle", "verify", path], 3);
@@ -131,23 +115,13 @@ fn refused_everywhere(work: &Path, bundle: &Path, expected: &str) {
     let load_err = String::from_utf8_lossy(&load.stderr);
     assert!(!load.status.success(), "load accepted a hostile bundle");
     assert!(!load_err.contains("panicked"), "{load_err}");
-    let listed = outpost_ok(
-        work,
-        &[
-            "store",
-            "list",
-            "--store",
-            store.to_str().unwrap(),
-            "--json",
-        ],
-    );
-    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
-    assert_eq!(listed["releases"].as_array().unwrap().len(), 0);
+    assert_eq!(store_releases(work, store.to_str().unwrap()), 0);
     assert!(
         started.elapsed() < Duration::from_secs(60),
         "the readers took {:?}",
         started.elapsed()
     );
+    err
 }
 
 #[test]
@@ -237,15 +211,10 @@ fn symlinks_hardlinks_and_devices_are_refused() {
 
 #[test]
 fn duplicate_entries_for_one_blob_are_refused() {
-    let (site, bundle) = built();
+    let (site, mut list) = built_entries();
     let work = site.work();
-    let original = std::fs::read(&bundle).unwrap();
     // The same blob twice: the real bytes, then other bytes of the same length after it.
-    let mut list = entries(&original);
-    let at = list
-        .iter()
-        .rposition(|(h, _)| name_of(h).starts_with("blobs/sha256/"))
-        .unwrap();
+    let at = last_blob(&list);
     let (header, data) = list[at].clone();
     let mut other = data.clone();
     other[0] ^= 0xff;
@@ -257,14 +226,9 @@ fn duplicate_entries_for_one_blob_are_refused() {
 
 #[test]
 fn an_index_pointing_at_a_missing_blob_is_refused() {
-    let (site, bundle) = built();
+    let (site, mut list) = built_entries();
     let work = site.work();
-    let original = std::fs::read(&bundle).unwrap();
-    let mut list = entries(&original);
-    let at = list
-        .iter()
-        .rposition(|(h, _)| name_of(h).starts_with("blobs/sha256/"))
-        .unwrap();
+    let at = last_blob(&list);
     let removed = name_of(&list.remove(at).0);
     let path = work.join("missing.tar");
     write_tar(&path, &list);
@@ -274,10 +238,8 @@ fn an_index_pointing_at_a_missing_blob_is_refused() {
 
 #[test]
 fn a_huge_index_is_refused() {
-    let (site, bundle) = built();
+    let (site, mut list) = built_entries();
     let work = site.work();
-    let original = std::fs::read(&bundle).unwrap();
-    let mut list = entries(&original);
     // 64 MiB of valid JSON: an index whose annotation is one enormous string.
     let huge = format!(
         "{{\"schemaVersion\":2,\"manifests\":[],\"annotations\":{{\"x\":\"{}\"}}}}",
@@ -298,10 +260,8 @@ fn a_huge_index_is_refused() {
 
 #[test]
 fn a_manifest_that_references_itself_is_refused() {
-    let (site, bundle) = built();
+    let (site, mut list) = built_entries();
     let work = site.work();
-    let original = std::fs::read(&bundle).unwrap();
-    let mut list = entries(&original);
     // A digest cannot name content that contains it, so the closest hostile bundle names a
     // manifest D whose content lists D as its own child, stored under D.
     let claimed = outpost::digest::Digest::of(b"the claimed digest");
@@ -375,20 +335,12 @@ fn a_signature_of_another_bundle_is_refused() {
 fn a_truncated_final_part_is_named() {
     let site = Site::new();
     let work = site.work();
-    write_manifest(
-        work,
-        "edge.yaml",
-        "linux/amd64",
-        &IMAGES,
-        site.registry.port,
-    );
+    site.manifest("linux/amd64", &IMAGES);
     outpost_ok(
         work,
         &["bundle", "build", "edge.yaml", "--split-size", "32KiB"],
     );
-    let list: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(work.join("bundles/edge-1.0.parts.json")).unwrap())
-            .unwrap();
+    let list = read_json(&work.join("bundles/edge-1.0.parts.json"));
     let parts = list["parts"].as_array().unwrap();
     let count = parts.len();
     assert!(count >= 3, "{count} parts");

@@ -2,34 +2,17 @@
 //! blob's flipped byte, a broken signature, truncation anywhere, a removed blob, another key.
 //! Hostile bundles (tar-slip, links, duplicates, …) are in `attacks_bundle.rs`.
 
-mod common;
-
-use common::*;
-use std::path::{Path, PathBuf};
+use crate::common::*;
+use std::path::PathBuf;
 
 /// Builds one signed bundle of the test images; returns the site and the bundle's path.
 fn built_bundle() -> (Site, PathBuf) {
     let site = Site::new();
-    let work = site.work();
-    let images = ["library/alpha:1", "team/beta:1", "library/multi:1"];
-    write_manifest(
-        work,
-        "edge.yaml",
+    let bundle = site.build(
         "linux/amd64",
-        &images,
-        site.registry.port,
+        &["library/alpha:1", "team/beta:1", "library/multi:1"],
     );
-    outpost_ok(work, &["bundle", "build", "edge.yaml"]);
-    let bundle = work.join("bundles/edge-1.0.tar");
     (site, bundle)
-}
-
-fn verify_fails(work: &Path, bundle: &Path, key: &str) -> String {
-    outpost_fails(
-        work,
-        &["bundle", "verify", bundle.to_str().unwrap(), "--key", key],
-        3,
-    )
 }
 
 #[test]
@@ -95,19 +78,7 @@ fn every_kind_of_damage_is_named() {
         .rev()
         .find(|e| e.0.starts_with("blobs/sha256/"))
         .unwrap();
-    let mut rebuilt = tar::Builder::new(Vec::new());
-    let mut archive = tar::Archive::new(&original[..]);
-    for entry in archive.entries().unwrap() {
-        let mut entry = entry.unwrap();
-        if entry.path().unwrap().to_string_lossy() == victim.0 {
-            continue;
-        }
-        let header = entry.header().clone();
-        let mut data = Vec::new();
-        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
-        rebuilt.append(&header, &data[..]).unwrap();
-    }
-    std::fs::write(&damaged, rebuilt.into_inner().unwrap()).unwrap();
+    std::fs::write(&damaged, tar_without(&original, &victim.0)).unwrap();
     let stderr = verify_fails(work, &damaged, "keys/outpost.pub");
     let digest = victim.0.trim_start_matches("blobs/sha256/");
     assert!(

@@ -2,10 +2,8 @@
 //! (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`) for the registry host named in
 //! the manifest, and says clearly when it has none.
 
-mod common;
-
+use crate::common::*;
 use base64::Engine as _;
-use common::*;
 
 #[test]
 fn credentials_come_from_the_docker_config() {

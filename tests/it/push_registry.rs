@@ -2,24 +2,17 @@
 //! auth: skopeo sees every image under the prefix with the pinned digests, the lockfile
 //! arrives as an OCI artifact, and a second push uploads no blob.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 use std::process::Command;
 
 const IMAGES: [&str; 3] = ["library/alpha:1", "team/beta:1", "library/multi:1"];
 
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap()
-}
-
 /// skopeo inspects every pinned image in the target; the manifest digest must be the pin,
 /// except for an index the bundle carries partly (`reduced`): its tag names an index of just
 /// the carried platform manifests, whose digests are the pinned ones.
 fn assert_pushed(work: &Path, port: u16, prefix: &str, creds: Option<&str>, reduced: &[&str]) {
-    let lock: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(work.join("edge.lock")).unwrap()).unwrap();
+    let lock = read_json(&work.join("edge.lock"));
     for pin in lock["images"].as_array().unwrap() {
         let reference = pin["reference"].as_str().unwrap();
         let path = reference.trim_start_matches("registry.test/");

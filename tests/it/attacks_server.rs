@@ -2,9 +2,7 @@
 //! 4xx (or is dropped), never a panic or a 5xx; nothing outside the bundle is served; the
 //! server keeps answering other clients, and its memory stays bounded.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
@@ -13,13 +11,7 @@ const MANIFEST: &str = "/v2/registry.test/library/alpha/manifests/1";
 
 /// Peak resident memory (VmHWM) of a process, KiB.
 fn peak_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap()
+    memory_kib(pid, "VmHWM")
 }
 
 /// A raw HTTP/1.1 GET (no client-side normalisation); the status and the whole response.

@@ -4,9 +4,7 @@
 //! .deb's sha256 is what the archive serves. Needs the network to that archive: it fails,
 //! never skips, when the archive is unreachable.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::process::Command;
 
 const PACKAGES: &str = "[containerd, runc, socat, conntrack, ipset, ebtables, ethtool, iptables]";
@@ -60,8 +58,7 @@ fn the_host_archive_closure_is_pinned_and_matches_what_the_archive_serves() {
     manifest(work, "source: system\n       ");
     let out = outpost_ok(work, &["lock", "apt.yaml"]);
     assert!(out.contains("apt.lock"), "{out}");
-    let lock: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(work.join("apt.lock")).unwrap()).unwrap();
+    let lock = read_json(&work.join("apt.lock"));
     let debs = lock["debs"].as_array().unwrap();
     for arch in ["amd64", "arm64"] {
         for name in [
@@ -103,12 +100,7 @@ fn the_host_archive_closure_is_pinned_and_matches_what_the_archive_serves() {
                 .arg(&file)
                 .arg(url),
         );
-        let sum = run_ok(Command::new("sha256sum").arg(&file));
-        assert_eq!(
-            format!("sha256:{}", sum.split_whitespace().next().unwrap()),
-            deb["sha256"].as_str().unwrap(),
-            "{url}"
-        );
+        assert_eq!(sha256_file(&file), deb["sha256"].as_str().unwrap(), "{url}");
         assert_eq!(
             std::fs::metadata(&file).unwrap().len(),
             deb["size"].as_u64().unwrap(),

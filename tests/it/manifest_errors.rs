@@ -1,8 +1,6 @@
 //! Manifest mistakes are reported with file, line and column, before any network access.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn a_typo_is_reported_with_line_and_column() {

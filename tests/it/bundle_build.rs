@@ -2,30 +2,17 @@
 //! (skopeo, openssl) read and check the bundle; rebuilds are byte-identical; --locked notices
 //! a changed manifest; a platform the image lacks is named.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::process::Command;
 
 const IMAGES: [&str; 3] = ["library/alpha:1", "team/beta:1", "library/multi:1"];
-
-fn sha256_file(path: &std::path::Path) -> String {
-    let out = run_ok(Command::new("sha256sum").arg(path));
-    format!("sha256:{}", out.split_whitespace().next().unwrap())
-}
 
 #[test]
 fn build_verify_and_read_back_with_stock_tools() {
     require("openssl");
     let site = Site::new();
     let work = site.work();
-    write_manifest(
-        work,
-        "edge.yaml",
-        "linux/amd64",
-        &IMAGES,
-        site.registry.port,
-    );
+    site.manifest("linux/amd64", &IMAGES);
 
     let built = outpost_ok(
         work,
@@ -38,7 +25,7 @@ fn build_verify_and_read_back_with_stock_tools() {
             "--json",
         ],
     );
-    let built: serde_json::Value = serde_json::from_str(&built).unwrap();
+    let built = json(&built);
     assert_eq!(built["images"], 3);
     let bundle = work.join("bundles/edge-1.0.tar");
     assert!(bundle.is_file());
@@ -68,18 +55,16 @@ fn build_verify_and_read_back_with_stock_tools() {
         .collect();
     let unique: std::collections::HashSet<_> = blobs.iter().collect();
     assert_eq!(blobs.len(), unique.len());
-    let inspected: serde_json::Value = serde_json::from_str(&outpost_ok(
+    let inspected = json(&outpost_ok(
         work,
         &["bundle", "inspect", "bundles/edge-1.0.tar", "--json"],
-    ))
-    .unwrap();
+    ));
     assert_eq!(inspected["blobs"].as_u64().unwrap() as usize, blobs.len());
     assert_eq!(inspected["images"].as_array().unwrap().len(), 3);
     assert_eq!(inspected["release"], "edge");
 
     // Stock skopeo reads every image out of the bundle, and gets the pinned manifests.
-    let lock: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(work.join("edge.lock")).unwrap()).unwrap();
+    let lock = read_json(&work.join("edge.lock"));
     for pin in lock["images"].as_array().unwrap() {
         let reference = pin["reference"].as_str().unwrap();
         let dir = work.join(format!("copy-{}", reference.replace(['/', ':'], "_")));
@@ -147,11 +132,6 @@ fn build_verify_and_read_back_with_stock_tools() {
     assert_eq!(checked.trim(), "Verified OK");
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(bytes))
-}
-
 /// `bundle build --locked --out OUT --json`, parsed.
 fn locked_build(work: &std::path::Path, out: &str) -> serde_json::Value {
     let printed = outpost_ok(
@@ -166,20 +146,14 @@ fn locked_build(work: &std::path::Path, out: &str) -> serde_json::Value {
             "--json",
         ],
     );
-    serde_json::from_str(&printed).unwrap()
+    json(&printed)
 }
 
 #[test]
 fn rebuilds_are_byte_identical_and_download_nothing() {
     let site = Site::new();
     let work = site.work();
-    write_manifest(
-        work,
-        "edge.yaml",
-        "linux/amd64",
-        &IMAGES,
-        site.registry.port,
-    );
+    site.manifest("linux/amd64", &IMAGES);
 
     outpost_ok(work, &["lock", "edge.yaml"]);
     let first_lock = std::fs::read(work.join("edge.lock")).unwrap();
@@ -215,21 +189,9 @@ fn rebuilds_are_byte_identical_and_download_nothing() {
 fn locked_build_refuses_a_manifest_edited_after_locking() {
     let site = Site::new();
     let work = site.work();
-    write_manifest(
-        work,
-        "edge.yaml",
-        "linux/amd64",
-        &IMAGES[..1],
-        site.registry.port,
-    );
+    site.manifest("linux/amd64", &IMAGES[..1]);
     outpost_ok(work, &["lock", "edge.yaml"]);
-    write_manifest(
-        work,
-        "edge.yaml",
-        "linux/amd64",
-        &IMAGES[..2],
-        site.registry.port,
-    );
+    site.manifest("linux/amd64", &IMAGES[..2]);
     let stderr = outpost_fails(work, &["bundle", "build", "edge.yaml", "--locked"], 2);
     assert!(stderr.contains("lockfile edge.lock is stale"), "{stderr}");
     assert!(stderr.contains("run `outpost lock`"), "{stderr}");
@@ -240,25 +202,13 @@ fn locked_build_refuses_a_manifest_edited_after_locking() {
 fn a_platform_the_image_lacks_is_named_with_what_it_has() {
     let site = Site::new();
     let work = site.work();
-    write_manifest(
-        work,
-        "edge.yaml",
-        "linux/amd64, linux/s390x",
-        &["library/multi:1"],
-        site.registry.port,
-    );
+    site.manifest("linux/amd64, linux/s390x", &["library/multi:1"]);
     let stderr = outpost_fails(work, &["lock", "edge.yaml"], 2);
     assert!(
         stderr.contains("registry.test/library/multi:1: no manifest for platform linux/s390x; the image has linux/amd64, linux/arm64"),
         "{stderr}"
     );
-    write_manifest(
-        work,
-        "edge.yaml",
-        "linux/arm64",
-        &["library/alpha:1"],
-        site.registry.port,
-    );
+    site.manifest("linux/arm64", &["library/alpha:1"]);
     let stderr = outpost_fails(work, &["lock", "edge.yaml"], 2);
     assert!(stderr.contains("registry.test/library/alpha:1: no manifest for platform linux/arm64; the image has only linux/amd64"), "{stderr}");
 }
@@ -267,13 +217,7 @@ fn a_platform_the_image_lacks_is_named_with_what_it_has() {
 fn both_platforms_of_a_multi_arch_image_are_carried() {
     let site = Site::new();
     let work = site.work();
-    write_manifest(
-        work,
-        "edge.yaml",
-        "linux/amd64, linux/arm64",
-        &["library/multi:1"],
-        site.registry.port,
-    );
+    site.manifest("linux/amd64, linux/arm64", &["library/multi:1"]);
     outpost_ok(work, &["bundle", "build", "edge.yaml"]);
     outpost_ok(work, &["bundle", "verify", "bundles/edge-1.0.tar"]);
     // skopeo --all copies the whole index: both platform manifests must be in the bundle.

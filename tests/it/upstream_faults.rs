@@ -2,24 +2,29 @@
 //! resumes, completes correctly or fails naming the image and digest, and never leaves
 //! corrupt content in the cache.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::sync::atomic::Ordering;
 
-#[test]
-fn a_dropped_connection_mid_blob_is_resumed() {
+/// A site whose `edge.yaml` (library/alpha:1) reaches the registry through a proxy that
+/// applies `fault` to alpha's own layer; that layer's digest.
+fn faulty_site(fault: Fault) -> (Site, String, FaultProxy) {
     let site = Site::new();
-    let work = site.work();
     let own_layer = site.image("library/alpha:1").layer_digests()[1].clone();
-    let proxy = FaultProxy::start(site.registry.port, &own_layer, Fault::DropFirst(2));
+    let proxy = FaultProxy::start(site.registry.port, &own_layer, fault);
     write_manifest(
-        work,
+        site.work(),
         "edge.yaml",
         "linux/amd64",
         &["library/alpha:1"],
         proxy.port,
     );
+    (site, own_layer, proxy)
+}
+
+#[test]
+fn a_dropped_connection_mid_blob_is_resumed() {
+    let (site, own_layer, proxy) = faulty_site(Fault::DropFirst(2));
+    let work = site.work();
 
     let out = outpost(work, &["bundle", "build", "edge.yaml"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -37,17 +42,8 @@ fn a_dropped_connection_mid_blob_is_resumed() {
 
 #[test]
 fn a_registry_serving_wrong_bytes_fails_naming_image_and_digest() {
-    let site = Site::new();
+    let (site, own_layer, _proxy) = faulty_site(Fault::CorruptAlways);
     let work = site.work();
-    let own_layer = site.image("library/alpha:1").layer_digests()[1].clone();
-    let proxy = FaultProxy::start(site.registry.port, &own_layer, Fault::CorruptAlways);
-    write_manifest(
-        work,
-        "edge.yaml",
-        "linux/amd64",
-        &["library/alpha:1"],
-        proxy.port,
-    );
 
     let stderr = outpost_fails(work, &["bundle", "build", "edge.yaml"], 4);
     assert!(

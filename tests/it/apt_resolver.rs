@@ -5,9 +5,7 @@
 //! request against the same repository (empty status plus the assumed-installed base), and
 //! tampered or expired metadata must fail clearly.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use outpost::sign::apt::AptSigner;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -110,12 +108,9 @@ fn apt_simulate(
     arch: &str,
     request: &[&str],
 ) -> BTreeSet<String> {
-    require("apt-get");
     let state = work.join(format!("apt-{arch}"));
-    std::fs::create_dir_all(state.join("lists/partial")).unwrap();
-    std::fs::create_dir_all(state.join("cache/archives/partial")).unwrap();
     std::fs::create_dir_all(state.join("sources")).unwrap();
-    std::fs::write(state.join("status"), "Package: base\nStatus: install ok installed\nVersion: 1.0\nArchitecture: all\nEssential: yes\nPriority: required\nMaintainer: t\nDescription: base\n\n").unwrap();
+    std::fs::write(state.join("status"), BASE_STATUS).unwrap();
     std::fs::write(
         state.join("sources/test.sources"),
         format!("Types: deb\nURIs: http://127.0.0.1:{}\nSuites: test\nComponents: main\nSigned-By: {}\n", repo.port, work.join("keys/outpost-apt.gpg").display()),
@@ -130,12 +125,7 @@ fn apt_simulate(
             args,
         )
     };
-    let update = apt(&["update"]);
-    assert!(
-        update.status.success(),
-        "{}",
-        String::from_utf8_lossy(&update.stderr)
-    );
+    assert_apt_ok(&apt(&["update"]));
     let mut args = vec!["install", "--simulate", "-y"];
     args.extend_from_slice(request);
     let out = apt(&args);
@@ -167,8 +157,7 @@ fn the_closure_matches_apt_and_failures_are_named() {
     let repo = build_repo(work, None);
     manifest(work, &repo, "[app]");
     outpost_ok(work, &["lock", "t.yaml"]);
-    let lock: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(work.join("t.lock")).unwrap()).unwrap();
+    let lock = read_json(&work.join("t.lock"));
     for arch in ARCHES {
         let ours: BTreeSet<String> = lock["debs"]
             .as_array()
@@ -208,49 +197,12 @@ fn the_closure_matches_apt_and_failures_are_named() {
     );
     let server = Server::start(work, &["bundles/t-1.tar"]);
     let node = work.join("node");
-    std::fs::create_dir_all(node.join("sources")).unwrap();
-    let entry = outpost_ok(
-        work,
-        &[
-            "config",
-            "apt",
-            "--mirror",
-            &server.url(),
-            "--bundle",
-            "bundles/t-1.tar",
-            "--out",
-            node.join("sources").to_str().unwrap(),
-            "--key-dir",
-            node.join("sources").to_str().unwrap(),
-        ],
-    );
-    std::fs::write(node.join("sources/outpost.sources"), entry).unwrap();
-    for dir in ["lists/partial", "cache/archives/partial"] {
-        std::fs::create_dir_all(node.join(dir)).unwrap();
-    }
-    std::fs::write(node.join("status"), "Package: base\nStatus: install ok installed\nVersion: 1.0\nArchitecture: all\nEssential: yes\nPriority: required\nMaintainer: t\nDescription: base\n\n").unwrap();
-    let node_apt = |args: &[&str]| {
-        apt_get(
-            &node,
-            &node.join("sources"),
-            &node.join("status"),
-            "arm64",
-            args,
-        )
-    };
-    let update = node_apt(&["update"]);
-    assert!(
-        update.status.success(),
-        "{}",
-        String::from_utf8_lossy(&update.stderr)
-    );
-    let install = node_apt(&["install", "-y", "--download-only", "app"]);
-    assert!(
-        install.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&install.stdout),
-        String::from_utf8_lossy(&install.stderr)
-    );
+    let sources = node.join("sources");
+    apt_sources(work, &server.url(), "bundles/t-1.tar", &sources);
+    std::fs::write(node.join("status"), BASE_STATUS).unwrap();
+    let node_apt = |args: &[&str]| apt_get(&node, &sources, &node.join("status"), "arm64", args);
+    assert_apt_ok(&node_apt(&["update"]));
+    assert_apt_ok(&node_apt(&["install", "-y", "--download-only", "app"]));
     let downloaded: BTreeSet<String> = std::fs::read_dir(node.join("cache/archives"))
         .unwrap()
         .filter_map(|e| e.ok())

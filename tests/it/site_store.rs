@@ -2,9 +2,7 @@
 //! new blobs; `load` imports releases into a store (deltas on top of their base), survives
 //! SIGKILL at any point and a full disk, and `serve --store` serves every release.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -44,10 +42,6 @@ fn blob_sizes(images: &[Seeded]) -> std::collections::HashMap<String, u64> {
         }
     }
     sizes
-}
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap()
 }
 
 fn build_release(registry: &Registry, work: &Path, version: &str, images: &[&str], extra: &[&str]) {
@@ -128,11 +122,7 @@ fn delta_carries_only_new_blobs_and_loads_on_top_of_its_base() {
         err.contains("delta on edge 1.0") && err.contains("not in the store"),
         "{err}"
     );
-    let listed = json(&outpost_ok(
-        work,
-        &["store", "list", "--store", "empty", "--json"],
-    ));
-    assert_eq!(listed["releases"].as_array().unwrap().len(), 0);
+    assert_eq!(store_releases(work, "empty"), 0);
 
     // Release 1, then the delta: the store serves both releases completely.
     outpost_ok(work, &["load", "bundles/edge-1.0.tar", "--store", "site"]);
@@ -142,11 +132,7 @@ fn delta_carries_only_new_blobs_and_loads_on_top_of_its_base() {
     ));
     assert_eq!(loaded["release"]["base"], r1_index);
     assert!(loaded["stored_bytes"].as_u64().unwrap() <= new_bytes + (64 << 10));
-    let listed = json(&outpost_ok(
-        work,
-        &["store", "list", "--store", "site", "--json"],
-    ));
-    assert_eq!(listed["releases"].as_array().unwrap().len(), 2);
+    assert_eq!(store_releases(work, "site"), 2);
     outpost_ok(work, &["store", "verify", "--store", "site"]);
     let server = Server::start(work, &["--store", "site"]);
     pull_all(&server, work, &pins(work, "edge-2.0.lock"));
@@ -199,6 +185,15 @@ fn store_blobs(store: &Path) -> HashSet<String> {
         .collect()
 }
 
+/// Every blob visible in the store hashes to its name (`store verify` checks only the
+/// referenced ones).
+fn assert_blobs_whole(store: &Path, case: &str) {
+    for hex in store_blobs(store) {
+        let digest = sha256_file(&store.join("blobs/sha256").join(&hex));
+        assert_eq!(digest, format!("sha256:{hex}"), "{case}");
+    }
+}
+
 #[test]
 fn load_survives_sigkill_at_any_point_and_a_full_disk() {
     let (registry, dir, _, _) = two_releases();
@@ -218,18 +213,9 @@ fn load_survives_sigkill_at_any_point_and_a_full_disk() {
     ] {
         let store = format!("kill-{}-{}", halt.0.len(), halt.1);
         load_killed(work, "bundles/edge-1.0.tar", &store, halt);
-        let listed = json(&outpost_ok(
-            work,
-            &["store", "list", "--store", &store, "--json"],
-        ));
-        assert_eq!(listed["releases"].as_array().unwrap().len(), 0, "{halt:?}");
+        assert_eq!(store_releases(work, &store), 0, "{halt:?}");
         // Every visible blob is whole (store verify hashes referenced ones; check all here).
-        for hex in store_blobs(&work.join(&store)) {
-            let out = run_ok(
-                Command::new("sha256sum").arg(work.join(&store).join("blobs/sha256").join(&hex)),
-            );
-            assert!(out.starts_with(&hex), "{halt:?}: {out}");
-        }
+        assert_blobs_whole(&work.join(&store), &format!("{halt:?}"));
         // Run again: it completes, the store verifies clean and serves everything.
         outpost_ok(work, &["load", "bundles/edge-1.0.tar", "--store", &store]);
         outpost_ok(work, &["store", "verify", "--store", &store]);
@@ -243,11 +229,7 @@ fn load_survives_sigkill_at_any_point_and_a_full_disk() {
         "site",
         ("OUTPOST_TEST_HALT_AFTER_BLOBS", 2),
     );
-    let listed = json(&outpost_ok(
-        work,
-        &["store", "list", "--store", "site", "--json"],
-    ));
-    assert_eq!(listed["releases"].as_array().unwrap().len(), 1);
+    assert_eq!(store_releases(work, "site"), 1);
     outpost_ok(work, &["store", "verify", "--store", "site"]);
     outpost_ok(work, &["load", "bundles/edge-2.0.tar", "--store", "site"]);
     outpost_ok(work, &["store", "verify", "--store", "site"]);
@@ -286,21 +268,8 @@ fn load_survives_sigkill_at_any_point_and_a_full_disk() {
     );
     assert!(err.contains("no space left"), "{err}");
     assert!(err.contains("larger --store"), "{err}");
-    let listed = json(&outpost_ok(
-        work,
-        &[
-            "store",
-            "list",
-            "--store",
-            store.to_str().unwrap(),
-            "--json",
-        ],
-    ));
-    assert_eq!(listed["releases"].as_array().unwrap().len(), 0);
-    for hex in store_blobs(&store) {
-        let out = run_ok(Command::new("sha256sum").arg(store.join("blobs/sha256").join(&hex)));
-        assert!(out.starts_with(&hex), "{out}");
-    }
+    assert_eq!(store_releases(work, store.to_str().unwrap()), 0);
+    assert_blobs_whole(&store, "full disk");
 }
 
 #[test]
@@ -385,8 +354,7 @@ fn a_delta_that_adds_a_platform_loads_and_is_served_after_sighup() {
         "{}",
         server.log()
     );
-    let index: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(dest.join("index.json")).unwrap()).unwrap();
+    let index = read_json(&dest.join("index.json"));
     assert_eq!(
         index["manifests"][0]["digest"].as_str(),
         pins(work, "r2.lock")[0].1.as_str().into()

@@ -1,20 +1,13 @@
 //! Under load (wrk, 64 connections, 30 s, manifests and blobs mixed) the server answers every
 //! request without error and its memory stays flat.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::process::Command;
 use std::time::Duration;
 
+/// Resident memory (VmRSS) of a process now, KiB.
 fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap()
+    memory_kib(pid, "VmRSS")
 }
 
 #[test]

@@ -2,9 +2,7 @@
 //! verify/inspect/serve, a missing or damaged part named precisely, and `bundle join`
 //! giving back the unsplit tar byte for byte.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 
 const IMAGES: [&str; 3] = ["bench/app0:1", "bench/app1:1", "bench/app2:1"];
@@ -12,11 +10,24 @@ const PART: u64 = 10 << 20;
 const LIST: &str = "split/edge-1.0.parts.json";
 
 /// `bundle verify` of the split bundle fails with exit 3; its message.
-fn verify_fails(work: &Path) -> String {
-    outpost_fails(
+fn split_verify_fails(work: &Path) -> String {
+    verify_fails(work, Path::new(LIST), "keys/outpost.pub")
+}
+
+/// `bundle build edge.yaml --locked --out split --split-size 10MiB`; what it printed.
+fn build_split(work: &Path) -> String {
+    outpost_ok(
         work,
-        &["bundle", "verify", LIST, "--key", "keys/outpost.pub"],
-        3,
+        &[
+            "bundle",
+            "build",
+            "edge.yaml",
+            "--locked",
+            "--out",
+            "split",
+            "--split-size",
+            "10MiB",
+        ],
     )
 }
 
@@ -44,8 +55,7 @@ fn big_site() -> (Registry, tempfile::TempDir) {
 }
 
 fn parts_of(list: &Path) -> Vec<(String, u64)> {
-    let list: serde_json::Value = serde_json::from_slice(&std::fs::read(list).unwrap()).unwrap();
-    list["parts"]
+    read_json(list)["parts"]
         .as_array()
         .unwrap()
         .iter()
@@ -64,19 +74,7 @@ fn split_bundle_verifies_serves_and_joins_byte_identical() {
     let work = dir.path();
     write_manifest(work, "edge.yaml", "linux/amd64", &IMAGES, registry.port);
     outpost_ok(work, &["bundle", "build", "edge.yaml", "--out", "whole"]);
-    let out = outpost_ok(
-        work,
-        &[
-            "bundle",
-            "build",
-            "edge.yaml",
-            "--locked",
-            "--out",
-            "split",
-            "--split-size",
-            "10MiB",
-        ],
-    );
+    let out = build_split(work);
     assert!(out.contains("parts:"), "{out}");
     let whole = work.join("whole/edge-1.0.tar");
     let whole_len = std::fs::metadata(&whole).unwrap().len();
@@ -108,28 +106,15 @@ fn split_bundle_verifies_serves_and_joins_byte_identical() {
         );
         assert!(out.starts_with("OK "), "{given}: {out}");
     }
-    let inspected: serde_json::Value = serde_json::from_str(&outpost_ok(
+    let inspected = json(&outpost_ok(
         work,
         &["bundle", "inspect", "split/edge-1.0.tar.001", "--json"],
-    ))
-    .unwrap();
+    ));
     assert_eq!(inspected["parts"].as_u64(), Some(parts.len() as u64));
     assert_eq!(inspected["images"].as_array().unwrap().len(), 3);
 
     // A rebuild with the same split leaves the parts alone.
-    let again = outpost_ok(
-        work,
-        &[
-            "bundle",
-            "build",
-            "edge.yaml",
-            "--locked",
-            "--out",
-            "split",
-            "--split-size",
-            "10MiB",
-        ],
-    );
+    let again = build_split(work);
     assert!(again.contains("unchanged"), "{again}");
 
     // serve reads the parts in place: skopeo copies every image, digests equal the pins.
@@ -169,7 +154,7 @@ fn split_bundle_verifies_serves_and_joins_byte_identical() {
     let mut damaged = original.clone();
     damaged[original.len() / 2] ^= 0x20;
     std::fs::write(&part4, &damaged).unwrap();
-    let err = verify_fails(work);
+    let err = split_verify_fails(work);
     assert!(
         err.contains(&format!("part 4 of {count}")) && err.contains("sha256 mismatch"),
         "{err}"
@@ -202,7 +187,7 @@ fn split_bundle_verifies_serves_and_joins_byte_identical() {
     let mut damaged = original.clone();
     damaged[(header_at % PART) as usize + 100] ^= 0x01; // inside the mode field
     std::fs::write(&part, &damaged).unwrap();
-    let err = verify_fails(work);
+    let err = split_verify_fails(work);
     assert!(
         err.contains(&format!("part {} of {count}", index + 1)),
         "{err}"
@@ -228,6 +213,6 @@ fn split_bundle_verifies_serves_and_joins_byte_identical() {
     let last = work.join("split").join(&parts[count - 1].0);
     let bytes = std::fs::read(&last).unwrap();
     std::fs::write(&last, &bytes[..bytes.len() - 700]).unwrap();
-    let err = verify_fails(work);
+    let err = split_verify_fails(work);
     assert!(err.contains(&format!("part {count} of {count}")), "{err}");
 }

@@ -2,20 +2,13 @@
 //! HTTP surface answers edge cases with the spec's statuses and error codes, a bad signature
 //! keeps it from starting, and a blob damaged on disk is never delivered whole.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::process::Command;
 
 const IMAGES: [&str; 3] = ["library/alpha:1", "team/beta:1", "library/multi:1"];
 
 fn lockfile(work: &std::path::Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(work.join("edge.lock")).unwrap()).unwrap()
-}
-
-fn sha256_of(path: &std::path::Path) -> String {
-    let out = run_ok(Command::new("sha256sum").arg(path));
-    format!("sha256:{}", out.split_whitespace().next().unwrap())
+    read_json(&work.join("edge.lock"))
 }
 
 #[test]
@@ -28,8 +21,7 @@ fn skopeo_pulls_every_image_by_tag_and_by_digest() {
     let bundle = site.build("linux/amd64", &IMAGES);
     let server = Server::start(work, &[bundle.to_str().unwrap(), "multi.tar"]);
     let mut pins = lockfile(work)["images"].as_array().unwrap().clone();
-    let multi: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(work.join("multi.lock")).unwrap()).unwrap();
+    let multi = read_json(&work.join("multi.lock"));
     pins.extend(multi["images"].as_array().unwrap().iter().cloned());
 
     for pin in &pins {
@@ -69,7 +61,7 @@ fn skopeo_pulls_every_image_by_tag_and_by_digest() {
                     &format!("dir:{}", dir.display()),
                 ]));
                 assert_eq!(
-                    sha256_of(&dir.join("manifest.json")),
+                    sha256_file(&dir.join("manifest.json")),
                     platform["digest"].as_str().unwrap(),
                     "{source} {arch}"
                 );
@@ -415,18 +407,11 @@ fn a_bad_signature_keeps_the_server_from_starting() {
 
     // A bundle without its signature is refused too, and the message says so.
     let original = std::fs::read(work.join("bundles/edge-1.0.tar")).unwrap();
-    let mut unsigned = tar::Builder::new(Vec::new());
-    for entry in tar::Archive::new(&original[..]).entries().unwrap() {
-        let mut entry = entry.unwrap();
-        if entry.path().unwrap().to_string_lossy() == "index.json.sig" {
-            continue;
-        }
-        let header = entry.header().clone();
-        let mut data = Vec::new();
-        std::io::Read::read_to_end(&mut entry, &mut data).unwrap();
-        unsigned.append(&header, &data[..]).unwrap();
-    }
-    std::fs::write(work.join("unsigned.tar"), unsigned.into_inner().unwrap()).unwrap();
+    std::fs::write(
+        work.join("unsigned.tar"),
+        tar_without(&original, "index.json.sig"),
+    )
+    .unwrap();
     let stderr = outpost_fails(
         work,
         &["serve", "unsigned.tar", "--listen", "127.0.0.1:0"],

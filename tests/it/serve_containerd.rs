@@ -2,9 +2,7 @@
 //! `outpost config containerd` writes, and the bytes come from outpost: over plain HTTP and
 //! over TLS with the site CA that `--tls auto` creates.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -83,18 +81,6 @@ impl Drop for Containerd {
     }
 }
 
-fn pinned_digest(work: &Path, reference: &str) -> String {
-    let lock: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(work.join("edge.lock")).unwrap()).unwrap();
-    let pin = lock["images"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["reference"] == reference)
-        .unwrap();
-    pin["digest"].as_str().unwrap().to_string()
-}
-
 #[test]
 fn containerd_pulls_through_the_mirror_over_http_and_tls() {
     let site = Site::new();
@@ -110,16 +96,12 @@ fn containerd_pulls_through_the_mirror_over_http_and_tls() {
     let server = Server::start(work, &[bundle.to_str().unwrap()]);
     let written = outpost_ok(
         work,
-        &[
-            "config",
+        &config_args(
             "containerd",
-            "--mirror",
             &server.url(),
-            "--bundle",
             "bundles/edge-1.0.tar",
-            "--out",
-            "certs-http",
-        ],
+            &["--out", "certs-http"],
+        ),
     );
     assert!(written.contains("config_path"), "{written}");
     let hosts = std::fs::read_to_string(work.join("certs-http/registry.test/hosts.toml")).unwrap();
@@ -130,7 +112,7 @@ fn containerd_pulls_through_the_mirror_over_http_and_tls() {
     containerd.pull(&work.join("certs-http"), "registry.test/library/alpha:1");
     assert_eq!(
         containerd.image_digest("registry.test/library/alpha:1"),
-        pinned_digest(work, "registry.test/library/alpha:1")
+        pinned_digest(work, "edge.lock", "registry.test/library/alpha:1")
     );
     let log = server.log();
     assert!(
@@ -156,23 +138,17 @@ fn containerd_pulls_through_the_mirror_over_http_and_tls() {
     let ca = work.join("state/ca.crt").display().to_string();
     outpost_ok(
         work,
-        &[
-            "config",
+        &config_args(
             "containerd",
-            "--mirror",
             &server.url(),
-            "--ca",
-            &ca,
-            "--bundle",
             "bundles/edge-1.0.tar",
-            "--out",
-            "certs-tls",
-        ],
+            &["--ca", &ca, "--out", "certs-tls"],
+        ),
     );
     containerd.pull(&work.join("certs-tls"), "registry.test/library/multi:1");
     assert_eq!(
         containerd.image_digest("registry.test/library/multi:1"),
-        pinned_digest(work, "registry.test/library/multi:1")
+        pinned_digest(work, "edge.lock", "registry.test/library/multi:1")
     );
     let log = server.log();
     assert!(

@@ -4,9 +4,7 @@
 //! file at its upstream path with `.sha256` sidecars, and the kubespray/kubeadm configuration
 //! resolves against the running server.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use std::path::Path;
 use std::process::Command;
 
@@ -136,25 +134,14 @@ fn build_upstreams(work: &Path) -> (StaticServer, StaticServer) {
     (StaticServer::start(dl), StaticServer::start(gh))
 }
 
+/// The control-plane images of `VERSION`, built by scripts/testimages.py and pushed.
 fn seed_control_plane(registry: &Registry, work: &Path) {
-    let listing = run_ok(
-        Command::new("python3")
-            .arg(repo_root().join("scripts/testimages.py"))
-            .arg(work.join("k8s-layouts"))
-            .args(["--set", "kubernetes", "--k8s-version", VERSION]),
+    seed_set(
+        registry,
+        &work.join("k8s-layouts"),
+        &["--set", "kubernetes", "--k8s-version", VERSION],
+        None,
     );
-    for line in listing.lines() {
-        let (dir, name) = line.split_once(' ').unwrap();
-        run_ok(Command::new("skopeo").args([
-            "copy",
-            "-q",
-            "--all",
-            "--preserve-digests",
-            "--dest-tls-verify=false",
-            &format!("oci:{dir}"),
-            &format!("docker://127.0.0.1:{}/{name}", registry.port),
-        ]));
-    }
 }
 
 fn write_release(work: &Path, registry: u16, dl: u16, gh: u16) {
@@ -212,7 +199,7 @@ impl K8sSite {
     }
 
     fn lock(&self) -> serde_json::Value {
-        serde_json::from_slice(&std::fs::read(self.work().join("k8s.lock")).unwrap()).unwrap()
+        read_json(&self.work().join("k8s.lock"))
     }
 }
 
@@ -427,14 +414,7 @@ fn the_mirror_serves_every_file_at_its_upstream_path_and_configures_kubespray() 
     // kubespray: YAML whose every URL resolves against the running mirror.
     let vars = outpost_ok(
         work,
-        &[
-            "config",
-            "kubespray",
-            "--mirror",
-            &base,
-            "--bundle",
-            "bundles/k8s-1.31.tar",
-        ],
+        &config_args("kubespray", &base, "bundles/k8s-1.31.tar", &[]),
     );
     let parsed: std::collections::BTreeMap<String, String> =
         serde_norway::from_str(&vars).unwrap_or_else(|e| panic!("{e}:\n{vars}"));
@@ -485,14 +465,7 @@ fn the_mirror_serves_every_file_at_its_upstream_path_and_configures_kubespray() 
     // coredns under the path kubeadm uses for custom repositories.
     let config = outpost_ok(
         work,
-        &[
-            "config",
-            "kubeadm",
-            "--mirror",
-            &server.addr(),
-            "--bundle",
-            "bundles/k8s-1.31.tar",
-        ],
+        &config_args("kubeadm", &server.addr(), "bundles/k8s-1.31.tar", &[]),
     );
     assert!(
         config.contains(&format!("kubernetesVersion: {VERSION}")),
