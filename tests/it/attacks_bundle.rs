@@ -1,6 +1,7 @@
 //! Attack suite, bundle side: hostile, tampered and malformed bundles. Each case is refused
 //! by every command that reads a bundle (`verify`, `inspect`, `serve`, `load`) with a clean
 //! error naming the problem: no panic, no hang, nothing written outside, nothing loaded.
+//! What `verify` says for each case is snapshotted whole (`snapshots/it__attacks_bundle__*`).
 
 use crate::common::*;
 use std::path::{Path, PathBuf};
@@ -28,6 +29,19 @@ fn last_blob(list: &[TarEntry]) -> usize {
     list.iter()
         .rposition(|(h, _)| name_of(h).starts_with("blobs/sha256/"))
         .unwrap()
+}
+
+/// Snapshots what `verify` said for each case of one test, whole: `case:` then the message.
+/// Digests are filtered: a bundle's own digests change with the key that signs it and the
+/// registry port its manifest names.
+fn assert_messages(snapshot: &str, messages: &[(&str, String)]) {
+    let text: String = messages
+        .iter()
+        .map(|(case, message)| format!("{case}:\n{}\n", message.trim_end()))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let _filters = snapshot_settings_without_digests().bind_to_scope();
+    insta::assert_snapshot!(snapshot, text);
 }
 
 /// A header whose name bytes are written as given (no normalisation of `..` or `/`).
@@ -147,6 +161,7 @@ fn tar_slip_entries_are_refused_and_never_written() {
             "path escapes the layout",
         ),
     ];
+    let mut messages = Vec::new();
     for (label, name, expected) in cases {
         let list = with_entry(
             &original,
@@ -157,10 +172,13 @@ fn tar_slip_entries_are_refused_and_never_written() {
         );
         let path = work.join(format!("slip-{}.tar", label.replace(' ', "-")));
         write_tar(&path, &list);
-        refused_everywhere(work, &path, expected);
+        messages.push((label, refused_everywhere(work, &path, expected)));
     }
     assert!(!outside.exists());
     assert!(!work.parent().unwrap().join("outpost-slip").exists());
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"outpost-slip-\d+", "outpost-slip-[PID]");
+    settings.bind(|| assert_messages("tar_slip", &messages));
 }
 
 #[test]
@@ -201,12 +219,14 @@ fn symlinks_hardlinks_and_devices_are_refused() {
             "not a regular file",
         ),
     ];
+    let mut messages = Vec::new();
     for (label, header, expected) in cases {
         let list = with_entry(&original, (header, Vec::new()));
         let path = work.join(format!("link-{label}.tar"));
         write_tar(&path, &list);
-        refused_everywhere(work, &path, expected);
+        messages.push((label, refused_everywhere(work, &path, expected)));
     }
+    assert_messages("links_and_devices", &messages);
 }
 
 #[test]
@@ -221,7 +241,8 @@ fn duplicate_entries_for_one_blob_are_refused() {
     list.insert(at + 1, (header, other));
     let path = work.join("duplicate.tar");
     write_tar(&path, &list);
-    refused_everywhere(work, &path, "duplicate");
+    let message = refused_everywhere(work, &path, "duplicate");
+    assert_messages("duplicate_blob", &[("duplicate", message)]);
 }
 
 #[test]
@@ -233,7 +254,8 @@ fn an_index_pointing_at_a_missing_blob_is_refused() {
     let path = work.join("missing.tar");
     write_tar(&path, &list);
     let digest = format!("sha256:{}", removed.trim_start_matches("blobs/sha256/"));
-    refused_everywhere(work, &path, &digest);
+    let message = refused_everywhere(work, &path, &digest);
+    assert_messages("missing_blob", &[("missing blob", message)]);
 }
 
 #[test]
@@ -255,7 +277,8 @@ fn a_huge_index_is_refused() {
     }
     let path = work.join("huge-index.tar");
     write_tar(&path, &list);
-    refused_everywhere(work, &path, "larger than");
+    let message = refused_everywhere(work, &path, "larger than");
+    assert_messages("huge_index", &[("huge index", message)]);
 }
 
 #[test]
@@ -307,7 +330,8 @@ fn a_manifest_that_references_itself_is_refused() {
     resign(work, &mut list, serde_json::to_vec_pretty(&index).unwrap());
     let path = work.join("self-reference.tar");
     write_tar(&path, &list);
-    refused_everywhere(work, &path, &claimed.to_string());
+    let message = refused_everywhere(work, &path, &claimed.to_string());
+    assert_messages("self_reference", &[("self-reference", message)]);
 }
 
 #[test]
@@ -328,7 +352,8 @@ fn a_signature_of_another_bundle_is_refused() {
     }
     let path = work.join("foreign-signature.tar");
     write_tar(&path, &list);
-    refused_everywhere(work, &path, "signature check failed");
+    let message = refused_everywhere(work, &path, "signature check failed");
+    assert_messages("foreign_signature", &[("foreign signature", message)]);
 }
 
 #[test]
@@ -349,9 +374,14 @@ fn a_truncated_final_part_is_named() {
         .join(parts[count - 1]["name"].as_str().unwrap());
     let bytes = std::fs::read(&last).unwrap();
     std::fs::write(&last, &bytes[..bytes.len() / 2]).unwrap();
-    refused_everywhere(
+    let message = refused_everywhere(
         work,
         &work.join("bundles/edge-1.0.parts.json"),
         &format!("part {count} of {count}"),
     );
+    // The last part's size depends on the signature's length: sizes are filtered.
+    let mut settings = insta::Settings::clone_current();
+    settings.add_filter(r"\b\d+ bytes", "[SIZE] bytes");
+    settings.add_filter(r"says \d+", "says [SIZE]");
+    settings.bind(|| assert_messages("truncated_final_part", &[("truncated final part", message)]));
 }

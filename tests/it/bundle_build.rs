@@ -1,6 +1,7 @@
 //! End to end: a real distribution registry upstream → `outpost bundle build` → stock tools
 //! (skopeo, openssl) read and check the bundle; rebuilds are byte-identical; --locked notices
-//! a changed manifest; a platform the image lacks is named.
+//! a changed manifest; a platform the image lacks is named. `bundle inspect`'s text is
+//! snapshotted whole.
 
 use crate::common::*;
 use std::process::Command;
@@ -62,6 +63,10 @@ fn build_verify_and_read_back_with_stock_tools() {
     assert_eq!(inspected["blobs"].as_u64().unwrap() as usize, blobs.len());
     assert_eq!(inspected["images"].as_array().unwrap().len(), 3);
     assert_eq!(inspected["release"], "edge");
+    // What inspect prints for a person, whole.
+    let text = outpost_ok(work, &["bundle", "inspect", "bundles/edge-1.0.tar"]);
+    let _filters = snapshot_settings_without_digests().bind_to_scope();
+    insta::assert_snapshot!("inspect_text", text);
 
     // Stock skopeo reads every image out of the bundle, and gets the pinned manifests.
     let lock = read_json(&work.join("edge.lock"));

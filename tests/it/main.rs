@@ -1,6 +1,6 @@
 //! The integration tests, one binary (linked once): each module drives the real `outpost`
 //! binary against real components (a CNCF registry, skopeo, containerd, apt) for one area.
-//! Shared harness in `common/`. Unit tests of pure
+//! Shared harness in `common/`; whole-output snapshots in `snapshots/`. Unit tests of pure
 //! functions live beside the code in `src/`, not here.
 
 mod common;
@@ -13,6 +13,7 @@ mod attacks_server;
 mod bundle_build;
 mod bundle_parts;
 mod bundle_tamper;
+mod cli_help;
 mod kubernetes_release;
 mod manifest_errors;
 mod push_registry;

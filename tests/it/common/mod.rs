@@ -10,6 +10,7 @@ mod fault_proxy;
 mod http;
 mod outpost;
 mod registry;
+mod snapshot;
 
 pub use apt::*;
 pub use bundle::*;
@@ -17,6 +18,7 @@ pub use fault_proxy::*;
 pub use http::*;
 pub use outpost::*;
 pub use registry::*;
+pub use snapshot::*;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
