@@ -1,0 +1,222 @@
+//! The connected side: a real CNCF distribution registry on loopback, seeded with the images
+//! `scripts/testimages.py` builds, release manifests naming them, and `Site` (registry, work
+//! directory and key: every build test's start). Not for what outpost serves: see `outpost`.
+
+use super::{keys, outpost_ok, read_json, repo_root, require, run_ok};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// A CNCF distribution registry (Debian `docker-registry`) on a loopback port.
+pub struct Registry {
+    pub port: u16,
+    child: Child,
+    _root: tempfile::TempDir,
+}
+
+impl Registry {
+    pub fn start() -> Self {
+        Self::start_with_login(None)
+    }
+
+    /// A registry that demands HTTP basic authentication with `user`/`password` (htpasswd).
+    pub fn start_with_login(login: Option<(&str, &str)>) -> Self {
+        require("docker-registry");
+        let root = tempfile::tempdir().unwrap();
+        let port = super::free_port();
+        let config = root.path().join("config.yml");
+        let mut text = format!(
+            "version: 0.1\nlog: {{level: error}}\nstorage: {{filesystem: {{rootdirectory: {}}}}}\nhttp: {{addr: 127.0.0.1:{port}}}\n",
+            root.path().join("data").display()
+        );
+        if let Some((user, password)) = login {
+            require("htpasswd");
+            let htpasswd = root.path().join("htpasswd");
+            let line = run_ok(Command::new("htpasswd").args(["-Bbn", user, password]));
+            std::fs::write(&htpasswd, line.trim()).unwrap();
+            text.push_str(&format!(
+                "auth: {{htpasswd: {{realm: test, path: {}}}}}\n",
+                htpasswd.display()
+            ));
+        }
+        std::fs::write(&config, text).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start docker-registry");
+        super::wait_for_port(port);
+        Registry {
+            port,
+            child,
+            _root: root,
+        }
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One image the test built and pushed.
+#[derive(Debug, Clone)]
+pub struct Seeded {
+    pub layout: PathBuf,
+    /// `library/alpha:1`
+    pub name: String,
+}
+
+impl Seeded {
+    /// Digests of the layers of this image's (first) manifest, read from its OCI layout.
+    pub fn layer_digests(&self) -> Vec<String> {
+        let read_blob = |digest: &str| {
+            let hex = digest.trim_start_matches("sha256:");
+            read_json(&self.layout.join("blobs/sha256").join(hex))
+        };
+        let index = read_json(&self.layout.join("index.json"));
+        let mut manifest = read_blob(index["manifests"][0]["digest"].as_str().unwrap());
+        if manifest.get("manifests").is_some() {
+            manifest = read_blob(manifest["manifests"][0]["digest"].as_str().unwrap());
+        }
+        manifest["layers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|l| l["digest"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+/// Builds the test image set with scripts/testimages.py and pushes it with skopeo.
+pub fn seed(registry: &Registry, work: &Path) -> Vec<Seeded> {
+    seed_with_login(registry, work, None)
+}
+
+/// Like [`seed`], logging in to the registry as `user:password`.
+pub fn seed_with_login(registry: &Registry, work: &Path, login: Option<&str>) -> Vec<Seeded> {
+    seed_set(registry, &work.join("layouts"), &["--set", "test"], login)
+}
+
+/// Builds an image set with scripts/testimages.py (`args`) into `layouts` and pushes it.
+pub fn seed_set(
+    registry: &Registry,
+    layouts: &Path,
+    args: &[&str],
+    login: Option<&str>,
+) -> Vec<Seeded> {
+    require("skopeo");
+    require("python3");
+    let listing = run_ok(
+        Command::new("python3")
+            .arg(repo_root().join("scripts/testimages.py"))
+            .arg(layouts)
+            .args(args),
+    );
+    let mut seeded = Vec::new();
+    for line in listing.lines() {
+        let (dir, name) = line.split_once(' ').unwrap();
+        let mut copy = Command::new("skopeo");
+        copy.args([
+            "copy",
+            "-q",
+            "--all",
+            "--preserve-digests",
+            "--dest-tls-verify=false",
+        ]);
+        if let Some(login) = login {
+            copy.arg(format!("--dest-creds={login}"));
+        }
+        copy.arg(format!("oci:{dir}"));
+        copy.arg(format!("docker://127.0.0.1:{}/{name}", registry.port));
+        run_ok(&mut copy);
+        seeded.push(Seeded {
+            layout: PathBuf::from(dir),
+            name: name.to_string(),
+        });
+    }
+    seeded
+}
+
+/// Writes a release manifest naming `images` under `registry.test`, served by `port`.
+pub fn write_manifest(
+    work: &Path,
+    file: &str,
+    platforms: &str,
+    images: &[&str],
+    port: u16,
+) -> PathBuf {
+    write_release(work, file, "1.0", platforms, images, port)
+}
+
+/// Like [`write_manifest`], for release `edge` at `version`.
+pub fn write_release(
+    work: &Path,
+    file: &str,
+    version: &str,
+    platforms: &str,
+    images: &[&str],
+    port: u16,
+) -> PathBuf {
+    let list: Vec<String> = images
+        .iter()
+        .map(|i| format!("    - registry.test/{i}\n"))
+        .collect();
+    let text = format!(
+        "apiVersion: outpost/v1alpha1\nkind: Release\nmetadata: {{name: edge, version: \"{version}\"}}\nspec:\n  platforms: [{platforms}]\n  images:\n{}  upstreams: {{registry.test: \"http://127.0.0.1:{port}\"}}\n",
+        list.concat()
+    );
+    let path = work.join(file);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// A seeded upstream registry, a work directory and a signing key: every build test's start.
+pub struct Site {
+    pub registry: Registry,
+    pub seeded: Vec<Seeded>,
+    dir: tempfile::TempDir,
+}
+
+impl Site {
+    pub fn new() -> Self {
+        let registry = Registry::start();
+        let dir = tempfile::tempdir().unwrap();
+        let seeded = seed(&registry, dir.path());
+        keys(dir.path());
+        Site {
+            registry,
+            seeded,
+            dir,
+        }
+    }
+
+    pub fn work(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn image(&self, name: &str) -> &Seeded {
+        self.seeded.iter().find(|s| s.name == name).unwrap()
+    }
+
+    /// Writes `edge.yaml` naming `images` (under `registry.test`) for `platforms`.
+    pub fn manifest(&self, platforms: &str, images: &[&str]) -> PathBuf {
+        write_manifest(
+            self.work(),
+            "edge.yaml",
+            platforms,
+            images,
+            self.registry.port,
+        )
+    }
+
+    /// Builds a signed bundle of `images` (names under `registry.test`) and returns its path.
+    pub fn build(&self, platforms: &str, images: &[&str]) -> PathBuf {
+        self.manifest(platforms, images);
+        outpost_ok(self.work(), &["bundle", "build", "edge.yaml"]);
+        self.work().join("bundles/edge-1.0.tar")
+    }
+}

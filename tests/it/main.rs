@@ -1,0 +1,25 @@
+//! The integration tests, one binary (linked once): each module drives the real `outpost`
+//! binary against real components (a CNCF registry, skopeo, containerd, apt) for one area.
+//! Shared harness in `common/`; whole-output snapshots in `snapshots/`. Unit tests of pure
+//! functions live beside the code in `src/`, not here.
+
+mod common;
+
+mod apt_archive;
+mod apt_repository;
+mod apt_resolver;
+mod attacks_bundle;
+mod attacks_server;
+mod bundle_build;
+mod bundle_parts;
+mod bundle_tamper;
+mod cli_help;
+mod kubernetes_release;
+mod manifest_errors;
+mod push_registry;
+mod registry_auth;
+mod serve_containerd;
+mod serve_load;
+mod serve_registry;
+mod site_store;
+mod upstream_faults;
