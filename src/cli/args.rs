@@ -3,11 +3,20 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-const AFTER_HELP: &str =
-    "Exit codes: 0 success, 1 failure, 2 bad input (arguments, manifest, lockfile, key), \
-3 bundle verification failed, 4 upstream registry failed.\n\
-Environment: OUTPOST_KEY_PASSWORD (private key password), OUTPOST_CACHE (cache directory), \
-RUST_LOG (log filter, e.g. outpost=debug).";
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success
+  1  failure (I/O, disk full, a port in use)
+  2  bad input: arguments, manifest, lockfile (stale or malformed), key or password, a platform
+     an image lacks; a Debian package no source has, an unsatisfiable dependency (with the
+     chain that led to it) or a conflict; no apt source configured, a missing keyring
+  3  a bundle or site store failed verification (tampered, truncated, wrong key, missing part)
+  4  an upstream failed or sent bad content: a registry, a file host, or a Debian archive
+     (HTTP error, a signature that does not verify, a Packages index that does not match
+     its Release, an expired Release)
+Environment: OUTPOST_KEY_PASSWORD (private key password), OUTPOST_CACHE (cache directory),
+OUTPOST_APT_ETC (the host's apt configuration, default /etc/apt), RUST_LOG (log filter,
+e.g. outpost=debug).";
 
 /// Carry a Kubernetes release into sites with no internet.
 ///

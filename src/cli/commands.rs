@@ -77,15 +77,37 @@ fn sign_error(error: SignError) -> CliError {
     }
 }
 
+/// An upstream that fails or lies is `UPSTREAM`; what the manifest asks for that cannot be
+/// had (a platform an image lacks, a Debian package no source has or whose dependencies
+/// cannot be met, a source or keyring that is not there) is `INPUT`.
 fn resolve_error(error: ResolveError) -> CliError {
     match error {
-        ResolveError::Registry(_) | ResolveError::Config { .. } | ResolveError::File { .. } => {
-            CliError::new(exit::UPSTREAM, error)
-        }
+        ResolveError::Registry(_)
+        | ResolveError::Config { .. }
+        | ResolveError::File { .. }
+        | ResolveError::AptSignature { .. }
+        | ResolveError::AptIndex { .. }
+        | ResolveError::AptHttp { .. } => CliError::new(exit::UPSTREAM, error),
         ResolveError::PlatformMissing { .. }
         | ResolveError::Reference(_)
-        | ResolveError::Kubernetes(_) => input(error),
-        ResolveError::Store { .. } => CliError::from(error),
+        | ResolveError::Kubernetes(_)
+        | ResolveError::AptSources { .. }
+        | ResolveError::AptNoHostSource { .. }
+        | ResolveError::AptNoSource
+        | ResolveError::AptKeyring { .. }
+        | ResolveError::AptRequest { .. }
+        | ResolveError::AptClosure { .. }
+        | ResolveError::AptVersionClash(_) => input(error),
+        ResolveError::Store { .. } | ResolveError::AptCache { .. } => CliError::from(error),
+    }
+}
+
+/// The host's apt configuration directory: OUTPOST_APT_ETC, else /etc/apt.
+fn resolve_settings() -> resolve::ResolveSettings {
+    resolve::ResolveSettings {
+        etc_apt: std::env::var_os("OUTPOST_APT_ETC")
+            .filter(|v| !v.is_empty())
+            .map_or_else(|| PathBuf::from("/etc/apt"), PathBuf::from),
     }
 }
 
@@ -136,7 +158,7 @@ async fn lock_manifest(
     store: &Store,
 ) -> Result<(Lockfile, PathBuf), CliError> {
     let registry = Registry::new(release.upstreams());
-    let lockfile = resolve::lock(release, &registry, store)
+    let lockfile = resolve::lock(release, &registry, store, &resolve_settings())
         .await
         .map_err(resolve_error)?;
     let path = lock_path_for(manifest);
