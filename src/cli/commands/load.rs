@@ -1,0 +1,53 @@
+//! `outpost load`: verify a bundle and import it into a site store in one pass.
+
+use super::{mib, print_json};
+use crate::cli::args::LoadArgs;
+use crate::cli::exit::CliError;
+use crate::cli::progress::Bars;
+use outpost::bundle::verify;
+use outpost::progress::Reporter;
+use outpost::sign::Verifier;
+use outpost::sitestore::SiteStore;
+use serde_json::json;
+
+pub fn load(args: &LoadArgs) -> Result<(), CliError> {
+    let (bundle, key) = (&args.bundle.bundle, &args.key.key);
+    let verifier = Verifier::load(key)?;
+    let site = SiteStore::open(&args.store)?;
+    let _lock = site.lock()?;
+    let target = site.target()?;
+    let bars = Bars::new(args.json.json);
+    let report = verify::verify_into(bundle, &verifier, Some(&target), &bars)
+        .map_err(|e| CliError::from(e).about(bundle))?;
+    bars.finish();
+    let (release, new) = site.record(&report)?;
+    if args.json.json {
+        print_json(&json!({
+            "bundle": bundle,
+            "store": args.store,
+            "release": release,
+            "new": new,
+            "stored_blobs": report.stored_blobs,
+            "stored_bytes": report.stored_bytes,
+            "blobs": report.blobs,
+        }));
+    } else {
+        println!(
+            "loaded {} {} ({}) into {}: {} new blobs ({}), {} blobs in the release{}",
+            release.name,
+            release.version,
+            release.index_digest,
+            args.store.display(),
+            report.stored_blobs,
+            mib(report.stored_bytes),
+            report.blobs,
+            if new { "" } else { "; it was already loaded" }
+        );
+        println!(
+            "next: outpost serve --store {} --key {}",
+            args.store.display(),
+            key.display()
+        );
+    }
+    Ok(())
+}
