@@ -1,16 +1,26 @@
-//! The `outpost` binary: parse the command line, run one command, map errors to exit codes.
+//! The `outpost` binary: parse the command line, resolve it into settings, run one command,
+//! and exit with the one `ExitStatus` its result maps to.
 
 mod cli;
 
 use clap::Parser;
 use cli::args::{BundleCommand, Cli, Command, ConfigCommand, KeyCommand, StoreCommand};
-use cli::{commands, exit, CliError};
+use cli::commands;
+use cli::exit::{CliError, ExitStatus};
+use cli::settings::{
+    AptSettings, BuildSettings, ContainerdSettings, Environment, KeyGenerateSettings,
+    KubeadmSettings, KubespraySettings, LockSettings, PushCommandSettings, ServeCommandSettings,
+};
 
-fn run(cli: Cli) -> Result<(), CliError> {
+fn run(cli: Cli, env: &Environment) -> Result<(), CliError> {
     match cli.command {
-        Command::Key(KeyCommand::Generate { out }) => commands::key_generate(&out),
-        Command::Lock(args) => commands::lock(&args),
-        Command::Bundle(BundleCommand::Build(args)) => commands::build(&args),
+        Command::Key(KeyCommand::Generate { out }) => {
+            commands::key_generate(&KeyGenerateSettings::resolve(&out, env))
+        }
+        Command::Lock(args) => commands::lock(&LockSettings::resolve(&args, env)?),
+        Command::Bundle(BundleCommand::Build(args)) => {
+            commands::build(&BuildSettings::resolve(&args, env)?)
+        }
         Command::Bundle(BundleCommand::Verify(args)) => commands::verify(&args),
         Command::Bundle(BundleCommand::Inspect(args)) => commands::inspect(&args),
         Command::Bundle(BundleCommand::Join(args)) => commands::join(&args),
@@ -20,18 +30,26 @@ fn run(cli: Cli) -> Result<(), CliError> {
             commands::store_prune(&target, keep as usize)
         }
         Command::Store(StoreCommand::Verify { target, key }) => {
-            commands::store_verify(&target, &key)
+            commands::store_verify(&target, &key.key)
         }
-        Command::Push(args) => commands::push(&args),
-        Command::Serve(args) => commands::serve(&args),
-        Command::Config(ConfigCommand::Containerd(args)) => commands::config_containerd(&args),
-        Command::Config(ConfigCommand::Kubeadm(args)) => commands::config_kubeadm(&args),
-        Command::Config(ConfigCommand::Kubespray(args)) => commands::config_kubespray(&args),
-        Command::Config(ConfigCommand::Apt(args)) => commands::config_apt(&args),
+        Command::Push(args) => commands::push(&PushCommandSettings::resolve(&args)?),
+        Command::Serve(args) => commands::serve(&ServeCommandSettings::resolve(&args)),
+        Command::Config(ConfigCommand::Containerd(args)) => {
+            commands::config_containerd(&ContainerdSettings::resolve(&args)?)
+        }
+        Command::Config(ConfigCommand::Kubeadm(args)) => {
+            commands::config_kubeadm(&KubeadmSettings::resolve(&args)?)
+        }
+        Command::Config(ConfigCommand::Kubespray(args)) => {
+            commands::config_kubespray(&KubespraySettings::resolve(&args)?)
+        }
+        Command::Config(ConfigCommand::Apt(args)) => {
+            commands::config_apt(&AptSettings::resolve(&args)?)
+        }
     }
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
@@ -42,12 +60,12 @@ fn main() {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let cli = Cli::parse();
-    if let Err(failure) = run(cli) {
-        eprintln!("error: {:#}", failure.error);
-        std::process::exit(if failure.code == 0 {
-            exit::FAILURE
-        } else {
-            failure.code
-        });
-    }
+    let status = match run(cli, &Environment::read()) {
+        Ok(()) => ExitStatus::Success,
+        Err(failure) => {
+            eprintln!("error: {:#}", failure.error);
+            failure.status
+        }
+    };
+    std::process::ExitCode::from(status.code() as u8)
 }

@@ -3,11 +3,20 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
-const AFTER_HELP: &str =
-    "Exit codes: 0 success, 1 failure, 2 bad input (arguments, manifest, lockfile, key), \
-3 bundle verification failed, 4 upstream registry failed.\n\
-Environment: OUTPOST_KEY_PASSWORD (private key password), OUTPOST_CACHE (cache directory), \
-RUST_LOG (log filter, e.g. outpost=debug).";
+const AFTER_HELP: &str = "\
+Exit codes:
+  0  success
+  1  failure (I/O, disk full, a port in use)
+  2  bad input: arguments, manifest, lockfile (stale or malformed), key or password, a platform
+     an image lacks; a Debian package no source has, an unsatisfiable dependency (with the
+     chain that led to it) or a conflict; no apt source configured, a missing keyring
+  3  a bundle or site store failed verification (tampered, truncated, wrong key, missing part)
+  4  an upstream failed or sent bad content: a registry, a file host, or a Debian archive
+     (HTTP error, a signature that does not verify, a Packages index that does not match
+     its Release, an expired Release)
+Environment: OUTPOST_KEY_PASSWORD (private key password), OUTPOST_CACHE (cache directory),
+OUTPOST_APT_ETC (the host's apt configuration, default /etc/apt), RUST_LOG (log filter,
+e.g. outpost=debug).";
 
 /// Carry a Kubernetes release into sites with no internet.
 ///
@@ -50,6 +59,45 @@ pub enum Command {
     Config(ConfigCommand),
 }
 
+/// `--key`: the public key a bundle must be signed with.
+#[derive(Debug, Args)]
+pub struct PublicKeyArgs {
+    /// Public key the bundle must be signed with.
+    #[arg(long, default_value = "keys/outpost.pub")]
+    pub key: PathBuf,
+}
+
+/// `--json`: print the result for scripts.
+#[derive(Debug, Args)]
+pub struct JsonArgs {
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The bundle a command reads, as its first argument.
+#[derive(Debug, Args)]
+pub struct BundleArgs {
+    /// The bundle: NAME.tar, NAME.parts.json or any part.
+    pub bundle: PathBuf,
+}
+
+/// `--bundle`: the one bundle a `config` command describes.
+#[derive(Debug, Args)]
+pub struct ConfigBundleArgs {
+    /// The bundle to configure nodes for (NAME.tar, NAME.parts.json or any part).
+    #[arg(long)]
+    pub bundle: PathBuf,
+}
+
+/// `--mirror`: the mirror's URL as nodes reach it.
+#[derive(Debug, Args)]
+pub struct MirrorArgs {
+    /// The mirror's URL as nodes reach it (http://host:port or https://host:port).
+    #[arg(long)]
+    pub mirror: String,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TlsMode {
     /// Create a site CA once (under --state-dir) and a server certificate for --hostname.
@@ -58,23 +106,21 @@ pub enum TlsMode {
 
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// The bundle: NAME.tar, NAME.parts.json or any part.
-    pub bundle: PathBuf,
+    #[command(flatten)]
+    pub bundle: BundleArgs,
     /// The site store directory (created if missing).
     #[arg(long)]
     pub store: PathBuf,
-    /// Public key the bundle must be signed with.
-    #[arg(long, default_value = "keys/outpost.pub")]
-    pub key: PathBuf,
-    /// Print the result as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub key: PublicKeyArgs,
+    #[command(flatten)]
+    pub json: JsonArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct PushArgs {
-    /// The bundle: NAME.tar, NAME.parts.json or any part.
-    pub bundle: PathBuf,
+    #[command(flatten)]
+    pub bundle: BundleArgs,
     /// Target registry: host[:port] (e.g. harbor.site.local or 10.0.0.5:5000).
     #[arg(long)]
     pub to: String,
@@ -90,12 +136,10 @@ pub struct PushArgs {
     /// Blob uploads at once.
     #[arg(long, default_value_t = 8)]
     pub jobs: usize,
-    /// Public key the bundle must be signed with.
-    #[arg(long, default_value = "keys/outpost.pub")]
-    pub key: PathBuf,
-    /// Print the summary as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub key: PublicKeyArgs,
+    #[command(flatten)]
+    pub json: JsonArgs,
 }
 
 /// The store a `store` command works on, and its output form.
@@ -104,9 +148,8 @@ pub struct StoreArgs {
     /// The site store directory.
     #[arg(long)]
     pub store: PathBuf,
-    /// Print the result as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,9 +168,8 @@ pub enum StoreCommand {
     Verify {
         #[command(flatten)]
         target: StoreArgs,
-        /// Public key the releases must be signed with.
-        #[arg(long, default_value = "keys/outpost.pub")]
-        key: PathBuf,
+        #[command(flatten)]
+        key: PublicKeyArgs,
     },
 }
 
@@ -142,9 +184,8 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "0.0.0.0:5000")]
     pub listen: std::net::SocketAddr,
-    /// Public key every bundle must be signed with.
-    #[arg(long, default_value = "keys/outpost.pub")]
-    pub key: PathBuf,
+    #[command(flatten)]
+    pub key: PublicKeyArgs,
     /// Serve bundles without checking their signature (DANGEROUS: for recovery only).
     #[arg(long)]
     pub insecure_skip_verify: bool,
@@ -183,9 +224,8 @@ pub enum ConfigCommand {
 /// Which key a bundle read by a `config` command must be signed with.
 #[derive(Debug, Args)]
 pub struct TrustArgs {
-    /// Public key the bundle must be signed with.
-    #[arg(long, default_value = "keys/outpost.pub")]
-    pub key: PathBuf,
+    #[command(flatten)]
+    pub key: PublicKeyArgs,
     /// Read the bundle without checking its signature (DANGEROUS).
     #[arg(long)]
     pub insecure_skip_verify: bool,
@@ -195,12 +235,10 @@ pub struct TrustArgs {
 pub struct AptArgs {
     #[command(flatten)]
     pub trust: TrustArgs,
-    /// The mirror's URL as nodes reach it (http://host:port or https://host:port).
-    #[arg(long)]
-    pub mirror: String,
-    /// The bundle whose apt repository to configure.
-    #[arg(long)]
-    pub bundle: PathBuf,
+    #[command(flatten)]
+    pub mirror: MirrorArgs,
+    #[command(flatten)]
+    pub bundle: ConfigBundleArgs,
     /// Directory to write the repository key (outpost-<repo>.gpg) into.
     #[arg(long, default_value = ".")]
     pub out: PathBuf,
@@ -216,30 +254,26 @@ pub struct KubeadmArgs {
     /// The registry as nodes reach it: host:port (no scheme).
     #[arg(long)]
     pub mirror: String,
-    /// The bundle whose Kubernetes version to use.
-    #[arg(long)]
-    pub bundle: PathBuf,
+    #[command(flatten)]
+    pub bundle: ConfigBundleArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct KubesprayArgs {
     #[command(flatten)]
     pub trust: TrustArgs,
-    /// The mirror's URL as nodes reach it (http://host:port or https://host:port).
-    #[arg(long)]
-    pub mirror: String,
-    /// The bundle to describe.
-    #[arg(long)]
-    pub bundle: PathBuf,
+    #[command(flatten)]
+    pub mirror: MirrorArgs,
+    #[command(flatten)]
+    pub bundle: ConfigBundleArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct ContainerdArgs {
     #[command(flatten)]
     pub trust: TrustArgs,
-    /// The mirror's URL as nodes reach it (http://host:port or https://host:port).
-    #[arg(long)]
-    pub mirror: String,
+    #[command(flatten)]
+    pub mirror: MirrorArgs,
     /// CA certificate nodes use to trust the mirror (path as it will be on the nodes).
     #[arg(long)]
     pub ca: Option<String>,
@@ -279,9 +313,8 @@ pub struct LockArgs {
     pub dry_run: bool,
     #[command(flatten)]
     pub cache: CacheArgs,
-    /// Print the result as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -328,9 +361,8 @@ pub struct BuildArgs {
     pub base: Option<PathBuf>,
     #[command(flatten)]
     pub cache: CacheArgs,
-    /// Print the result as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub json: JsonArgs,
 }
 
 fn parse_split_size(text: &str) -> Result<u64, String> {
@@ -339,21 +371,18 @@ fn parse_split_size(text: &str) -> Result<u64, String> {
 
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
-    /// The bundle: NAME.tar, NAME.parts.json or any part.
-    pub bundle: PathBuf,
-    /// Public key the bundle must be signed with.
-    #[arg(long, default_value = "keys/outpost.pub")]
-    pub key: PathBuf,
-    /// Print the result as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub bundle: BundleArgs,
+    #[command(flatten)]
+    pub key: PublicKeyArgs,
+    #[command(flatten)]
+    pub json: JsonArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct InspectArgs {
-    /// The bundle: NAME.tar, NAME.parts.json or any part.
-    pub bundle: PathBuf,
-    /// Print the result as JSON.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub bundle: BundleArgs,
+    #[command(flatten)]
+    pub json: JsonArgs,
 }

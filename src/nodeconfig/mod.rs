@@ -1,5 +1,7 @@
-//! Node configuration that points nodes at the outpost mirror. Pure text generation.
+//! Node configuration that points nodes at the outpost mirror: text generation per runtime,
+//! and (for apt) the repository keys read from a bundle. Writing files is the CLI's job.
 
+pub mod apt;
 pub mod containerd;
 pub mod kubeadm;
 pub mod kubespray;

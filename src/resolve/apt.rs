@@ -3,7 +3,7 @@
 //! `Packages` index it lists (verified against the Release's SHA256, by-hash when offered),
 //! and resolve the dependency closure per architecture.
 
-use super::ResolveError;
+use super::error::{ResolveError, VersionClash};
 use crate::checksum::{Algorithm, Expected};
 use crate::debian::closure::{closure, essential_set, Package, Request, Universe};
 use crate::debian::control;
@@ -13,24 +13,31 @@ use crate::debian::sources::{system_sources, AptSource};
 use crate::digest::Digest;
 use crate::lock::DebPin;
 use crate::manifest::{AptSpec, Release};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::upstream::http::{Http, HttpError};
 use futures::StreamExt;
 use std::collections::HashSet;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// Where the host's apt configuration lives (overridable for tests).
-fn etc_apt() -> PathBuf {
-    std::env::var_os("OUTPOST_APT_ETC")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/etc/apt"))
+fn http_error(url: &str, message: impl std::fmt::Display) -> ResolveError {
+    ResolveError::AptHttp {
+        url: url.to_string(),
+        message: message.to_string(),
+    }
 }
 
-fn apt_error(what: impl std::fmt::Display, message: impl std::fmt::Display) -> ResolveError {
-    ResolveError::File {
-        url: what.to_string(),
+fn index_error(url: &str, message: impl std::fmt::Display) -> ResolveError {
+    ResolveError::AptIndex {
+        url: url.to_string(),
         message: message.to_string(),
+    }
+}
+
+fn cache_error(url: &str) -> impl Fn(StoreError) -> ResolveError + '_ {
+    move |store| ResolveError::AptCache {
+        url: url.to_string(),
+        store,
     }
 }
 
@@ -61,16 +68,17 @@ fn default_keyrings(etc: &Path) -> Vec<PathBuf> {
     keyrings
 }
 
-fn sources_of(spec: &AptSpec) -> Result<Vec<AptSource>, ResolveError> {
+fn sources_of(spec: &AptSpec, etc_apt: &Path) -> Result<Vec<AptSource>, ResolveError> {
     match (&spec.source, &spec.url) {
         (Some(_), _) => {
-            let etc = etc_apt();
-            let sources = system_sources(&etc).map_err(|e| apt_error(etc.display(), e))?;
+            let sources = system_sources(etc_apt).map_err(|e| ResolveError::AptSources {
+                etc: etc_apt.to_path_buf(),
+                message: e.to_string(),
+            })?;
             if sources.is_empty() {
-                return Err(apt_error(
-                    etc.display(),
-                    "no `deb` sources are configured on this host",
-                ));
+                return Err(ResolveError::AptNoHostSource {
+                    etc: etc_apt.to_path_buf(),
+                });
             }
             Ok(sources)
         }
@@ -85,7 +93,7 @@ fn sources_of(spec: &AptSpec) -> Result<Vec<AptSource>, ResolveError> {
             signed_by: spec.keyring.as_ref().map(PathBuf::from),
             trusted: spec.trusted,
         }]),
-        (None, None) => Err(apt_error("spec.packages.apt", "no source")),
+        (None, None) => Err(ResolveError::AptNoSource),
     }
 }
 
@@ -93,12 +101,19 @@ fn sources_of(spec: &AptSpec) -> Result<Vec<AptSource>, ResolveError> {
 async fn read_release(
     http: &Http,
     source: &AptSource,
+    etc_apt: &Path,
     trusted_override: bool,
 ) -> Result<ReleaseFile, ResolveError> {
     let base = format!("{}/dists/{}", source.uri, source.suite);
     let keyrings = match &source.signed_by {
         Some(path) => vec![path.clone()],
-        None => default_keyrings(&etc_apt()),
+        None => default_keyrings(etc_apt),
+    };
+    let load_keyring = |url: &str| {
+        Keyring::load(&keyrings).map_err(|pgp| ResolveError::AptKeyring {
+            url: url.to_string(),
+            pgp,
+        })
     };
     let trusted = source.trusted || trusted_override;
     let inrelease_url = format!("{base}/InRelease");
@@ -108,13 +123,15 @@ async fn read_release(
             if trusted {
                 strip_clearsign(&text)
             } else {
-                let keyring = Keyring::load(&keyrings).map_err(|e| apt_error(&inrelease_url, e))?;
-                keyring.verify_clearsigned(&text).map_err(|e| {
-                    apt_error(
-                        &inrelease_url,
-                        format!("{e} (is the keyring right? set `keyring:` on the source)"),
-                    )
-                })?
+                let keyring = load_keyring(&inrelease_url)?;
+                keyring
+                    .verify_clearsigned(&text)
+                    .map_err(|e| ResolveError::AptSignature {
+                        url: inrelease_url.clone(),
+                        message: format!(
+                            "{e} (is the keyring right? set `keyring:` on the source)"
+                        ),
+                    })?
             }
         }
         Err(HttpError::Status { status: 404, .. }) => {
@@ -122,20 +139,30 @@ async fn read_release(
             let bytes = http
                 .get_small(&release_url, 64 << 20)
                 .await
-                .map_err(|e| apt_error(&release_url, e))?;
+                .map_err(|e| http_error(&release_url, e))?;
             if !trusted {
                 let signature_url = format!("{base}/Release.gpg");
-                let signature = http.get_small(&signature_url, 1 << 20).await.map_err(|e| apt_error(&signature_url, format!("the source is not signed ({e}); set `trusted: true` to accept it anyway")))?;
-                let keyring = Keyring::load(&keyrings).map_err(|e| apt_error(&release_url, e))?;
-                keyring
-                    .verify_detached(&bytes, &signature)
-                    .map_err(|e| apt_error(&signature_url, e))?;
+                let signature = http.get_small(&signature_url, 1 << 20).await.map_err(|e| {
+                    ResolveError::AptSignature {
+                        url: signature_url.clone(),
+                        message: format!(
+                            "the source is not signed ({e}); set `trusted: true` to accept it anyway"
+                        ),
+                    }
+                })?;
+                let keyring = load_keyring(&release_url)?;
+                keyring.verify_detached(&bytes, &signature).map_err(|e| {
+                    ResolveError::AptSignature {
+                        url: signature_url.clone(),
+                        message: e.to_string(),
+                    }
+                })?;
             }
             String::from_utf8_lossy(&bytes).into_owned()
         }
-        Err(e) => return Err(apt_error(&inrelease_url, e)),
+        Err(e) => return Err(http_error(&inrelease_url, e)),
     };
-    let release = ReleaseFile::parse(&text).map_err(|e| apt_error(&inrelease_url, e))?;
+    let release = ReleaseFile::parse(&text).map_err(|e| index_error(&inrelease_url, e))?;
     let raw_valid_until = control::parse(&text)
         .ok()
         .and_then(|p| {
@@ -149,7 +176,7 @@ async fn read_release(
         .unwrap_or(0);
     release
         .check_valid(now, &raw_valid_until)
-        .map_err(|e| apt_error(&inrelease_url, e))?;
+        .map_err(|e| index_error(&inrelease_url, e))?;
     Ok(release)
 }
 
@@ -185,7 +212,7 @@ async fn read_packages(
     let entry = ["xz", "gz", ""]
         .iter()
         .find_map(|ext| release.entry(&if ext.is_empty() { stem.clone() } else { format!("{stem}.{ext}") }))
-        .ok_or_else(|| apt_error(format!("{base}/{stem}"), format!("the Release file lists no {stem} index (is `{arch}` or `{component}` in this suite?)")))?;
+        .ok_or_else(|| index_error(&format!("{base}/{stem}"), format!("the Release file lists no {stem} index (is `{arch}` or `{component}` in this suite?)")))?;
     let url = if release.acquire_by_hash {
         format!(
             "{base}/{component}/binary-{arch}/by-hash/SHA256/{}",
@@ -194,20 +221,20 @@ async fn read_packages(
     } else {
         format!("{base}/{}", entry.path)
     };
-    let digest = Digest::from_hex(&entry.sha256).map_err(|e| apt_error(&url, e))?;
+    let digest = Digest::from_hex(&entry.sha256).map_err(|e| index_error(&url, e))?;
     if !store.has(&digest, entry.size) {
-        let mut download = store.begin_download().map_err(|e| apt_error(&url, e))?;
+        let mut download = store.begin_download().map_err(cache_error(&url))?;
         let mut stream = http
             .stream(&url, 0)
             .await
-            .map_err(|e| apt_error(&url, e))?
+            .map_err(|e| http_error(&url, e))?
             .stream;
         while let Some(chunk) = stream.next().await {
             match chunk {
-                Ok(chunk) => download.write(&chunk).map_err(|e| apt_error(&url, e))?,
+                Ok(chunk) => download.write(&chunk).map_err(cache_error(&url))?,
                 Err(e) => {
                     download.discard();
-                    return Err(apt_error(&url, format!("download interrupted: {e}")));
+                    return Err(http_error(&url, format!("download interrupted: {e}")));
                 }
             }
         }
@@ -217,7 +244,10 @@ async fn read_packages(
         };
         download
             .finish(Some(&expected))
-            .map_err(|e| apt_error(&url, format!("{e}: the index does not match the signed Release (tampered or a half-updated mirror)")))?;
+            .map_err(|e| match e {
+                StoreError::Io { .. } => cache_error(&url)(e),
+                mismatch => index_error(&url, format!("{mismatch}: the index does not match the signed Release (tampered or a half-updated mirror)")),
+            })?;
     }
     // Decompressing a large index costs seconds; the result is kept beside the cache,
     // named by the digest of the verified compressed index it came from.
@@ -228,15 +258,15 @@ async fn read_packages(
     let text = match std::fs::read(&derived) {
         Ok(text) => text,
         Err(_) => {
-            let compressed = store.read_bytes(&digest).map_err(|e| apt_error(&url, e))?;
+            let compressed = store.read_bytes(&digest).map_err(cache_error(&url))?;
             let mut text = Vec::new();
             if entry.path.ends_with(".xz") {
                 lzma_rs::xz_decompress(&mut &compressed[..], &mut text)
-                    .map_err(|e| apt_error(&url, format!("xz: {e:?}")))?;
+                    .map_err(|e| index_error(&url, format!("xz: {e:?}")))?;
             } else if entry.path.ends_with(".gz") {
                 flate2::read::GzDecoder::new(&compressed[..])
                     .read_to_end(&mut text)
-                    .map_err(|e| apt_error(&url, format!("gzip: {e}")))?;
+                    .map_err(|e| index_error(&url, format!("gzip: {e}")))?;
             } else {
                 text = compressed;
             }
@@ -245,10 +275,10 @@ async fn read_packages(
         }
     };
     let text = String::from_utf8_lossy(&text);
-    let paragraphs = control::parse(&text).map_err(|e| apt_error(&url, e))?;
+    let paragraphs = control::parse(&text).map_err(|e| index_error(&url, e))?;
     let mut packages = Vec::with_capacity(paragraphs.len());
     for paragraph in paragraphs {
-        let mut package = Package::from_paragraph(paragraph).map_err(|e| apt_error(&url, e))?;
+        let mut package = Package::from_paragraph(paragraph).map_err(|e| index_error(&url, e))?;
         package.origin = format!("{} {}", source.uri, source.suite);
         packages.push(package);
     }
@@ -294,11 +324,14 @@ fn control_text(package: &Package) -> String {
     text
 }
 
-/// Resolves every `spec.packages.apt` entry for every platform.
+/// Resolves every `spec.packages.apt` entry for every platform. `etc_apt` is the host's apt
+/// configuration directory (`/etc/apt`): its sources serve `source: system` entries and its
+/// trusted keys check sources without `keyring:`.
 pub async fn resolve(
     release: &Release,
     http: &Http,
     store: &Store,
+    etc_apt: &Path,
 ) -> Result<Vec<DebPin>, ResolveError> {
     let mut pins = Vec::new();
     let Some(packages) = &release.spec.packages else {
@@ -310,15 +343,20 @@ pub async fn resolve(
         list
     };
     for spec in &packages.apt {
-        let sources = sources_of(spec)?;
+        let sources = sources_of(spec, etc_apt)?;
         let mut releases = Vec::new();
         for source in &sources {
-            releases.push(read_release(http, source, false).await?);
+            releases.push(read_release(http, source, etc_apt, false).await?);
         }
         let requests: Vec<Request> = spec
             .packages
             .iter()
-            .map(|p| Request::parse(p).map_err(|e| apt_error(p, e)))
+            .map(|p| {
+                Request::parse(p).map_err(|relation| ResolveError::AptRequest {
+                    request: p.clone(),
+                    relation,
+                })
+            })
             .collect::<Result<_, _>>()?;
         for arch in &arches {
             let mut all = Vec::new();
@@ -358,19 +396,24 @@ pub async fn resolve(
                 }
                 None => essential_set(&universe),
             };
-            let chosen = closure(&universe, &requests, &installed, spec.recommends)
-                .map_err(|e| apt_error(format!("packages for {arch}"), e))?;
+            let chosen =
+                closure(&universe, &requests, &installed, spec.recommends).map_err(|closure| {
+                    ResolveError::AptClosure {
+                        arch: arch.clone(),
+                        closure,
+                    }
+                })?;
             for pick in chosen {
                 let package = universe.package(pick.index);
                 let field = |name: &str| package.fields.get(name).unwrap_or("").to_string();
                 let path = field("Filename");
                 let sha256 =
                     Digest::from_hex(&field("SHA256").to_ascii_lowercase()).map_err(|e| {
-                        apt_error(&package.name, format!("no usable SHA256 in the index: {e}"))
+                        index_error(&package.name, format!("no usable SHA256 in the index: {e}"))
                     })?;
                 let size = field("Size")
                     .parse()
-                    .map_err(|_| apt_error(&package.name, "no Size in the index"))?;
+                    .map_err(|_| index_error(&package.name, "no Size in the index"))?;
                 let uri = package
                     .origin
                     .split_whitespace()
@@ -398,10 +441,14 @@ pub async fn resolve(
     pins.dedup_by(|a, b| a.arch == b.arch && a.name == b.name && a.version == b.version);
     for pair in pins.windows(2) {
         if pair[0].arch == pair[1].arch && pair[0].name == pair[1].name {
-            return Err(apt_error(
-                format!("package {} ({})", pair[0].name, pair[0].arch),
-                format!("resolved to both {} ({}) and {} ({}) by different spec.packages.apt entries; pin one version", pair[0].version, pair[0].why, pair[1].version, pair[1].why),
-            ));
+            return Err(ResolveError::AptVersionClash(Box::new(VersionClash {
+                name: pair[0].name.clone(),
+                arch: pair[0].arch.clone(),
+                first: pair[0].version.clone(),
+                first_why: pair[0].why.clone(),
+                second: pair[1].version.clone(),
+                second_why: pair[1].why.clone(),
+            })));
         }
     }
     Ok(pins)

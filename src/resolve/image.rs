@@ -3,12 +3,13 @@
 //! Multi-arch indexes are kept as they are (their digest is what nodes ask for); the lockfile
 //! records, per requested platform, which child manifest is carried.
 
+use super::ResolveError;
 use crate::digest::Digest;
 use crate::lock::{ImagePin, PlatformPin};
 use crate::manifest::Release;
 use crate::oci::{ConfigPlatform, Parsed};
 use crate::platform::Platform;
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 use crate::upstream::registry::{Registry, RegistryError};
 use futures::{StreamExt, TryStreamExt};
 use oci_client::Reference;
@@ -17,32 +18,6 @@ use oci_client::Reference;
 const MAX_CONFIG_SIZE: u64 = 8 << 20;
 /// How many images are resolved at once.
 const PARALLEL_IMAGES: usize = 8;
-
-#[derive(Debug, thiserror::Error)]
-pub enum ResolveError {
-    #[error(transparent)]
-    Registry(#[from] RegistryError),
-    #[error("{image}: no manifest for platform {wanted}; the image has {}", available.join(", "))]
-    PlatformMissing {
-        image: String,
-        wanted: String,
-        available: Vec<String>,
-    },
-    #[error("{image}: image config {digest}: {message}")]
-    Config {
-        image: String,
-        digest: Digest,
-        message: String,
-    },
-    #[error("{image}: {source}")]
-    Store { image: String, source: StoreError },
-    #[error("`{0}` is not a valid image reference")]
-    Reference(String),
-    #[error("{url}: {message}")]
-    File { url: String, message: String },
-    #[error(transparent)]
-    Kubernetes(crate::kubernetes::KubernetesError),
-}
 
 /// Resolves every image of the manifest and the images it implies, in parallel.
 pub async fn resolve_all(

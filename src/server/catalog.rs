@@ -1,14 +1,17 @@
 //! What the server can answer: repositories, tags, manifests and blobs of every open bundle,
 //! and the rule that maps a requested name (with containerd's `ns` parameter, Docker Hub's
-//! implied `library/`, or a short name) to a repository. No I/O: bundles are already open.
+//! implied `library/`, or a short name) to a repository. `Catalog::open` opens what is served
+//! (a site store's releases and bundles, signatures checked); everything else is without I/O.
 
-use crate::bundle::open::{Backing, BlobLocation, OpenBundle};
+use crate::bundle::open::{Backing, BlobLocation, OpenBundle, OpenError};
 use crate::digest::Digest;
 use crate::oci::Descriptor;
 use crate::server::path::Reference;
+use crate::sign::Verifier;
+use crate::sitestore::{SiteError, SiteStore};
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 const DOCKER_HUB: &str = "docker.io";
@@ -48,6 +51,17 @@ pub enum NameError {
     Ambiguous(Vec<String>),
 }
 
+/// Why the served releases could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// The site store, or one of its releases, could not be opened or checked.
+    #[error(transparent)]
+    Store(#[from] SiteError),
+    /// A bundle could not be opened or its signature does not hold.
+    #[error(transparent)]
+    Bundle(#[from] OpenError),
+}
+
 /// A file the mirror serves under `/files/`.
 #[derive(Debug, Clone)]
 pub struct ServedFile {
@@ -76,6 +90,27 @@ struct SubjectFields {
 }
 
 impl Catalog {
+    /// Opens every release of the site store `store` (oldest load first: where releases
+    /// differ, a moved tag or a changed file, the newest wins) and then every bundle in
+    /// `bundles`, checking signatures when a verifier is given.
+    pub fn open(
+        store: Option<&Path>,
+        bundles: &[PathBuf],
+        verifier: Option<&Verifier>,
+    ) -> Result<Catalog, CatalogError> {
+        let mut opened = Vec::new();
+        if let Some(dir) = store {
+            let site = SiteStore::open(dir)?;
+            for release in &site.releases()? {
+                opened.push(site.open_release(release, verifier)?);
+            }
+        }
+        for path in bundles {
+            opened.push(OpenBundle::open(path, verifier)?);
+        }
+        Ok(Catalog::new(opened))
+    }
+
     pub fn new(bundles: Vec<OpenBundle>) -> Self {
         let mut repositories: BTreeMap<String, Repository> = BTreeMap::new();
         let mut manifests = HashMap::new();

@@ -142,7 +142,7 @@ fn an_unknown_package_is_named() {
         "apiVersion: outpost/v1alpha1\nkind: Release\nmetadata: {name: apt, version: \"1\"}\nspec:\n  packages:\n    apt:\n      - source: system\n        packages: [socat, no-such-package-here]\n",
     )
     .unwrap();
-    let stderr = outpost_fails(work, &["lock", "apt.yaml"], 4);
+    let stderr = outpost_fails(work, &["lock", "apt.yaml"], 2);
     assert!(
         stderr.contains("unknown package `no-such-package-here`"),
         "{stderr}"

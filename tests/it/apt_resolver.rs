@@ -27,6 +27,8 @@ fn packages() -> Vec<(&'static str, &'static str, &'static str, &'static str)> {
         ("clasher", "1.0", "all", "Conflicts: exim4\n"),
         ("broken", "1.0", "all", "Depends: libfoo (>= 9)\n"),
         ("base", "1.0", "all", "Essential: yes\nPriority: required\n"),
+        ("chain-top", "1.0", "all", "Depends: chain-mid\n"),
+        ("chain-mid", "1.0", "all", "Depends: chain-gone (>= 1)\n"),
     ];
     for arch in ARCHES {
         list.push(("libfoo", "1.2", arch, "Multi-Arch: same\n"));
@@ -227,16 +229,16 @@ fn the_closure_matches_apt_and_failures_are_named() {
     );
     drop(server);
 
-    // Unsatisfiable: the chain that led to it.
+    // Unsatisfiable: the chain that led to it (bad input: exit 2).
     manifest(work, &repo, "[broken]");
-    let stderr = outpost_fails(work, &["lock", "t.yaml"], 4);
+    let stderr = outpost_fails(work, &["lock", "t.yaml"], 2);
     assert!(
         stderr.contains("broken → libfoo (>= 9): no candidate"),
         "{stderr}"
     );
-    // A conflict inside the requested set.
+    // A conflict inside the requested set (bad input: exit 2).
     manifest(work, &repo, "[exim4, clasher]");
-    let stderr = outpost_fails(work, &["lock", "t.yaml"], 4);
+    let stderr = outpost_fails(work, &["lock", "t.yaml"], 2);
     assert!(
         stderr.contains("clasher 1.0 conflicts with exim4 4.96"),
         "{stderr}"
@@ -273,4 +275,88 @@ fn an_expired_release_is_refused() {
         stderr.contains("expired on Fri, 02 Jan 2026 00:00:00 UTC (Valid-Until)"),
         "{stderr}"
     );
+}
+
+/// Exit codes of apt failures, as `--help` and the README document them: what the manifest
+/// asks for that cannot be had is bad input (2); an archive that lies is the upstream's (4).
+#[test]
+fn apt_failures_exit_with_the_code_they_mean() {
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    keys(work);
+    let repo = build_repo(work, None);
+
+    // A package no source has: 2, and the message names it.
+    manifest(work, &repo, "[app, no-such-package]");
+    let stderr = outpost_fails(work, &["lock", "t.yaml"], 2);
+    assert!(
+        stderr.contains("unknown package `no-such-package`"),
+        "{stderr}"
+    );
+
+    // A dependency nothing satisfies: 2, with the chain of packages that led to it.
+    manifest(work, &repo, "[chain-top]");
+    let stderr = outpost_fails(work, &["lock", "t.yaml"], 2);
+    assert!(
+        stderr.contains("chain-top → chain-mid → chain-gone (>= 1): no candidate"),
+        "{stderr}"
+    );
+
+    // A keyring that is not there: 2, naming it.
+    let text = std::fs::read_to_string(work.join("t.yaml")).unwrap();
+    let keyring = work.join("keys/outpost-apt.gpg");
+    let missing = work.join("keys/missing.gpg");
+    std::fs::write(
+        work.join("t.yaml"),
+        text.replace(keyring.to_str().unwrap(), missing.to_str().unwrap()),
+    )
+    .unwrap();
+    let stderr = outpost_fails(work, &["lock", "t.yaml"], 2);
+    assert!(stderr.contains(missing.to_str().unwrap()), "{stderr}");
+
+    // `source: system` on a host without apt sources: 2 (the directory comes from
+    // OUTPOST_APT_ETC, read by the command line and passed down).
+    let empty_etc = work.join("empty-etc-apt");
+    std::fs::create_dir_all(&empty_etc).unwrap();
+    std::fs::write(
+        work.join("system.yaml"),
+        "apiVersion: outpost/v1alpha1\nkind: Release\nmetadata: {name: s, version: \"1\"}\nspec:\n  packages:\n    apt:\n      - source: system\n        packages: [socat]\n",
+    )
+    .unwrap();
+    let out = outpost_env(
+        work,
+        &["lock", "system.yaml"],
+        &[("OUTPOST_APT_ETC", empty_etc.to_str().unwrap())],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("no `deb` sources are configured on this host"),
+        "{stderr}"
+    );
+
+    // A Packages index that does not match its signed Release: the archive lies, 4.
+    let packages = repo.root.join("dists/test/main/binary-arm64/Packages");
+    let original = std::fs::read_to_string(&packages).unwrap();
+    std::fs::write(&packages, format!("{original}\n")).unwrap();
+    manifest(work, &repo, "[app]");
+    std::fs::remove_dir_all(work.join("cache")).ok();
+    let stderr = outpost_fails(work, &["lock", "t.yaml"], 4);
+    assert!(
+        stderr.contains("main/binary-arm64/Packages")
+            && stderr.contains("does not match the signed Release"),
+        "{stderr}"
+    );
+    assert!(!work.join("t.lock").exists(), "no lockfile after a failure");
+
+    // The codes are documented where users look.
+    let help = outpost_ok(work, &["--help"]);
+    for line in [
+        "2  bad input",
+        "a Debian package no source has, an unsatisfiable dependency",
+        "4  an upstream failed or sent bad content",
+        "a Packages index that does not match",
+    ] {
+        assert!(help.contains(line), "--help lacks `{line}`:\n{help}");
+    }
 }

@@ -11,8 +11,14 @@ use std::time::{Duration, Instant};
 /// Runs the outpost binary in `dir` with the test key password, its own cache and Docker
 /// config.
 pub fn outpost(dir: &Path, args: &[&str]) -> Output {
+    outpost_env(dir, args, &[])
+}
+
+/// Runs the outpost binary in `dir` with extra environment variables.
+pub fn outpost_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_outpost"))
         .args(args)
+        .envs(env.iter().copied())
         .env("DOCKER_CONFIG", dir.join("docker-config"))
         .current_dir(dir)
         .env("OUTPOST_KEY_PASSWORD", PASSWORD)

@@ -1,0 +1,90 @@
+//! One module per command: each takes its resolved settings (or, when its arguments are only
+//! paths, its clap struct), calls the library and renders the result. Helpers every command
+//! shares live here: the async runtime, loading a verifier, opening a bundle for `config`,
+//! and the small formatting functions.
+
+mod build;
+mod config_apt;
+mod config_containerd;
+mod config_kubeadm;
+mod config_kubespray;
+mod inspect;
+mod join;
+mod key_generate;
+mod load;
+mod lock;
+mod push;
+mod serve;
+mod store;
+mod verify;
+
+pub use build::build;
+pub use config_apt::config_apt;
+pub use config_containerd::config_containerd;
+pub use config_kubeadm::config_kubeadm;
+pub use config_kubespray::config_kubespray;
+pub use inspect::inspect;
+pub use join::join;
+pub use key_generate::key_generate;
+pub use load::load;
+pub use lock::lock;
+pub use push::push;
+pub use serve::serve;
+pub use store::{store_list, store_prune, store_verify};
+pub use verify::verify;
+
+use super::exit::CliError;
+use super::settings::Trust;
+use anyhow::Context;
+use outpost::bundle::open::OpenBundle;
+use outpost::sign::Verifier;
+use std::path::{Path, PathBuf};
+
+/// What a command itself finds wrong with its input, after the library has answered.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    #[error("{} is a whole tar already; join takes NAME.parts.json or a part", .0.display())]
+    NotSplit(PathBuf),
+    #[error("store {} holds no release; `outpost load BUNDLE --store {}` first", .0.display(), .0.display())]
+    EmptyStore(PathBuf),
+    #[error("{} carries no Kubernetes release (its manifest has no spec.kubernetes)", .0.display())]
+    NoKubernetes(PathBuf),
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::from)
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+fn print_json(value: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
+}
+
+/// Writes `bytes` to `path` atomically, naming the file in the error.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
+    outpost::fsutil::write_atomic(path, bytes)
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Opens a bundle for a `config` command: its signature must hold, since what it says
+/// becomes node configuration (and, for apt, a trust anchor).
+fn open_for_config(path: &Path, trust: &Trust) -> Result<OpenBundle, CliError> {
+    let verifier = match &trust.key {
+        None => {
+            eprintln!("WARNING: --insecure-skip-verify: the bundle's signature is NOT checked");
+            None
+        }
+        Some(key) => Some(Verifier::load(key)?),
+    };
+    Ok(OpenBundle::open(path, verifier.as_ref())?)
+}

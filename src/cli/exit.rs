@@ -1,0 +1,456 @@
+//! Exit codes: one `ExitStatus` for the whole binary and one exhaustive mapping per library
+//! error type (`HasExitStatus`), so the code an error leaves with is decided where its type
+//! is listed here, never at a call site. Adding a variant to a library error fails to compile
+//! until its exit code is chosen below. Not for rendering: messages are the errors' own.
+
+use super::commands::CommandError;
+use super::settings::SettingsError;
+use outpost::bundle::delta::DeltaError;
+use outpost::bundle::inspect::InspectError;
+use outpost::bundle::open::OpenError;
+use outpost::bundle::pack::PackError;
+use outpost::bundle::parts::PartsError;
+use outpost::bundle::verify::VerifyError;
+use outpost::debian::closure::ClosureError;
+use outpost::fetch::FetchError;
+use outpost::kubernetes::KubernetesError;
+use outpost::lock::LockError;
+use outpost::manifest::ManifestError;
+use outpost::nodeconfig::apt::AptConfigError;
+use outpost::push::PushError;
+use outpost::resolve::ResolveError;
+use outpost::server::catalog::CatalogError;
+use outpost::server::tls::TlsError;
+use outpost::server::ServeError;
+use outpost::sign::SignError;
+use outpost::sitestore::load::LoadError;
+use outpost::sitestore::SiteError;
+use outpost::store::StoreError;
+use outpost::upstream::http::HttpError;
+use std::path::Path;
+
+/// How the process ends (documented in `--help` and the README; keep the numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    Success = 0,
+    /// Something failed that is not one of the cases below (I/O, disk full, …).
+    Failure = 1,
+    /// The input is wrong: command line, manifest, lockfile, key or password, a Debian package
+    /// that does not exist or cannot be satisfied, no apt source, a missing keyring.
+    Input = 2,
+    /// A bundle or a site store failed verification: tampered, truncated, wrong key, missing
+    /// blobs or parts.
+    Verify = 3,
+    /// An upstream (registry, file host, Debian archive) failed or sent bad content.
+    Upstream = 4,
+}
+
+impl ExitStatus {
+    pub fn code(self) -> i32 {
+        self as i32
+    }
+}
+
+/// What the exit-code table says about one error value.
+pub trait HasExitStatus {
+    fn exit_status(&self) -> ExitStatus;
+}
+
+/// An error with the exit status it leaves with.
+#[derive(Debug)]
+pub struct CliError {
+    pub status: ExitStatus,
+    pub error: anyhow::Error,
+}
+
+impl CliError {
+    /// Prefixes the message with what it is about (`<bundle>: <error>`, as one line) unless
+    /// it names it already.
+    pub fn about(self, subject: &Path) -> Self {
+        let subject = subject.display().to_string();
+        let message = self.error.to_string();
+        if message.contains(&subject) {
+            return self;
+        }
+        CliError {
+            status: self.status,
+            error: anyhow::anyhow!("{subject}: {message}"),
+        }
+    }
+}
+
+impl<E> From<E> for CliError
+where
+    E: HasExitStatus + std::error::Error + Send + Sync + 'static,
+{
+    fn from(error: E) -> Self {
+        CliError {
+            status: error.exit_status(),
+            error: anyhow::Error::new(error),
+        }
+    }
+}
+
+/// Errors the binary itself raises with context (writing a file it was asked to write).
+impl From<anyhow::Error> for CliError {
+    fn from(error: anyhow::Error) -> Self {
+        CliError {
+            status: ExitStatus::Failure,
+            error,
+        }
+    }
+}
+
+impl HasExitStatus for std::io::Error {
+    fn exit_status(&self) -> ExitStatus {
+        ExitStatus::Failure
+    }
+}
+
+impl HasExitStatus for SettingsError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            SettingsError::NoCacheDir
+            | SettingsError::NoPassword
+            | SettingsError::PasswordsDiffer
+            | SettingsError::BadCreds
+            | SettingsError::MirrorNotUrl(_)
+            | SettingsError::RegistryIsUrl(_) => ExitStatus::Input,
+            SettingsError::PasswordRead(_) => ExitStatus::Failure,
+        }
+    }
+}
+
+impl HasExitStatus for CommandError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            CommandError::NotSplit(_)
+            | CommandError::EmptyStore(_)
+            | CommandError::NoKubernetes(_) => ExitStatus::Input,
+        }
+    }
+}
+
+impl HasExitStatus for ManifestError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            ManifestError::Read { .. }
+            | ManifestError::Invalid { .. }
+            | ManifestError::InvalidNoLocation { .. } => ExitStatus::Input,
+        }
+    }
+}
+
+impl HasExitStatus for LockError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            LockError::Write { .. } => ExitStatus::Failure,
+            LockError::Read { .. }
+            | LockError::Malformed { .. }
+            | LockError::Version { .. }
+            | LockError::Stale { .. } => ExitStatus::Input,
+        }
+    }
+}
+
+impl HasExitStatus for SignError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            SignError::Io { .. } | SignError::Generate(_) | SignError::Sign(_) => {
+                ExitStatus::Failure
+            }
+            SignError::Exists { .. }
+            | SignError::PrivateKey { .. }
+            | SignError::PublicKey { .. }
+            | SignError::SignatureEncoding
+            | SignError::Mismatch => ExitStatus::Input,
+        }
+    }
+}
+
+impl HasExitStatus for KubernetesError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            KubernetesError::BadVersion(_) | KubernetesError::UnsupportedMinor { .. } => {
+                ExitStatus::Input
+            }
+        }
+    }
+}
+
+/// Resolving: an upstream that fails or lies is `Upstream`; what the manifest asks for that
+/// cannot exist (a platform an image lacks, a Debian package no source has or whose
+/// dependencies cannot be met, a source or keyring that is not there) is `Input`.
+impl HasExitStatus for ResolveError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            ResolveError::Registry(_)
+            | ResolveError::Config { .. }
+            | ResolveError::File { .. }
+            | ResolveError::AptSignature { .. }
+            | ResolveError::AptIndex { .. }
+            | ResolveError::AptHttp { .. } => ExitStatus::Upstream,
+            ResolveError::PlatformMissing { .. }
+            | ResolveError::Reference(_)
+            | ResolveError::AptSources { .. }
+            | ResolveError::AptNoHostSource { .. }
+            | ResolveError::AptNoSource
+            | ResolveError::AptKeyring { .. }
+            | ResolveError::AptRequest { .. }
+            | ResolveError::AptVersionClash(_) => ExitStatus::Input,
+            ResolveError::Kubernetes(error) => error.exit_status(),
+            ResolveError::AptClosure { closure, .. } => closure.exit_status(),
+            ResolveError::Store { .. } | ResolveError::AptCache { .. } => ExitStatus::Failure,
+        }
+    }
+}
+
+/// The closure runs over a verified index: whatever it cannot do is about the request.
+impl HasExitStatus for ClosureError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            ClosureError::Unknown(_)
+            | ClosureError::Unsatisfiable { .. }
+            | ClosureError::Conflict { .. } => ExitStatus::Input,
+        }
+    }
+}
+
+impl HasExitStatus for HttpError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            HttpError::Request { .. } | HttpError::Status { .. } | HttpError::TooLarge { .. } => {
+                ExitStatus::Upstream
+            }
+        }
+    }
+}
+
+/// Fetching pinned content: everything that stops it is the upstream's (a full cache
+/// included, as before: the message says what to do).
+impl HasExitStatus for FetchError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            FetchError::Manifest { .. } | FetchError::Blob { .. } | FetchError::Store { .. } => {
+                ExitStatus::Upstream
+            }
+        }
+    }
+}
+
+/// The cache only receives downloads: content that does not match is the upstream's.
+impl HasExitStatus for StoreError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            StoreError::Io { .. } => ExitStatus::Failure,
+            StoreError::DigestMismatch { .. }
+            | StoreError::TooLarge { .. }
+            | StoreError::ChecksumMismatch { .. }
+            | StoreError::SizeMismatch { .. } => ExitStatus::Upstream,
+        }
+    }
+}
+
+impl HasExitStatus for DeltaError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            DeltaError::Base { .. } | DeltaError::BaseIsDelta { .. } => ExitStatus::Input,
+        }
+    }
+}
+
+/// Packing reads a cache the build just filled: what fails there is a failure.
+impl HasExitStatus for PackError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            PackError::MissingBlob { .. }
+            | PackError::BadManifest { .. }
+            | PackError::Io { .. }
+            | PackError::Sign(_)
+            | PackError::IndexTooLarge(_)
+            | PackError::NoAptKey
+            | PackError::Store(_) => ExitStatus::Failure,
+        }
+    }
+}
+
+/// Sequential verification (and loading into a store): damage is `Verify`; the reader's or
+/// the store's I/O is `Failure`; a delta whose base is not loaded is `Input`.
+impl HasExitStatus for VerifyError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            VerifyError::Io { .. } | VerifyError::DiskFull { .. } | VerifyError::Store { .. } => {
+                ExitStatus::Failure
+            }
+            VerifyError::BaseNotLoaded { .. } => ExitStatus::Input,
+            VerifyError::Truncated(_)
+            | VerifyError::Parts(_)
+            | VerifyError::InPart { .. }
+            | VerifyError::BadEntry(_)
+            | VerifyError::Duplicate(_)
+            | VerifyError::MissingHead(_)
+            | VerifyError::BadIndex(_)
+            | VerifyError::Signature { .. }
+            | VerifyError::Unexpected { .. }
+            | VerifyError::Size { .. }
+            | VerifyError::Damaged { .. }
+            | VerifyError::BadManifest { .. }
+            | VerifyError::Missing { .. }
+            | VerifyError::DeltaMismatch { .. } => ExitStatus::Verify,
+        }
+    }
+}
+
+/// Loading into a site store: the store's own failures, else what verification said.
+impl HasExitStatus for LoadError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            LoadError::Site(e) => e.exit_status(),
+            LoadError::Verify { source, .. } => source.exit_status(),
+        }
+    }
+}
+
+/// Opening a bundle to serve, push or configure from it: a bundle that cannot be opened
+/// whole and signed is refused as unverified, whatever the cause.
+impl HasExitStatus for OpenError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            OpenError::Io { .. }
+            | OpenError::Invalid { .. }
+            | OpenError::Signature { .. }
+            | OpenError::Parts(_) => ExitStatus::Verify,
+        }
+    }
+}
+
+/// Reading the parts of a split bundle (`bundle join`).
+impl HasExitStatus for PartsError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            PartsError::Io { .. } => ExitStatus::Failure,
+            PartsError::BadList { .. }
+            | PartsError::Missing { .. }
+            | PartsError::Size { .. }
+            | PartsError::Damaged { .. }
+            | PartsError::NoList { .. } => ExitStatus::Verify,
+        }
+    }
+}
+
+impl HasExitStatus for InspectError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            InspectError::Io { .. } => ExitStatus::Failure,
+            InspectError::Invalid { .. } => ExitStatus::Verify,
+        }
+    }
+}
+
+/// The site store: its I/O and locks are `Failure`; a damaged record or blob, or a release
+/// that does not open signed, is `Verify`.
+impl HasExitStatus for SiteError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            SiteError::Io { .. } | SiteError::Busy { .. } | SiteError::Serving { .. } => {
+                ExitStatus::Failure
+            }
+            SiteError::Store(error) => match error {
+                StoreError::Io { .. } => ExitStatus::Failure,
+                StoreError::DigestMismatch { .. }
+                | StoreError::TooLarge { .. }
+                | StoreError::ChecksumMismatch { .. }
+                | StoreError::SizeMismatch { .. } => ExitStatus::Verify,
+            },
+            SiteError::BadRecord { .. } | SiteError::DamagedBlob { .. } => ExitStatus::Verify,
+            SiteError::Open(error) => error.exit_status(),
+        }
+    }
+}
+
+impl HasExitStatus for CatalogError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            CatalogError::Store(error) => error.exit_status(),
+            CatalogError::Bundle(error) => error.exit_status(),
+        }
+    }
+}
+
+/// Pushing: a prefix or a name clash is the operator's to fix; the target registry failing,
+/// or a bundle blob that cannot be read on the way, is `Upstream` (as before).
+impl HasExitStatus for PushError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            PushError::BadPrefix(_) | PushError::Conflict { .. } => ExitStatus::Input,
+            PushError::Registry { .. } | PushError::Read { .. } => ExitStatus::Upstream,
+        }
+    }
+}
+
+impl HasExitStatus for TlsError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            TlsError::Io { .. } | TlsError::Generate(_) | TlsError::BadCaKey { .. } => {
+                ExitStatus::Failure
+            }
+        }
+    }
+}
+
+impl HasExitStatus for ServeError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            ServeError::Bind { .. } | ServeError::Tls { .. } => ExitStatus::Failure,
+        }
+    }
+}
+
+/// `config apt`: a bundle without a repository is the wrong input; a key that is missing
+/// or damaged is a bundle that fails verification.
+impl HasExitStatus for AptConfigError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            AptConfigError::NoRepository { .. } => ExitStatus::Input,
+            AptConfigError::KeyMissing { .. } | AptConfigError::KeyDamaged { .. } => {
+                ExitStatus::Verify
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_numbers_hold() {
+        assert_eq!(ExitStatus::Success.code(), 0);
+        assert_eq!(ExitStatus::Failure.code(), 1);
+        assert_eq!(ExitStatus::Input.code(), 2);
+        assert_eq!(ExitStatus::Verify.code(), 3);
+        assert_eq!(ExitStatus::Upstream.code(), 4);
+    }
+
+    #[test]
+    fn apt_failures_are_input_or_upstream_on_purpose() {
+        let unknown = ResolveError::AptClosure {
+            arch: "amd64".into(),
+            closure: ClosureError::Unknown("nope".into()),
+        };
+        assert_eq!(unknown.exit_status(), ExitStatus::Input);
+        let chain = ResolveError::AptClosure {
+            arch: "amd64".into(),
+            closure: ClosureError::Unsatisfiable {
+                chain: vec!["a".into(), "b".into(), "c".into()],
+            },
+        };
+        assert_eq!(chain.exit_status(), ExitStatus::Input);
+        assert_eq!(ResolveError::AptNoSource.exit_status(), ExitStatus::Input);
+        let lying = ResolveError::AptIndex {
+            url: "http://archive.test/dists/x/main/binary-amd64/Packages".into(),
+            message: "does not match the signed Release".into(),
+        };
+        assert_eq!(lying.exit_status(), ExitStatus::Upstream);
+    }
+}

@@ -1,0 +1,467 @@
+//! Arguments resolved into per-command settings before any I/O: the cache directory
+//! (`--cache`, `OUTPOST_CACHE`, XDG, `HOME`), where the key password comes from, the TLS mode,
+//! push credentials, validated mirror URLs and the host's apt configuration directory. The
+//! environment is read here and nowhere below; prompting, files and the network are the
+//! commands' job. Commands whose arguments are only paths take their clap struct as it is.
+
+use super::args::{
+    AptArgs, BuildArgs, CacheArgs, ContainerdArgs, KubeadmArgs, KubesprayArgs, LockArgs, PushArgs,
+    ServeArgs, TlsMode, TrustArgs,
+};
+use outpost::push::PushSettings;
+use outpost::resolve::ResolveSettings;
+use outpost::server::tls::TlsFiles;
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The key password, when not prompted for.
+pub const PASSWORD_ENV: &str = "OUTPOST_KEY_PASSWORD";
+/// The host's apt configuration directory, when not `/etc/apt` (tests, chroots).
+pub const APT_ETC_ENV: &str = "OUTPOST_APT_ETC";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("no cache directory: set --cache or OUTPOST_CACHE")]
+    NoCacheDir,
+    #[error("no key password: set {PASSWORD_ENV} (no terminal to ask on)")]
+    NoPassword,
+    #[error("reading the password: {0}")]
+    PasswordRead(std::io::Error),
+    #[error("the passwords differ")]
+    PasswordsDiffer,
+    #[error("--creds must be user:password")]
+    BadCreds,
+    #[error("--mirror `{0}` must be a URL such as https://mirror.site:5000")]
+    MirrorNotUrl(String),
+    #[error(
+        "--mirror for kubeadm is host:port (it becomes the image repository), not a URL: `{0}`"
+    )]
+    RegistryIsUrl(String),
+}
+
+/// What the process environment holds that settings depend on (read once, in `main`).
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    pub password: Option<OsString>,
+    pub xdg_cache_home: Option<OsString>,
+    pub home: Option<OsString>,
+    pub apt_etc: Option<OsString>,
+}
+
+impl Environment {
+    pub fn read() -> Self {
+        let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        Environment {
+            password: std::env::var_os(PASSWORD_ENV),
+            xdg_cache_home: var("XDG_CACHE_HOME"),
+            home: std::env::var_os("HOME"),
+            apt_etc: var(APT_ETC_ENV),
+        }
+    }
+
+    /// The cache directory: --cache / OUTPOST_CACHE, else $XDG_CACHE_HOME/outpost or
+    /// ~/.cache/outpost.
+    fn cache_dir(&self, args: &CacheArgs) -> Result<PathBuf, SettingsError> {
+        if let Some(dir) = &args.cache {
+            return Ok(dir.clone());
+        }
+        if let Some(xdg) = &self.xdg_cache_home {
+            return Ok(PathBuf::from(xdg).join("outpost"));
+        }
+        match &self.home {
+            Some(home) => Ok(PathBuf::from(home).join(".cache").join("outpost")),
+            None => Err(SettingsError::NoCacheDir),
+        }
+    }
+
+    fn resolve_settings(&self) -> ResolveSettings {
+        ResolveSettings {
+            etc_apt: self
+                .apt_etc
+                .as_ref()
+                .map_or_else(|| PathBuf::from("/etc/apt"), PathBuf::from),
+        }
+    }
+
+    fn password(&self, confirm: bool) -> PasswordSource {
+        match &self.password {
+            Some(value) => PasswordSource::Given(value.clone().into_encoded_bytes()),
+            None => PasswordSource::Prompt { confirm },
+        }
+    }
+}
+
+/// Where the private key's password comes from.
+#[derive(Debug, Clone)]
+pub enum PasswordSource {
+    /// From `OUTPOST_KEY_PASSWORD`.
+    Given(Vec<u8>),
+    /// Asked for on the terminal (twice when `confirm`).
+    Prompt { confirm: bool },
+}
+
+impl PasswordSource {
+    /// The password: as given, or prompted for (only when stdin is a terminal).
+    pub fn read(&self) -> Result<Vec<u8>, SettingsError> {
+        let confirm = match self {
+            PasswordSource::Given(bytes) => return Ok(bytes.clone()),
+            PasswordSource::Prompt { confirm } => *confirm,
+        };
+        if !std::io::stdin().is_terminal() {
+            return Err(SettingsError::NoPassword);
+        }
+        let prompt =
+            |text: &str| rpassword::prompt_password(text).map_err(SettingsError::PasswordRead);
+        let first = prompt("Key password: ")?;
+        if confirm && first != prompt("Repeat the password: ")? {
+            return Err(SettingsError::PasswordsDiffer);
+        }
+        Ok(first.into_bytes())
+    }
+}
+
+/// A mirror as nodes reach it: `http://host[:port]` or `https://host[:port]`, without a
+/// trailing slash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MirrorUrl(String);
+
+impl MirrorUrl {
+    pub fn parse(text: &str) -> Result<Self, SettingsError> {
+        let trimmed = text.trim_end_matches('/');
+        let authority = trimmed
+            .strip_prefix("http://")
+            .or_else(|| trimmed.strip_prefix("https://"));
+        match authority {
+            Some(authority) if !authority.is_empty() => Ok(MirrorUrl(trimmed.to_string())),
+            _ => Err(SettingsError::MirrorNotUrl(text.to_string())),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// `host[:port][/path]`: the URL without its scheme.
+    pub fn authority(&self) -> &str {
+        self.0.split_once("://").map_or(&self.0, |(_, rest)| rest)
+    }
+}
+
+impl std::fmt::Display for MirrorUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Which key a bundle must be signed with; `None` skips the check (`--insecure-skip-verify`).
+#[derive(Debug, Clone)]
+pub struct Trust {
+    pub key: Option<PathBuf>,
+}
+
+impl Trust {
+    fn from_args(args: &TrustArgs) -> Self {
+        Trust {
+            key: (!args.insecure_skip_verify).then(|| args.key.key.clone()),
+        }
+    }
+}
+
+pub struct KeyGenerateSettings {
+    pub out: PathBuf,
+    pub password: PasswordSource,
+}
+
+impl KeyGenerateSettings {
+    pub fn resolve(out: &Path, env: &Environment) -> Self {
+        KeyGenerateSettings {
+            out: out.to_path_buf(),
+            password: env.password(true),
+        }
+    }
+}
+
+/// `lock`: resolve and write the lockfile, or only plan (`--dry-run`, no cache, no network).
+pub struct LockSettings {
+    pub manifest: PathBuf,
+    pub json: bool,
+    pub mode: LockMode,
+}
+
+pub enum LockMode {
+    DryRun,
+    Resolve {
+        cache: PathBuf,
+        resolve: ResolveSettings,
+    },
+}
+
+impl LockSettings {
+    pub fn resolve(args: &LockArgs, env: &Environment) -> Result<Self, SettingsError> {
+        let mode = if args.dry_run {
+            LockMode::DryRun
+        } else {
+            LockMode::Resolve {
+                cache: env.cache_dir(&args.cache)?,
+                resolve: env.resolve_settings(),
+            }
+        };
+        Ok(LockSettings {
+            manifest: args.manifest.clone(),
+            json: args.json.json,
+            mode,
+        })
+    }
+}
+
+pub struct BuildSettings {
+    pub manifest: PathBuf,
+    pub key: PathBuf,
+    pub password: PasswordSource,
+    pub out: PathBuf,
+    pub locked: bool,
+    pub split_size: Option<u64>,
+    pub base: Option<PathBuf>,
+    pub cache: PathBuf,
+    pub resolve: ResolveSettings,
+    pub json: bool,
+}
+
+impl BuildSettings {
+    pub fn resolve(args: &BuildArgs, env: &Environment) -> Result<Self, SettingsError> {
+        Ok(BuildSettings {
+            manifest: args.manifest.clone(),
+            key: args.key.clone(),
+            password: env.password(false),
+            out: args.out.clone(),
+            locked: args.locked,
+            split_size: args.split_size,
+            base: args.base.clone(),
+            cache: env.cache_dir(&args.cache)?,
+            resolve: env.resolve_settings(),
+            json: args.json.json,
+        })
+    }
+}
+
+pub struct PushCommandSettings {
+    pub bundle: PathBuf,
+    pub key: PathBuf,
+    pub json: bool,
+    pub push: PushSettings,
+}
+
+impl PushCommandSettings {
+    pub fn resolve(args: &PushArgs) -> Result<Self, SettingsError> {
+        let auth = match &args.creds {
+            None => None,
+            Some(creds) => {
+                let (user, password) = creds.split_once(':').ok_or(SettingsError::BadCreds)?;
+                Some(oci_client::secrets::RegistryAuth::Basic(
+                    user.to_string(),
+                    password.to_string(),
+                ))
+            }
+        };
+        Ok(PushCommandSettings {
+            bundle: args.bundle.bundle.clone(),
+            key: args.key.key.clone(),
+            json: args.json.json,
+            push: PushSettings {
+                registry: args.to.trim_end_matches('/').to_string(),
+                prefix: args.prefix.clone(),
+                plain_http: args.plain_http,
+                auth,
+                jobs: args.jobs,
+            },
+        })
+    }
+}
+
+/// How `serve` speaks TLS.
+pub enum TlsSettings {
+    /// Plain HTTP.
+    Off,
+    /// A site CA under `state_dir` (created once) and a server certificate for `hostnames`.
+    Auto {
+        state_dir: PathBuf,
+        hostnames: Vec<String>,
+    },
+    /// The operator's certificate and key.
+    Files(TlsFiles),
+}
+
+pub struct ServeCommandSettings {
+    pub bundles: Vec<PathBuf>,
+    pub store: Option<PathBuf>,
+    pub listen: SocketAddr,
+    /// `None`: `--insecure-skip-verify`.
+    pub key: Option<PathBuf>,
+    pub tls: TlsSettings,
+    pub max_concurrent_requests: usize,
+}
+
+impl ServeCommandSettings {
+    pub fn resolve(args: &ServeArgs) -> Self {
+        let tls = match (&args.tls, &args.tls_cert, &args.tls_key) {
+            (Some(TlsMode::Auto), _, _) => TlsSettings::Auto {
+                state_dir: args.state_dir.clone(),
+                hostnames: args.hostnames.clone(),
+            },
+            (None, Some(cert), Some(key)) => TlsSettings::Files(TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+            }),
+            _ => TlsSettings::Off,
+        };
+        ServeCommandSettings {
+            bundles: args.bundles.clone(),
+            store: args.store.clone(),
+            listen: args.listen,
+            key: (!args.insecure_skip_verify).then(|| args.key.key.clone()),
+            tls,
+            max_concurrent_requests: args.max_concurrent_requests.max(1),
+        }
+    }
+}
+
+pub struct ContainerdSettings {
+    pub trust: Trust,
+    pub mirror: MirrorUrl,
+    pub ca: Option<String>,
+    pub bundles: Vec<PathBuf>,
+    pub out: PathBuf,
+}
+
+impl ContainerdSettings {
+    pub fn resolve(args: &ContainerdArgs) -> Result<Self, SettingsError> {
+        Ok(ContainerdSettings {
+            trust: Trust::from_args(&args.trust),
+            mirror: MirrorUrl::parse(&args.mirror.mirror)?,
+            ca: args.ca.clone(),
+            bundles: args.bundles.clone(),
+            out: args.out.clone(),
+        })
+    }
+}
+
+pub struct KubeadmSettings {
+    pub trust: Trust,
+    /// `host:port` of the registry as nodes reach it.
+    pub registry: String,
+    pub bundle: PathBuf,
+}
+
+impl KubeadmSettings {
+    pub fn resolve(args: &KubeadmArgs) -> Result<Self, SettingsError> {
+        if args.mirror.contains("://") {
+            return Err(SettingsError::RegistryIsUrl(args.mirror.clone()));
+        }
+        Ok(KubeadmSettings {
+            trust: Trust::from_args(&args.trust),
+            registry: args.mirror.clone(),
+            bundle: args.bundle.bundle.clone(),
+        })
+    }
+}
+
+pub struct KubespraySettings {
+    pub trust: Trust,
+    pub mirror: MirrorUrl,
+    pub bundle: PathBuf,
+}
+
+impl KubespraySettings {
+    pub fn resolve(args: &KubesprayArgs) -> Result<Self, SettingsError> {
+        Ok(KubespraySettings {
+            trust: Trust::from_args(&args.trust),
+            mirror: MirrorUrl::parse(&args.mirror.mirror)?,
+            bundle: args.bundle.bundle.clone(),
+        })
+    }
+}
+
+pub struct AptSettings {
+    pub trust: Trust,
+    pub mirror: MirrorUrl,
+    pub bundle: PathBuf,
+    pub out: PathBuf,
+    pub key_dir: String,
+}
+
+impl AptSettings {
+    pub fn resolve(args: &AptArgs) -> Result<Self, SettingsError> {
+        Ok(AptSettings {
+            trust: Trust::from_args(&args.trust),
+            mirror: MirrorUrl::parse(&args.mirror.mirror)?,
+            bundle: args.bundle.bundle.clone(),
+            out: args.out.clone(),
+            key_dir: args.key_dir.clone(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirror_urls_are_http_or_https_with_a_host() {
+        let mirror = MirrorUrl::parse("https://mirror.site:5000/").unwrap();
+        assert_eq!(mirror.as_str(), "https://mirror.site:5000");
+        assert_eq!(mirror.authority(), "mirror.site:5000");
+        for bad in [
+            "mirror.site:5000",
+            "ftp://mirror.site",
+            "https://",
+            "http:///",
+        ] {
+            assert!(
+                matches!(MirrorUrl::parse(bad), Err(SettingsError::MirrorNotUrl(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_cache_directory_follows_flag_then_xdg_then_home() {
+        let flag = CacheArgs {
+            cache: Some("/c".into()),
+        };
+        let none = CacheArgs { cache: None };
+        let env = Environment {
+            xdg_cache_home: Some("/x".into()),
+            home: Some("/h".into()),
+            ..Environment::default()
+        };
+        assert_eq!(env.cache_dir(&flag).unwrap(), PathBuf::from("/c"));
+        assert_eq!(env.cache_dir(&none).unwrap(), PathBuf::from("/x/outpost"));
+        let home_only = Environment {
+            home: Some("/h".into()),
+            ..Environment::default()
+        };
+        assert_eq!(
+            home_only.cache_dir(&none).unwrap(),
+            PathBuf::from("/h/.cache/outpost")
+        );
+        assert!(matches!(
+            Environment::default().cache_dir(&none),
+            Err(SettingsError::NoCacheDir)
+        ));
+    }
+
+    #[test]
+    fn the_apt_directory_comes_from_the_environment_or_etc_apt() {
+        assert_eq!(
+            Environment::default().resolve_settings().etc_apt,
+            PathBuf::from("/etc/apt")
+        );
+        let env = Environment {
+            apt_etc: Some("/tmp/apt".into()),
+            ..Environment::default()
+        };
+        assert_eq!(env.resolve_settings().etc_apt, PathBuf::from("/tmp/apt"));
+    }
+}

@@ -1,0 +1,90 @@
+//! Why resolving a release into pins failed: one enum for images, files and Debian packages,
+//! each variant carrying the values a user needs to act on it (the URL, the package, the
+//! chain of dependencies). Nothing here chooses an exit code: the binary maps every variant
+//! in one place (`cli/exit.rs`).
+
+use crate::debian::closure::ClosureError;
+use crate::debian::openpgp::PgpError;
+use crate::debian::relation::RelationError;
+use crate::digest::Digest;
+use crate::store::StoreError;
+use crate::upstream::registry::RegistryError;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error("{image}: no manifest for platform {wanted}; the image has {}", available.join(", "))]
+    PlatformMissing {
+        image: String,
+        wanted: String,
+        available: Vec<String>,
+    },
+    #[error("{image}: image config {digest}: {message}")]
+    Config {
+        image: String,
+        digest: Digest,
+        message: String,
+    },
+    #[error("{image}: {source}")]
+    Store { image: String, source: StoreError },
+    #[error("`{0}` is not a valid image reference")]
+    Reference(String),
+    #[error("{url}: {message}")]
+    File { url: String, message: String },
+    #[error(transparent)]
+    Kubernetes(crate::kubernetes::KubernetesError),
+
+    // Debian packages (`spec.packages.apt`).
+    /// The host's apt configuration (`source: system`) could not be read.
+    #[error("{etc}: {message}")]
+    AptSources { etc: PathBuf, message: String },
+    /// `source: system`, but the host lists no `deb` source.
+    #[error("{etc}: no `deb` sources are configured on this host")]
+    AptNoHostSource { etc: PathBuf },
+    /// An apt entry names neither `source: system` nor a `url:`.
+    #[error("spec.packages.apt: no source")]
+    AptNoSource,
+    /// The keyring a source is checked with is missing, unreadable or holds no key.
+    #[error("{url}: {pgp}")]
+    AptKeyring { url: String, pgp: PgpError },
+    /// The archive's InRelease / Release.gpg is missing or does not verify with the keyring.
+    #[error("{url}: {message}")]
+    AptSignature { url: String, message: String },
+    /// The archive's Release or Packages index is malformed, expired, or does not match the
+    /// signed Release (tampered, or a half-updated mirror).
+    #[error("{url}: {message}")]
+    AptIndex { url: String, message: String },
+    /// The archive could not be reached or answered with an error.
+    #[error("{url}: {message}")]
+    AptHttp { url: String, message: String },
+    /// The local cache failed while keeping an index.
+    #[error("{url}: {store}")]
+    AptCache { url: String, store: StoreError },
+    /// A requested package is not a valid `name`, `name=version` or `name (op version)`.
+    #[error("{request}: {relation}")]
+    AptRequest {
+        request: String,
+        relation: RelationError,
+    },
+    /// The dependency closure failed: an unknown package, an unsatisfiable dependency (with
+    /// the chain of packages that led to it) or a conflict.
+    #[error("packages for {arch}: {closure}")]
+    AptClosure { arch: String, closure: ClosureError },
+    /// Two apt entries resolved one package to two versions.
+    #[error(transparent)]
+    AptVersionClash(Box<VersionClash>),
+}
+
+/// One package and architecture resolved to two versions by different apt entries.
+#[derive(Debug, thiserror::Error)]
+#[error("package {name} ({arch}): resolved to both {first} ({first_why}) and {second} ({second_why}) by different spec.packages.apt entries; pin one version")]
+pub struct VersionClash {
+    pub name: String,
+    pub arch: String,
+    pub first: String,
+    pub first_why: String,
+    pub second: String,
+    pub second_why: String,
+}

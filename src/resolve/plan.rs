@@ -1,0 +1,81 @@
+//! What `lock` would fetch, worked out without the network (`lock --dry-run`): every file
+//! URL and every image reference, including kubeadm's control-plane images when the
+//! manifest asks for them. The CLI renders it; nothing here prints.
+
+use super::{files, ResolveError};
+use crate::kubernetes;
+use crate::manifest::Release;
+
+/// The URLs and images a release would fetch.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Plan {
+    /// File URLs; a marker version shows as the marker URL and `<marker>` in binary URLs.
+    pub files: Vec<String>,
+    /// Image references, the manifest's first, then the control-plane set (or, for a marker
+    /// version, a note saying which set the version will name).
+    pub images: Vec<String>,
+}
+
+/// Plans `release` without any network access.
+pub fn plan(release: &Release) -> Result<Plan, ResolveError> {
+    let files = files::dry_run_urls(release);
+    let mut images: Vec<String> = release.spec.images.clone();
+    if let Some(k) = release.spec.kubernetes.as_ref().filter(|k| k.images) {
+        if kubernetes::is_marker(&k.version) {
+            images.push(format!(
+                "(kubeadm control-plane images for the version {} names)",
+                k.version
+            ));
+        } else {
+            images.extend(
+                kubernetes::control_plane_images(&k.version).map_err(ResolveError::Kubernetes)?,
+            );
+        }
+    }
+    Ok(Plan { files, images })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn release(kubernetes: &str) -> Release {
+        let text = format!("apiVersion: outpost/v1alpha1\nkind: Release\nmetadata: {{name: edge, version: \"1\"}}\nspec:\n  images: [registry.test/library/alpha:1]\n{kubernetes}");
+        Release::parse(Path::new("m.yaml"), &text).unwrap()
+    }
+
+    #[test]
+    fn a_marker_version_is_named_not_resolved() {
+        let plan = plan(&release(
+            "  kubernetes: {version: stable-1.31, binaries: [kubeadm], images: true}\n",
+        ))
+        .unwrap();
+        assert_eq!(
+            plan.images,
+            [
+                "registry.test/library/alpha:1",
+                "(kubeadm control-plane images for the version stable-1.31 names)"
+            ]
+        );
+        assert!(
+            plan.files.iter().any(|u| u.contains("<stable-1.31>")),
+            "{plan:?}"
+        );
+    }
+
+    #[test]
+    fn an_exact_version_lists_the_control_plane_images() {
+        let plan = plan(&release(
+            "  kubernetes: {version: v1.31.2, binaries: [], images: true}\n",
+        ))
+        .unwrap();
+        assert!(plan.images.len() > 1, "{plan:?}");
+        assert!(
+            plan.images
+                .iter()
+                .any(|i| i.contains("kube-apiserver:v1.31.2")),
+            "{plan:?}"
+        );
+    }
+}
