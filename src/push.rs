@@ -213,11 +213,7 @@ fn plan(
 fn artifact_index(bundle: &OpenBundle) -> Vec<u8> {
     let manifests: Vec<&crate::oci::Descriptor> =
         bundle.artifacts.iter().map(|a| &a.descriptor).collect();
-    let mut annotations = bundle.head.release_annotations();
-    annotations.insert(
-        "io.outpost.bundle.index".to_string(),
-        bundle.index_digest.to_string(),
-    );
+    let annotations = bundle.head.release_annotations(&bundle.index_digest);
     let index = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": crate::oci::OCI_INDEX,

@@ -19,8 +19,8 @@ pub const FORMAT_VERSION: &str = "1";
 
 /// Annotations of `index.json` itself.
 const FORMAT: &str = "io.outpost.format";
-pub(crate) const RELEASE_NAME: &str = "io.outpost.release.name";
-pub(crate) const RELEASE_VERSION: &str = "io.outpost.release.version";
+const RELEASE_NAME: &str = "io.outpost.release.name";
+const RELEASE_VERSION: &str = "io.outpost.release.version";
 const MANIFEST_DIGEST: &str = "io.outpost.manifest.digest";
 const SIGNER: &str = "io.outpost.signer";
 const KUBERNETES_VERSION: &str = "io.outpost.kubernetes.version";
@@ -28,6 +28,8 @@ const DELTA_BASE: &str = "io.outpost.delta.base";
 const DELTA_BASE_RELEASE: &str = "io.outpost.delta.base.release";
 const DELTA_OMITTED_BLOBS: &str = "io.outpost.delta.omitted.blobs";
 const DELTA_OMITTED_BYTES: &str = "io.outpost.delta.omitted.bytes";
+/// Annotation of a pushed release's artifact index: the bundle's `index.json` digest.
+const BUNDLE_INDEX: &str = "io.outpost.bundle.index";
 
 /// Annotations of `index.json` entries.
 const ENTRY_PLATFORMS: &str = "io.outpost.platforms";
@@ -265,11 +267,13 @@ impl BundleHead {
         json
     }
 
-    /// The annotations a copy of this release's artifacts carries when pushed (name, version).
-    pub fn release_annotations(&self) -> BTreeMap<String, String> {
+    /// The annotations of a pushed copy of this release's artifacts: name, version and the
+    /// digest of the `index.json` (`index_digest`) they came from.
+    pub fn release_annotations(&self, index_digest: &Digest) -> BTreeMap<String, String> {
         BTreeMap::from([
             (RELEASE_NAME.to_string(), self.release.name.clone()),
             (RELEASE_VERSION.to_string(), self.release.version.clone()),
+            (BUNDLE_INDEX.to_string(), index_digest.to_string()),
         ])
     }
 }

@@ -4,7 +4,7 @@
 use super::entries::LayoutName;
 use super::graph::{walk, Carried, Role};
 use super::head::{BundleHead, EntryKind};
-use super::read::{Members, ReadError};
+use super::read::{ReadError, TarReader};
 use crate::digest::Digest;
 use crate::oci::MAX_MANIFEST_SIZE;
 use serde::Serialize;
@@ -89,10 +89,10 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
     };
     let file = super::parts::BundleFile::open(path).map_err(|e| invalid(e.to_string()))?;
     let file_size = file.len();
-    let mut archive = tar::Archive::new(BufReader::new(file.reader()));
+    let mut tar = TarReader::new(BufReader::new(file.reader()), file_size);
     let mut index_bytes = None;
     let mut metadata: HashMap<Digest, Vec<u8>> = HashMap::new();
-    let members = Members::sequential(&mut archive, file_size).map_err(|e| match e {
+    let members = tar.sequential().map_err(|e| match e {
         ReadError::Io(source) => io(source),
         other => invalid(other.to_string()),
     })?;

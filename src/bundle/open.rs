@@ -9,7 +9,7 @@ use super::entries::LayoutName;
 use super::graph::{walk, Carried, Role};
 use super::head::{BundleHead, EntryKind};
 use super::parts::{BundleFile, PartsError};
-use super::read::{Members, ReadError};
+use super::read::{ReadError, TarReader};
 use crate::digest::Digest;
 use crate::oci::MAX_MANIFEST_SIZE;
 use crate::sign::{SignError, Verifier};
@@ -323,8 +323,8 @@ pub struct Scan {
 pub fn scan(file: &BundleFile) -> Result<Scan, ReadError> {
     let mut blobs = HashMap::new();
     let (mut index_bytes, mut signature) = (None, None);
-    let mut archive = tar::Archive::new(file.reader());
-    for member in Members::seeking(&mut archive, file.len())? {
+    let mut tar = TarReader::new(file.reader(), file.len());
+    for member in tar.seeking()? {
         let mut member = member?;
         let location = BlobLocation {
             offset: member.offset,

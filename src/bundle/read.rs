@@ -1,8 +1,8 @@
 //! The one tar reader of a bundle: members in order, each named by the layout grammar
 //! (`entries::classify`) and checked to lie inside the file, over a tar or its parts.
 //!
-//! Two ways to go through the same members: [`Members::seeking`] jumps over blob data (the
-//! header scan that opens a bundle for serving, the delta base), [`Members::sequential`]
+//! Two ways to go through the same members: [`TarReader::seeking`] jumps over blob data (the
+//! header scan that opens a bundle for serving, the delta base), [`TarReader::sequential`]
 //! reads everything in order (inspect, verify, load). What each caller does with a member
 //! is its own business; this module only yields them and reads small ones.
 
@@ -81,6 +81,42 @@ impl<R: Read> Read for Member<'_, R> {
     }
 }
 
+/// A bundle's tar over any reader of its bytes (a tar, or all its parts as one range).
+pub struct TarReader<R: Read> {
+    archive: tar::Archive<R>,
+    file_len: u64,
+}
+
+impl<R: Read> TarReader<R> {
+    /// A reader of `file_len` bytes of tar.
+    pub fn new(reader: R, file_len: u64) -> Self {
+        TarReader {
+            archive: tar::Archive::new(reader),
+            file_len,
+        }
+    }
+
+    /// Every member, reading all data in order.
+    pub fn sequential(&mut self) -> Result<Members<'_, R>, ReadError> {
+        Ok(Members::over(self.archive.entries()?, self.file_len))
+    }
+
+    /// The reader, positioned after what was read (e.g. to read the end-of-archive blocks).
+    pub fn into_inner(self) -> R {
+        self.archive.into_inner()
+    }
+}
+
+impl<R: Read + Seek> TarReader<R> {
+    /// Every member, seeking over data that is not read.
+    pub fn seeking(&mut self) -> Result<Members<'_, R>, ReadError> {
+        Ok(Members::over(
+            self.archive.entries_with_seek()?,
+            self.file_len,
+        ))
+    }
+}
+
 /// The members of a bundle's tar, in order.
 pub struct Members<'a, R: Read> {
     entries: tar::Entries<'a, R>,
@@ -92,11 +128,6 @@ pub struct Members<'a, R: Read> {
 }
 
 impl<'a, R: Read> Members<'a, R> {
-    /// Every member, reading all data in order (`file_len`: the bundle's length).
-    pub fn sequential(archive: &'a mut tar::Archive<R>, file_len: u64) -> Result<Self, ReadError> {
-        Ok(Self::over(archive.entries()?, file_len))
-    }
-
     fn over(entries: tar::Entries<'a, R>, file_len: u64) -> Self {
         Members {
             entries,
@@ -133,13 +164,6 @@ impl<'a, R: Read> Members<'a, R> {
     }
 }
 
-impl<'a, R: Read + Seek> Members<'a, R> {
-    /// Every member, seeking over data that is not read.
-    pub fn seeking(archive: &'a mut tar::Archive<R>, file_len: u64) -> Result<Self, ReadError> {
-        Ok(Self::over(archive.entries_with_seek()?, file_len))
-    }
-}
-
 impl<'a, R: Read> Iterator for Members<'a, R> {
     type Item = Result<Member<'a, R>, ReadError>;
 
@@ -171,31 +195,28 @@ mod tests {
         let hex = "b".repeat(64);
         let blob = format!("blobs/sha256/{hex}");
         let bytes = tar(&[("index.json", b"{}"), (blob.as_str(), b"data")]);
-        let mut archive = tar::Archive::new(std::io::Cursor::new(&bytes));
-        let members: Vec<(LayoutName, u64, u64)> =
-            Members::seeking(&mut archive, bytes.len() as u64)
-                .unwrap()
-                .map(|m| m.map(|m| (m.name, m.offset, m.size)).unwrap())
-                .collect();
+        let mut tar = TarReader::new(std::io::Cursor::new(&bytes), bytes.len() as u64);
+        let members: Vec<(LayoutName, u64, u64)> = tar
+            .seeking()
+            .unwrap()
+            .map(|m| m.map(|m| (m.name, m.offset, m.size)).unwrap())
+            .collect();
         assert_eq!(members[0], (LayoutName::Index, 512, 2));
         assert!(matches!(members[1].0, LayoutName::Blob(_)));
         assert_eq!(&bytes[members[1].1 as usize..][..4], b"data");
 
         // Cut inside the blob's padding: named, with the length it needs.
         let cut = &bytes[..1024 + 512 + 100];
-        let mut archive = tar::Archive::new(cut);
-        let err = Members::sequential(&mut archive, cut.len() as u64)
-            .unwrap()
-            .find_map(Result::err)
-            .unwrap();
+        let mut tar = TarReader::new(cut, cut.len() as u64);
+        let err = tar.sequential().unwrap().find_map(Result::err).unwrap();
         assert_eq!(
             err.to_string(),
             format!("entry `{blob}` needs 2048 bytes but the file ends at byte 1636")
         );
 
         // A small member over its limit is refused by name.
-        let mut archive = tar::Archive::new(&bytes[..]);
-        let mut members = Members::sequential(&mut archive, bytes.len() as u64).unwrap();
+        let mut tar = TarReader::new(&bytes[..], bytes.len() as u64);
+        let mut members = tar.sequential().unwrap();
         let mut index = members.next().unwrap().unwrap();
         assert!(matches!(
             index.read_small(1),
@@ -206,11 +227,8 @@ mod tests {
     #[test]
     fn hostile_names_stop_the_read() {
         let bytes = tar(&[("notes.txt", b"x")]);
-        let mut archive = tar::Archive::new(&bytes[..]);
-        let err = Members::sequential(&mut archive, bytes.len() as u64)
-            .unwrap()
-            .find_map(Result::err)
-            .unwrap();
+        let mut tar = TarReader::new(&bytes[..], bytes.len() as u64);
+        let err = tar.sequential().unwrap().find_map(Result::err).unwrap();
         assert_eq!(
             err.to_string(),
             "tar entry `notes.txt` is not allowed in a bundle: unexpected file"

@@ -12,7 +12,7 @@ use super::entries::{BadEntry, LayoutName, BLOCK};
 use super::graph::{Carried, Frontier, Role};
 use super::head::BundleHead;
 use super::parts::{BundleFile, PartsError};
-use super::read::{Members, ReadError};
+use super::read::{ReadError, TarReader};
 use super::{INDEX_FILE, OCI_LAYOUT_FILE, SIGNATURE_FILE};
 use crate::digest::Digest;
 use crate::oci::MAX_MANIFEST_SIZE;
@@ -230,11 +230,11 @@ fn verify_stream(
 ) -> Result<VerifyReport, VerifyError> {
     let file_len = bundle.len();
     reporter.start("verify", file_len);
-    let mut archive =
-        tar::Archive::new(BufReader::with_capacity(1 << 20, bundle.checking_reader()));
+    let reader = BufReader::with_capacity(1 << 20, bundle.checking_reader());
+    let mut tar = TarReader::new(reader, file_len);
     let mut state = State::default();
     let mut buf = vec![0u8; 1 << 20];
-    let mut members = Members::sequential(&mut archive, file_len).map_err(|e| match e {
+    let mut members = tar.sequential().map_err(|e| match e {
         ReadError::Io(source) => VerifyError::Io {
             path: path.to_path_buf(),
             source,
@@ -275,7 +275,7 @@ fn verify_stream(
     // Read what is left (the end-of-archive blocks) so the last part's hash is checked too.
     let end_of_entries = members.end_of_members;
     *last_good = end_of_entries;
-    let mut rest = archive.into_inner();
+    let mut rest = tar.into_inner();
     std::io::copy(&mut rest, &mut std::io::sink())
         .map_err(|e| VerifyError::from(ReadError::from(e)))?;
     check_trailer(bundle, end_of_entries, file_len)?;
