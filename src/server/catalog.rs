@@ -223,7 +223,7 @@ impl Catalog {
         let repository = self.repositories.get(full_name)?;
         let digest = match reference {
             Reference::Tag(tag) => repository.tags.get(tag)?,
-            Reference::Digest(digest) => digest,
+            Reference::Digest(digest) => digest.held()?,
         };
         if !repository.blobs.contains_key(digest) {
             return None;
