@@ -274,9 +274,14 @@ pub struct ContainerdArgs {
     pub trust: TrustArgs,
     #[command(flatten)]
     pub mirror: MirrorArgs,
-    /// CA certificate nodes use to trust the mirror (path as it will be on the nodes).
+    /// CA certificate nodes use to trust the mirror (path as it will be on the nodes); set on
+    /// every entry that is the mirror, the `server` fallback included.
     #[arg(long)]
     pub ca: Option<String>,
+    /// Let containerd fall back to the real registries when the mirror lacks an image (by
+    /// default the fallback is the mirror itself: nodes never reach the internet).
+    #[arg(long)]
+    pub allow_upstream: bool,
     /// Bundles whose registries to configure (repeatable).
     #[arg(long = "bundle", required = true)]
     pub bundles: Vec<PathBuf>,

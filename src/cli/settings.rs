@@ -8,6 +8,7 @@ use super::args::{
     AptArgs, BuildArgs, CacheArgs, ContainerdArgs, KubeadmArgs, KubesprayArgs, LockArgs, PushArgs,
     ServeArgs, TlsMode, TrustArgs,
 };
+use outpost::nodeconfig::containerd;
 use outpost::push::PushSettings;
 use outpost::resolve::ResolveSettings;
 use outpost::server::tls::TlsFiles;
@@ -331,6 +332,7 @@ pub struct ContainerdSettings {
     pub trust: Trust,
     pub mirror: MirrorUrl,
     pub ca: Option<String>,
+    pub fallback: containerd::Fallback,
     pub bundles: Vec<PathBuf>,
     pub out: PathBuf,
 }
@@ -341,6 +343,11 @@ impl ContainerdSettings {
             trust: Trust::from_args(&args.trust),
             mirror: MirrorUrl::parse(&args.mirror.mirror)?,
             ca: args.ca.clone(),
+            fallback: if args.allow_upstream {
+                containerd::Fallback::Upstream
+            } else {
+                containerd::Fallback::Mirror
+            },
             bundles: args.bundles.clone(),
             out: args.out.clone(),
         })
