@@ -266,6 +266,10 @@ pub struct KubesprayArgs {
     pub mirror: MirrorArgs,
     #[command(flatten)]
     pub bundle: ConfigBundleArgs,
+    /// The kubespray release the variables are for (2.24 or later): 2.24 to 2.27 write some
+    /// versions with a leading `v`, 2.28 and later none.
+    #[arg(long, default_value = "2.28")]
+    pub kubespray_version: String,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@
 
 use crate::common::*;
 use crate::serve_containerd::Containerd;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// A TLS mirror (`--tls auto`, CA in `state/ca.crt`) of `bundle` and the containerd hosts
@@ -160,5 +161,92 @@ fn registry_hosts_in_any_case_lock_serve_and_configure_in_lower_case() {
     assert_eq!(
         stderr.trim(),
         "error: bad.yaml:7:7: spec.images: `Registry.TEST/library/Alpha:1` is not an image reference: the repository path `library/Alpha` has upper case (only the registry host is case-insensitive)"
+    );
+}
+
+/// The value of `{{ {'amd64': '…', …}[image_arch] }}` for `arch`.
+fn checksum_for(value: &str, arch: &str) -> String {
+    let start = value
+        .find(&format!("'{arch}': '"))
+        .unwrap_or_else(|| panic!("no {arch} in {value}"))
+        + arch.len()
+        + 5;
+    let end = start + value[start..].find('\'').unwrap();
+    value[start..end].to_string()
+}
+
+/// Jinja's `{{ variable }}` references in `value`, expanded from `vars` (and `image_arch`).
+fn expand(value: &str, vars: &BTreeMap<String, String>, arch: &str) -> String {
+    let mut out = value.replace("{{ image_arch }}", arch);
+    for _ in 0..4 {
+        for (key, replacement) in vars {
+            out = out.replace(&format!("{{{{ {key} }}}}"), replacement);
+        }
+    }
+    assert!(!out.contains("{{"), "{value} → {out}");
+    out
+}
+
+#[test]
+fn kubespray_versions_and_checksums_match_the_carried_files() {
+    let site = crate::kubernetes_release::K8sSite::new();
+    let work = site.work();
+    outpost_ok(work, &["bundle", "build", "k8s.yaml"]);
+    let server = Server::start(work, &["bundles/k8s-1.31.tar"]);
+    let _filters = snapshot_settings().bind_to_scope();
+    for (release, snapshot, prefix) in [
+        ("2.28", "kubespray_2_28", "sha256:"),
+        ("2.27", "kubespray_2_27", ""),
+    ] {
+        let text = outpost_ok(
+            work,
+            &config_args(
+                "kubespray",
+                &server.url(),
+                "bundles/k8s-1.31.tar",
+                &["--kubespray-version", release],
+            ),
+        );
+        insta::assert_snapshot!(snapshot, text);
+        // Every download kubespray would make resolves on the mirror, for each architecture,
+        // and its bytes hash to the checksum kubespray checks them against.
+        let vars: BTreeMap<String, String> =
+            serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{e}:\n{text}"));
+        let downloads: Vec<&String> = vars
+            .keys()
+            .filter(|k| k.ends_with("_download_url"))
+            .collect();
+        assert_eq!(downloads.len(), 8, "{text}");
+        for key in downloads {
+            let component = key.trim_end_matches("_download_url");
+            let checksum_key = vars
+                .keys()
+                .find(|k| k.starts_with(&format!("{component}_")) && k.ends_with("_checksum"))
+                .unwrap_or_else(|| panic!("no checksum for {key}:\n{text}"));
+            for arch in ["amd64", "arm64"] {
+                let url = expand(&vars[key], &vars, arch);
+                let reply = http("GET", &url, &[]);
+                assert_eq!(reply.status, 200, "{release} {key}: {url}");
+                assert_eq!(
+                    checksum_for(&vars[checksum_key], arch),
+                    format!("{prefix}{}", sha256_hex(&reply.body)),
+                    "{release} {checksum_key} {arch}"
+                );
+            }
+        }
+    }
+    let stderr = outpost_fails(
+        work,
+        &config_args(
+            "kubespray",
+            &server.url(),
+            "bundles/k8s-1.31.tar",
+            &["--kubespray-version", "2.23"],
+        ),
+        2,
+    );
+    assert_eq!(
+        stderr.trim(),
+        "error: --kubespray-version: kubespray `2.23`: outpost writes variables for kubespray 2.24 and later (give a version such as 2.27 or v2.28.1)"
     );
 }
