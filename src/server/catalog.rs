@@ -300,7 +300,9 @@ fn resolve_exact<'a>(
 ) -> Result<&'a str, NameError> {
     let lookup = |candidate: &str| known.get(candidate).copied();
     if let Some(ns) = ns.filter(|ns| !ns.is_empty()) {
-        return lookup(&qualify(ns, name)).ok_or(NameError::Unknown);
+        // A registry host is case-insensitive; repositories hold it in lower case
+        // (`reference::parse`).
+        return lookup(&qualify(&ns.to_ascii_lowercase(), name)).ok_or(NameError::Unknown);
     }
     if let Some(found) = lookup(name) {
         return Ok(found);
@@ -372,6 +374,10 @@ mod tests {
         );
         assert_eq!(
             resolve_name("library/alpha", Some("registry.test"), &k),
+            Ok("registry.test/library/alpha")
+        );
+        assert_eq!(
+            resolve_name("library/alpha", Some("Registry.TEST"), &k),
             Ok("registry.test/library/alpha")
         );
     }

@@ -125,7 +125,24 @@ fn registry_hosts_in_any_case_lock_serve_and_configure_in_lower_case() {
     assert_eq!(pinned[0].0, "registry.test/library/alpha:1");
 
     let bundle = work.join("bundles/edge-1.0.tar");
-    let (server, _ca) = tls_mirror_with_hosts_files(work, &bundle);
+    let (server, ca) = tls_mirror_with_hosts_files(work, &bundle);
+    // A client that sends the host in another case (ns=) is served the same image.
+    for path in [
+        "registry.test/library/alpha/manifests/1",
+        "library/alpha/manifests/1?ns=Registry.TEST",
+    ] {
+        let reply = http(
+            "GET",
+            &format!("{}/v2/{path}", server.url()),
+            &["--cacert", &ca],
+        );
+        assert_eq!(reply.status, 200, "{path}");
+        assert_eq!(
+            reply.header("docker-content-digest").as_deref(),
+            Some(pinned[0].1.as_str()),
+            "{path}"
+        );
+    }
     let mut written: Vec<String> = std::fs::read_dir(work.join("certs-tls"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
