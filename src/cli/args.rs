@@ -266,6 +266,10 @@ pub struct KubesprayArgs {
     pub mirror: MirrorArgs,
     #[command(flatten)]
     pub bundle: ConfigBundleArgs,
+    /// The kubespray release the variables are for (2.24 or later): 2.24 to 2.27 write some
+    /// versions with a leading `v`, 2.28 and later none.
+    #[arg(long, default_value = "2.28")]
+    pub kubespray_version: String,
 }
 
 #[derive(Debug, Args)]
@@ -274,9 +278,14 @@ pub struct ContainerdArgs {
     pub trust: TrustArgs,
     #[command(flatten)]
     pub mirror: MirrorArgs,
-    /// CA certificate nodes use to trust the mirror (path as it will be on the nodes).
+    /// CA certificate nodes use to trust the mirror (path as it will be on the nodes); set on
+    /// every entry that is the mirror, the `server` fallback included.
     #[arg(long)]
     pub ca: Option<String>,
+    /// Let containerd fall back to the real registries when the mirror lacks an image (by
+    /// default the fallback is the mirror itself: nodes never reach the internet).
+    #[arg(long)]
+    pub allow_upstream: bool,
     /// Bundles whose registries to configure (repeatable).
     #[arg(long = "bundle", required = true)]
     pub bundles: Vec<PathBuf>,

@@ -115,7 +115,8 @@ impl HasExitStatus for SettingsError {
             | SettingsError::PasswordsDiffer
             | SettingsError::BadCreds
             | SettingsError::MirrorNotUrl(_)
-            | SettingsError::RegistryIsUrl(_) => ExitStatus::Input,
+            | SettingsError::RegistryIsUrl(_)
+            | SettingsError::KubesprayRelease(_) => ExitStatus::Input,
             SettingsError::PasswordRead(_) => ExitStatus::Failure,
         }
     }

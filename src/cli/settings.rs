@@ -8,6 +8,7 @@ use super::args::{
     AptArgs, BuildArgs, CacheArgs, ContainerdArgs, KubeadmArgs, KubesprayArgs, LockArgs, PushArgs,
     ServeArgs, TlsMode, TrustArgs,
 };
+use outpost::nodeconfig::{containerd, kubespray};
 use outpost::push::PushSettings;
 use outpost::resolve::ResolveSettings;
 use outpost::server::tls::TlsFiles;
@@ -39,6 +40,8 @@ pub enum SettingsError {
         "--mirror for kubeadm is host:port (it becomes the image repository), not a URL: `{0}`"
     )]
     RegistryIsUrl(String),
+    #[error("--kubespray-version: {0}")]
+    KubesprayRelease(kubespray::UnsupportedRelease),
 }
 
 /// What the process environment holds that settings depend on (read once, in `main`).
@@ -331,6 +334,7 @@ pub struct ContainerdSettings {
     pub trust: Trust,
     pub mirror: MirrorUrl,
     pub ca: Option<String>,
+    pub fallback: containerd::Fallback,
     pub bundles: Vec<PathBuf>,
     pub out: PathBuf,
 }
@@ -341,6 +345,11 @@ impl ContainerdSettings {
             trust: Trust::from_args(&args.trust),
             mirror: MirrorUrl::parse(&args.mirror.mirror)?,
             ca: args.ca.clone(),
+            fallback: if args.allow_upstream {
+                containerd::Fallback::Upstream
+            } else {
+                containerd::Fallback::Mirror
+            },
             bundles: args.bundles.clone(),
             out: args.out.clone(),
         })
@@ -371,6 +380,7 @@ pub struct KubespraySettings {
     pub trust: Trust,
     pub mirror: MirrorUrl,
     pub bundle: PathBuf,
+    pub format: kubespray::VersionFormat,
 }
 
 impl KubespraySettings {
@@ -379,6 +389,8 @@ impl KubespraySettings {
             trust: Trust::from_args(&args.trust),
             mirror: MirrorUrl::parse(&args.mirror.mirror)?,
             bundle: args.bundle.bundle.clone(),
+            format: kubespray::VersionFormat::of_release(&args.kubespray_version)
+                .map_err(SettingsError::KubesprayRelease)?,
         })
     }
 }

@@ -110,14 +110,17 @@ pub async fn send(
     Ok(response)
 }
 
-/// 416 for a range outside a blob of `size` bytes.
+/// 416 for a range outside a blob of `size` bytes, as RFC 9110 (15.5.17) has it and
+/// distribution answers: `Content-Range: bytes */SIZE`. The body is plain text: the spec's
+/// error codes (which a JSON error body must use) have none for a range, and the blob is not
+/// unknown.
 fn unsatisfiable(size: u64) -> Response {
-    let mut response = OciError::new(
+    let mut response = (
         StatusCode::RANGE_NOT_SATISFIABLE,
-        "BLOB_UNKNOWN",
-        format!("the range is outside the blob ({size} bytes)"),
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        format!("range not satisfiable: the blob has {size} bytes\n"),
     )
-    .into_response();
+        .into_response();
     if let Ok(value) = HeaderValue::from_str(&format!("bytes */{size}")) {
         response.headers_mut().insert(header::CONTENT_RANGE, value);
     }

@@ -223,7 +223,7 @@ impl Catalog {
         let repository = self.repositories.get(full_name)?;
         let digest = match reference {
             Reference::Tag(tag) => repository.tags.get(tag)?,
-            Reference::Digest(digest) => digest,
+            Reference::Digest(digest) => digest.held()?,
         };
         if !repository.blobs.contains_key(digest) {
             return None;
@@ -300,7 +300,9 @@ fn resolve_exact<'a>(
 ) -> Result<&'a str, NameError> {
     let lookup = |candidate: &str| known.get(candidate).copied();
     if let Some(ns) = ns.filter(|ns| !ns.is_empty()) {
-        return lookup(&qualify(ns, name)).ok_or(NameError::Unknown);
+        // A registry host is case-insensitive; repositories hold it in lower case
+        // (`reference::parse`).
+        return lookup(&qualify(&ns.to_ascii_lowercase(), name)).ok_or(NameError::Unknown);
     }
     if let Some(found) = lookup(name) {
         return Ok(found);
@@ -372,6 +374,10 @@ mod tests {
         );
         assert_eq!(
             resolve_name("library/alpha", Some("registry.test"), &k),
+            Ok("registry.test/library/alpha")
+        );
+        assert_eq!(
+            resolve_name("library/alpha", Some("Registry.TEST"), &k),
             Ok("registry.test/library/alpha")
         );
     }

@@ -6,9 +6,8 @@ use super::access::RouteLabel;
 use super::blob::{self, DIGEST_HEADER};
 use super::catalog::{Catalog, NameError};
 use super::error::OciError;
-use super::path::{self, PathError, Reference, Route};
+use super::path::{self, PathDigest, PathError, Reference, Route};
 use super::state::AppState;
-use crate::digest::Digest;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
@@ -83,9 +82,10 @@ impl IntoResponse for Json {
 }
 
 fn path_error(error: PathError) -> OciError {
-    let status = match error {
-        PathError::NotFound => StatusCode::NOT_FOUND,
-        _ => StatusCode::BAD_REQUEST,
+    let status = if error.is_not_found() {
+        StatusCode::NOT_FOUND
+    } else {
+        StatusCode::BAD_REQUEST
     };
     OciError::new(status, error.code(), error.to_string())
 }
@@ -103,18 +103,22 @@ fn resolve<'a>(
 ) -> Result<&'a str, OciError> {
     catalog
         .resolve_name(name, query.get("ns").map(String::as_str))
-        .map_err(|e| {
-            let detail = match &e {
-                NameError::Ambiguous(candidates) => {
-                    serde_json::json!({"name": name, "candidates": candidates})
-                }
-                NameError::Unknown => serde_json::json!({"name": name}),
-            };
-            OciError::new(StatusCode::NOT_FOUND, "NAME_UNKNOWN", e.to_string()).with_detail(detail)
-        })
+        .map_err(|e| name_error(name, e, StatusCode::NOT_FOUND, "NAME_UNKNOWN"))
 }
 
-/// `n` and `last` pagination over a sorted list; returns the page and whether more follow.
+fn name_error(name: &str, error: NameError, status: StatusCode, code: &'static str) -> OciError {
+    let detail = match &error {
+        NameError::Ambiguous(candidates) => {
+            serde_json::json!({"name": name, "candidates": candidates})
+        }
+        NameError::Unknown => serde_json::json!({"name": name}),
+    };
+    OciError::new(status, code, error.to_string()).with_detail(detail)
+}
+
+/// `n` and `last` pagination over a sorted list; returns the page and whether to link to the
+/// next one. `n=0` asks for an empty list and, by the spec, never gets a `Link` (a client
+/// following it would loop).
 fn paginate<'a>(
     items: &'a [String],
     query: &HashMap<String, String>,
@@ -137,7 +141,7 @@ fn paginate<'a>(
         None => 0,
     };
     let end = (start + limit).min(items.len());
-    Ok((&items[start..end], end < items.len()))
+    Ok((&items[start..end], limit > 0 && end < items.len()))
 }
 
 fn page_response(body: serde_json::Value, more: Option<String>) -> Response {
@@ -224,15 +228,25 @@ fn manifest(
     Ok(response)
 }
 
+/// The referrers of `digest`: always an index (200), empty when nothing here refers to it. A
+/// registry with the referrers API must not answer 404 (distribution spec 1.1, "Listing
+/// Referrers"), so an unknown repository or a digest never held has no referrers; a short
+/// name matching several repositories is a bad request (400) naming them.
 fn referrers(
     catalog: &Catalog,
     name: &str,
     query: &HashMap<String, String>,
-    digest: &Digest,
+    digest: &PathDigest,
 ) -> Result<Response, OciError> {
-    let full = resolve(catalog, name, query)?;
     let artifact_type = query.get("artifactType").map(String::as_str);
-    let manifests = catalog.referrers(full, digest, artifact_type);
+    let manifests = match catalog.resolve_name(name, query.get("ns").map(String::as_str)) {
+        Ok(full) => digest
+            .held()
+            .map(|digest| catalog.referrers(full, digest, artifact_type))
+            .unwrap_or_default(),
+        Err(NameError::Unknown) => Vec::new(),
+        Err(e) => return Err(name_error(name, e, StatusCode::BAD_REQUEST, "NAME_INVALID")),
+    };
     let body = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": crate::oci::OCI_INDEX,
@@ -257,19 +271,21 @@ async fn blob(
     catalog: &Catalog,
     name: &str,
     query: &HashMap<String, String>,
-    digest: &Digest,
+    digest: &PathDigest,
     headers: &HeaderMap,
     head: bool,
 ) -> Result<Response, OciError> {
     let full = resolve(catalog, name, query)?;
-    let source = catalog.blob(full, digest).ok_or_else(|| {
-        OciError::new(
+    let held = digest.held();
+    let source = held.and_then(|d| catalog.blob(full, d));
+    let (Some(source), Some(digest)) = (source, held) else {
+        return Err(OciError::new(
             StatusCode::NOT_FOUND,
             "BLOB_UNKNOWN",
             "blob unknown to this registry",
         )
-        .with_detail(serde_json::json!({"name": name, "digest": digest.to_string()}))
-    })?;
+        .with_detail(serde_json::json!({"name": name, "digest": digest.to_string()})));
+    };
     let (metrics, verified) = (&state.metrics, &state.verified_blobs);
     blob::send(&source, digest, headers, head, metrics, verified).await
 }

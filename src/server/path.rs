@@ -11,7 +11,38 @@ pub const MAX_TAG_LEN: usize = 128;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reference {
     Tag(String),
-    Digest(Digest),
+    Digest(PathDigest),
+}
+
+/// A digest in a request path. Bundles hold sha256 content only, so a well-formed digest of
+/// the image spec's other registered algorithm (sha512) names nothing here: it is unknown
+/// (404, as the distribution spec requires for content not found), not invalid (400, kept for
+/// malformed digests and algorithms outside the registered ones).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathDigest {
+    /// A digest this registry can hold.
+    Held(Digest),
+    /// A well-formed `sha512:<128 lowercase hex>` digest, which it never holds.
+    Foreign(String),
+}
+
+impl PathDigest {
+    /// The digest to look up, when it is one this registry can hold.
+    pub fn held(&self) -> Option<&Digest> {
+        match self {
+            PathDigest::Held(digest) => Some(digest),
+            PathDigest::Foreign(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for PathDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PathDigest::Held(digest) => write!(f, "{digest}"),
+            PathDigest::Foreign(text) => f.write_str(text),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,11 +60,11 @@ pub enum Route {
     },
     Blob {
         name: String,
-        digest: Digest,
+        digest: PathDigest,
     },
     Referrers {
         name: String,
-        digest: Digest,
+        digest: PathDigest,
     },
     /// `/v2/<name>/blobs/uploads/…`: only writes go there.
     Upload {
@@ -70,14 +101,23 @@ pub enum PathError {
 }
 
 impl PathError {
-    /// The OCI error code for this failure.
+    /// The OCI error code for this failure. A manifest reference outside the tag grammar
+    /// names no manifest: the spec's only failure for a manifest GET is 404, and its code
+    /// table has `MANIFEST_UNKNOWN` for it (`TAG_INVALID` is a legacy schema-1 code clients
+    /// must not depend on; `MANIFEST_INVALID` is about a pushed manifest).
     pub fn code(&self) -> &'static str {
         match self {
             PathError::NameInvalid => "NAME_INVALID",
-            PathError::TagInvalid => "MANIFEST_INVALID",
+            PathError::TagInvalid => "MANIFEST_UNKNOWN",
             PathError::DigestInvalid => "DIGEST_INVALID",
             PathError::NotFound => "NOT_FOUND",
         }
+    }
+
+    /// Whether the path names something that cannot exist (404) rather than being malformed
+    /// (400).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, PathError::NotFound | PathError::TagInvalid)
     }
 }
 
@@ -108,10 +148,10 @@ pub fn parse(rest: &str) -> Result<Route, PathError> {
         });
     }
     if n >= 3 && segments[n - 2] == "manifests" {
-        let reference = parse_reference(segments[n - 1])?;
+        let name = name_of(n - 2)?;
         return Ok(Route::Manifest {
-            name: name_of(n - 2)?,
-            reference,
+            name,
+            reference: parse_reference(segments[n - 1])?,
         });
     }
     if let Some(i) = segments.iter().rposition(|s| *s == "uploads") {
@@ -122,18 +162,14 @@ pub fn parse(rest: &str) -> Result<Route, PathError> {
         }
     }
     if n >= 3 && segments[n - 2] == "blobs" {
-        let digest = segments[n - 1]
-            .parse()
-            .map_err(|_| PathError::DigestInvalid)?;
+        let digest = parse_digest(segments[n - 1])?;
         return Ok(Route::Blob {
             name: name_of(n - 2)?,
             digest,
         });
     }
     if n >= 3 && segments[n - 2] == "referrers" {
-        let digest = segments[n - 1]
-            .parse()
-            .map_err(|_| PathError::DigestInvalid)?;
+        let digest = parse_digest(segments[n - 1])?;
         return Ok(Route::Referrers {
             name: name_of(n - 2)?,
             digest,
@@ -142,12 +178,28 @@ pub fn parse(rest: &str) -> Result<Route, PathError> {
     Err(PathError::NotFound)
 }
 
+/// `sha256:<64 hex>` (held) or `sha512:<128 hex>` (foreign), lowercase; anything else is
+/// invalid.
+fn parse_digest(text: &str) -> Result<PathDigest, PathError> {
+    if let Ok(digest) = text.parse::<Digest>() {
+        return Ok(PathDigest::Held(digest));
+    }
+    let sha512 = text.strip_prefix("sha512:").is_some_and(|hex| {
+        hex.len() == 128
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    });
+    if sha512 {
+        Ok(PathDigest::Foreign(text.to_string()))
+    } else {
+        Err(PathError::DigestInvalid)
+    }
+}
+
 fn parse_reference(text: &str) -> Result<Reference, PathError> {
     if text.contains(':') {
-        return text
-            .parse()
-            .map(Reference::Digest)
-            .map_err(|_| PathError::DigestInvalid);
+        return parse_digest(text).map(Reference::Digest);
     }
     let valid = !text.is_empty()
         && text.len() <= MAX_TAG_LEN
@@ -214,14 +266,14 @@ mod tests {
             parse(&format!("calico/node/manifests/{D}")),
             Ok(Route::Manifest {
                 name: "calico/node".into(),
-                reference: Reference::Digest(D.parse().unwrap())
+                reference: Reference::Digest(PathDigest::Held(D.parse().unwrap()))
             })
         );
         assert_eq!(
             parse(&format!("a/blobs/{D}")),
             Ok(Route::Blob {
                 name: "a".into(),
-                digest: D.parse().unwrap()
+                digest: PathDigest::Held(D.parse().unwrap())
             })
         );
         assert_eq!(
@@ -232,7 +284,7 @@ mod tests {
             parse(&format!("a/referrers/{D}")),
             Ok(Route::Referrers {
                 name: "a".into(),
-                digest: D.parse().unwrap()
+                digest: PathDigest::Held(D.parse().unwrap())
             })
         );
         assert_eq!(
@@ -261,6 +313,42 @@ mod tests {
     }
 
     #[test]
+    fn sha512_digests_are_well_formed_but_never_held() {
+        let sha512 = format!("sha512:{}", "ab".repeat(64));
+        let foreign = PathDigest::Foreign(sha512.clone());
+        assert_eq!(
+            parse(&format!("a/blobs/{sha512}")),
+            Ok(Route::Blob {
+                name: "a".into(),
+                digest: foreign.clone()
+            })
+        );
+        assert_eq!(
+            parse(&format!("a/manifests/{sha512}")),
+            Ok(Route::Manifest {
+                name: "a".into(),
+                reference: Reference::Digest(foreign.clone())
+            })
+        );
+        assert_eq!(
+            parse(&format!("a/referrers/{sha512}")),
+            Ok(Route::Referrers {
+                name: "a".into(),
+                digest: foreign.clone()
+            })
+        );
+        assert_eq!(foreign.held(), None);
+        assert_eq!(foreign.to_string(), sha512);
+    }
+
+    #[test]
+    fn an_invalid_tag_is_an_unknown_manifest() {
+        assert_eq!(PathError::TagInvalid.code(), "MANIFEST_UNKNOWN");
+        assert!(PathError::TagInvalid.is_not_found());
+        assert!(!PathError::DigestInvalid.is_not_found());
+    }
+
+    #[test]
     fn rejects_bad_input() {
         assert_eq!(parse("a/blobs/sha256:abc"), Err(PathError::DigestInvalid));
         assert_eq!(parse("a/blobs/md5:abc"), Err(PathError::DigestInvalid));
@@ -270,6 +358,16 @@ mod tests {
         assert_eq!(parse("/manifests/1"), Err(PathError::NameInvalid));
         assert_eq!(parse("manifests/1"), Err(PathError::NotFound));
         assert_eq!(parse("a/manifests/-bad"), Err(PathError::TagInvalid));
+        assert_eq!(parse("A/manifests/-bad"), Err(PathError::NameInvalid));
+        assert_eq!(parse("a/blobs/sha512:abc"), Err(PathError::DigestInvalid));
+        assert_eq!(
+            parse(&format!("a/blobs/sha512:{}", "A".repeat(128))),
+            Err(PathError::DigestInvalid)
+        );
+        assert_eq!(
+            parse(&format!("a/blobs/sha384:{}", "a".repeat(96))),
+            Err(PathError::DigestInvalid)
+        );
         assert_eq!(
             parse(&format!("a/manifests/{}", "t".repeat(129))),
             Err(PathError::TagInvalid)

@@ -8,13 +8,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A private containerd (own root, state and socket; native snapshotter), killed on drop.
-struct Containerd {
+pub(crate) struct Containerd {
     child: Child,
     socket: String,
 }
 
 impl Containerd {
-    fn start(dir: &Path) -> Self {
+    pub(crate) fn start(dir: &Path) -> Self {
         require("containerd");
         require("ctr");
         let socket = dir.join("containerd.sock").display().to_string();
@@ -47,24 +47,29 @@ impl Containerd {
         Containerd { child, socket }
     }
 
-    fn pull(&self, hosts_dir: &Path, image: &str) -> String {
-        run_ok(
-            Command::new("ctr")
-                .args([
-                    "-a",
-                    &self.socket,
-                    "images",
-                    "pull",
-                    "--snapshotter",
-                    "native",
-                    "--hosts-dir",
-                ])
-                .arg(hosts_dir)
-                .arg(image),
-        )
+    pub(crate) fn pull(&self, hosts_dir: &Path, image: &str) -> String {
+        run_ok(&mut self.pull_command(hosts_dir, image))
     }
 
-    fn image_digest(&self, image: &str) -> String {
+    /// `ctr images pull` of `image` through the hosts files in `hosts_dir`, not yet run.
+    pub(crate) fn pull_command(&self, hosts_dir: &Path, image: &str) -> Command {
+        let mut command = Command::new("ctr");
+        command
+            .args([
+                "-a",
+                &self.socket,
+                "images",
+                "pull",
+                "--snapshotter",
+                "native",
+                "--hosts-dir",
+            ])
+            .arg(hosts_dir)
+            .arg(image);
+        command
+    }
+
+    pub(crate) fn image_digest(&self, image: &str) -> String {
         let listing = run_ok(Command::new("ctr").args(["-a", &self.socket, "images", "ls"]));
         let line = listing
             .lines()

@@ -293,8 +293,8 @@ fn the_http_surface_answers_edge_cases_by_the_spec() {
                 "{base}/v2/registry.test/library/alpha/manifests/{}",
                 "t".repeat(300)
             ),
-            400,
-            "MANIFEST_INVALID",
+            404,
+            "MANIFEST_UNKNOWN",
         ),
         (
             format!("{base}/v2/registry.test/library/alpha/nonsense"),

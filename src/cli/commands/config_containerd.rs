@@ -15,8 +15,12 @@ pub fn config_containerd(settings: &ContainerdSettings) -> Result<(), CliError> 
     }
     for registry in &registries {
         let path = settings.out.join(registry).join("hosts.toml");
-        let text =
-            containerd::hosts_toml(registry, settings.mirror.as_str(), settings.ca.as_deref());
+        let text = containerd::hosts_toml(
+            registry,
+            settings.mirror.as_str(),
+            settings.ca.as_deref(),
+            settings.fallback,
+        );
         write_file(&path, text.as_bytes())?;
         println!("wrote {}", path.display());
     }
