@@ -191,6 +191,7 @@ impl HasExitStatus for ResolveError {
             | ResolveError::AptIndex { .. }
             | ResolveError::AptHttp { .. } => ExitStatus::Upstream,
             ResolveError::PlatformMissing { .. }
+            | ResolveError::PlatformAmbiguous { .. }
             | ResolveError::Reference(_)
             | ResolveError::AptSources { .. }
             | ResolveError::AptNoHostSource { .. }

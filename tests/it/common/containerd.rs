@@ -1,0 +1,93 @@
+//! A private containerd (own root, state and socket; native snapshotter) and `ctr`, the real
+//! node-side client: pull through `hosts.toml` files, list what was pulled. Not for what the
+//! mirror serves: assertions live in the test modules.
+
+use super::{require, run_ok};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running containerd, killed on drop.
+pub struct Containerd {
+    child: Child,
+    socket: String,
+}
+
+impl Containerd {
+    /// Starts containerd with its root, state, socket and log under `dir` (keep `dir` short:
+    /// the socket path must fit in a Unix socket address).
+    pub fn start(dir: &Path) -> Self {
+        require("containerd");
+        require("ctr");
+        let socket = dir.join("containerd.sock").display().to_string();
+        let config = dir.join("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "version = 2\nroot = \"{}\"\nstate = \"{}\"\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n[grpc]\n  address = \"{socket}\"\n",
+                dir.join("root").display(),
+                dir.join("state").display()
+            ),
+        )
+        .unwrap();
+        let child = Command::new("containerd")
+            .arg("--config")
+            .arg(&config)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("containerd.log")).unwrap())
+            .spawn()
+            .expect("start containerd");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !Command::new("ctr")
+            .args(["-a", &socket, "version"])
+            .output()
+            .is_ok_and(|o| o.status.success())
+        {
+            assert!(Instant::now() < deadline, "containerd did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Containerd { child, socket }
+    }
+
+    /// `ctr images pull --platform PLATFORM --hosts-dir HOSTS_DIR IMAGE` (unpacked with the
+    /// native snapshotter), asserting success; returns ctr's output.
+    pub fn pull_platform(&self, hosts_dir: &Path, platform: &str, image: &str) -> String {
+        run_ok(
+            Command::new("ctr")
+                .args([
+                    "-a",
+                    &self.socket,
+                    "images",
+                    "pull",
+                    "--snapshotter",
+                    "native",
+                ])
+                .args(["--platform", platform, "--hosts-dir"])
+                .arg(hosts_dir)
+                .arg(image),
+        )
+    }
+
+    /// The digest `ctr images ls` lists for `image`.
+    pub fn image_digest(&self, image: &str) -> String {
+        let listing = run_ok(Command::new("ctr").args(["-a", &self.socket, "images", "ls"]));
+        let line = listing
+            .lines()
+            .find(|l| l.starts_with(&format!("{image} ")))
+            .unwrap_or_else(|| panic!("{image} not in:\n{listing}"));
+        line.split_whitespace().nth(2).unwrap().to_string()
+    }
+
+    /// Whether containerd's content store holds `digest` (what a pull fetched).
+    pub fn has_content(&self, digest: &str) -> bool {
+        let listing = run_ok(Command::new("ctr").args(["-a", &self.socket, "content", "ls", "-q"]));
+        listing.lines().any(|l| l.trim() == digest)
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
