@@ -146,6 +146,21 @@ fn index_pins(
             }
         }
     }
+    if !pins_select_themselves(manifests, &pins) {
+        return Err(ResolveError::PlatformAmbiguous {
+            image: image.to_string(),
+            available: available(offered.iter().map(Platform::to_string)),
+            requested: platforms.iter().map(Platform::to_string).collect(),
+            recorded: pins.iter().map(|p| p.platform.clone()).collect(),
+        });
+    }
+    Ok(pins)
+}
+
+/// Whether the platforms recorded in `pins` select exactly the pinned children of an index
+/// again, which is what the bundle's graph carries. False for an index that lists one
+/// platform several ways, and for a lockfile whose pins another rule chose.
+pub fn pins_select_themselves(manifests: &[Descriptor], pins: &[PlatformPin]) -> bool {
     let recorded: Vec<Platform> = pins
         .iter()
         .filter_map(|p| p.platform.parse().ok())
@@ -154,16 +169,7 @@ fn index_pins(
         .into_iter()
         .map(|d| &d.digest)
         .collect();
-    let same = again.len() == pins.len() && pins.iter().all(|pin| again.contains(&&pin.digest));
-    if !same {
-        return Err(ResolveError::PlatformAmbiguous {
-            image: image.to_string(),
-            available: available(offered.iter().map(Platform::to_string)),
-            requested: platforms.iter().map(Platform::to_string).collect(),
-            recorded: recorded.iter().map(Platform::to_string).collect(),
-        });
-    }
-    Ok(pins)
+    again.len() == pins.len() && pins.iter().all(|pin| again.contains(&&pin.digest))
 }
 
 fn sorted(list: impl Iterator<Item = String>) -> Vec<String> {

@@ -173,6 +173,36 @@ fn amd64_v2_listed_first_pins_plain_amd64_and_containerd_pulls_it() {
 }
 
 #[test]
+fn a_lockfile_that_pinned_the_first_entry_listed_is_refused_at_build() {
+    // What `lock` wrote before it followed containerd: v2's manifest recorded as linux/amd64.
+    let site = Variants::new();
+    let work = site.work();
+    let v2 = site.entry("variants/amd64:1", "linux/amd64/v2");
+    site.manifest("linux/amd64", "variants/amd64:1");
+    site.lock();
+    let path = work.join("edge.lock");
+    let mut lock = read_json(&path);
+    let seeded = site
+        .seeded
+        .iter()
+        .find(|s| s.name == "variants/amd64:1")
+        .unwrap();
+    let v2_size = std::fs::metadata(seeded.layout.join("blobs/sha256").join(&v2[7..]))
+        .unwrap()
+        .len();
+    lock["images"][0]["platforms"][0]["digest"] = Value::from(v2.as_str());
+    lock["images"][0]["platforms"][0]["size"] = Value::from(v2_size);
+    std::fs::write(&path, serde_json::to_vec_pretty(&lock).unwrap()).unwrap();
+    let index = pinned_digest(work, "edge.lock", "registry.test/variants/amd64:1");
+    let stderr = outpost_fails(work, &["bundle", "build", "edge.yaml", "--locked"], 2);
+    assert_eq!(
+        stderr,
+        format!("error: registry.test/variants/amd64:1: the lockfile pins linux/amd64 {v2}, which is not what a node asking for those platforms pulls from the index {index} (the lockfile predates outpost's containerd platform matching): run `outpost lock` again\n")
+    );
+    assert!(!work.join("bundles/edge-1.0.tar").exists());
+}
+
+#[test]
 fn arm_v7_is_pinned_over_v6_and_recorded_with_its_variant() {
     let site = Variants::new();
     let work = site.work();
