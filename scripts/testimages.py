@@ -13,6 +13,11 @@ Sets:
   bench      --count images (bench/appN:--tag, from N = --first) of --layer-mib each on
              top of a shared --base-mib base layer (linux/amd64), uncompressed layers so
              generation stays fast; --seed changes every image's own layer.
+  variants   indexes whose entries differ by variant or Windows build (platform matching):
+             variants/amd64:1 (linux/amd64/v2 listed before linux/amd64),
+             variants/arm:1 (linux/arm/v6, linux/arm/v7), variants/v3only:1 (only
+             linux/amd64/v3), variants/windows:1 (windows/amd64 for os.version
+             10.0.17763.6189 and 10.0.20348.2655, and linux/amd64).
   kubernetes the control-plane images kubeadm pulls for --k8s-version (names as on
              registry.k8s.io, versions from --pause/--etcd/--coredns), each an index of
              linux/amd64 + linux/arm64; tiny layers.
@@ -66,7 +71,7 @@ def layer_bytes(seed, size, compress):
     return raw, LAYER_TAR
 
 
-def image_manifest(layout, arch, layer_specs, compress):
+def image_manifest(layout, arch, layer_specs, compress, platform=None):
     layers, diff_ids = [], []
     for seed, size in layer_specs:
         data, media_type = layer_bytes(seed, size, compress)
@@ -79,6 +84,7 @@ def image_manifest(layout, arch, layer_specs, compress):
         "config": {"Cmd": ["/bin/true"]},
         "rootfs": {"type": "layers", "diff_ids": diff_ids},
     }
+    config.update(platform or {})
     config_desc = layout.blob(json.dumps(config, sort_keys=True).encode(), OCI_CONFIG)
     manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config_desc, "layers": layers}
     return layout.blob(json.dumps(manifest, sort_keys=True).encode(), OCI_MANIFEST)
@@ -108,6 +114,45 @@ def multi(out, name, tag, arch_specs, compress=True):
     print(path, f"{name}:{tag}")
 
 
+def platform_index(out, name, tag, entries):
+    """An index of one manifest per (platform, layer seed), in the order given; each
+    platform is an OCI platform object (os, architecture, variant, os.version), also
+    written into the image's config."""
+    path = os.path.join(out, name.replace("/", "_") + "_" + tag)
+    layout = Layout(path)
+    manifests = []
+    for platform, seed in entries:
+        desc = image_manifest(layout, platform["architecture"], [(seed, 4096)], True, platform)
+        desc["platform"] = platform
+        manifests.append(desc)
+    index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": manifests}
+    desc = layout.blob(json.dumps(index, sort_keys=True).encode(), OCI_INDEX)
+    desc["annotations"] = {"org.opencontainers.image.ref.name": tag}
+    layout.finish(desc)
+    print(path, f"{name}:{tag}")
+
+
+def variants_set(out):
+    def linux(arch, variant=None):
+        return {"os": "linux", "architecture": arch, **({"variant": variant} if variant else {})}
+
+    def windows(build):
+        return {"os": "windows", "architecture": "amd64", "os.version": build}
+
+    platform_index(out, "variants/amd64", "1", [
+        (linux("amd64", "v2"), "amd64-v2"), (linux("amd64"), "amd64-plain"),
+    ])
+    platform_index(out, "variants/arm", "1", [
+        (linux("arm", "v6"), "arm-v6"), (linux("arm", "v7"), "arm-v7"),
+    ])
+    platform_index(out, "variants/v3only", "1", [(linux("amd64", "v3"), "amd64-v3")])
+    platform_index(out, "variants/windows", "1", [
+        (windows("10.0.17763.6189"), "windows-ltsc2019"),
+        (windows("10.0.20348.2655"), "windows-ltsc2022"),
+        (linux("amd64"), "windows-set-linux"),
+    ])
+
+
 def small_set(out, kib):
     base = ("base", kib * 1024)
     single(out, "library/alpha", "1", "amd64", [base, ("alpha", kib * 512)])
@@ -121,7 +166,7 @@ def small_set(out, kib):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", help="directory to write the OCI layouts into")
-    parser.add_argument("--set", choices=["test", "quickstart", "bench", "kubernetes"], default="test")
+    parser.add_argument("--set", choices=["test", "quickstart", "bench", "kubernetes", "variants"], default="test")
     parser.add_argument("--count", type=int, default=10, help="bench: number of images")
     parser.add_argument("--base-mib", type=int, default=100, help="bench: size of the shared base layer")
     parser.add_argument("--layer-mib", type=int, default=45, help="bench: size of each image's own layer")
@@ -138,6 +183,8 @@ def main():
         small_set(args.out, 64)
     elif args.set == "quickstart":
         small_set(args.out, 2048)
+    elif args.set == "variants":
+        variants_set(args.out)
     elif args.set == "kubernetes":
         images = [(f"kube-{c}", args.k8s_version) for c in ("apiserver", "controller-manager", "scheduler", "proxy")]
         images += [("pause", args.pause), ("etcd", args.etcd), ("coredns/coredns", args.coredns)]

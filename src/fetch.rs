@@ -7,8 +7,9 @@ use crate::bundle::graph::{walk, Carried, Role};
 use crate::bundle::pack::image_entry;
 use crate::digest::Digest;
 use crate::lock::Lockfile;
-use crate::oci::{Descriptor, MAX_MANIFEST_SIZE};
+use crate::oci::{Descriptor, Parsed, MAX_MANIFEST_SIZE};
 use crate::progress::Reporter;
+use crate::resolve::image::pins_select_themselves;
 use crate::store::{Store, StoreError};
 use crate::upstream::http::{Http, HttpError};
 use crate::upstream::registry::{Registry, RegistryError};
@@ -39,6 +40,14 @@ pub enum FetchError {
     },
     #[error("{image}: {source}")]
     Store { image: String, source: StoreError },
+    /// The lockfile's children of an index are not what its recorded platforms select.
+    #[error("{image}: the lockfile pins {}, which is not what a node asking for those platforms pulls from the index {digest} (the lockfile predates outpost's containerd platform matching): run `outpost lock` again", pinned.join(", "))]
+    PlatformPins {
+        image: String,
+        digest: Digest,
+        /// `platform digest` of each pin.
+        pinned: Vec<String>,
+    },
 }
 
 /// What a fetch did.
@@ -103,6 +112,7 @@ pub async fn fetch_all(
                 ensure_manifest(registry, store, &image, &platform.digest, platform.size).await?;
             }
         }
+        check_platform_pins(store, pin)?;
         images.insert(pin.reference.clone(), image);
     }
     // Which blobs the manifests need: the bundle's own graph, so fetch gets what pack packs.
@@ -191,6 +201,35 @@ pub async fn fetch_all(
 }
 
 /// Fetches a manifest by digest into the store unless it is there already.
+/// A lockfile's children of an index must be what its recorded platforms select (what the
+/// bundle's graph carries): one written before outpost followed containerd's platform rule
+/// may have pinned another entry.
+fn check_platform_pins(store: &Store, pin: &crate::lock::ImagePin) -> Result<(), FetchError> {
+    let bytes = store
+        .read_bytes(&pin.digest)
+        .map_err(|e| FetchError::Manifest {
+            image: pin.reference.clone(),
+            digest: pin.digest.clone(),
+            message: e.to_string(),
+        })?;
+    let Ok(Parsed::Index { manifests, .. }) = Parsed::from_bytes(&bytes, Some(&pin.media_type))
+    else {
+        return Ok(());
+    };
+    if pins_select_themselves(&manifests, &pin.platforms) {
+        return Ok(());
+    }
+    Err(FetchError::PlatformPins {
+        image: pin.reference.clone(),
+        digest: pin.digest.clone(),
+        pinned: pin
+            .platforms
+            .iter()
+            .map(|p| format!("{} {}", p.platform, p.digest))
+            .collect(),
+    })
+}
+
 async fn ensure_manifest(
     registry: &Registry,
     store: &Store,

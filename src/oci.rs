@@ -4,6 +4,7 @@
 //! children of a manifest or index (and their platforms). Unknown fields are ignored.
 
 use crate::digest::Digest;
+use crate::platform::Platform;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -44,6 +45,21 @@ pub struct PlatformField {
     pub os: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
+    /// The Windows build an entry is for (`10.0.20348.2655`).
+    #[serde(
+        default,
+        rename = "os.version",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub os_version: Option<String>,
+}
+
+impl PlatformField {
+    /// The platform this entry is for, as outpost writes and matches it.
+    pub fn platform(&self) -> Platform {
+        Platform::new(&self.os, &self.architecture, self.variant.as_deref())
+            .with_os_version(self.os_version.as_deref())
+    }
 }
 
 /// The fields of a manifest or index that matter for walking it.
@@ -71,6 +87,16 @@ pub struct ConfigPlatform {
     pub architecture: String,
     #[serde(default)]
     pub variant: Option<String>,
+    #[serde(default, rename = "os.version")]
+    pub os_version: Option<String>,
+}
+
+impl ConfigPlatform {
+    /// The platform this image is for, as outpost writes and matches it.
+    pub fn platform(&self) -> Platform {
+        Platform::new(&self.os, &self.architecture, self.variant.as_deref())
+            .with_os_version(self.os_version.as_deref())
+    }
 }
 
 /// A parsed manifest: an index (children are manifests) or an image manifest (config + layers).
@@ -137,16 +163,35 @@ impl Parsed {
     }
 }
 
-/// The entry of an index that serves `wanted` (the first match, as container runtimes pick).
-pub fn select_platform<'a>(
+/// The entries of an index a node asking for `wanted` takes (see [`Platform::select`]: the
+/// best variant, one entry per Windows build), in index order; empty when none serves it.
+pub fn select_platform<'a>(manifests: &'a [Descriptor], wanted: &Platform) -> Vec<&'a Descriptor> {
+    let offered: Vec<Option<Platform>> = manifests
+        .iter()
+        .map(|d| d.platform.as_ref().map(PlatformField::platform))
+        .collect();
+    wanted
+        .select(&offered)
+        .into_iter()
+        .map(|position| &manifests[position])
+        .collect()
+}
+
+/// The children of an index carried for `platforms`: what each selects, each digest once,
+/// in the order of `platforms`. The one place `lock` and the bundle's graph agree on.
+pub fn carried_children<'a>(
     manifests: &'a [Descriptor],
-    wanted: &crate::platform::Platform,
-) -> Option<&'a Descriptor> {
-    manifests.iter().find(|d| {
-        d.platform
-            .as_ref()
-            .is_some_and(|p| wanted.matches(&p.os, &p.architecture, p.variant.as_deref()))
-    })
+    platforms: &[Platform],
+) -> Vec<&'a Descriptor> {
+    let mut chosen: Vec<&Descriptor> = Vec::new();
+    for platform in platforms {
+        for descriptor in select_platform(manifests, platform) {
+            if !chosen.iter().any(|c| c.digest == descriptor.digest) {
+                chosen.push(descriptor);
+            }
+        }
+    }
+    chosen
 }
 
 /// Whether a media type names a manifest or index (whose content has children).
@@ -193,6 +238,74 @@ mod tests {
         let parsed = Parsed::from_bytes(manifest.as_bytes(), None).unwrap();
         assert_eq!(parsed.media_type(), DOCKER_MANIFEST);
         assert_eq!(parsed.children().len(), 2);
+    }
+
+    /// An index of `(platform JSON, content)` entries, in order.
+    fn index_of(entries: &[(&str, &[u8])]) -> Vec<Descriptor> {
+        let manifests: Vec<String> = entries
+            .iter()
+            .map(|(platform, content)| {
+                format!(
+                    r#"{{"mediaType":"{OCI_MANIFEST}","digest":"{}","size":1,"platform":{platform}}}"#,
+                    Digest::of(content)
+                )
+            })
+            .collect();
+        let json = format!(
+            r#"{{"schemaVersion":2,"manifests":[{}]}}"#,
+            manifests.join(",")
+        );
+        match Parsed::from_bytes(json.as_bytes(), None).unwrap() {
+            Parsed::Index { manifests, .. } => manifests,
+            Parsed::Image { .. } => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn selection_reads_variants_and_windows_builds_from_index_json() {
+        let manifests = index_of(&[
+            (
+                r#"{"os":"linux","architecture":"amd64","variant":"v2"}"#,
+                b"v2",
+            ),
+            (r#"{"os":"linux","architecture":"amd64"}"#, b"plain"),
+            (
+                r#"{"os":"windows","architecture":"amd64","os.version":"10.0.17763.6189"}"#,
+                b"ltsc2019",
+            ),
+            (
+                r#"{"os":"windows","architecture":"amd64","os.version":"10.0.20348.2655"}"#,
+                b"ltsc2022",
+            ),
+        ]);
+        let digests = |wanted: &str| -> Vec<Digest> {
+            select_platform(&manifests, &wanted.parse().unwrap())
+                .into_iter()
+                .map(|d| d.digest.clone())
+                .collect()
+        };
+        assert_eq!(digests("linux/amd64"), [Digest::of(b"plain")]);
+        assert_eq!(digests("linux/amd64/v2"), [Digest::of(b"v2")]);
+        assert_eq!(digests("linux/amd64/v3"), [Digest::of(b"v2")]);
+        assert_eq!(
+            digests("windows/amd64"),
+            [Digest::of(b"ltsc2019"), Digest::of(b"ltsc2022")]
+        );
+        assert_eq!(
+            manifests[3]
+                .platform
+                .as_ref()
+                .unwrap()
+                .platform()
+                .to_string(),
+            "windows(10.0.20348.2655)/amd64"
+        );
+        // Both requests select the plain entry: carried once.
+        let both: Vec<Platform> = vec![
+            "linux/amd64".parse().unwrap(),
+            "linux/amd64/v1".parse().unwrap(),
+        ];
+        assert_eq!(carried_children(&manifests, &both).len(), 1);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 
 use super::head::Entry;
 use crate::digest::Digest;
-use crate::oci::{is_manifest_type, select_platform, Descriptor, OciError, Parsed};
+use crate::oci::{carried_children, is_manifest_type, Descriptor, OciError, Parsed};
 use crate::platform::Platform;
 use std::collections::{HashMap, HashSet};
 
@@ -75,17 +75,10 @@ impl Carried {
             platforms: self.platforms.clone(),
         };
         Ok(match &parsed {
-            Parsed::Index { manifests, .. } => {
-                let mut chosen: Vec<Carried> = Vec::new();
-                for platform in &self.platforms {
-                    if let Some(d) = select_platform(manifests, platform) {
-                        if !chosen.iter().any(|c| c.descriptor.digest == d.digest) {
-                            chosen.push(child(d, Role::Manifest));
-                        }
-                    }
-                }
-                chosen
-            }
+            Parsed::Index { manifests, .. } => carried_children(manifests, &self.platforms)
+                .into_iter()
+                .map(|d| child(d, Role::Manifest))
+                .collect(),
             Parsed::Image { config, layers, .. } => std::iter::once(child(config, Role::Config))
                 .chain(layers.iter().map(|l| child(l, Role::Data)))
                 .collect(),

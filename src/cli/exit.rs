@@ -192,6 +192,7 @@ impl HasExitStatus for ResolveError {
             | ResolveError::AptIndex { .. }
             | ResolveError::AptHttp { .. } => ExitStatus::Upstream,
             ResolveError::PlatformMissing { .. }
+            | ResolveError::PlatformAmbiguous { .. }
             | ResolveError::Reference(_)
             | ResolveError::AptSources { .. }
             | ResolveError::AptNoHostSource { .. }
@@ -228,13 +229,15 @@ impl HasExitStatus for HttpError {
 }
 
 /// Fetching pinned content: everything that stops it is the upstream's (a full cache
-/// included, as before: the message says what to do).
+/// included, as before: the message says what to do), but a lockfile whose pins its own
+/// platforms do not select, which is bad input.
 impl HasExitStatus for FetchError {
     fn exit_status(&self) -> ExitStatus {
         match self {
             FetchError::Manifest { .. } | FetchError::Blob { .. } | FetchError::Store { .. } => {
                 ExitStatus::Upstream
             }
+            FetchError::PlatformPins { .. } => ExitStatus::Input,
         }
     }
 }

@@ -11,15 +11,37 @@ use crate::store::StoreError;
 use crate::upstream::registry::RegistryError;
 use std::path::PathBuf;
 
+fn other_variants_hint(wanted: &str, other_variants: &[String]) -> String {
+    if other_variants.is_empty() {
+        return String::new();
+    }
+    format!(
+        " (a node asking for {wanted} does not pull {}: to carry one, name it in spec.platforms)",
+        other_variants.join(" or ")
+    )
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ResolveError {
     #[error(transparent)]
     Registry(#[from] RegistryError),
-    #[error("{image}: no manifest for platform {wanted}; the image has {}", available.join(", "))]
+    #[error("{image}: no manifest for platform {wanted}; the image has {}{}", available.join(", "), other_variants_hint(wanted, other_variants))]
     PlatformMissing {
         image: String,
         wanted: String,
         available: Vec<String>,
+        /// Entries of the same OS and architecture that a node asking for `wanted` does not
+        /// take (another variant or Windows build).
+        other_variants: Vec<String>,
+    },
+    /// The entries chosen for these platforms are not what the same platforms, as the
+    /// lockfile records them, choose again (an index listing one platform several ways).
+    #[error("{image}: the index lists {} in a way outpost cannot pin unambiguously (the entries chosen for {} are not what the recorded platforms {} choose again); name the exact platforms in spec.platforms", available.join(", "), requested.join(", "), recorded.join(", "))]
+    PlatformAmbiguous {
+        image: String,
+        available: Vec<String>,
+        requested: Vec<String>,
+        recorded: Vec<String>,
     },
     #[error("{image}: image config {digest}: {message}")]
     Config {

@@ -1,13 +1,16 @@
 //! Image tags → digests, and the manifest to carry for each requested platform.
 //!
 //! Multi-arch indexes are kept as they are (their digest is what nodes ask for); the lockfile
-//! records, per requested platform, which child manifest is carried.
+//! records each child manifest carried with the platform its index entry names (variant and
+//! Windows build included), chosen by the one matcher (`Platform::select`, containerd's rule).
 
 use super::ResolveError;
 use crate::digest::Digest;
 use crate::lock::{ImagePin, PlatformPin};
 use crate::manifest::Release;
-use crate::oci::{ConfigPlatform, Parsed};
+use crate::oci::{
+    carried_children, select_platform, ConfigPlatform, Descriptor, Parsed, PlatformField,
+};
 use crate::platform::Platform;
 use crate::store::Store;
 use crate::upstream::registry::{Registry, RegistryError};
@@ -66,68 +69,29 @@ pub async fn resolve_one(
         }
     })?;
     let platform_pins = match &parsed {
-        Parsed::Index { manifests, .. } => {
-            let offered: Vec<(String, &crate::oci::Descriptor)> = manifests
-                .iter()
-                .filter_map(|d| {
-                    d.platform.as_ref().map(|p| {
-                        (
-                            Platform::describe(&p.os, &p.architecture, p.variant.as_deref()),
-                            d,
-                        )
-                    })
-                })
-                .collect();
-            platforms
-                .iter()
-                .map(|wanted| {
-                    crate::oci::select_platform(manifests, wanted)
-                        .map(|d| PlatformPin {
-                            platform: wanted.to_string(),
-                            digest: d.digest.clone(),
-                            media_type: d.media_type.clone(),
-                            size: d.size,
-                        })
-                        .ok_or_else(|| ResolveError::PlatformMissing {
-                            image: image.clone(),
-                            wanted: wanted.to_string(),
-                            available: available(offered.iter().map(|(p, _)| p.clone())),
-                        })
-                })
-                .collect::<Result<Vec<_>, _>>()?
-        }
+        Parsed::Index { manifests, .. } => index_pins(&image, manifests, platforms)?,
         Parsed::Image { config, .. } => {
-            let config_platform =
+            let offered =
                 fetch_config_platform(registry, store, reference, &config.digest, config.size)
-                    .await?;
-            let offered = Platform::describe(
-                &config_platform.os,
-                &config_platform.architecture,
-                config_platform.variant.as_deref(),
-            );
-            platforms
-                .iter()
-                .map(|wanted| {
-                    if wanted.matches(
-                        &config_platform.os,
-                        &config_platform.architecture,
-                        config_platform.variant.as_deref(),
-                    ) {
-                        Ok(PlatformPin {
-                            platform: wanted.to_string(),
-                            digest: top.digest.clone(),
-                            media_type: top.media_type.clone(),
-                            size: top.bytes.len() as u64,
-                        })
-                    } else {
-                        Err(ResolveError::PlatformMissing {
-                            image: image.clone(),
-                            wanted: wanted.to_string(),
-                            available: vec![format!("only {offered} (a single-platform image)")],
-                        })
-                    }
-                })
-                .collect::<Result<Vec<_>, _>>()?
+                    .await?
+                    .platform();
+            let pin = PlatformPin {
+                platform: offered.to_string(),
+                digest: top.digest.clone(),
+                media_type: top.media_type.clone(),
+                size: top.bytes.len() as u64,
+            };
+            for wanted in platforms {
+                if !wanted.serves(&offered) {
+                    return Err(ResolveError::PlatformMissing {
+                        image: image.clone(),
+                        wanted: wanted.to_string(),
+                        available: vec![format!("only {offered} (a single-platform image)")],
+                        other_variants: Vec::new(),
+                    });
+                }
+            }
+            vec![pin]
         }
     };
     Ok(ImagePin {
@@ -139,10 +103,84 @@ pub async fn resolve_one(
     })
 }
 
-fn available(platforms: impl Iterator<Item = String>) -> Vec<String> {
-    let mut list: Vec<String> = platforms.filter(|p| p != "unknown/unknown").collect();
+/// The children of an index to carry for `platforms` (see [`crate::oci::select_platform`]),
+/// each recorded with the platform its entry names (variant and Windows build included), so
+/// that the bundle's graph, which selects again from what is recorded, carries exactly these.
+fn index_pins(
+    image: &str,
+    manifests: &[Descriptor],
+    platforms: &[Platform],
+) -> Result<Vec<PlatformPin>, ResolveError> {
+    let offered: Vec<Platform> = manifests
+        .iter()
+        .filter_map(|d| d.platform.as_ref().map(PlatformField::platform))
+        .collect();
+    let mut pins: Vec<PlatformPin> = Vec::new();
+    for wanted in platforms {
+        let chosen = select_platform(manifests, wanted);
+        if chosen.is_empty() {
+            let other_variants = offered
+                .iter()
+                .filter(|o| wanted.same_architecture(o))
+                .map(Platform::to_string);
+            return Err(ResolveError::PlatformMissing {
+                image: image.to_string(),
+                wanted: wanted.to_string(),
+                available: available(offered.iter().map(Platform::to_string)),
+                other_variants: sorted(other_variants),
+            });
+        }
+        for descriptor in chosen {
+            let platform = descriptor
+                .platform
+                .as_ref()
+                .map(|p| p.platform().to_string())
+                .unwrap_or_else(|| wanted.to_string());
+            if !pins.iter().any(|pin| pin.digest == descriptor.digest) {
+                pins.push(PlatformPin {
+                    platform,
+                    digest: descriptor.digest.clone(),
+                    media_type: descriptor.media_type.clone(),
+                    size: descriptor.size,
+                });
+            }
+        }
+    }
+    if !pins_select_themselves(manifests, &pins) {
+        return Err(ResolveError::PlatformAmbiguous {
+            image: image.to_string(),
+            available: available(offered.iter().map(Platform::to_string)),
+            requested: platforms.iter().map(Platform::to_string).collect(),
+            recorded: pins.iter().map(|p| p.platform.clone()).collect(),
+        });
+    }
+    Ok(pins)
+}
+
+/// Whether the platforms recorded in `pins` select exactly the pinned children of an index
+/// again, which is what the bundle's graph carries. False for an index that lists one
+/// platform several ways, and for a lockfile whose pins another rule chose.
+pub fn pins_select_themselves(manifests: &[Descriptor], pins: &[PlatformPin]) -> bool {
+    let recorded: Vec<Platform> = pins
+        .iter()
+        .filter_map(|p| p.platform.parse().ok())
+        .collect();
+    let again: Vec<&Digest> = carried_children(manifests, &recorded)
+        .into_iter()
+        .map(|d| &d.digest)
+        .collect();
+    again.len() == pins.len() && pins.iter().all(|pin| again.contains(&&pin.digest))
+}
+
+fn sorted(list: impl Iterator<Item = String>) -> Vec<String> {
+    let mut list: Vec<String> = list.collect();
     list.sort();
     list.dedup();
+    list
+}
+
+fn available(platforms: impl Iterator<Item = String>) -> Vec<String> {
+    let mut list = sorted(platforms.filter(|p| p != "unknown/unknown"));
     if list.is_empty() {
         list.push("no platform entries".into());
     }
@@ -189,4 +227,67 @@ async fn fetch_config_platform(
         .map_err(|e| config_error(e.to_string()))?;
     serde_json::from_slice(&bytes)
         .map_err(|e| config_error(format!("not a valid image config: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oci::OCI_MANIFEST;
+
+    fn entry(platform: &str, content: &[u8]) -> Descriptor {
+        let platform: Platform = platform.parse().unwrap();
+        Descriptor {
+            media_type: OCI_MANIFEST.into(),
+            digest: Digest::of(content),
+            size: content.len() as u64,
+            platform: Some(PlatformField {
+                architecture: platform.architecture,
+                os: platform.os,
+                variant: platform.variant,
+                os_version: platform.os_version,
+            }),
+            artifact_type: None,
+            annotations: Default::default(),
+        }
+    }
+
+    fn pins(index: &[Descriptor], wanted: &[&str]) -> Result<Vec<(String, Digest)>, String> {
+        let wanted: Vec<Platform> = wanted.iter().map(|w| w.parse().unwrap()).collect();
+        index_pins("r.test/app:1", index, &wanted)
+            .map(|pins| pins.into_iter().map(|p| (p.platform, p.digest)).collect())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn pins_record_the_entry_carried_once() {
+        let index = [
+            entry("linux/amd64/v2", b"v2"),
+            entry("linux/amd64", b"plain"),
+            entry("linux/arm64/v8", b"arm64"),
+        ];
+        assert_eq!(
+            pins(&index, &["linux/amd64", "linux/arm64", "linux/amd64/v1"]).unwrap(),
+            [
+                ("linux/amd64".to_string(), Digest::of(b"plain")),
+                ("linux/arm64/v8".to_string(), Digest::of(b"arm64")),
+            ]
+        );
+        assert_eq!(
+            pins(&index, &["linux/arm/v7"]).unwrap_err(),
+            "r.test/app:1: no manifest for platform linux/arm/v7; the image has linux/amd64, linux/amd64/v2, linux/arm64/v8"
+        );
+    }
+
+    #[test]
+    fn an_index_whose_pins_would_not_select_themselves_again_is_refused() {
+        // For linux/amd64/v3 the entry without a build is v2, and build X's best is its v3;
+        // recorded as `linux/amd64/v2`, the first would also take build X's v2.
+        let index = [
+            entry("linux/amd64/v2", b"v2"),
+            entry("linux(X)/amd64/v3", b"x-v3"),
+            entry("linux(X)/amd64/v2", b"x-v2"),
+        ];
+        let err = pins(&index, &["linux/amd64/v3"]).unwrap_err();
+        assert!(err.contains("cannot pin unambiguously"), "{err}");
+    }
 }

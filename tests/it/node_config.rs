@@ -5,7 +5,6 @@
 //! variables match the files a bundle carries (`snapshots/it__node_config__*`).
 
 use crate::common::*;
-use crate::serve_containerd::Containerd;
 use std::collections::BTreeMap;
 use std::path::Path;
 

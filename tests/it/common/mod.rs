@@ -6,6 +6,7 @@
 
 mod apt;
 mod bundle;
+mod containerd;
 mod fault_proxy;
 mod http;
 mod outpost;
@@ -14,6 +15,7 @@ mod snapshot;
 
 pub use apt::*;
 pub use bundle::*;
+pub use containerd::*;
 pub use fault_proxy::*;
 pub use http::*;
 pub use outpost::*;
