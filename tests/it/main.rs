@@ -16,6 +16,7 @@ mod bundle_tamper;
 mod cli_help;
 mod kubernetes_release;
 mod manifest_errors;
+mod pins_and_messages;
 mod push_registry;
 mod registry_auth;
 mod serve_containerd;

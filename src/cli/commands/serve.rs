@@ -39,7 +39,7 @@ pub fn serve(settings: &ServeCommandSettings) -> Result<(), CliError> {
         let (store, bundles) = (settings.store.clone(), settings.bundles.clone());
         Box::new(move || {
             Catalog::open(store.as_deref(), &bundles, verifier.as_ref().as_ref())
-                .map_err(|e| format!("{:#}", anyhow::Error::new(e)))
+                .map_err(|e| outpost::errors::chain(&e))
         })
     };
     let images: usize = catalog.bundles().iter().map(|b| b.images.len()).sum();
