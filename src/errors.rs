@@ -16,13 +16,22 @@ pub fn chain(error: &dyn std::error::Error) -> String {
     message
 }
 
-/// `1 image`, `2 images`: a count with its noun in the right number (nouns taking `s`).
+/// `1 image`, `2 images`, `3 repositories`: a count with its regular English noun in the
+/// right number.
 pub fn plural(count: impl Into<u64>, noun: &str) -> String {
     let count = count.into();
     if count == 1 {
-        format!("1 {noun}")
-    } else {
-        format!("{count} {noun}s")
+        return format!("1 {noun}");
+    }
+    let consonant_y = noun.ends_with('y')
+        && noun
+            .chars()
+            .rev()
+            .nth(1)
+            .is_some_and(|c| !"aeiou".contains(c));
+    match noun.strip_suffix('y').filter(|_| consonant_y) {
+        Some(stem) => format!("{count} {stem}ies"),
+        None => format!("{count} {noun}s"),
     }
 }
 
@@ -35,6 +44,9 @@ mod tests {
         assert_eq!(plural(1u32, "attempt"), "1 attempt");
         assert_eq!(plural(4u32, "attempt"), "4 attempts");
         assert_eq!(plural(0u32, "image"), "0 images");
+        assert_eq!(plural(2u32, "repository"), "2 repositories");
+        assert_eq!(plural(1u32, "repository"), "1 repository");
+        assert_eq!(plural(2u32, "key"), "2 keys");
     }
 
     #[derive(Debug, thiserror::Error)]

@@ -79,6 +79,20 @@ fn digest_pinned_indexes_resolve_on_the_push_target_or_the_push_fails_naming_the
         assert_eq!(also, ["linux/arm64"], "{pin}");
     }
 
+    // The bundle says so too.
+    let inspected = json(&outpost_ok(
+        work,
+        &["bundle", "inspect", "bundles/edge-1.0.tar", "--json"],
+    ));
+    for image in inspected["images"].as_array().unwrap() {
+        assert_eq!(image["whole_index"], true, "{image}");
+        assert_eq!(
+            image["platforms"],
+            serde_json::json!(["linux/amd64"]),
+            "{image}"
+        );
+    }
+
     // Pushed: every reference the bundle lists resolves on the target, by tag and by digest,
     // and copies out whole.
     let target = Registry::start();
