@@ -31,7 +31,7 @@ pub enum FetchError {
         digest: Digest,
         message: String,
     },
-    #[error("{image}: blob {digest}: {message} (after {attempts} attempts); nothing corrupt was kept in the cache, run the build again to resume")]
+    #[error("{image}: blob {digest}: {message} (after {}); nothing corrupt was kept in the cache, run the build again to resume", crate::errors::plural(*attempts, "attempt"))]
     Blob {
         image: String,
         digest: Digest,
@@ -47,6 +47,14 @@ pub enum FetchError {
         digest: Digest,
         /// `platform digest` of each pin.
         pinned: Vec<String>,
+    },
+    /// A layer whose descriptor lists `urls`: registries do not serve it (Windows base
+    /// layers), and the build did not allow fetching it from there.
+    #[error("{image}: layer {digest} is a foreign (non-distributable) layer: registries do not serve it, its content is at {url}; to carry it, build with --allow-foreign-layers (outpost fetches it from that URL and checks it against its digest; its licence may restrict redistribution)")]
+    ForeignLayer {
+        image: String,
+        digest: Digest,
+        url: String,
     },
 }
 
@@ -64,6 +72,17 @@ struct FileWant<'a> {
     sha256: &'a Digest,
     size: u64,
     url: &'a String,
+}
+
+/// What to do with a foreign (non-distributable) layer: one whose descriptor lists `urls`
+/// because registries do not serve it (Windows base layers).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ForeignLayers {
+    /// Refuse the image, naming the layer and its URL.
+    #[default]
+    Refuse,
+    /// Fetch the layer from its first URL; the store checks it against the descriptor.
+    FetchFromUrl,
 }
 
 /// Where a blob comes from.
@@ -95,6 +114,7 @@ pub async fn fetch_all(
     registry: &Registry,
     http: &Http,
     store: &Store,
+    foreign_layers: ForeignLayers,
     reporter: &dyn Reporter,
 ) -> Result<FetchSummary, FetchError> {
     let mut wanted: BTreeMap<Digest, Wanted> = BTreeMap::new();
@@ -107,7 +127,7 @@ pub async fn fetch_all(
                 message,
             })?;
         ensure_manifest(registry, store, &image, &pin.digest, pin.size).await?;
-        for platform in &pin.platforms {
+        for platform in pin.platforms.iter().chain(&pin.also_carried) {
             if platform.digest != pin.digest {
                 ensure_manifest(registry, store, &image, &platform.digest, platform.size).await?;
             }
@@ -133,6 +153,23 @@ pub async fn fetch_all(
                     .read_bytes(&item.descriptor.digest)
                     .map(Some)
                     .map_err(|e| manifest_error(e.to_string()));
+            }
+            if let Some(url) = item.descriptor.urls.first() {
+                if foreign_layers == ForeignLayers::Refuse {
+                    return Err(FetchError::ForeignLayer {
+                        image: item.owner.clone(),
+                        digest: item.descriptor.digest.clone(),
+                        url: url.clone(),
+                    });
+                }
+                wanted.insert(
+                    item.descriptor.digest.clone(),
+                    Wanted {
+                        source: Source::Url(url.clone()),
+                        descriptor: item.descriptor.clone(),
+                    },
+                );
+                return Ok(None);
             }
             let image = images
                 .get(&item.owner)
@@ -169,6 +206,7 @@ pub async fn fetch_all(
                 platform: None,
                 artifact_type: None,
                 annotations: Default::default(),
+                urls: Vec::new(),
             },
         });
     }
@@ -258,7 +296,7 @@ async fn ensure_manifest(
     let raw = registry
         .manifest(&by_digest)
         .await
-        .map_err(|e| manifest_error(e.to_string()))?;
+        .map_err(|e| manifest_error(e.detail()))?;
     store
         .put_bytes(digest, &raw.bytes)
         .map_err(|source| FetchError::Store {
@@ -324,9 +362,10 @@ async fn fetch_blob(
                         other => (false, other.to_string()),
                     })
             }
+            // The error names the URL, which the blob error names already.
             Source::Url(url) => http.stream(url, offset).await.map_err(|e| match e {
-                HttpError::Status { status, .. } if status < 500 => (false, e.to_string()),
-                other => (true, other.to_string()),
+                HttpError::Status { status, .. } if status < 500 => (false, e.detail()),
+                other => (true, other.detail()),
             }),
         };
         let blob = match opened {

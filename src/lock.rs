@@ -98,6 +98,19 @@ pub struct ImagePin {
     pub size: u64,
     /// The manifest carried for each requested platform.
     pub platforms: Vec<PlatformPin>,
+    /// The index's other entries, carried too because the reference pins the index by
+    /// digest: that digest promises exactly this index, and registries that check an
+    /// index's entries on push (distribution, Harbor) accept it only whole.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also_carried: Vec<PlatformPin>,
+}
+
+impl ImagePin {
+    /// Whether every entry of the pinned index travels (a digest-pinned index), rather
+    /// than only the requested platforms' manifests.
+    pub fn whole_index(&self) -> bool {
+        !self.also_carried.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -229,6 +242,7 @@ mod tests {
                 media_type: "application/vnd.oci.image.manifest.v1+json".into(),
                 size: 10,
             }],
+            also_carried: Vec::new(),
         };
         Lockfile {
             version: LOCK_VERSION,

@@ -63,7 +63,8 @@ fn main() -> std::process::ExitCode {
     let status = match run(cli, &Environment::read()) {
         Ok(()) => ExitStatus::Success,
         Err(failure) => {
-            eprintln!("error: {:#}", failure.error);
+            // Each cause once: most messages already include their source's text.
+            eprintln!("error: {}", outpost::errors::chain(failure.error.as_ref()));
             failure.status
         }
     };

@@ -37,6 +37,10 @@ pub struct Descriptor {
     pub artifact_type: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
+    /// Where a foreign (non-distributable) layer's content lives instead of the registry
+    /// (Windows base layers).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub urls: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +104,9 @@ impl ConfigPlatform {
 }
 
 /// A parsed manifest: an index (children are manifests) or an image manifest (config + layers).
+// Short-lived (parsed to walk, then dropped) and never held in bulk: the size difference
+// between the variants costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Parsed {
     Index {

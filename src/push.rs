@@ -6,7 +6,8 @@
 //! rest is uploaded. Re-running after an interruption therefore only sends what is missing.
 //! Repositories keep their upstream path under `--prefix`. The bundle's lockfile and files
 //! (binaries, apt repositories) go as OCI artifacts to `<prefix>/outpost/<release>`, tagged
-//! with the release version, so a registry-only site keeps everything.
+//! with the release version, so a registry-only site keeps everything. A push never reports
+//! success while a reference the bundle pins by digest does not resolve on the target.
 
 use crate::bundle::graph::{Carried, Role};
 use crate::bundle::open::{BlobLocation, OpenBundle};
@@ -35,6 +36,13 @@ pub enum PushError {
     BadPrefix(String),
     #[error("reading blob {digest} from the bundle: {message}")]
     Read { digest: Digest, message: String },
+    /// References pinned by digest that the target does not resolve after the push: the
+    /// registry refused an index the bundle carries only partly.
+    #[error("pushed, but these pinned references do not resolve on {registry}: {}; the registry refused each index as pinned because the bundle carries only some of its platforms (a tag, if any, names an index of the carried platforms). Rebuild the bundle with this version of outpost (`outpost bundle build MANIFEST`, or `outpost lock` then `--locked`): an index pinned by digest then travels whole", references.join(", "))]
+    PinsNotResolved {
+        registry: String,
+        references: Vec<String>,
+    },
 }
 
 /// Where and how to push.
@@ -393,6 +401,38 @@ impl Pusher<'_> {
         Ok(result)
     }
 
+    /// Every reference of the bundle that pins a digest, which the target does not resolve
+    /// by that digest (`registry/repo@digest (as pinned: reference)`).
+    async fn unresolved_pins(&self, prefix: &str) -> Vec<String> {
+        let mut unresolved = Vec::new();
+        for image in &self.bundle.images {
+            let Ok(reference) = crate::reference::parse(&image.reference) else {
+                continue;
+            };
+            let Some(pinned) = reference.digest() else {
+                continue;
+            };
+            let repo = join(prefix, reference.repository());
+            let target = Reference::with_digest(
+                self.settings.registry.clone(),
+                repo.clone(),
+                pinned.to_string(),
+            );
+            let resolves = self
+                .client
+                .fetch_manifest_digest(&target, &self.auth)
+                .await
+                .is_ok_and(|served| served == pinned);
+            if !resolves {
+                unresolved.push(format!(
+                    "{}/{repo}@{pinned} (pinned as {})",
+                    self.settings.registry, image.reference
+                ));
+            }
+        }
+        unresolved
+    }
+
     fn manifest_bytes(&self, digest: &Digest) -> Result<Vec<u8>, PushError> {
         self.bundle
             .manifests
@@ -557,6 +597,14 @@ pub async fn push(
     .buffer_unordered(jobs)
     .try_collect::<Vec<RepoResult>>()
     .await?;
+    // Never report success while a reference the bundle pins by digest is not there.
+    let unresolved = pusher.unresolved_pins(prefix).await;
+    if !unresolved.is_empty() {
+        return Err(PushError::PinsNotResolved {
+            registry: settings.registry.clone(),
+            references: unresolved,
+        });
+    }
     Ok(PushSummary {
         images: bundle.images.len(),
         repositories: repos.len(),

@@ -1,7 +1,8 @@
 //! The bundle's descriptor graph: which blobs a bundle carries, and the one walker over them.
 //!
 //! From an `index.json` entry, an image index carries only the child manifests of the
-//! platforms recorded on the entry (the index itself is kept byte for byte); an image or
+//! platforms recorded on the entry (the index itself is kept byte for byte), or every
+//! child when the entry says the index travels whole (a digest-pinned index); an image or
 //! artifact manifest carries its config and layers. [`Frontier`] holds what is known to be
 //! reachable, in discovery order, and what has been visited; [`walk`] drives it breadth-first
 //! when the bytes of any manifest can be had on demand (open, inspect, pack, the site store),
@@ -45,6 +46,8 @@ pub struct Carried {
     pub owner: String,
     /// Platforms carried under that entry.
     pub platforms: Vec<Platform>,
+    /// Every entry of an index under that entry travels, whatever its platform.
+    pub whole_index: bool,
 }
 
 impl Carried {
@@ -59,6 +62,7 @@ impl Carried {
             },
             owner: entry.name(),
             platforms: entry.platforms().to_vec(),
+            whole_index: entry.whole_index(),
             descriptor,
         }
     }
@@ -73,8 +77,18 @@ impl Carried {
             role,
             owner: self.owner.clone(),
             platforms: self.platforms.clone(),
+            whole_index: self.whole_index,
         };
         Ok(match &parsed {
+            Parsed::Index { manifests, .. } if self.whole_index => {
+                let mut every: Vec<Carried> = Vec::new();
+                for d in manifests {
+                    if !every.iter().any(|c| c.descriptor.digest == d.digest) {
+                        every.push(child(d, Role::Manifest));
+                    }
+                }
+                every
+            }
             Parsed::Index { manifests, .. } => carried_children(manifests, &self.platforms)
                 .into_iter()
                 .map(|d| child(d, Role::Manifest))
@@ -208,6 +222,7 @@ mod tests {
             platform: None,
             artifact_type: None,
             annotations: BTreeMap::new(),
+            urls: Vec::new(),
         }
     }
 
@@ -239,6 +254,7 @@ mod tests {
             kind: EntryKind::Image {
                 reference: "r.test/app:1".into(),
                 platforms: platforms.iter().map(|p| p.parse().unwrap()).collect(),
+                whole_index: false,
             },
         })
     }
@@ -284,6 +300,30 @@ mod tests {
                 .count(),
             1
         );
+    }
+
+    #[test]
+    fn a_whole_index_carries_every_entry() {
+        let amd = manifest(b"cfg-a", &[b"only-a"]);
+        let arm = manifest(b"cfg-b", &[b"only-b"]);
+        let top = index(&[(&amd, "linux/amd64"), (&arm, "linux/arm64")]);
+        let blobs: HashMap<Digest, Vec<u8>> = [&amd, &arm, &top]
+            .iter()
+            .map(|b| (Digest::of(b), b.to_vec()))
+            .collect();
+        let mut root = image_root(&top, &["linux/amd64"]);
+        root.whole_index = true;
+        let walked = walk(
+            [root],
+            |c: &Carried| Ok::<_, String>(blobs.get(&c.descriptor.digest).cloned()),
+            |c, e| format!("{}: {e}", c.descriptor.digest),
+        )
+        .unwrap();
+        // the index, both manifests, both configs and both layers: the arm64 ones too
+        assert_eq!(walked.len(), 7);
+        assert!(walked
+            .iter()
+            .any(|c| c.descriptor.digest == Digest::of(b"only-b")));
     }
 
     #[test]

@@ -33,6 +33,8 @@ const BUNDLE_INDEX: &str = "io.outpost.bundle.index";
 
 /// Annotations of `index.json` entries.
 const ENTRY_PLATFORMS: &str = "io.outpost.platforms";
+/// On an image entry: `all` when every entry of the index travels (a digest-pinned index).
+const ENTRY_CARRIED: &str = "io.outpost.carried";
 const ENTRY_KIND: &str = "io.outpost.kind";
 const FILE_PATH: &str = "io.outpost.file.path";
 const FILE_INSECURE: &str = "io.outpost.file.insecure";
@@ -50,6 +52,9 @@ pub enum EntryKind {
         /// `registry/repository[:tag][@digest]` as built (`registry.test/library/alpha:1`).
         reference: String,
         platforms: Vec<Platform>,
+        /// Every entry of the index travels, not only the platforms' manifests (the
+        /// reference pins the index by digest).
+        whole_index: bool,
     },
     /// A file (binary, tarball, release marker, apt repository file) as an artifact.
     File {
@@ -72,15 +77,32 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// An image entry.
-    pub fn image(descriptor: Descriptor, reference: &str, platforms: Vec<Platform>) -> Entry {
+    /// An image entry; `whole_index`: every entry of the index travels.
+    pub fn image(
+        descriptor: Descriptor,
+        reference: &str,
+        platforms: Vec<Platform>,
+        whole_index: bool,
+    ) -> Entry {
         Entry {
             descriptor,
             kind: EntryKind::Image {
                 reference: reference.to_string(),
                 platforms,
+                whole_index,
             },
         }
+    }
+
+    /// Whether every entry of this image's index travels.
+    pub fn whole_index(&self) -> bool {
+        matches!(
+            self.kind,
+            EntryKind::Image {
+                whole_index: true,
+                ..
+            }
+        )
     }
 
     /// The name this entry goes by in messages: reference, mirror path, `lockfile`, or digest.
@@ -114,6 +136,7 @@ impl Entry {
                             .collect()
                     })
                     .unwrap_or_default(),
+                whole_index: note(ENTRY_CARRIED).is_some_and(|v| v == "all"),
             }
         } else if let Some(path) = note(FILE_PATH) {
             EntryKind::File {
@@ -139,11 +162,15 @@ impl Entry {
             EntryKind::Image {
                 reference,
                 platforms,
+                whole_index,
             } => {
                 notes.insert(ANNOTATION_REF_NAME.into(), reference.clone());
                 notes.insert(ANNOTATION_CONTAINERD_NAME.into(), reference.clone());
                 let list: Vec<String> = platforms.iter().map(|p| p.to_string()).collect();
                 notes.insert(ENTRY_PLATFORMS.into(), list.join(","));
+                if *whole_index {
+                    notes.insert(ENTRY_CARRIED.into(), "all".into());
+                }
             }
             EntryKind::File { path, insecure } => {
                 notes.insert(ENTRY_KIND.into(), "file".into());
@@ -290,6 +317,7 @@ mod tests {
             platform: None,
             artifact_type: None,
             annotations: BTreeMap::new(),
+            urls: Vec::new(),
         }
     }
 
@@ -328,6 +356,13 @@ mod tests {
                         "linux/amd64".parse().unwrap(),
                         "linux/arm64".parse().unwrap(),
                     ],
+                    false,
+                ),
+                Entry::image(
+                    descriptor(b"w"),
+                    "docker.io/library/busybox:1@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+                    vec!["linux/amd64".parse().unwrap()],
+                    true,
                 ),
             ],
         }
@@ -359,6 +394,10 @@ mod tests {
         );
         assert!(json.contains(r#""io.containerd.image.name": "docker.io/library/alpine:3""#));
         assert!(json.contains(r#""io.outpost.platforms": "linux/amd64,linux/arm64""#));
+        // A digest-pinned index that travels whole says so; the others do not.
+        assert_eq!(json.matches(r#""io.outpost.carried": "all""#).count(), 1);
+        let back = BundleHead::parse(json.as_bytes()).unwrap();
+        assert!(back.entries[3].whole_index() && !back.entries[2].whole_index());
     }
 
     #[test]

@@ -73,6 +73,9 @@ pub struct ImageInfo {
     pub digest: Digest,
     pub media_type: String,
     pub platforms: Vec<String>,
+    /// Every entry of the index travels, not only `platforms` (a digest-pinned index).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub whole_index: bool,
     /// Bytes of everything carried for this image (shared layers counted in each image).
     pub size: u64,
     pub layers: usize,
@@ -163,6 +166,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
                 digest: entry.descriptor.digest.clone(),
                 media_type: entry.descriptor.media_type.clone(),
                 platforms: entry.platforms().iter().map(|p| p.to_string()).collect(),
+                whole_index: entry.whole_index(),
                 size,
                 layers: data.len(),
             }),

@@ -105,6 +105,7 @@ fn artifact(
             platform: None,
             artifact_type: Some(artifact_type.into()),
             annotations: BTreeMap::new(),
+            urls: Vec::new(),
         },
         kind,
     })
@@ -186,7 +187,8 @@ fn apt_repository(
 }
 
 /// The `index.json` entry of a pinned image: its index or manifest, with the platforms
-/// carried (what pack writes, and what fetch walks to know which blobs to download).
+/// carried and whether the index travels whole (what pack writes, and what fetch walks to
+/// know which blobs to download).
 pub fn image_entry(pin: &crate::lock::ImagePin) -> Entry {
     let platforms = pin
         .platforms
@@ -200,8 +202,9 @@ pub fn image_entry(pin: &crate::lock::ImagePin) -> Entry {
         platform: None,
         artifact_type: None,
         annotations: BTreeMap::new(),
+        urls: Vec::new(),
     };
-    Entry::image(descriptor, &pin.reference, platforms)
+    Entry::image(descriptor, &pin.reference, platforms, pin.whole_index())
 }
 
 /// Works out `index.json` and the blob order from the lockfile and the cache.

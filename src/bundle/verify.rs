@@ -81,7 +81,7 @@ pub enum VerifyError {
         digest: Digest,
         source: crate::store::StoreError,
     },
-    #[error("{count} blob(s) missing from the bundle{place}, first {digest} ({role} of {owner})")]
+    #[error("{} missing from the bundle{place}, first {digest} ({role} of {owner})", crate::errors::plural(*count as u64, "blob"))]
     Missing {
         count: usize,
         digest: Digest,
@@ -90,7 +90,7 @@ pub enum VerifyError {
         /// `""`, or where else they were looked for (`" and from the store (…)"`).
         place: &'static str,
     },
-    #[error("this delta leaves out {count} blob(s) ({bytes} bytes){manifests}, but its signed index says {expected_count} ({expected_bytes} bytes): it was altered or built wrongly")]
+    #[error("this delta leaves out {} ({bytes} bytes){manifests}, but its signed index says {expected_count} ({expected_bytes} bytes): it was altered or built wrongly", crate::errors::plural(*count as u64, "blob"))]
     DeltaMismatch {
         count: usize,
         bytes: u64,

@@ -320,6 +320,11 @@ pub struct LockArgs {
     /// Validate the manifest and print the URLs and images it would fetch; no network.
     #[arg(long)]
     pub dry_run: bool,
+    /// Move image pins to what their tags name upstream now: every image, or only those
+    /// named (as in the manifest, or `registry/repository`). Without it, a lock keeps the
+    /// previous lockfile's pins and says which tags moved.
+    #[arg(long, value_name = "IMAGE", num_args = 0.., conflicts_with = "dry_run")]
+    pub update: Option<Vec<String>>,
     #[command(flatten)]
     pub cache: CacheArgs,
     #[command(flatten)]
@@ -368,6 +373,11 @@ pub struct BuildArgs {
     /// bundle (tar, parts list or part) or its lockfile (rebuilt from this cache and key).
     #[arg(long, value_name = "OLD")]
     pub base: Option<PathBuf>,
+    /// Carry foreign (non-distributable) layers, e.g. Windows base layers: fetch each from the
+    /// URL its descriptor lists, checked against its digest and size. Without it such an
+    /// image is refused.
+    #[arg(long)]
+    pub allow_foreign_layers: bool,
     #[command(flatten)]
     pub cache: CacheArgs,
     #[command(flatten)]

@@ -186,6 +186,7 @@ impl HasExitStatus for ResolveError {
     fn exit_status(&self) -> ExitStatus {
         match self {
             ResolveError::Registry(_)
+            | ResolveError::LockedPinGone { .. }
             | ResolveError::Config { .. }
             | ResolveError::File { .. }
             | ResolveError::AptSignature { .. }
@@ -193,6 +194,7 @@ impl HasExitStatus for ResolveError {
             | ResolveError::AptHttp { .. } => ExitStatus::Upstream,
             ResolveError::PlatformMissing { .. }
             | ResolveError::PlatformAmbiguous { .. }
+            | ResolveError::UpdateUnknown { .. }
             | ResolveError::Reference(_)
             | ResolveError::AptSources { .. }
             | ResolveError::AptNoHostSource { .. }
@@ -201,6 +203,7 @@ impl HasExitStatus for ResolveError {
             | ResolveError::AptRequest { .. }
             | ResolveError::AptVersionClash(_) => ExitStatus::Input,
             ResolveError::Kubernetes(error) => error.exit_status(),
+            ResolveError::Http(error) => error.exit_status(),
             ResolveError::AptClosure { closure, .. } => closure.exit_status(),
             ResolveError::Store { .. } | ResolveError::AptCache { .. } => ExitStatus::Failure,
         }
@@ -234,9 +237,10 @@ impl HasExitStatus for HttpError {
 impl HasExitStatus for FetchError {
     fn exit_status(&self) -> ExitStatus {
         match self {
-            FetchError::Manifest { .. } | FetchError::Blob { .. } | FetchError::Store { .. } => {
-                ExitStatus::Upstream
-            }
+            FetchError::Manifest { .. }
+            | FetchError::Blob { .. }
+            | FetchError::Store { .. }
+            | FetchError::ForeignLayer { .. } => ExitStatus::Upstream,
             FetchError::PlatformPins { .. } => ExitStatus::Input,
         }
     }
@@ -387,7 +391,9 @@ impl HasExitStatus for PushError {
     fn exit_status(&self) -> ExitStatus {
         match self {
             PushError::BadPrefix(_) | PushError::Conflict { .. } => ExitStatus::Input,
-            PushError::Registry { .. } | PushError::Read { .. } => ExitStatus::Upstream,
+            PushError::Registry { .. }
+            | PushError::Read { .. }
+            | PushError::PinsNotResolved { .. } => ExitStatus::Upstream,
         }
     }
 }

@@ -8,9 +8,10 @@ use super::args::{
     AptArgs, BuildArgs, CacheArgs, ContainerdArgs, KubeadmArgs, KubesprayArgs, LockArgs, PushArgs,
     ServeArgs, TlsMode, TrustArgs,
 };
+use outpost::fetch::ForeignLayers;
 use outpost::nodeconfig::{containerd, kubespray};
 use outpost::push::PushSettings;
-use outpost::resolve::ResolveSettings;
+use outpost::resolve::{ResolveSettings, Update};
 use outpost::server::tls::TlsFiles;
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -198,6 +199,8 @@ pub enum LockMode {
     Resolve {
         cache: PathBuf,
         resolve: ResolveSettings,
+        /// Which pins of the previous lockfile move (`--update [IMAGE…]`).
+        update: Update,
     },
 }
 
@@ -209,6 +212,11 @@ impl LockSettings {
             LockMode::Resolve {
                 cache: env.cache_dir(&args.cache)?,
                 resolve: env.resolve_settings(),
+                update: match &args.update {
+                    None => Update::Nothing,
+                    Some(names) if names.is_empty() => Update::All,
+                    Some(names) => Update::Images(names.clone()),
+                },
             }
         };
         Ok(LockSettings {
@@ -229,6 +237,8 @@ pub struct BuildSettings {
     pub base: Option<PathBuf>,
     pub cache: PathBuf,
     pub resolve: ResolveSettings,
+    /// Whether foreign layers are fetched from their URLs or refused.
+    pub foreign_layers: ForeignLayers,
     pub json: bool,
 }
 
@@ -244,6 +254,11 @@ impl BuildSettings {
             base: args.base.clone(),
             cache: env.cache_dir(&args.cache)?,
             resolve: env.resolve_settings(),
+            foreign_layers: if args.allow_foreign_layers {
+                ForeignLayers::FetchFromUrl
+            } else {
+                ForeignLayers::Refuse
+            },
             json: args.json.json,
         })
     }

@@ -27,6 +27,14 @@ fn http_error(url: &str, message: impl std::fmt::Display) -> ResolveError {
     }
 }
 
+/// An HTTP failure as an apt error, naming its URL once.
+fn apt_http(error: HttpError) -> ResolveError {
+    ResolveError::AptHttp {
+        url: error.url().to_string(),
+        message: error.detail(),
+    }
+}
+
 fn index_error(url: &str, message: impl std::fmt::Display) -> ResolveError {
     ResolveError::AptIndex {
         url: url.to_string(),
@@ -139,14 +147,15 @@ async fn read_release(
             let bytes = http
                 .get_small(&release_url, 64 << 20)
                 .await
-                .map_err(|e| http_error(&release_url, e))?;
+                .map_err(apt_http)?;
             if !trusted {
                 let signature_url = format!("{base}/Release.gpg");
                 let signature = http.get_small(&signature_url, 1 << 20).await.map_err(|e| {
                     ResolveError::AptSignature {
                         url: signature_url.clone(),
                         message: format!(
-                            "the source is not signed ({e}); set `trusted: true` to accept it anyway"
+                            "the source is not signed ({}); set `trusted: true` to accept it anyway",
+                            e.detail()
                         ),
                     }
                 })?;
@@ -160,7 +169,7 @@ async fn read_release(
             }
             String::from_utf8_lossy(&bytes).into_owned()
         }
-        Err(e) => return Err(http_error(&inrelease_url, e)),
+        Err(e) => return Err(apt_http(e)),
     };
     let release = ReleaseFile::parse(&text).map_err(|e| index_error(&inrelease_url, e))?;
     let raw_valid_until = control::parse(&text)
@@ -224,11 +233,7 @@ async fn read_packages(
     let digest = Digest::from_hex(&entry.sha256).map_err(|e| index_error(&url, e))?;
     if !store.has(&digest, entry.size) {
         let mut download = store.begin_download().map_err(cache_error(&url))?;
-        let mut stream = http
-            .stream(&url, 0)
-            .await
-            .map_err(|e| http_error(&url, e))?
-            .stream;
+        let mut stream = http.stream(&url, 0).await.map_err(apt_http)?.stream;
         while let Some(chunk) = stream.next().await {
             match chunk {
                 Ok(chunk) => download.write(&chunk).map_err(cache_error(&url))?,

@@ -8,6 +8,7 @@ use crate::debian::openpgp::PgpError;
 use crate::debian::relation::RelationError;
 use crate::digest::Digest;
 use crate::store::StoreError;
+use crate::upstream::http::HttpError;
 use crate::upstream::registry::RegistryError;
 use std::path::PathBuf;
 
@@ -53,8 +54,22 @@ pub enum ResolveError {
     Store { image: String, source: StoreError },
     #[error("`{0}` is not a valid image reference")]
     Reference(String),
+    /// A tag moved upstream, and the digest the lockfile pinned is gone from the registry.
+    #[error("{image}: the locked digest {locked} is no longer available upstream (the tag now names {upstream}): {message}; run `outpost lock MANIFEST --update {image}` to move the pin")]
+    LockedPinGone {
+        image: String,
+        locked: Digest,
+        upstream: Digest,
+        message: String,
+    },
+    /// `lock --update IMAGE` names no image of the manifest.
+    #[error("--update {name}: the manifest has no such image (its images: {})", images.join(", "))]
+    UpdateUnknown { name: String, images: Vec<String> },
     #[error("{url}: {message}")]
     File { url: String, message: String },
+    /// A file host could not be reached or answered with an error (the error names the URL).
+    #[error(transparent)]
+    Http(#[from] HttpError),
     #[error(transparent)]
     Kubernetes(crate::kubernetes::KubernetesError),
 

@@ -66,10 +66,8 @@ pub async fn resolve(
     if let Some(k) = &release.spec.kubernetes {
         let version = if kubernetes::is_marker(&k.version) {
             let url = kubernetes::marker_url(&k.version);
-            let bytes = http
-                .get_small(&url, SMALL_LIMIT)
-                .await
-                .map_err(|e| file_error(&url, e))?;
+            // The HTTP error names the URL itself.
+            let bytes = http.get_small(&url, SMALL_LIMIT).await?;
             let text = String::from_utf8_lossy(&bytes).into_owned();
             let version = kubernetes::parse_marker(&text).map_err(|e| file_error(&url, e))?;
             let digest = Digest::of(&bytes);
@@ -163,11 +161,7 @@ async fn pin_file(http: &Http, store: &Store, file: &PlannedFile) -> Result<File
         }
     }
     let mut download = store.begin_download().map_err(|e| file_error(url, e))?;
-    let mut stream = http
-        .stream(url, 0)
-        .await
-        .map_err(|e| file_error(url, e))?
-        .stream;
+    let mut stream = http.stream(url, 0).await?.stream;
     while let Some(chunk) = stream.next().await {
         let chunk = match chunk {
             Ok(chunk) => chunk,

@@ -3,8 +3,11 @@
 //! Multi-arch indexes are kept as they are (their digest is what nodes ask for); the lockfile
 //! records each child manifest carried with the platform its index entry names (variant and
 //! Windows build included), chosen by the one matcher (`Platform::select`, containerd's rule).
+//! An index pinned by digest in the manifest travels whole (every entry), since that digest
+//! promises exactly that index. A tag the previous lockfile pinned keeps its pin when it moved
+//! upstream, unless the lock was asked to update it; either way the move is reported.
 
-use super::ResolveError;
+use super::{Previous, ResolveError};
 use crate::digest::Digest;
 use crate::lock::{ImagePin, PlatformPin};
 use crate::manifest::Release;
@@ -13,7 +16,7 @@ use crate::oci::{
 };
 use crate::platform::Platform;
 use crate::store::Store;
-use crate::upstream::registry::{Registry, RegistryError};
+use crate::upstream::registry::{RawManifest, Registry, RegistryError};
 use futures::{StreamExt, TryStreamExt};
 use oci_client::Reference;
 
@@ -22,29 +25,113 @@ const MAX_CONFIG_SIZE: u64 = 8 << 20;
 /// How many images are resolved at once.
 const PARALLEL_IMAGES: usize = 8;
 
-/// Resolves every image of the manifest and the images it implies, in parallel.
+/// A tag whose digest upstream is not the one the previous lockfile pinned.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct MovedTag {
+    /// The reference as locked (`registry.test/library/alpha:1`).
+    pub reference: String,
+    /// The digest the previous lockfile pinned.
+    pub locked: Digest,
+    /// The digest the tag names upstream now.
+    pub upstream: Digest,
+    /// The pin moved to `upstream` (`lock --update`); otherwise `locked` was kept.
+    pub updated: bool,
+}
+
+/// Resolves every image of the manifest and the images it implies, in parallel; tags the
+/// previous lockfile pinned keep their pins unless `previous` asks to update them.
 pub async fn resolve_all(
     release: &Release,
     implied: &[String],
     registry: &Registry,
     store: &Store,
-) -> Result<Vec<ImagePin>, ResolveError> {
+    previous: &Previous<'_>,
+) -> Result<(Vec<ImagePin>, Vec<MovedTag>), ResolveError> {
     let platforms = release.platforms();
     let mut wanted: Vec<&String> = release.spec.images.iter().chain(implied.iter()).collect();
     wanted.sort();
     wanted.dedup();
-    futures::stream::iter(wanted)
+    let references = wanted
+        .iter()
         .map(|text| {
-            let platforms = &platforms;
-            async move {
-                let reference = crate::reference::parse(text)
-                    .map_err(|_| ResolveError::Reference(text.clone()))?;
-                resolve_one(registry, store, &reference, platforms).await
-            }
+            crate::reference::parse(text)
+                .map(|reference| (text.as_str(), reference))
+                .map_err(|_| ResolveError::Reference((*text).clone()))
         })
-        .buffered(PARALLEL_IMAGES)
-        .try_collect()
-        .await
+        .collect::<Result<Vec<_>, _>>()?;
+    previous.check_update_names(&references)?;
+    let resolved: Vec<(ImagePin, Option<MovedTag>)> =
+        futures::stream::iter(references)
+            .map(|(text, reference)| {
+                let platforms = &platforms;
+                async move {
+                    resolve_keeping(registry, store, text, &reference, platforms, previous).await
+                }
+            })
+            .buffered(PARALLEL_IMAGES)
+            .try_collect()
+            .await?;
+    let mut moved = Vec::new();
+    let pins = resolved
+        .into_iter()
+        .map(|(pin, move_)| {
+            moved.extend(move_);
+            pin
+        })
+        .collect();
+    Ok((pins, moved))
+}
+
+/// Resolves one reference; a tag the previous lockfile pinned to another digest keeps that
+/// pin (fetched by digest, so it is checked) unless asked to update.
+async fn resolve_keeping(
+    registry: &Registry,
+    store: &Store,
+    text: &str,
+    reference: &Reference,
+    platforms: &[Platform],
+    previous: &Previous<'_>,
+) -> Result<(ImagePin, Option<MovedTag>), ResolveError> {
+    let upstream = registry.manifest(reference).await?;
+    let image = reference.whole();
+    let locked = match previous.locked_digest(reference) {
+        Some(locked) if *locked != upstream.digest => locked.clone(),
+        _ => {
+            return Ok((
+                pin_top(registry, store, reference, upstream, platforms).await?,
+                None,
+            ))
+        }
+    };
+    let updated = previous.update.covers(text, reference);
+    let moved = MovedTag {
+        reference: image.clone(),
+        locked: locked.clone(),
+        upstream: upstream.digest.clone(),
+        updated,
+    };
+    let top = if updated {
+        upstream
+    } else {
+        let by_digest = Reference::with_digest(
+            reference.registry().to_string(),
+            reference.repository().to_string(),
+            locked.to_string(),
+        );
+        registry
+            .manifest(&by_digest)
+            .await
+            .map_err(|error| ResolveError::LockedPinGone {
+                image: image.clone(),
+                locked: locked.clone(),
+                upstream: upstream.digest.clone(),
+                message: error.to_string(),
+            })?
+    };
+    Ok((
+        pin_top(registry, store, reference, top, platforms).await?,
+        Some(moved),
+    ))
 }
 
 /// Resolves one image reference for the requested platforms.
@@ -54,8 +141,19 @@ pub async fn resolve_one(
     reference: &Reference,
     platforms: &[Platform],
 ) -> Result<ImagePin, ResolveError> {
-    let image = reference.whole();
     let top = registry.manifest(reference).await?;
+    pin_top(registry, store, reference, top, platforms).await
+}
+
+/// Pins `reference` to `top` (its manifest or index as fetched) for the requested platforms.
+async fn pin_top(
+    registry: &Registry,
+    store: &Store,
+    reference: &Reference,
+    top: RawManifest,
+    platforms: &[Platform],
+) -> Result<ImagePin, ResolveError> {
+    let image = reference.whole();
     store
         .put_bytes(&top.digest, &top.bytes)
         .map_err(|source| ResolveError::Store {
@@ -94,13 +192,46 @@ pub async fn resolve_one(
             vec![pin]
         }
     };
+    let also_carried = match &parsed {
+        Parsed::Index { manifests, .. } if reference.digest().is_some() => {
+            other_entries(manifests, &platform_pins)
+        }
+        _ => Vec::new(),
+    };
     Ok(ImagePin {
         reference: image,
         digest: top.digest,
         media_type: top.media_type,
         size: top.bytes.len() as u64,
         platforms: platform_pins,
+        also_carried,
     })
+}
+
+/// The entries of an index that the requested platforms do not already carry, each once
+/// (attestation manifests are listed as `unknown/unknown`).
+fn other_entries(
+    manifests: &[crate::oci::Descriptor],
+    carried: &[PlatformPin],
+) -> Vec<PlatformPin> {
+    let mut others: Vec<PlatformPin> = Vec::new();
+    for entry in manifests {
+        if carried.iter().any(|p| p.digest == entry.digest)
+            || others.iter().any(|p| p.digest == entry.digest)
+        {
+            continue;
+        }
+        others.push(PlatformPin {
+            platform: entry.platform.as_ref().map_or_else(
+                || "unknown/unknown".to_string(),
+                |p| p.platform().to_string(),
+            ),
+            digest: entry.digest.clone(),
+            media_type: entry.media_type.clone(),
+            size: entry.size,
+        });
+    }
+    others
 }
 
 /// The children of an index to carry for `platforms` (see [`crate::oci::select_platform`]),
@@ -247,6 +378,7 @@ mod tests {
                 os_version: platform.os_version,
             }),
             artifact_type: None,
+            urls: Vec::new(),
             annotations: Default::default(),
         }
     }

@@ -1,6 +1,7 @@
 //! Resolving a release manifest into pins (the lockfile): files first (they fix the
 //! Kubernetes version, which implies images), then images, then Debian packages. `plan` is
-//! the same walk without the network (`lock --dry-run`).
+//! the same walk without the network (`lock --dry-run`). A new lock keeps the image pins of
+//! the lockfile before it ([`Previous`]) unless asked to update them.
 
 pub mod apt;
 pub mod error;
@@ -8,14 +9,100 @@ pub mod files;
 pub mod image;
 pub mod plan;
 
+use crate::digest::Digest;
 use crate::lock::{Lockfile, ReleaseId, LOCK_VERSION};
 use crate::manifest::Release;
 use crate::store::Store;
 use crate::upstream::registry::Registry;
+use oci_client::Reference;
 use std::path::PathBuf;
 
 pub use error::ResolveError;
+pub use image::MovedTag;
 pub use plan::{plan, Plan};
+
+/// Which locked image pins a lock moves to what their tags name upstream now.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Update {
+    /// Keep every pin (tags that moved are reported).
+    #[default]
+    Nothing,
+    /// Re-resolve every tag (`lock --update`).
+    All,
+    /// Re-resolve these images (`lock --update IMAGE…`), named as in the manifest, as full
+    /// references, or as `registry/repository` without the tag.
+    Images(Vec<String>),
+}
+
+impl Update {
+    /// Whether the pin of `reference` (written `text` in the manifest) is to be moved.
+    pub fn covers(&self, text: &str, reference: &Reference) -> bool {
+        match self {
+            Update::Nothing => false,
+            Update::All => true,
+            Update::Images(names) => names.iter().any(|name| names_image(name, text, reference)),
+        }
+    }
+}
+
+/// Whether an `--update` argument names this image.
+fn names_image(name: &str, text: &str, reference: &Reference) -> bool {
+    let repository = format!("{}/{}", reference.registry(), reference.repository());
+    name == text
+        || name == reference.whole()
+        || name == repository
+        || crate::reference::parse(name).is_ok_and(|parsed| parsed.whole() == reference.whole())
+}
+
+/// What a lock keeps from the lockfile before it.
+#[derive(Debug, Clone, Copy)]
+pub struct Previous<'a> {
+    /// The previous lockfile, when there is a readable one.
+    pub lockfile: Option<&'a Lockfile>,
+    pub update: &'a Update,
+}
+
+impl Previous<'_> {
+    /// The digest the previous lockfile pinned a tag reference to (never for a reference
+    /// that carries its own digest).
+    fn locked_digest(&self, reference: &Reference) -> Option<&Digest> {
+        if reference.digest().is_some() {
+            return None;
+        }
+        let whole = reference.whole();
+        self.lockfile?
+            .images
+            .iter()
+            .find(|pin| pin.reference == whole)
+            .map(|pin| &pin.digest)
+    }
+
+    /// Every `--update IMAGE` must name an image of this lock.
+    fn check_update_names(&self, wanted: &[(&str, Reference)]) -> Result<(), ResolveError> {
+        let Update::Images(names) = self.update else {
+            return Ok(());
+        };
+        for name in names {
+            if !wanted
+                .iter()
+                .any(|(text, reference)| names_image(name, text, reference))
+            {
+                return Err(ResolveError::UpdateUnknown {
+                    name: name.clone(),
+                    images: wanted.iter().map(|(_, r)| r.whole()).collect(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A lockfile, and the tags that moved upstream since the previous one.
+#[derive(Debug, Clone)]
+pub struct Locked {
+    pub lockfile: Lockfile,
+    pub moved: Vec<MovedTag>,
+}
 
 /// What resolving needs from the host besides the manifest.
 #[derive(Debug, Clone)]
@@ -32,14 +119,12 @@ pub async fn lock(
     registry: &Registry,
     store: &Store,
     settings: &ResolveSettings,
-) -> Result<Lockfile, ResolveError> {
-    let http =
-        crate::upstream::http::Http::new(release.upstreams()).map_err(|e| ResolveError::File {
-            url: String::new(),
-            message: e.to_string(),
-        })?;
+    previous: &Previous<'_>,
+) -> Result<Locked, ResolveError> {
+    let http = crate::upstream::http::Http::new(release.upstreams())?;
     let resolved = files::resolve(release, &http, store).await?;
-    let images = image::resolve_all(release, &resolved.images, registry, store).await?;
+    let (images, moved) =
+        image::resolve_all(release, &resolved.images, registry, store, previous).await?;
     let debs = apt::resolve(release, &http, store, &settings.etc_apt).await?;
     let mut lockfile = Lockfile {
         version: LOCK_VERSION,
@@ -55,5 +140,5 @@ pub async fn lock(
         debs,
     };
     lockfile.canonicalize();
-    Ok(lockfile)
+    Ok(Locked { lockfile, moved })
 }

@@ -172,6 +172,7 @@ impl Catalog {
                                     platform: None,
                                     artifact_type,
                                     annotations: fields.annotations,
+                                    urls: Vec::new(),
                                 };
                                 let list = repository.referrers.entry(subject.digest).or_default();
                                 if !list.iter().any(|d| &d.digest == digest) {

@@ -18,6 +18,26 @@ pub enum HttpError {
     TooLarge { url: String, limit: usize },
 }
 
+impl HttpError {
+    /// The URL the error is about.
+    pub fn url(&self) -> &str {
+        match self {
+            HttpError::Request { url, .. }
+            | HttpError::Status { url, .. }
+            | HttpError::TooLarge { url, .. } => url,
+        }
+    }
+
+    /// What went wrong, without the URL (for messages that name the URL already).
+    pub fn detail(&self) -> String {
+        let whole = self.to_string();
+        whole
+            .strip_prefix(self.url())
+            .and_then(|rest| rest.strip_prefix(": "))
+            .map_or_else(|| whole.clone(), str::to_string)
+    }
+}
+
 pub struct Http {
     client: reqwest::Client,
     upstreams: BTreeMap<String, Upstream>,
@@ -114,6 +134,20 @@ fn describe(error: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_detail_leaves_the_url_out() {
+        let error = HttpError::Status {
+            url: "http://h.test/a".into(),
+            status: 404,
+        };
+        assert_eq!(
+            error.to_string(),
+            "http://h.test/a: the server answered 404"
+        );
+        assert_eq!(error.detail(), "the server answered 404");
+        assert_eq!(error.url(), "http://h.test/a");
+    }
 
     #[test]
     fn overrides_replace_scheme_and_host_only() {

@@ -48,6 +48,21 @@ pub enum RegistryError {
     },
 }
 
+impl RegistryError {
+    /// What went wrong, without the reference (for messages that name the image already).
+    pub fn detail(&self) -> String {
+        match self {
+            RegistryError::Request { message, .. } => message.clone(),
+            RegistryError::ManifestDigest {
+                expected, actual, ..
+            } => format!(
+                "the registry sent a manifest with digest {actual}, not the pinned {expected}"
+            ),
+            RegistryError::Manifest { source, .. } => source.to_string(),
+        }
+    }
+}
+
 /// A client for every registry a manifest names.
 pub struct Registry {
     client: Client,

@@ -83,7 +83,7 @@ fn every_kind_of_damage_is_named() {
     let digest = victim.0.trim_start_matches("blobs/sha256/");
     assert!(
         stderr.contains(&format!(
-            "1 blob(s) missing from the bundle, first sha256:{digest}"
+            "1 blob missing from the bundle, first sha256:{digest}"
         )),
         "{stderr}"
     );

@@ -18,6 +18,7 @@ mod distribution_spec;
 mod kubernetes_release;
 mod manifest_errors;
 mod node_config;
+mod pins_and_messages;
 mod platform_variants;
 mod push_registry;
 mod registry_auth;

@@ -151,7 +151,11 @@ fn push_with_basic_auth() {
             "ops:s3cret",
         ],
     );
-    assert!(out.contains("pushed 1 image(s)"), "{out}");
+    // The image's repository and the release's artifacts repository.
+    assert!(
+        out.starts_with(&format!("pushed 1 image into 2 repositories on {to}\n")),
+        "{out}"
+    );
     assert!(!out.contains("reduced"), "{out}");
     assert_pushed(work, target.port, "mirror/k8s", Some("ops:s3cret"), &[]);
     let again = push_json(

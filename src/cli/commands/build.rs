@@ -37,11 +37,19 @@ pub fn build(settings: &BuildSettings) -> Result<(), CliError> {
             &settings.manifest,
             &store,
             &settings.resolve,
+            &outpost::resolve::Update::Nothing,
         ))?
     };
     let registry = Registry::new(release.upstreams());
     let http = Http::new(release.upstreams())?;
-    let fetched = rt.block_on(fetch::fetch_all(&lockfile, &registry, &http, &store, &bars))?;
+    let fetched = rt.block_on(fetch::fetch_all(
+        &lockfile,
+        &registry,
+        &http,
+        &store,
+        settings.foreign_layers,
+        &bars,
+    ))?;
     let out = settings.out.join(format!("{}.tar", release.bundle_stem()));
     let apt_signer = if lockfile.debs.is_empty() {
         None

@@ -5,6 +5,7 @@ use super::{mib, print_json};
 use crate::cli::args::InspectArgs;
 use crate::cli::exit::CliError;
 use outpost::bundle::inspect::{self, Inspection};
+use outpost::errors::plural;
 
 pub fn inspect(args: &InspectArgs) -> Result<(), CliError> {
     let found = inspect::inspect(&args.bundle.bundle)?;
@@ -17,10 +18,10 @@ pub fn inspect(args: &InspectArgs) -> Result<(), CliError> {
     print_files(&found);
     println!();
     println!(
-        "{} image(s), {} file(s), {} unique blobs, {} of content",
-        found.images.len(),
-        found.files.len(),
-        found.blobs,
+        "{}, {}, {}, {} of content",
+        plural(found.images.len() as u64, "image"),
+        plural(found.files.len() as u64, "file"),
+        plural(found.blobs as u64, "unique blob"),
         mib(found.unique_bytes)
     );
     Ok(())
@@ -74,12 +75,17 @@ fn print_images(found: &Inspection) {
     );
     for image in &found.images {
         println!(
-            "{:width$}  {:<19}  {:>10}  {:>6}  {}",
+            "{:width$}  {:<19}  {:>10}  {:>6}  {}{}",
             image.reference,
             &image.digest.to_string()[..19],
             mib(image.size),
             image.layers,
-            image.platforms.join(",")
+            image.platforms.join(","),
+            if image.whole_index {
+                " (and every other entry of the index: pinned by digest)"
+            } else {
+                ""
+            }
         );
     }
 }

@@ -1,12 +1,14 @@
 //! `outpost lock`: resolve a manifest into its lockfile, or (`--dry-run`) print the plan of
-//! what it would fetch without touching the network.
+//! what it would fetch without touching the network. A lock keeps the previous lockfile's
+//! image pins (saying which tags moved upstream) unless `--update` moves them.
 
 use super::{print_json, runtime};
 use crate::cli::exit::CliError;
 use crate::cli::settings::{LockMode, LockSettings};
+use outpost::errors::plural;
 use outpost::lock::{lock_path_for, Lockfile};
 use outpost::manifest::Release;
-use outpost::resolve::{self, ResolveSettings};
+use outpost::resolve::{self, MovedTag, Previous, ResolveSettings, Update};
 use outpost::store::Store;
 use outpost::upstream::registry::Registry;
 use serde_json::json;
@@ -14,9 +16,13 @@ use std::path::{Path, PathBuf};
 
 pub fn lock(settings: &LockSettings) -> Result<(), CliError> {
     let release = Release::load(&settings.manifest)?;
-    let (cache, resolve_settings) = match &settings.mode {
+    let (cache, resolve_settings, update) = match &settings.mode {
         LockMode::DryRun => return print_plan(&release, settings),
-        LockMode::Resolve { cache, resolve } => (cache, resolve),
+        LockMode::Resolve {
+            cache,
+            resolve,
+            update,
+        } => (cache, resolve, update),
     };
     let store = Store::open(cache)?;
     let (lockfile, path) = runtime()?.block_on(lock_manifest(
@@ -24,33 +30,107 @@ pub fn lock(settings: &LockSettings) -> Result<(), CliError> {
         &settings.manifest,
         &store,
         resolve_settings,
+        update,
     ))?;
     if settings.json {
-        print_json(
-            &json!({"lockfile": path, "images": lockfile.images.len(), "manifest_digest": lockfile.manifest_digest}),
-        );
+        print_json(&json!({
+            "lockfile": path,
+            "images": lockfile.images.len(),
+            "files": lockfile.files.len(),
+            "packages": lockfile.debs.len(),
+            "manifest_digest": lockfile.manifest_digest,
+        }));
     } else {
         println!(
-            "locked {} image(s) into {}",
-            lockfile.images.len(),
+            "locked {} into {}",
+            what_was_locked(&lockfile),
             path.display()
         );
     }
     Ok(())
 }
 
-/// Resolves the manifest and writes its lockfile; shared by `lock` and `bundle build`.
+/// `2 images, 1 file and 12 packages`, leaving out the kinds with none.
+fn what_was_locked(lockfile: &Lockfile) -> String {
+    let kinds: Vec<String> = [
+        (lockfile.images.len(), "image"),
+        (lockfile.files.len(), "file"),
+        (lockfile.debs.len(), "package"),
+    ]
+    .into_iter()
+    .filter(|(count, _)| *count > 0)
+    .map(|(count, noun)| plural(count as u64, noun))
+    .collect();
+    match kinds.as_slice() {
+        [] => "nothing (the manifest lists no images, files or packages)".to_string(),
+        [one] => one.clone(),
+        [first @ .., last] => format!("{} and {last}", first.join(", ")),
+    }
+}
+
+/// Resolves the manifest and writes its lockfile, keeping the previous lockfile's image pins
+/// unless `update` moves them; shared by `lock` and `bundle build` (which keeps every pin).
+/// Tags that moved upstream are reported on stderr.
 pub(super) async fn lock_manifest(
     release: &Release,
     manifest: &Path,
     store: &Store,
     settings: &ResolveSettings,
+    update: &Update,
 ) -> Result<(Lockfile, PathBuf), CliError> {
     let registry = Registry::new(release.upstreams());
-    let lockfile = resolve::lock(release, &registry, store, settings).await?;
     let path = lock_path_for(manifest);
-    lockfile.save(&path)?;
-    Ok((lockfile, path))
+    let previous = previous_lockfile(&path);
+    let locked = resolve::lock(
+        release,
+        &registry,
+        store,
+        settings,
+        &Previous {
+            lockfile: previous.as_ref(),
+            update,
+        },
+    )
+    .await?;
+    for moved in &locked.moved {
+        eprintln!("{}", moved_message(moved, manifest));
+    }
+    locked.lockfile.save(&path)?;
+    Ok((locked.lockfile, path))
+}
+
+/// The lockfile already beside the manifest, whose pins a new lock keeps; one that cannot be
+/// read keeps none (and says so).
+fn previous_lockfile(path: &Path) -> Option<Lockfile> {
+    if !path.exists() {
+        return None;
+    }
+    match Lockfile::load(path) {
+        Ok(lockfile) => Some(lockfile),
+        Err(error) => {
+            eprintln!("warning: keeping no pins from the previous lockfile: {error}");
+            None
+        }
+    }
+}
+
+/// What a lock says about a tag that moved upstream.
+fn moved_message(moved: &MovedTag, manifest: &Path) -> String {
+    if moved.updated {
+        format!(
+            "tag moved: {} now names {} upstream; pin updated from {}",
+            moved.reference, moved.upstream, moved.locked
+        )
+    } else {
+        format!(
+            "tag moved: {} now names {} upstream; keeping the locked {} (`outpost lock {} --update {}` moves the pin)",
+            moved.reference,
+            moved.upstream,
+            moved.locked,
+            manifest.display(),
+            moved.reference
+        )
+    }
 }
 
 fn print_plan(release: &Release, settings: &LockSettings) -> Result<(), CliError> {

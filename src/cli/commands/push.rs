@@ -6,6 +6,7 @@ use crate::cli::exit::CliError;
 use crate::cli::progress::Bars;
 use crate::cli::settings::PushCommandSettings;
 use outpost::bundle::open::OpenBundle;
+use outpost::errors::plural;
 use outpost::progress::Reporter;
 use outpost::push::{self, PushSummary};
 use outpost::sign::Verifier;
@@ -26,8 +27,9 @@ pub fn push(settings: &PushCommandSettings) -> Result<(), CliError> {
 
 fn print_summary(summary: &PushSummary, registry: &str) {
     println!(
-        "pushed {} image(s) into {} repositories on {registry}",
-        summary.images, summary.repositories
+        "pushed {} into {} on {registry}",
+        plural(summary.images as u64, "image"),
+        plural(summary.repositories as u64, "repository")
     );
     println!(
         "blobs:     {} uploaded ({}), {} mounted, {} already there",

@@ -4,6 +4,7 @@
 use super::{runtime, CommandError};
 use crate::cli::exit::CliError;
 use crate::cli::settings::{ServeCommandSettings, TlsSettings};
+use outpost::errors::plural;
 use outpost::server::{self, catalog::Catalog, tls};
 use outpost::sign::Verifier;
 use outpost::sitestore::SiteStore;
@@ -39,7 +40,7 @@ pub fn serve(settings: &ServeCommandSettings) -> Result<(), CliError> {
         let (store, bundles) = (settings.store.clone(), settings.bundles.clone());
         Box::new(move || {
             Catalog::open(store.as_deref(), &bundles, verifier.as_ref().as_ref())
-                .map_err(|e| format!("{:#}", anyhow::Error::new(e)))
+                .map_err(|e| outpost::errors::chain(&e))
         })
     };
     let images: usize = catalog.bundles().iter().map(|b| b.images.len()).sum();
@@ -71,8 +72,18 @@ pub fn serve(settings: &ServeCommandSettings) -> Result<(), CliError> {
         shutdown_grace: std::time::Duration::from_secs(30),
     };
     let bundle_count = catalog.bundles().len();
-    runtime()?.block_on(server::serve(catalog, serve_settings, Some(reload), |addr| {
-        println!("serving {images} image(s) in {repositories} repositories from {bundle_count} release(s) on {scheme}://{addr}");
-    }))?;
+    runtime()?.block_on(server::serve(
+        catalog,
+        serve_settings,
+        Some(reload),
+        |addr| {
+            println!(
+                "serving {} in {} from {} on {scheme}://{addr}",
+                plural(images as u64, "image"),
+                plural(repositories as u64, "repository"),
+                plural(bundle_count as u64, "release")
+            );
+        },
+    ))?;
     Ok(())
 }

@@ -4,6 +4,7 @@
 use super::{mib, print_json};
 use crate::cli::args::StoreArgs;
 use crate::cli::exit::CliError;
+use outpost::errors::plural;
 use outpost::sign::Verifier;
 use outpost::sitestore::SiteStore;
 use serde_json::json;
@@ -48,10 +49,10 @@ pub fn store_prune(target: &StoreArgs, keep: usize) -> Result<(), CliError> {
         println!("removed {} {}", release.name, release.version);
     }
     println!(
-        "pruned {}: {} release(s) and {} blob(s) removed, {} freed",
+        "pruned {}: {} and {} removed, {} freed",
         dir.display(),
-        report.removed_releases.len(),
-        report.removed_blobs,
+        plural(report.removed_releases.len() as u64, "release"),
+        plural(report.removed_blobs as u64, "blob"),
         mib(report.freed_bytes)
     );
     Ok(())
@@ -67,11 +68,11 @@ pub fn store_verify(target: &StoreArgs, key: &Path) -> Result<(), CliError> {
         );
     } else {
         println!(
-            "OK {}: {} release(s) signed by {}; {} blobs ({}) match their digests",
+            "OK {}: {} signed by {}; {} ({}) match their digests",
             dir.display(),
-            report.releases,
+            plural(report.releases as u64, "release"),
             verifier.fingerprint(),
-            report.blobs,
+            plural(report.blobs as u64, "blob"),
             mib(report.bytes)
         );
     }
