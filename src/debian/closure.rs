@@ -699,7 +699,11 @@ Multi-Arch: same
             ("ma-same", "amd64", "Multi-Arch: same\n"),
             ("all-allowed", "all", "Multi-Arch: allowed\n"),
             ("all-none", "all", ""),
-            ("prov-allowed", "amd64", "Multi-Arch: allowed\nProvides: virt-a\n"),
+            (
+                "prov-allowed",
+                "amd64",
+                "Multi-Arch: allowed\nProvides: virt-a\n",
+            ),
             ("prov-none", "amd64", "Provides: virt-n\n"),
             ("armonly", "arm64", ""),
         ] {

@@ -207,7 +207,11 @@ mod tests {
             Err(DetachedFormat::DashLine)
         );
         assert_eq!(
-            detached_format(ARMORED.replace("-----END PGP SIGNATURE-----\n", "").as_bytes()),
+            detached_format(
+                ARMORED
+                    .replace("-----END PGP SIGNATURE-----\n", "")
+                    .as_bytes()
+            ),
             Err(DetachedFormat::Unclosed)
         );
     }

@@ -214,7 +214,11 @@ pub fn parse_deb822(text: &str, file: &str) -> Vec<SourceEntry> {
             }
         });
         let trusted = paragraph.get("Trusted") == Some("yes");
-        let uris: Vec<&str> = paragraph.get("URIs").unwrap_or("").split_whitespace().collect();
+        let uris: Vec<&str> = paragraph
+            .get("URIs")
+            .unwrap_or("")
+            .split_whitespace()
+            .collect();
         let suites: Vec<&str> = paragraph
             .get("Suites")
             .unwrap_or("")
@@ -260,7 +264,9 @@ pub fn system_sources(etc_apt: &Path) -> std::io::Result<Vec<SourceEntry>> {
         let name = path.display().to_string();
         match path.extension().and_then(|e| e.to_str()) {
             Some("list") => sources.extend(parse_one_line(&std::fs::read_to_string(&path)?, &name)),
-            Some("sources") => sources.extend(parse_deb822(&std::fs::read_to_string(&path)?, &name)),
+            Some("sources") => {
+                sources.extend(parse_deb822(&std::fs::read_to_string(&path)?, &name))
+            }
             _ => continue,
         }
     }
@@ -329,7 +335,10 @@ mod tests {
             "Types: deb\nURIs: http://vendor.test/repo\nSuites: ./\n",
             "vendor.sources",
         ));
-        assert_eq!(flat[0].meta_url("Release"), "http://vendor.test/repo/./Release");
+        assert_eq!(
+            flat[0].meta_url("Release"),
+            "http://vendor.test/repo/./Release"
+        );
     }
 
     #[test]
@@ -365,7 +374,10 @@ mod tests {
             uri_encode("pool/pct%2bname_1.0_all.deb"),
             "pool/pct%252bname_1.0_all.deb"
         );
-        assert_eq!(uri_encode("pool/sp ace_1.0_all.deb"), "pool/sp%20ace_1.0_all.deb");
+        assert_eq!(
+            uri_encode("pool/sp ace_1.0_all.deb"),
+            "pool/sp%20ace_1.0_all.deb"
+        );
         assert_eq!(
             uri_encode("pool/a~b=c,d;e@f&g$h!i(j)k_1.0_all.deb"),
             "pool/a%7eb=c,d;e@f&g$h!i(j)k_1.0_all.deb"

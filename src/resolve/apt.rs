@@ -9,10 +9,10 @@
 
 use super::error::{ResolveError, SkippedSource, VersionClash};
 use crate::checksum::{Algorithm, Expected};
+use crate::debian::closure::ClosureError;
 use crate::debian::closure::{closure, essential_set, Package, Request, Universe};
 use crate::debian::control;
 use crate::debian::openpgp::Keyring;
-use crate::debian::closure::ClosureError;
 use crate::debian::release::{IndexEntry, Release as ReleaseFile};
 use crate::debian::sources::{archive_url, system_sources, AptSource};
 use crate::digest::Digest;
@@ -469,23 +469,24 @@ pub async fn resolve(
                 }
                 None => essential_set(&universe),
             };
-            let chosen = closure(&universe, &requests, &installed, spec.recommends).map_err(
-                |closure| match closure {
-                    ClosureError::Unknown(_) | ClosureError::Unsatisfiable { .. }
-                        if !unusable_here.is_empty() =>
-                    {
-                        ResolveError::AptSourceNeeded {
+            let chosen =
+                closure(&universe, &requests, &installed, spec.recommends).map_err(|closure| {
+                    match closure {
+                        ClosureError::Unknown(_) | ClosureError::Unsatisfiable { .. }
+                            if !unusable_here.is_empty() =>
+                        {
+                            ResolveError::AptSourceNeeded {
+                                arch: arch.clone(),
+                                closure,
+                                skipped: unusable_here.clone(),
+                            }
+                        }
+                        closure => ResolveError::AptClosure {
                             arch: arch.clone(),
                             closure,
-                            skipped: unusable_here.clone(),
-                        }
+                        },
                     }
-                    closure => ResolveError::AptClosure {
-                        arch: arch.clone(),
-                        closure,
-                    },
-                },
-            )?;
+                })?;
             for pick in chosen {
                 let package = universe.package(pick.index);
                 let field = |name: &str| package.fields.get(name).unwrap_or("").to_string();

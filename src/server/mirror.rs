@@ -298,8 +298,14 @@ mod tests {
                 "apt/t/pool/pct%252bname_1.0_all.deb",
                 "apt/t/pool/pct%2bname_1.0_all.deb",
             ),
-            ("apt/t/pool/sp%20ace_1.0_all.deb", "apt/t/pool/sp ace_1.0_all.deb"),
-            ("apt/t/pool/100%25_1.0_all.deb", "apt/t/pool/100%_1.0_all.deb"),
+            (
+                "apt/t/pool/sp%20ace_1.0_all.deb",
+                "apt/t/pool/sp ace_1.0_all.deb",
+            ),
+            (
+                "apt/t/pool/100%25_1.0_all.deb",
+                "apt/t/pool/100%_1.0_all.deb",
+            ),
         ] {
             assert_eq!(
                 parse_file_path(asked),

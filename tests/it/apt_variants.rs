@@ -122,7 +122,12 @@ fn flat_repositories_resolve_as_apt_and_unusable_sources_are_skipped_unless_need
     );
     let classic = build_debs(
         &root.join("classic"),
-        &[TestDeb::new("classic-pkg", "1.0", "amd64", "Depends: vendor-lib\n")],
+        &[TestDeb::new(
+            "classic-pkg",
+            "1.0",
+            "amd64",
+            "Depends: vendor-lib\n",
+        )],
         Some("amd64"),
     );
     write_signed_indexes(
@@ -179,7 +184,9 @@ fn flat_repositories_resolve_as_apt_and_unusable_sources_are_skipped_unless_need
     let update_text = output_text(&update);
     assert!(
         update_text.contains("is in unsupported binary format")
-            && update_text.contains(&format!("The repository '{url}/binsig ./ Release' is not signed")),
+            && update_text.contains(&format!(
+                "The repository '{url}/binsig ./ Release' is not signed"
+            )),
         "apt's verdict on a binary Release.gpg changed:\n{update_text}"
     );
     let wanted = ["vendor-tool", "obs-thing", "classic-pkg"];
@@ -189,7 +196,11 @@ fn flat_repositories_resolve_as_apt_and_unusable_sources_are_skipped_unless_need
     let out = outpost_env(work, &["lock", "flat.yaml"], &etc_env);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "{stderr}");
-    assert_eq!(locked_names(work, "flat.lock"), apt, "the closure differs from apt's");
+    assert_eq!(
+        locked_names(work, "flat.lock"),
+        apt,
+        "the closure differs from apt's"
+    );
     let list = etc.join("sources.list.d/other.list");
     let list = list.display();
     for skipped in [
@@ -218,12 +229,18 @@ fn flat_repositories_resolve_as_apt_and_unusable_sources_are_skipped_unless_need
     assert_eq!(pin("vendor-lib")["arch"], "amd64");
 
     // A package only a skipped source could have: upstream failure (4), naming the sources.
-    assert_eq!(apt_simulate(&state, &sources, "amd64", &["binsig-only"]), None);
+    assert_eq!(
+        apt_simulate(&state, &sources, "amd64", &["binsig-only"]),
+        None
+    );
     system_manifest(work, "needs", "[vendor-tool, binsig-only]");
     let out = outpost_env(work, &["lock", "needs.yaml"], &etc_env);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(4), "{stderr}");
-    let error = stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or("");
+    let error = stderr
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or("");
     assert!(
         error.starts_with("error: packages for amd64: unknown package `binsig-only`")
             && error.contains("these apt sources could not be used and may have it: ")
@@ -318,8 +335,14 @@ fn pool_names_are_fetched_as_apt_encodes_them_and_served_back_to_apt() {
     let url = archive.url();
     // The host behaves as described: a raw `+` is a space there.
     let plusy = "pool/main/p/plusy/plusy_1.2";
-    assert_eq!(http("GET", &format!("{url}/{plusy}+dfsg-1~bpo1_all.deb"), &[]).status, 404);
-    assert_eq!(http("GET", &format!("{url}/{plusy}%2bdfsg-1~bpo1_all.deb"), &[]).status, 200);
+    assert_eq!(
+        http("GET", &format!("{url}/{plusy}+dfsg-1~bpo1_all.deb"), &[]).status,
+        404
+    );
+    assert_eq!(
+        http("GET", &format!("{url}/{plusy}%2bdfsg-1~bpo1_all.deb"), &[]).status,
+        200
+    );
 
     // apt against the upstream: what it asks for.
     let upstream_sources = work.join("upstream-sources");
@@ -333,7 +356,12 @@ fn pool_names_are_fetched_as_apt_encodes_them_and_served_back_to_apt() {
     )
     .unwrap();
     let upstream_state = work.join("upstream-apt");
-    assert_apt_ok(&node(&upstream_state, &upstream_sources, "amd64", &["update"]));
+    assert_apt_ok(&node(
+        &upstream_state,
+        &upstream_sources,
+        "amd64",
+        &["update"],
+    ));
     archive.clear_requests();
     assert_apt_ok(&node(
         &upstream_state,
@@ -342,7 +370,10 @@ fn pool_names_are_fetched_as_apt_encodes_them_and_served_back_to_apt() {
         &["install", "-y", "--download-only", "app"],
     ));
     let pool_requests = |requests: Vec<String>| -> BTreeSet<String> {
-        requests.into_iter().filter(|r| r.contains("/pool/")).collect()
+        requests
+            .into_iter()
+            .filter(|r| r.contains("/pool/"))
+            .collect()
     };
     let apt_asked = pool_requests(archive.requests());
     assert_eq!(apt_asked.len(), 4, "{apt_asked:?}");
@@ -412,7 +443,10 @@ fn pool_names_are_fetched_as_apt_encodes_them_and_served_back_to_apt() {
                     .starts_with(&format!("{name}_"))
             })
             .unwrap_or_else(|| panic!("apt did not download {name}"));
-        assert_eq!(sha256_file(&file.path()), pinned["sha256"].as_str().unwrap());
+        assert_eq!(
+            sha256_file(&file.path()),
+            pinned["sha256"].as_str().unwrap()
+        );
     }
     let log = server.log();
     for asked in [
@@ -420,7 +454,10 @@ fn pool_names_are_fetched_as_apt_encodes_them_and_served_back_to_apt() {
         "/apt/t/pool/main/p/plusy/plusy_1.2%2bdfsg-1%7ebpo1_all.deb",
         "/apt/t/pool/main/s/spacey/sp%20ace_1.0_amd64.deb",
     ] {
-        assert!(log.contains(asked), "apt did not ask outpost for {asked}:\n{log}");
+        assert!(
+            log.contains(asked),
+            "apt did not ask outpost for {asked}:\n{log}"
+        );
     }
 }
 
@@ -447,7 +484,12 @@ fn architecture_qualifiers_resolve_as_apt_multi_arch_rules() {
             debs.push(TestDeb::new(name, "1.0", arch, fields));
         }
     }
-    debs.push(TestDeb::new("all-allowed", "1.0", "all", "Multi-Arch: allowed\n"));
+    debs.push(TestDeb::new(
+        "all-allowed",
+        "1.0",
+        "all",
+        "Multi-Arch: allowed\n",
+    ));
     debs.push(TestDeb::new("all-none", "1.0", "all", ""));
     // (dependency, satisfiable on amd64, on arm64): apt's verdicts, asserted below too.
     let cases: [(&str, bool, bool); 18] = [
@@ -536,7 +578,11 @@ fn architecture_qualifiers_resolve_as_apt_multi_arch_rules() {
                     );
                 }
                 None => {
-                    assert_eq!(out.status.code(), Some(2), "`{relation}` for {arch}: {stderr}");
+                    assert_eq!(
+                        out.status.code(),
+                        Some(2),
+                        "`{relation}` for {arch}: {stderr}"
+                    );
                     assert!(
                         stderr.contains(&format!("{request} → {relation}: no candidate")),
                         "`{relation}` for {arch}: {stderr}"

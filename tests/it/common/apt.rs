@@ -3,8 +3,8 @@
 //! `write_signed_indexes`) behind a logging static server (`ArchiveServer`) for tests of
 //! archive layouts. `apt_resolver` keeps its own fixed repository.
 
-use super::{config_args, free_port, outpost_ok, require, run_ok, sha256_hex, wait_for_port};
 use super::PASSWORD;
+use super::{config_args, free_port, outpost_ok, require, run_ok, sha256_hex, wait_for_port};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
@@ -163,11 +163,9 @@ pub fn write_signed_indexes(
         std::fs::write(&target, bytes).unwrap();
         release.push_str(&format!(" {} {} {path}\n", sha256_hex(bytes), bytes.len()));
     }
-    let signer = outpost::sign::apt::AptSigner::load(
-        &work.join("keys/outpost.key"),
-        PASSWORD.as_bytes(),
-    )
-    .unwrap();
+    let signer =
+        outpost::sign::apt::AptSigner::load(&work.join("keys/outpost.key"), PASSWORD.as_bytes())
+            .unwrap();
     std::fs::write(dir.join("Release"), &release).unwrap();
     match signature {
         ReleaseSignature::InRelease => {
@@ -211,7 +209,10 @@ fn old_format_packet(packet: &[u8]) -> Vec<u8> {
     let tag = packet[0] & 0x3f;
     let (length, header) = match packet[1] {
         first @ 0..=191 => (first as usize, 2),
-        first @ 192..=223 => ((((first as usize) - 192) << 8) + packet[2] as usize + 192, 3),
+        first @ 192..=223 => (
+            (((first as usize) - 192) << 8) + packet[2] as usize + 192,
+            3,
+        ),
         _ => (
             u32::from_be_bytes([packet[2], packet[3], packet[4], packet[5]]) as usize,
             6,
@@ -284,11 +285,7 @@ impl ArchiveServer {
             .spawn()
             .expect("start the archive server");
         wait_for_port(port);
-        ArchiveServer {
-            port,
-            log,
-            child,
-        }
+        ArchiveServer { port, log, child }
     }
 
     pub fn url(&self) -> String {
