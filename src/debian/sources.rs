@@ -109,6 +109,26 @@ pub fn archive_url(uri: &str, filename: &str) -> String {
     format!("{uri}/{}", uri_encode(filename))
 }
 
+/// Where a package's `Filename` lives below a repository, as a plain relative path: the
+/// `./` that flat repositories made with `dpkg-scanpackages .` write (`./tool_1.0_all.deb`)
+/// and empty segments are dropped (apt's request path has them, and every server resolves
+/// them away); the names themselves stay as the index lists them. A `..` segment or an
+/// empty path is refused: it would leave the repository.
+pub fn pool_path(filename: &str) -> Result<String, &'static str> {
+    let mut segments = Vec::new();
+    for segment in filename.split('/') {
+        match segment {
+            "" | "." => continue,
+            ".." => return Err("a `..` segment leaves the repository"),
+            name => segments.push(name),
+        }
+    }
+    if segments.is_empty() {
+        return Err("no file name");
+    }
+    Ok(segments.join("/"))
+}
+
 /// apt's encoding of a file path in an archive URL (`pkgAcquire::URIEncode`, a
 /// `QuoteString` with `Acquire::URIEncode` = `+~ `): `%`, `+`, `~`, space, control
 /// characters and every byte outside printable ASCII become `%xx` in lowercase hex;
@@ -361,6 +381,21 @@ mod tests {
         assert_eq!(entries[3].as_ref().unwrap().uri, "http://d.test/debian");
         let broken = parse_deb822("Types: deb\n continuation\n", "bad.sources");
         assert!(broken[0].is_err(), "{broken:?}");
+    }
+
+    #[test]
+    fn pool_paths_are_plain_relative_paths() {
+        assert_eq!(pool_path("./tool_1.0_all.deb").unwrap(), "tool_1.0_all.deb");
+        assert_eq!(
+            pool_path("pool/main/p/pct%2bname_1.0_all.deb").unwrap(),
+            "pool/main/p/pct%2bname_1.0_all.deb"
+        );
+        assert_eq!(
+            pool_path("Debian_12//all/./x.deb").unwrap(),
+            "Debian_12/all/x.deb"
+        );
+        assert!(pool_path("../../etc/passwd").is_err());
+        assert!(pool_path("./").is_err());
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::debian::closure::{closure, essential_set, Package, Request, Universe}
 use crate::debian::control;
 use crate::debian::openpgp::Keyring;
 use crate::debian::release::{IndexEntry, Release as ReleaseFile};
-use crate::debian::sources::{archive_url, system_sources, AptSource};
+use crate::debian::sources::{archive_url, pool_path, system_sources, AptSource};
 use crate::digest::Digest;
 use crate::lock::DebPin;
 use crate::manifest::{AptSpec, Release};
@@ -490,7 +490,10 @@ pub async fn resolve(
             for pick in chosen {
                 let package = universe.package(pick.index);
                 let field = |name: &str| package.fields.get(name).unwrap_or("").to_string();
-                let path = field("Filename");
+                let filename = field("Filename");
+                let path = pool_path(&filename).map_err(|e| {
+                    index_error(&package.name, format!("Filename `{filename}`: {e}"))
+                })?;
                 let sha256 =
                     Digest::from_hex(&field("SHA256").to_ascii_lowercase()).map_err(|e| {
                         index_error(&package.name, format!("no usable SHA256 in the index: {e}"))
@@ -508,7 +511,7 @@ pub async fn resolve(
                     name: package.name.clone(),
                     version: package.version.to_string(),
                     arch: package.architecture.clone(),
-                    url: archive_url(&uri, &path),
+                    url: archive_url(&uri, &filename),
                     path,
                     sha256,
                     size,

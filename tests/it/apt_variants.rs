@@ -98,7 +98,8 @@ fn flat_repositories_resolve_as_apt_and_unusable_sources_are_skipped_unless_need
         &root.join("vendor"),
         &[
             TestDeb::new("vendor-tool", "2.0", "all", "Depends: vendor-lib (>= 2)\n"),
-            TestDeb::new("vendor-lib", "2.1", "amd64", ""),
+            // `dpkg-scanpackages .` writes `Filename: ./…`.
+            TestDeb::new("vendor-lib", "2.1", "amd64", "").at("./pool/vendor-lib_2.1_amd64.deb"),
             TestDeb::new("vendor-lib", "2.1", "arm64", ""),
         ],
         None,
@@ -227,6 +228,34 @@ fn flat_repositories_resolve_as_apt_and_unusable_sources_are_skipped_unless_need
     );
     assert_eq!(pin("vendor-lib")["source"], format!("{url}/vendor ./"));
     assert_eq!(pin("vendor-lib")["arch"], "amd64");
+    assert_eq!(pin("vendor-lib")["path"], "pool/vendor-lib_2.1_amd64.deb");
+    assert_eq!(
+        pin("vendor-lib")["url"],
+        format!("{url}/vendor/./pool/vendor-lib_2.1_amd64.deb"),
+        "the URL apt requests"
+    );
+
+    // At the site, apt installs the same set from the bundle's repository.
+    outpost_ok(work, &["bundle", "build", "flat.yaml", "--locked"]);
+    let server = Server::start(work, &["bundles/flat-1.tar"]);
+    let site_sources = work.join("site-sources");
+    apt_sources(work, &server.url(), "bundles/flat-1.tar", &site_sources);
+    let site = work.join("site-node");
+    assert_apt_ok(&node(&site, &site_sources, "amd64", &["update"]));
+    let mut install = vec!["install", "-y", "--download-only"];
+    install.extend_from_slice(&wanted);
+    assert_apt_ok(&node(&site, &site_sources, "amd64", &install));
+    let downloaded: BTreeSet<String> = std::fs::read_dir(site.join("cache/archives"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.strip_suffix(".deb")
+                .map(|n| n.split('_').next().unwrap_or(n).to_string())
+        })
+        .collect();
+    assert_eq!(downloaded, apt, "apt at the site fetched another set");
+    drop(server);
 
     // A package only a skipped source could have: upstream failure (4), naming the sources.
     assert_eq!(
