@@ -13,7 +13,8 @@ Exit codes:
   3  a bundle or site store failed verification (tampered, truncated, wrong key, missing part)
   4  an upstream failed or sent bad content: a registry, a file host, or a Debian archive
      (HTTP error, a signature that does not verify, a Packages index that does not match
-     its Release, an expired Release)
+     its Release, an expired Release, a binary Release.gpg, an apt source that could not
+     be used while the packages need it)
 Environment: OUTPOST_KEY_PASSWORD (private key password), OUTPOST_CACHE (cache directory),
 OUTPOST_APT_ETC (the host's apt configuration, default /etc/apt), RUST_LOG (log filter,
 e.g. outpost=debug).";

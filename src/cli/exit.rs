@@ -191,7 +191,8 @@ impl HasExitStatus for ResolveError {
             | ResolveError::File { .. }
             | ResolveError::AptSignature { .. }
             | ResolveError::AptIndex { .. }
-            | ResolveError::AptHttp { .. } => ExitStatus::Upstream,
+            | ResolveError::AptHttp { .. }
+            | ResolveError::AptSourceNeeded { .. } => ExitStatus::Upstream,
             ResolveError::PlatformMissing { .. }
             | ResolveError::PlatformAmbiguous { .. }
             | ResolveError::UpdateUnknown { .. }
@@ -201,7 +202,8 @@ impl HasExitStatus for ResolveError {
             | ResolveError::AptNoSource
             | ResolveError::AptKeyring { .. }
             | ResolveError::AptRequest { .. }
-            | ResolveError::AptVersionClash(_) => ExitStatus::Input,
+            | ResolveError::AptVersionClash(_)
+            | ResolveError::AptMalformedSource(_) => ExitStatus::Input,
             ResolveError::Kubernetes(error) => error.exit_status(),
             ResolveError::Http(error) => error.exit_status(),
             ResolveError::AptClosure { closure, .. } => closure.exit_status(),
@@ -462,5 +464,16 @@ mod tests {
             message: "does not match the signed Release".into(),
         };
         assert_eq!(lying.exit_status(), ExitStatus::Upstream);
+        // A package the usable sources lack while another source was skipped: that source
+        // is needed and failed upstream.
+        let needed = ResolveError::AptSourceNeeded {
+            arch: "amd64".into(),
+            closure: ClosureError::Unknown("vendor-tool".into()),
+            skipped: vec![outpost::resolve::error::SkippedSource {
+                name: "http://vendor.test ./".into(),
+                reason: "connection refused".into(),
+            }],
+        };
+        assert_eq!(needed.exit_status(), ExitStatus::Upstream);
     }
 }

@@ -98,6 +98,8 @@ impl Package {
 
 /// Packages of one architecture (plus `all`), indexed by name and by what they provide.
 pub struct Universe {
+    /// The native architecture (`all` packages count as native, as apt treats them).
+    arch: String,
     packages: Vec<Package>,
     by_name: HashMap<String, Vec<usize>>,
     providers: HashMap<String, Vec<usize>>,
@@ -122,6 +124,7 @@ impl Universe {
             }
         }
         Universe {
+            arch: arch.to_string(),
             packages,
             by_name,
             providers,
@@ -136,9 +139,28 @@ impl Universe {
         self.by_name.contains_key(name) || self.providers.contains_key(name)
     }
 
+    /// Whether package `index` may satisfy a relation with `relation`'s architecture
+    /// qualifier, by apt's Multi-Arch rules for one native architecture: no qualifier takes
+    /// any package here (native or `all`); `:any` only a `Multi-Arch: allowed` one (its own
+    /// name or what it provides; `foreign`, `same` and no field do not count); `:native` and
+    /// `:<native arch>` a native or `all` one; another architecture's name nothing, since a
+    /// node of this architecture installs none of its packages.
+    fn arch_qualifier_holds(&self, index: usize, relation: &Relation) -> bool {
+        let package = &self.packages[index];
+        match relation.arch.as_deref() {
+            None => true,
+            Some("any") => package.multi_arch == MultiArch::Allowed,
+            Some("native") => true,
+            Some(arch) => arch == self.arch,
+        }
+    }
+
     /// Whether package `index` satisfies `relation` (by name or through a Provides).
     fn satisfies(&self, index: usize, relation: &Relation) -> bool {
         let package = &self.packages[index];
+        if !self.arch_qualifier_holds(index, relation) {
+            return false;
+        }
         if package.name == relation.name && relation.accepts(Some(&package.version)) {
             return true;
         }
@@ -663,5 +685,59 @@ Multi-Arch: same
         );
         let chosen = run(&u, &["aa", "bb"]).unwrap();
         assert_eq!(names(&u, &chosen), ["aa", "bb", "libx", "liby"]);
+    }
+
+    /// The Multi-Arch matrix apt 2.6 gives (`apt-get install --simulate`, one native
+    /// architecture); `tests/it/apt_variants.rs` checks it against apt itself.
+    #[test]
+    fn architecture_qualifiers_follow_apt_multi_arch_rules() {
+        let mut index = String::new();
+        for (name, arch, fields) in [
+            ("ma-allowed", "amd64", "Multi-Arch: allowed\n"),
+            ("ma-none", "amd64", ""),
+            ("ma-foreign", "amd64", "Multi-Arch: foreign\n"),
+            ("ma-same", "amd64", "Multi-Arch: same\n"),
+            ("all-allowed", "all", "Multi-Arch: allowed\n"),
+            ("all-none", "all", ""),
+            (
+                "prov-allowed",
+                "amd64",
+                "Multi-Arch: allowed\nProvides: virt-a\n",
+            ),
+            ("prov-none", "amd64", "Provides: virt-n\n"),
+            ("armonly", "arm64", ""),
+        ] {
+            index.push_str(&format!(
+                "Package: {name}\nVersion: 1\nArchitecture: {arch}\n{fields}\n"
+            ));
+        }
+        let u = universe_of(&index);
+        let satisfiable = |relation: &str| run(&u, &[relation]).is_ok();
+        for yes in [
+            "ma-allowed:any",
+            "all-allowed:any",
+            "virt-a:any",
+            "ma-none:native",
+            "all-none:native",
+            "virt-n:native",
+            "ma-none:amd64",
+            "all-none:amd64",
+            "virt-n:amd64",
+            "ma-foreign",
+        ] {
+            assert!(satisfiable(yes), "{yes} should be satisfiable");
+        }
+        for no in [
+            "ma-none:any",
+            "ma-foreign:any",
+            "ma-same:any",
+            "all-none:any",
+            "virt-n:any",
+            "ma-none:arm64",
+            "armonly",
+            "armonly:arm64",
+        ] {
+            assert!(!satisfiable(no), "{no} should not be satisfiable");
+        }
     }
 }

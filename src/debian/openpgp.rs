@@ -1,6 +1,7 @@
 //! OpenPGP checks of archive metadata: `InRelease` (clear-signed) and `Release` +
 //! `Release.gpg` (detached), against the keys of one or more keyring files (binary `.gpg`
 //! keyrings or armored `.asc`), with the `pgp` crate. A signature made by a subkey counts.
+//! A detached signature must be ASCII-armored, as apt 2.6 requires (`detached_format`).
 
 use pgp::composed::{
     CleartextSignedMessage, Deserializable, DetachedSignature, PublicOrSecret, SignedPublicKey,
@@ -17,6 +18,79 @@ pub enum PgpError {
     Format(String),
     #[error("no signature on it verifies with the keys of {0}")]
     BadSignature(String),
+    /// A detached signature apt refuses before checking it (binary, or not only armor).
+    #[error("{0}; apt refuses it, so the source is treated as not signed")]
+    Detached(DetachedFormat),
+}
+
+/// Why apt (2.6, `apt-pkg/contrib/gpgv.cc`) refuses a detached signature file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DetachedFormat {
+    #[error("the detached signature is in unsupported binary format (apt accepts only ASCII-armored signatures)")]
+    Binary,
+    #[error("the detached signature holds no ASCII-armored signature")]
+    NoSignature,
+    #[error("the detached signature contains lines not belonging to a signature")]
+    ForeignLines,
+    #[error("the detached signature contains an unexpected line starting with a dash")]
+    DashLine,
+    #[error("the detached signature contains an unclosed signature")]
+    Unclosed,
+}
+
+/// apt's check of a detached signature file before gpgv sees it, line for line: lines are
+/// compared without their line end and trailing blanks; outside a
+/// `-----BEGIN PGP SIGNATURE-----` … `-----END PGP SIGNATURE-----` block nothing else may
+/// appear; inside one no line may start with a dash. A file with no block whose first byte
+/// is an old-format OpenPGP packet tag is a binary signature, which apt refuses.
+pub fn detached_format(signature: &[u8]) -> Result<(), DetachedFormat> {
+    let (mut open, mut bad_content, mut found) = (false, false, 0usize);
+    let mut lines = signature.split(|b| *b == b'\n').peekable();
+    while let Some(line) = lines.next() {
+        if lines.peek().is_none() && line.is_empty() {
+            break; // the end of the last line, not a line
+        }
+        let end = line
+            .iter()
+            .rposition(|b| !b"\r\n \t".contains(b))
+            .map_or(0, |i| i + 1);
+        let line = &line[..end];
+        if open {
+            if line == b"-----END PGP SIGNATURE-----" {
+                open = false;
+            } else if line.starts_with(b"-") {
+                return Err(DetachedFormat::DashLine);
+            }
+        } else if line == b"-----BEGIN PGP SIGNATURE-----" {
+            open = true;
+            found += 1;
+            if bad_content {
+                break;
+            }
+        } else {
+            bad_content = true;
+            if found != 0 {
+                break;
+            }
+        }
+    }
+    if found == 0 {
+        let old_format_tag = signature
+            .first()
+            .is_some_and(|tag| tag & 0x80 != 0 && tag & 0x40 == 0);
+        return Err(if bad_content && old_format_tag {
+            DetachedFormat::Binary
+        } else {
+            DetachedFormat::NoSignature
+        });
+    }
+    if bad_content {
+        return Err(DetachedFormat::ForeignLines);
+    }
+    if open {
+        return Err(DetachedFormat::Unclosed);
+    }
+    Ok(())
 }
 
 /// Public keys trusted for one source.
@@ -60,14 +134,13 @@ impl Keyring {
         Ok(message.signed_text().replace("\r\n", "\n"))
     }
 
-    /// Verifies a detached (armored or binary) signature over `data`.
+    /// Verifies an ASCII-armored detached signature over `data` (a binary one is refused,
+    /// as apt refuses it: see `detached_format`).
     pub fn verify_detached(&self, data: &[u8], signature: &[u8]) -> Result<(), PgpError> {
-        let parsed = if signature.starts_with(b"-----BEGIN") {
-            DetachedSignature::from_armor_single(signature).map(|(s, _)| s)
-        } else {
-            DetachedSignature::from_bytes(signature)
-        }
-        .map_err(|e| PgpError::Format(e.to_string()))?;
+        detached_format(signature).map_err(PgpError::Detached)?;
+        let parsed = DetachedSignature::from_armor_single(signature)
+            .map(|(s, _)| s)
+            .map_err(|e| PgpError::Format(e.to_string()))?;
         let verified = self.keys.iter().any(|key| {
             parsed.verify(&key.primary_key, data).is_ok()
                 || key
@@ -100,4 +173,46 @@ fn load_file(path: &Path) -> Result<Vec<SignedPublicKey>, PgpError> {
         }
     }
     Ok(keys)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ARMORED: &str = "-----BEGIN PGP SIGNATURE-----\n\niHUEABYIAB0WIQRMYQe6WIiNV2aU/0W83tap4j22YwUCaSrBJgAKCRC83tap4j22\n=AbCd\n-----END PGP SIGNATURE-----\n";
+
+    #[test]
+    fn detached_signatures_must_be_armored_as_apt_requires() {
+        assert_eq!(detached_format(ARMORED.as_bytes()), Ok(()));
+        assert_eq!(
+            detached_format(ARMORED.replace('\n', "\r\n").as_bytes()),
+            Ok(())
+        );
+        let twice = format!("{ARMORED}{ARMORED}");
+        assert_eq!(detached_format(twice.as_bytes()), Ok(()));
+        // gpg --detach-sign without --armor: an old-format signature packet (0x88).
+        let binary = [0x88, 0x75, 0x04, 0x00, 0x16, 0x08, 0x00, 0x1d, 0x0a, 0x2d];
+        assert_eq!(detached_format(&binary), Err(DetachedFormat::Binary));
+        assert_eq!(detached_format(b""), Err(DetachedFormat::NoSignature));
+        assert_eq!(
+            detached_format(b"<html>paywall</html>\n"),
+            Err(DetachedFormat::NoSignature)
+        );
+        assert_eq!(
+            detached_format(format!("{ARMORED}trailing words\n").as_bytes()),
+            Err(DetachedFormat::ForeignLines)
+        );
+        assert_eq!(
+            detached_format(ARMORED.replace("=AbCd", "-AbCd").as_bytes()),
+            Err(DetachedFormat::DashLine)
+        );
+        assert_eq!(
+            detached_format(
+                ARMORED
+                    .replace("-----END PGP SIGNATURE-----\n", "")
+                    .as_bytes()
+            ),
+            Err(DetachedFormat::Unclosed)
+        );
+    }
 }

@@ -1,18 +1,24 @@
 //! Debian packages → pins: read each source's `InRelease` (or `Release` + `Release.gpg`),
 //! check its OpenPGP signature against the source's keyring and its `Valid-Until`, fetch the
 //! `Packages` index it lists (verified against the Release's SHA256, by-hash when offered),
-//! and resolve the dependency closure per architecture.
+//! and resolve the dependency closure per architecture. Flat repositories (`deb URI ./`) are
+//! read where apt reads them. Of the host's sources, one that cannot be used is skipped and
+//! named (`Reporter::note`), as apt goes on without it; the resolution fails only when the
+//! closure lacks a package that source might have had. Pool URLs are encoded as apt
+//! encodes them; the lockfile keeps the names as the index lists them.
 
-use super::error::{ResolveError, VersionClash};
+use super::error::{ResolveError, SkippedSource, VersionClash};
 use crate::checksum::{Algorithm, Expected};
+use crate::debian::closure::ClosureError;
 use crate::debian::closure::{closure, essential_set, Package, Request, Universe};
 use crate::debian::control;
 use crate::debian::openpgp::Keyring;
-use crate::debian::release::Release as ReleaseFile;
-use crate::debian::sources::{system_sources, AptSource};
+use crate::debian::release::{IndexEntry, Release as ReleaseFile};
+use crate::debian::sources::{archive_url, pool_path, system_sources, AptSource};
 use crate::digest::Digest;
 use crate::lock::DebPin;
 use crate::manifest::{AptSpec, Release};
+use crate::progress::Reporter;
 use crate::store::{Store, StoreError};
 use crate::upstream::http::{Http, HttpError};
 use futures::StreamExt;
@@ -76,32 +82,74 @@ fn default_keyrings(etc: &Path) -> Vec<PathBuf> {
     keyrings
 }
 
-fn sources_of(spec: &AptSpec, etc_apt: &Path) -> Result<Vec<AptSource>, ResolveError> {
+/// The sources of one `spec.packages.apt` entry, and the host's entries apt would refuse
+/// (skipped, named). An explicit `url:` entry apt would refuse is an error.
+fn sources_of(
+    spec: &AptSpec,
+    etc_apt: &Path,
+) -> Result<(Vec<AptSource>, Vec<SkippedSource>), ResolveError> {
     match (&spec.source, &spec.url) {
         (Some(_), _) => {
-            let sources = system_sources(etc_apt).map_err(|e| ResolveError::AptSources {
+            let entries = system_sources(etc_apt).map_err(|e| ResolveError::AptSources {
                 etc: etc_apt.to_path_buf(),
                 message: e.to_string(),
             })?;
-            if sources.is_empty() {
+            if entries.is_empty() {
                 return Err(ResolveError::AptNoHostSource {
                     etc: etc_apt.to_path_buf(),
                 });
             }
-            Ok(sources)
+            let (mut sources, mut skipped) = (Vec::new(), Vec::new());
+            for entry in entries {
+                match entry {
+                    Ok(source) => sources.push(source),
+                    Err(malformed) => skipped.push(SkippedSource {
+                        name: malformed.origin,
+                        reason: format!("apt refuses the entry: {}", malformed.message),
+                    }),
+                }
+            }
+            Ok((sources, skipped))
         }
-        (None, Some(url)) => Ok(vec![AptSource {
-            uri: url.trim_end_matches('/').to_string(),
-            suite: spec.suite.clone().unwrap_or_default(),
-            components: if spec.components.is_empty() {
+        (None, Some(url)) => {
+            let suite = spec.suite.clone().unwrap_or_default();
+            let components = if spec.components.is_empty() && !suite.ends_with('/') {
                 vec!["main".into()]
             } else {
                 spec.components.clone()
-            },
-            signed_by: spec.keyring.as_ref().map(PathBuf::from),
-            trusted: spec.trusted,
-        }]),
+            };
+            let source = AptSource {
+                uri: url.trim_end_matches('/').to_string(),
+                suite,
+                components,
+                signed_by: spec.keyring.as_ref().map(PathBuf::from),
+                trusted: spec.trusted,
+                origin: "spec.packages.apt".to_string(),
+            }
+            .check()
+            .map_err(ResolveError::AptMalformedSource)?;
+            Ok((vec![source], Vec::new()))
+        }
         (None, None) => Err(ResolveError::AptNoSource),
+    }
+}
+
+/// Whether a failure is the source's own (it cannot be used: unreachable, unsigned, its
+/// metadata bad or its keyring missing), as opposed to this machine's (the cache).
+fn source_failure(error: &ResolveError) -> bool {
+    matches!(
+        error,
+        ResolveError::AptHttp { .. }
+            | ResolveError::AptSignature { .. }
+            | ResolveError::AptIndex { .. }
+            | ResolveError::AptKeyring { .. }
+    )
+}
+
+fn skipped(source: &AptSource, error: &ResolveError) -> SkippedSource {
+    SkippedSource {
+        name: format!("{} ({})", source.describe(), source.origin),
+        reason: error.to_string(),
     }
 }
 
@@ -112,7 +160,6 @@ async fn read_release(
     etc_apt: &Path,
     trusted_override: bool,
 ) -> Result<ReleaseFile, ResolveError> {
-    let base = format!("{}/dists/{}", source.uri, source.suite);
     let keyrings = match &source.signed_by {
         Some(path) => vec![path.clone()],
         None => default_keyrings(etc_apt),
@@ -124,7 +171,7 @@ async fn read_release(
         })
     };
     let trusted = source.trusted || trusted_override;
-    let inrelease_url = format!("{base}/InRelease");
+    let inrelease_url = source.meta_url("InRelease");
     let text = match http.get_small(&inrelease_url, 64 << 20).await {
         Ok(bytes) => {
             let text = String::from_utf8_lossy(&bytes).into_owned();
@@ -143,13 +190,13 @@ async fn read_release(
             }
         }
         Err(HttpError::Status { status: 404, .. }) => {
-            let release_url = format!("{base}/Release");
+            let release_url = source.meta_url("Release");
             let bytes = http
                 .get_small(&release_url, 64 << 20)
                 .await
                 .map_err(apt_http)?;
             if !trusted {
-                let signature_url = format!("{base}/Release.gpg");
+                let signature_url = source.meta_url("Release.gpg");
                 let signature = http.get_small(&signature_url, 1 << 20).await.map_err(|e| {
                     ResolveError::AptSignature {
                         url: signature_url.clone(),
@@ -207,28 +254,45 @@ fn strip_clearsign(text: &str) -> String {
         .join("\n")
 }
 
+/// The `Packages` index a Release lists in `dir` (`main/binary-amd64/`, or `""` in a flat
+/// repository): xz first, then gz, then uncompressed.
+fn index_entry<'a>(release: &'a ReleaseFile, dir: &str) -> Option<&'a IndexEntry> {
+    ["Packages.xz", "Packages.gz", "Packages"]
+        .iter()
+        .find_map(|name| release.entry(&format!("{dir}{name}")))
+}
+
+/// Every package of `arch` (and `all`) a source's indexes list.
+async fn read_source_packages(
+    http: &Http,
+    store: &Store,
+    source: &AptSource,
+    release: &ReleaseFile,
+    arch: &str,
+) -> Result<Vec<Package>, ResolveError> {
+    let mut packages = Vec::new();
+    for dir in source.index_dirs(arch) {
+        // A component without this architecture has no index: nothing from it.
+        if let Some(entry) = index_entry(release, &dir) {
+            packages.extend(read_packages(http, store, source, release, &dir, entry).await?);
+        }
+    }
+    Ok(packages)
+}
+
 /// Downloads (or finds in the cache) one Packages index and parses it.
 async fn read_packages(
     http: &Http,
     store: &Store,
     source: &AptSource,
     release: &ReleaseFile,
-    component: &str,
-    arch: &str,
+    dir: &str,
+    entry: &IndexEntry,
 ) -> Result<Vec<Package>, ResolveError> {
-    let base = format!("{}/dists/{}", source.uri, source.suite);
-    let stem = format!("{component}/binary-{arch}/Packages");
-    let entry = ["xz", "gz", ""]
-        .iter()
-        .find_map(|ext| release.entry(&if ext.is_empty() { stem.clone() } else { format!("{stem}.{ext}") }))
-        .ok_or_else(|| index_error(&format!("{base}/{stem}"), format!("the Release file lists no {stem} index (is `{arch}` or `{component}` in this suite?)")))?;
     let url = if release.acquire_by_hash {
-        format!(
-            "{base}/{component}/binary-{arch}/by-hash/SHA256/{}",
-            entry.sha256
-        )
+        source.meta_url(&format!("{dir}by-hash/SHA256/{}", entry.sha256))
     } else {
-        format!("{base}/{}", entry.path)
+        source.meta_url(&entry.path)
     };
     let digest = Digest::from_hex(&entry.sha256).map_err(|e| index_error(&url, e))?;
     if !store.has(&digest, entry.size) {
@@ -337,6 +401,7 @@ pub async fn resolve(
     http: &Http,
     store: &Store,
     etc_apt: &Path,
+    reporter: &dyn Reporter,
 ) -> Result<Vec<DebPin>, ResolveError> {
     let mut pins = Vec::new();
     let Some(packages) = &release.spec.packages else {
@@ -348,10 +413,25 @@ pub async fn resolve(
         list
     };
     for spec in &packages.apt {
-        let sources = sources_of(spec, etc_apt)?;
-        let mut releases = Vec::new();
-        for source in &sources {
-            releases.push(read_release(http, source, etc_apt, false).await?);
+        let (sources, mut unusable) = sources_of(spec, etc_apt)?;
+        // One explicit archive is the whole entry: its failure is the answer. The host's
+        // sources are many, and apt goes on without one it cannot use; so does this, naming
+        // it, and fails only when the closure lacks something that source might have had.
+        let explicit = spec.url.is_some() && spec.source.is_none();
+        for skip in &unusable {
+            reporter.note(&format!("skipped apt source {skip}"));
+        }
+        let mut usable = Vec::new();
+        for source in sources {
+            match read_release(http, &source, etc_apt, false).await {
+                Ok(release_file) => usable.push((source, release_file)),
+                Err(e) if !explicit && source_failure(&e) => {
+                    let skip = skipped(&source, &e);
+                    reporter.note(&format!("skipped apt source {skip}"));
+                    unusable.push(skip);
+                }
+                Err(e) => return Err(e),
+            }
         }
         let requests: Vec<Request> = spec
             .packages
@@ -365,23 +445,16 @@ pub async fn resolve(
             .collect::<Result<_, _>>()?;
         for arch in &arches {
             let mut all = Vec::new();
-            for (source, release_file) in sources.iter().zip(&releases) {
-                for component in &source.components {
-                    if release_file
-                        .entry(&format!("{component}/binary-{arch}/Packages.xz"))
-                        .is_none()
-                        && release_file
-                            .entry(&format!("{component}/binary-{arch}/Packages.gz"))
-                            .is_none()
-                        && release_file
-                            .entry(&format!("{component}/binary-{arch}/Packages"))
-                            .is_none()
-                    {
-                        continue;
+            let mut unusable_here = unusable.clone();
+            for (source, release_file) in &usable {
+                match read_source_packages(http, store, source, release_file, arch).await {
+                    Ok(packages) => all.extend(packages),
+                    Err(e) if !explicit && source_failure(&e) => {
+                        let skip = skipped(source, &e);
+                        reporter.note(&format!("skipped apt source for {arch}: {skip}"));
+                        unusable_here.push(skip);
                     }
-                    all.extend(
-                        read_packages(http, store, source, release_file, component, arch).await?,
-                    );
+                    Err(e) => return Err(e),
                 }
             }
             let universe = Universe::new(all, arch);
@@ -403,15 +476,29 @@ pub async fn resolve(
             };
             let chosen =
                 closure(&universe, &requests, &installed, spec.recommends).map_err(|closure| {
-                    ResolveError::AptClosure {
-                        arch: arch.clone(),
-                        closure,
+                    match closure {
+                        ClosureError::Unknown(_) | ClosureError::Unsatisfiable { .. }
+                            if !unusable_here.is_empty() =>
+                        {
+                            ResolveError::AptSourceNeeded {
+                                arch: arch.clone(),
+                                closure,
+                                skipped: unusable_here.clone(),
+                            }
+                        }
+                        closure => ResolveError::AptClosure {
+                            arch: arch.clone(),
+                            closure,
+                        },
                     }
                 })?;
             for pick in chosen {
                 let package = universe.package(pick.index);
                 let field = |name: &str| package.fields.get(name).unwrap_or("").to_string();
-                let path = field("Filename");
+                let filename = field("Filename");
+                let path = pool_path(&filename).map_err(|e| {
+                    index_error(&package.name, format!("Filename `{filename}`: {e}"))
+                })?;
                 let sha256 =
                     Digest::from_hex(&field("SHA256").to_ascii_lowercase()).map_err(|e| {
                         index_error(&package.name, format!("no usable SHA256 in the index: {e}"))
@@ -429,7 +516,7 @@ pub async fn resolve(
                     name: package.name.clone(),
                     version: package.version.to_string(),
                     arch: package.architecture.clone(),
-                    url: format!("{uri}/{path}"),
+                    url: archive_url(&uri, &filename),
                     path,
                     sha256,
                     size,

@@ -6,6 +6,7 @@
 use crate::debian::closure::ClosureError;
 use crate::debian::openpgp::PgpError;
 use crate::debian::relation::RelationError;
+use crate::debian::sources::MalformedSource;
 use crate::digest::Digest;
 use crate::store::StoreError;
 use crate::upstream::http::HttpError;
@@ -112,6 +113,28 @@ pub enum ResolveError {
     /// Two apt entries resolved one package to two versions.
     #[error(transparent)]
     AptVersionClash(Box<VersionClash>),
+    /// An explicit `url:` entry that apt would refuse (a flat suite with components, no
+    /// suite).
+    #[error("spec.packages.apt: {0}")]
+    AptMalformedSource(MalformedSource),
+    /// The closure failed while some sources could not be used: what it lacks may be in
+    /// one of them, so they are named with why each was skipped.
+    #[error("packages for {arch}: {closure}; {} could not be used and may have it: {}", if skipped.len() == 1 { "this apt source" } else { "these apt sources" }, skipped.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    AptSourceNeeded {
+        arch: String,
+        closure: ClosureError,
+        skipped: Vec<SkippedSource>,
+    },
+}
+
+/// A source left out of a resolution because it could not be used (unreachable, unsigned,
+/// malformed, its index damaged): which, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{name} ({reason})")]
+pub struct SkippedSource {
+    /// `URI SUITE [COMPONENT…]` and where it is configured, or the malformed entry's place.
+    pub name: String,
+    pub reason: String,
 }
 
 /// One package and architecture resolved to two versions by different apt entries.

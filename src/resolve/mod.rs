@@ -12,6 +12,7 @@ pub mod plan;
 use crate::digest::Digest;
 use crate::lock::{Lockfile, ReleaseId, LOCK_VERSION};
 use crate::manifest::Release;
+use crate::progress::Reporter;
 use crate::store::Store;
 use crate::upstream::registry::Registry;
 use oci_client::Reference;
@@ -113,19 +114,21 @@ pub struct ResolveSettings {
 }
 
 /// Resolves every moving part of `release` to a pin. Manifests fetched on the way are kept in
-/// `store`, so a build right after a lock fetches none of them again.
+/// `store`, so a build right after a lock fetches none of them again. What the user should
+/// know but does not stop the lock (an apt source skipped) goes to `reporter`.
 pub async fn lock(
     release: &Release,
     registry: &Registry,
     store: &Store,
     settings: &ResolveSettings,
     previous: &Previous<'_>,
+    reporter: &dyn Reporter,
 ) -> Result<Locked, ResolveError> {
     let http = crate::upstream::http::Http::new(release.upstreams())?;
     let resolved = files::resolve(release, &http, store).await?;
     let (images, moved) =
         image::resolve_all(release, &resolved.images, registry, store, previous).await?;
-    let debs = apt::resolve(release, &http, store, &settings.etc_apt).await?;
+    let debs = apt::resolve(release, &http, store, &settings.etc_apt, reporter).await?;
     let mut lockfile = Lockfile {
         version: LOCK_VERSION,
         release: ReleaseId {

@@ -1,6 +1,7 @@
 //! `/files/<upstream host>/<upstream path>`: the binary mirror in upstream layout, with
 //! `.sha256` sidecars and browsable directory pages. Paths are checked by a pure function:
-//! decoded once, then `..`, `.`, empty segments, backslashes and double encoding are refused.
+//! decoded once, then `..`, `.`, empty segments, backslashes and double encoding of a
+//! separator are refused; any other `%` left after decoding is part of a name.
 //! `/apt/<repo>/…` answers from the same files: the generated apt repositories are files
 //! under `apt/<repo>/`. Only GET and HEAD are routed.
 
@@ -92,13 +93,17 @@ fn percent_decode(raw: &str) -> Result<String, FilePathError> {
     String::from_utf8(out).map_err(|_| FilePathError("the path is not UTF-8"))
 }
 
-/// Parses the part after `/files/`: percent-decoded once, then checked (a `%` left after
-/// decoding means double encoding, which is refused).
+/// Parses the part after `/files/` (or `/apt/`): percent-decoded once, then checked. A `%`
+/// left after decoding is part of the name (apt asks for a pool file named `a%2bb.deb` as
+/// `a%252bb.deb`), except where it would spell `.`, `/`, `\` or NUL if decoded again:
+/// that is double encoding aimed at a path check, and refused.
 pub fn parse_file_path(raw: &str) -> Result<FileRequest, FilePathError> {
     let decoded = percent_decode(raw)?;
     let raw = decoded.as_str();
-    if raw.contains('%') {
-        return Err(FilePathError("double percent-encoding is not served"));
+    if double_encoded_separator(raw) {
+        return Err(FilePathError(
+            "double percent-encoding of `.`, `/`, `\\` or NUL is not served",
+        ));
     }
     if raw.contains('\\') || raw.contains('\0') {
         return Err(FilePathError("backslashes and NUL are not allowed"));
@@ -123,6 +128,17 @@ pub fn parse_file_path(raw: &str) -> Result<FileRequest, FilePathError> {
         FileRequest::Directory(body.to_string())
     } else {
         FileRequest::Entry(body.to_string())
+    })
+}
+
+/// Whether a decoded path still holds `%2e`, `%2f`, `%5c` or `%00` (any case).
+fn double_encoded_separator(decoded: &str) -> bool {
+    decoded.as_bytes().windows(3).any(|window| {
+        window[0] == b'%'
+            && matches!(
+                window[1..].to_ascii_lowercase().as_slice(),
+                b"2e" | b"2f" | b"5c" | b"00"
+            )
     })
 }
 
@@ -265,6 +281,39 @@ mod tests {
             "a\\..\\b",
             "a/./b",
         ] {
+            assert!(parse_file_path(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// apt encodes `+`, `~`, `%` and spaces in pool names (`a%2bb` for `a+b`, `%25` for a
+    /// literal `%`); each is decoded once into the name the archive listed.
+    #[test]
+    fn pool_names_are_decoded_once_as_apt_encoded_them() {
+        for (asked, name) in [
+            (
+                "apt/t/pool/plusy_1.2%2bdfsg-1%7ebpo1_all.deb",
+                "apt/t/pool/plusy_1.2+dfsg-1~bpo1_all.deb",
+            ),
+            (
+                "apt/t/pool/pct%252bname_1.0_all.deb",
+                "apt/t/pool/pct%2bname_1.0_all.deb",
+            ),
+            (
+                "apt/t/pool/sp%20ace_1.0_all.deb",
+                "apt/t/pool/sp ace_1.0_all.deb",
+            ),
+            (
+                "apt/t/pool/100%25_1.0_all.deb",
+                "apt/t/pool/100%_1.0_all.deb",
+            ),
+        ] {
+            assert_eq!(
+                parse_file_path(asked),
+                Ok(FileRequest::Entry(name.into())),
+                "{asked}"
+            );
+        }
+        for bad in ["a/%252E%252e/b", "a/%252fetc", "a%255cb", "a%2500"] {
             assert!(parse_file_path(bad).is_err(), "{bad}");
         }
     }

@@ -8,6 +8,7 @@ mod common;
 mod apt_archive;
 mod apt_repository;
 mod apt_resolver;
+mod apt_variants;
 mod attacks_bundle;
 mod attacks_server;
 mod bundle_build;

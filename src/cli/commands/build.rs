@@ -38,6 +38,7 @@ pub fn build(settings: &BuildSettings) -> Result<(), CliError> {
             &store,
             &settings.resolve,
             &outpost::resolve::Update::Nothing,
+            &bars,
         ))?
     };
     let registry = Registry::new(release.upstreams());

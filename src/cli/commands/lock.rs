@@ -4,10 +4,12 @@
 
 use super::{print_json, runtime};
 use crate::cli::exit::CliError;
+use crate::cli::progress::Bars;
 use crate::cli::settings::{LockMode, LockSettings};
 use outpost::errors::plural;
 use outpost::lock::{lock_path_for, Lockfile};
 use outpost::manifest::Release;
+use outpost::progress::Reporter;
 use outpost::resolve::{self, MovedTag, Previous, ResolveSettings, Update};
 use outpost::store::Store;
 use outpost::upstream::registry::Registry;
@@ -31,6 +33,7 @@ pub fn lock(settings: &LockSettings) -> Result<(), CliError> {
         &store,
         resolve_settings,
         update,
+        &Bars::new(settings.json),
     ))?;
     if settings.json {
         print_json(&json!({
@@ -77,6 +80,7 @@ pub(super) async fn lock_manifest(
     store: &Store,
     settings: &ResolveSettings,
     update: &Update,
+    reporter: &dyn Reporter,
 ) -> Result<(Lockfile, PathBuf), CliError> {
     let registry = Registry::new(release.upstreams());
     let path = lock_path_for(manifest);
@@ -90,6 +94,7 @@ pub(super) async fn lock_manifest(
             lockfile: previous.as_ref(),
             update,
         },
+        reporter,
     )
     .await?;
     for moved in &locked.moved {
