@@ -4,11 +4,12 @@
 //! records, per requested platform, which child manifest is carried.
 
 use super::ResolveError;
-use crate::digest::Digest;
 use crate::lock::{ImagePin, PlatformPin};
 use crate::manifest::Release;
-use crate::oci::{ConfigPlatform, Parsed};
+use crate::fetch::FetchError;
+use crate::oci::{ConfigPlatform, Descriptor, Parsed};
 use crate::platform::Platform;
+use crate::progress::Reporter;
 use crate::store::Store;
 use crate::upstream::registry::{Registry, RegistryError};
 use futures::{StreamExt, TryStreamExt};
@@ -25,6 +26,7 @@ pub async fn resolve_all(
     implied: &[String],
     registry: &Registry,
     store: &Store,
+    reporter: &dyn Reporter,
 ) -> Result<Vec<ImagePin>, ResolveError> {
     let platforms = release.platforms();
     let mut wanted: Vec<&String> = release.spec.images.iter().chain(implied.iter()).collect();
@@ -36,7 +38,7 @@ pub async fn resolve_all(
             async move {
                 let reference = crate::reference::parse(text)
                     .map_err(|_| ResolveError::Reference(text.clone()))?;
-                resolve_one(registry, store, &reference, platforms).await
+                resolve_one(registry, store, &reference, platforms, reporter).await
             }
         })
         .buffered(PARALLEL_IMAGES)
@@ -50,9 +52,10 @@ pub async fn resolve_one(
     store: &Store,
     reference: &Reference,
     platforms: &[Platform],
+    reporter: &dyn Reporter,
 ) -> Result<ImagePin, ResolveError> {
     let image = reference.whole();
-    let top = registry.manifest(reference).await?;
+    let top = registry.manifest_retried(reference, reporter).await?;
     store
         .put_bytes(&top.digest, &top.bytes)
         .map_err(|source| ResolveError::Store {
@@ -98,8 +101,7 @@ pub async fn resolve_one(
         }
         Parsed::Image { config, .. } => {
             let config_platform =
-                fetch_config_platform(registry, store, reference, &config.digest, config.size)
-                    .await?;
+                fetch_config_platform(registry, store, reference, config, reporter).await?;
             let offered = Platform::describe(
                 &config_platform.os,
                 &config_platform.architecture,
@@ -149,15 +151,17 @@ fn available(platforms: impl Iterator<Item = String>) -> Vec<String> {
     list
 }
 
-/// Downloads (or reads from the cache) a small image config and reads its platform.
+/// Downloads (or reads from the cache) a small image config and reads its platform: the
+/// same retried download into the cache as a layer's (`fetch::ensure_image_blob`).
 async fn fetch_config_platform(
     registry: &Registry,
     store: &Store,
     reference: &Reference,
-    digest: &Digest,
-    size: u64,
+    config: &Descriptor,
+    reporter: &dyn Reporter,
 ) -> Result<ConfigPlatform, ResolveError> {
     let image = reference.whole();
+    let (digest, size) = (&config.digest, config.size);
     let config_error = |message: String| ResolveError::Config {
         image: image.clone(),
         digest: digest.clone(),
@@ -168,22 +172,15 @@ async fn fetch_config_platform(
             "{size} bytes is larger than the {MAX_CONFIG_SIZE}-byte limit"
         )));
     }
-    if !store.has(digest, size) {
-        let mut blob = registry.blob(reference, digest, 0).await?;
-        let mut bytes = Vec::with_capacity(size as usize);
-        while let Some(chunk) = blob.stream.next().await {
-            let chunk = chunk.map_err(|e| config_error(e.to_string()))?;
-            if (bytes.len() + chunk.len()) as u64 > size {
-                return Err(config_error(format!(
-                    "the registry sent more than the {size} bytes pinned"
-                )));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        store
-            .put_bytes(digest, &bytes)
-            .map_err(|e| config_error(e.to_string()))?;
-    }
+    crate::fetch::ensure_image_blob(registry, store, reference, config, reporter)
+        .await
+        .map_err(|e| match e {
+            FetchError::Blob {
+                message, attempts, ..
+            } if attempts > 1 => config_error(format!("{message} (after {attempts} attempts)")),
+            FetchError::Blob { message, .. } => config_error(message),
+            other => config_error(other.to_string()),
+        })?;
     let bytes = store
         .read_bytes(digest)
         .map_err(|e| config_error(e.to_string()))?;

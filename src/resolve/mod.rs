@@ -10,6 +10,7 @@ pub mod plan;
 
 use crate::lock::{Lockfile, ReleaseId, LOCK_VERSION};
 use crate::manifest::Release;
+use crate::progress::Reporter;
 use crate::store::Store;
 use crate::upstream::registry::Registry;
 use std::path::PathBuf;
@@ -26,20 +27,22 @@ pub struct ResolveSettings {
 }
 
 /// Resolves every moving part of `release` to a pin. Manifests fetched on the way are kept in
-/// `store`, so a build right after a lock fetches none of them again.
+/// `store`, so a build right after a lock fetches none of them again. Retries are noted to
+/// `reporter`.
 pub async fn lock(
     release: &Release,
     registry: &Registry,
     store: &Store,
     settings: &ResolveSettings,
+    reporter: &dyn Reporter,
 ) -> Result<Lockfile, ResolveError> {
     let http =
         crate::upstream::http::Http::new(release.upstreams()).map_err(|e| ResolveError::File {
             url: String::new(),
             message: e.to_string(),
         })?;
-    let resolved = files::resolve(release, &http, store).await?;
-    let images = image::resolve_all(release, &resolved.images, registry, store).await?;
+    let resolved = files::resolve(release, &http, store, reporter).await?;
+    let images = image::resolve_all(release, &resolved.images, registry, store, reporter).await?;
     let debs = apt::resolve(release, &http, store, &settings.etc_apt).await?;
     let mut lockfile = Lockfile {
         version: LOCK_VERSION,

@@ -37,6 +37,7 @@ pub fn build(settings: &BuildSettings) -> Result<(), CliError> {
             &settings.manifest,
             &store,
             &settings.resolve,
+            &bars,
         ))?
     };
     let registry = Registry::new(release.upstreams());

@@ -3,9 +3,11 @@
 
 use super::{print_json, runtime};
 use crate::cli::exit::CliError;
+use crate::cli::progress::Bars;
 use crate::cli::settings::{LockMode, LockSettings};
 use outpost::lock::{lock_path_for, Lockfile};
 use outpost::manifest::Release;
+use outpost::progress::Reporter;
 use outpost::resolve::{self, ResolveSettings};
 use outpost::store::Store;
 use outpost::upstream::registry::Registry;
@@ -24,6 +26,7 @@ pub fn lock(settings: &LockSettings) -> Result<(), CliError> {
         &settings.manifest,
         &store,
         resolve_settings,
+        &Bars::new(settings.json),
     ))?;
     if settings.json {
         print_json(
@@ -45,9 +48,10 @@ pub(super) async fn lock_manifest(
     manifest: &Path,
     store: &Store,
     settings: &ResolveSettings,
+    reporter: &dyn Reporter,
 ) -> Result<(Lockfile, PathBuf), CliError> {
     let registry = Registry::new(release.upstreams());
-    let lockfile = resolve::lock(release, &registry, store, settings).await?;
+    let lockfile = resolve::lock(release, &registry, store, settings, reporter).await?;
     let path = lock_path_for(manifest);
     lockfile.save(&path)?;
     Ok((lockfile, path))
