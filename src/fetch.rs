@@ -287,6 +287,12 @@ enum BlobFailure {
     Upstream(String),
 }
 
+impl crate::upstream::retry::Reason for BlobFailure {
+    fn reason(&self) -> String {
+        self.to_string()
+    }
+}
+
 impl std::fmt::Display for BlobFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -330,6 +336,8 @@ async fn fetch_blob_once(
     let descriptor = &wanted.descriptor;
     let digest = &descriptor.digest;
     let upstream = |message: String| Failure::Transient(BlobFailure::Upstream(message));
+    // Wrong bytes in a whole download: another attempt would get the same.
+    let wrong_content = |message: String| Failure::Final(BlobFailure::Upstream(message));
     let mut partial = store
         .begin(digest, descriptor.size)
         .map_err(|e| Failure::Final(BlobFailure::Store(e)))?;
@@ -381,15 +389,22 @@ async fn fetch_blob_once(
             Ok(chunk) => {
                 if let Err(e) = partial.write(&chunk) {
                     reporter.rewind(received);
-                    return Err(upstream(e.to_string()));
+                    return Err(match e {
+                        StoreError::TooLarge { .. } => {
+                            wrong_content(format!("the registry sent wrong content: {e}"))
+                        }
+                        other => Failure::Final(BlobFailure::Store(other)),
+                    });
                 }
                 reporter.advance(chunk.len() as u64);
             }
             Err(e) if blob.verified && is_digest_mismatch(&e) => {
-                // oci-client's check at the end of a whole blob: nothing to resume from.
+                // oci-client's check at the end of a whole blob: the upstream sent wrong bytes.
                 reporter.rewind(received);
                 partial.discard();
-                return Err(upstream(format!("the registry sent wrong content: {e}")));
+                return Err(wrong_content(format!(
+                    "the registry sent wrong content: {e}"
+                )));
             }
             Err(e) => {
                 reporter.rewind(received);
@@ -412,7 +427,13 @@ async fn fetch_blob_once(
         Ok(()) => Ok(()),
         Err(e @ (StoreError::DigestMismatch { .. } | StoreError::SizeMismatch { .. })) => {
             reporter.rewind(received);
-            Err(upstream(format!("the registry sent wrong content: {e}")))
+            let message = format!("the registry sent wrong content: {e}");
+            // A resumed download may have been spoilt by its leftover: try once more whole.
+            Err(if blob.resumed {
+                upstream(message)
+            } else {
+                wrong_content(message)
+            })
         }
         Err(e) => Err(Failure::Final(BlobFailure::Store(e))),
     }

@@ -393,9 +393,10 @@ fn check_repository_prefix(path: &str) -> Result<(), String> {
     if path.is_empty() || path.split('/').all(is_path_component) {
         return Ok(());
     }
-    Err(format!(
+    Err(
         "a registry's path is a repository prefix: each segment must be lowercase letters and digits, separated by `.`, `_`, `__` or `-` (as in `dockerhub-proxy`)"
-    ))
+            .to_string(),
+    )
 }
 
 /// One component of a repository name (distribution spec): lowercase alphanumerics, joined
@@ -481,14 +482,20 @@ spec:
 
     #[test]
     fn an_upstream_may_carry_a_base_path_or_a_repository_prefix() {
-        let files = parse_upstream("https://artifactory.corp/artifactory/api/generic/dl-k8s/")
-            .unwrap();
+        let files =
+            parse_upstream("https://artifactory.corp/artifactory/api/generic/dl-k8s/").unwrap();
         assert_eq!(files.authority, "artifactory.corp");
         assert_eq!(files.path, "artifactory/api/generic/dl-k8s");
         assert_eq!(files.url_prefix(), "/artifactory/api/generic/dl-k8s");
         let harbor = parse_upstream("https://harbor.corp/dockerhub-proxy").unwrap();
-        assert_eq!(harbor.repository("calico/node"), "dockerhub-proxy/calico/node");
-        assert_eq!(harbor.repository("library/alpine"), "dockerhub-proxy/library/alpine");
+        assert_eq!(
+            harbor.repository("calico/node"),
+            "dockerhub-proxy/calico/node"
+        );
+        assert_eq!(
+            harbor.repository("library/alpine"),
+            "dockerhub-proxy/library/alpine"
+        );
         let bare = parse_upstream("http://127.0.0.1:5000/").unwrap();
         assert_eq!((bare.path.as_str(), bare.url_prefix()), ("", String::new()));
         assert_eq!(bare.repository("library/alpine"), "library/alpine");
@@ -515,7 +522,10 @@ spec:
             "{err}"
         );
         // A registry's path is a repository prefix: lowercase path components only.
-        let text = GOOD.replace("http://127.0.0.1:5000", "http://127.0.0.1:5000/Docker_-Proxy");
+        let text = GOOD.replace(
+            "http://127.0.0.1:5000",
+            "http://127.0.0.1:5000/Docker_-Proxy",
+        );
         let err = parse(&text).unwrap_err().to_string();
         assert!(
             err.starts_with("m.yaml:9:31: spec.upstreams.registry.test: `http://127.0.0.1:5000/Docker_-Proxy`: a registry's path is a repository prefix"),
@@ -531,7 +541,16 @@ spec:
 
     #[test]
     fn repository_prefix_components_follow_the_distribution_grammar() {
-        for good in ["a", "dockerhub-proxy", "a.b", "a_b", "a__b", "a---b", "proxy/docker-hub", "0"] {
+        for good in [
+            "a",
+            "dockerhub-proxy",
+            "a.b",
+            "a_b",
+            "a__b",
+            "a---b",
+            "proxy/docker-hub",
+            "0",
+        ] {
             assert!(check_repository_prefix(good).is_ok(), "{good}");
         }
         for bad in ["A", "-a", "a-", "a___b", "a._b", "a~b", "a.", "_a"] {

@@ -132,11 +132,12 @@ async fn pin_file(
     let url = &file.url;
     let (expected, verified_by, insecure) = match &file.checksum {
         ChecksumSource::Url(checksum_url) => {
-            let bytes = get_small(http, checksum_url, reporter)
-                .await
-                .map_err(|e| {
-                    file_error(url, format!("cannot read its checksum file: {}", e.describe()))
-                })?;
+            let bytes = get_small(http, checksum_url, reporter).await.map_err(|e| {
+                file_error(
+                    url,
+                    format!("cannot read its checksum file: {}", e.describe()),
+                )
+            })?;
             let text = String::from_utf8_lossy(&bytes);
             let expected = parse_checksum_file(&text, file_name(url))
                 .map_err(|e| file_error(url, format!("checksum file {checksum_url}: {e}")))?;
@@ -172,9 +173,11 @@ async fn pin_file(
             }
         }
     }
-    let (sha256, size) = retried(url, reporter, || download(http, store, url, expected.as_ref()))
-        .await
-        .map_err(|e| file_error(url, e.describe()))?;
+    let (sha256, size) = retried(url, reporter, || {
+        download(http, store, url, expected.as_ref())
+    })
+    .await
+    .map_err(|e| file_error(url, e.describe()))?;
     Ok(FilePin {
         url: url.clone(),
         path: mirror_path(url),

@@ -4,9 +4,9 @@
 //! records, per requested platform, which child manifest is carried.
 
 use super::ResolveError;
+use crate::fetch::FetchError;
 use crate::lock::{ImagePin, PlatformPin};
 use crate::manifest::Release;
-use crate::fetch::FetchError;
 use crate::oci::{ConfigPlatform, Descriptor, Parsed};
 use crate::platform::Platform;
 use crate::progress::Reporter;

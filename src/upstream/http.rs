@@ -19,6 +19,16 @@ pub enum HttpError {
     TooLarge { url: String, limit: usize },
 }
 
+impl crate::upstream::retry::Reason for HttpError {
+    fn reason(&self) -> String {
+        match self {
+            HttpError::Request { message, .. } => message.clone(),
+            HttpError::Status { status, .. } => format!("the server answered {status}"),
+            HttpError::TooLarge { .. } => self.to_string(),
+        }
+    }
+}
+
 impl HttpError {
     /// Whether another attempt may succeed: a network failure (connection refused or dropped,
     /// timeout, a body cut short), a 5xx, 408 or 429. A 404 or 403 is final.
@@ -171,9 +181,10 @@ mod tests {
 
     #[test]
     fn a_base_path_goes_before_the_upstream_path() {
-        let upstream =
-            crate::manifest::parse_upstream("https://artifactory.corp/artifactory/api/generic/dl-k8s/")
-                .unwrap();
+        let upstream = crate::manifest::parse_upstream(
+            "https://artifactory.corp/artifactory/api/generic/dl-k8s/",
+        )
+        .unwrap();
         let http = Http::new(BTreeMap::from([("dl.k8s.io".to_string(), upstream)])).unwrap();
         assert_eq!(
             http.target("https://dl.k8s.io/release/v1.31.2/bin/linux/amd64/kubelet"),

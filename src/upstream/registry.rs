@@ -67,10 +67,25 @@ pub enum RegistryError {
     },
 }
 
+impl crate::upstream::retry::Reason for RegistryError {
+    fn reason(&self) -> String {
+        match self {
+            RegistryError::Request { message, .. } => message.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
 impl RegistryError {
     /// Whether another attempt may succeed; wrong content and refusals are final.
     pub fn is_transient(&self) -> bool {
-        matches!(self, RegistryError::Request { transient: true, .. })
+        matches!(
+            self,
+            RegistryError::Request {
+                transient: true,
+                ..
+            }
+        )
     }
 }
 
@@ -105,7 +120,9 @@ impl Registry {
         };
         match (image.digest(), image.tag()) {
             (Some(digest), _) => Reference::with_digest(registry, repository, digest.into()),
-            (None, tag) => Reference::with_tag(registry, repository, tag.unwrap_or("latest").into()),
+            (None, tag) => {
+                Reference::with_tag(registry, repository, tag.unwrap_or("latest").into())
+            }
         }
     }
 
@@ -359,13 +376,19 @@ mod tests {
         let harbor = registry("docker.io", "https://harbor.corp/dockerhub-proxy");
         let official: Reference = "alpine:3.20".parse().unwrap();
         let target = harbor.target(&official);
-        assert_eq!(target.whole(), "harbor.corp/dockerhub-proxy/library/alpine:3.20");
+        assert_eq!(
+            target.whole(),
+            "harbor.corp/dockerhub-proxy/library/alpine:3.20"
+        );
         let pinned: Reference = format!("docker.io/calico/node@sha256:{}", "a".repeat(64))
             .parse()
             .unwrap();
         assert_eq!(
             harbor.target(&pinned).whole(),
-            format!("harbor.corp/dockerhub-proxy/calico/node@sha256:{}", "a".repeat(64))
+            format!(
+                "harbor.corp/dockerhub-proxy/calico/node@sha256:{}",
+                "a".repeat(64)
+            )
         );
         // Another registry is untouched; the reference itself keeps its names.
         let other: Reference = "quay.io/cilium/cilium:v1".parse().unwrap();

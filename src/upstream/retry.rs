@@ -38,6 +38,24 @@ impl<E> Failure<E> {
     }
 }
 
+/// What a retry note says about a failure: without the reference or URL the note already
+/// names (`retrying WHAT (attempt 2): REASON`).
+pub trait Reason {
+    fn reason(&self) -> String;
+}
+
+impl Reason for String {
+    fn reason(&self) -> String {
+        self.clone()
+    }
+}
+
+impl Reason for &str {
+    fn reason(&self) -> String {
+        self.to_string()
+    }
+}
+
 /// The last failure and how many attempts were made.
 #[derive(Debug)]
 pub struct GaveUp<E> {
@@ -58,14 +76,14 @@ impl<E: std::fmt::Display> GaveUp<E> {
 }
 
 /// Runs `attempt` until it succeeds, fails for good, or [`ATTEMPTS`] attempts were made;
-/// notes each retry as `retrying WHAT (attempt N): ERROR`.
+/// notes each retry as `retrying WHAT (attempt N): REASON`.
 pub async fn retried<T, E, F, Fut>(
     what: &str,
     reporter: &dyn Reporter,
     mut attempt: F,
 ) -> Result<T, GaveUp<E>>
 where
-    E: std::fmt::Display,
+    E: Reason,
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, Failure<E>>>,
 {
@@ -79,7 +97,8 @@ where
             }
             Err(Failure::Transient(error)) => {
                 attempts += 1;
-                reporter.note(&format!("retrying {what} (attempt {attempts}): {error}"));
+                let reason = error.reason();
+                reporter.note(&format!("retrying {what} (attempt {attempts}): {reason}"));
                 tokio::time::sleep(pause(attempts)).await;
             }
         }
