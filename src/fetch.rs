@@ -19,7 +19,9 @@ use crate::upstream::registry::{Download, Registry};
 use crate::upstream::retry::{retried, Failure};
 use futures::{StreamExt, TryStreamExt};
 use oci_client::Reference;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Downloads running at once.
 pub const PARALLEL_DOWNLOADS: usize = 6;
@@ -302,6 +304,20 @@ impl std::fmt::Display for BlobFailure {
     }
 }
 
+/// Blobs this process is downloading into a store, each with the lock its download holds: a
+/// second download of the same blob (two images sharing a config at lock time) waits for the
+/// first and then finds it stored, instead of writing the same partial file at once.
+fn download_lock(store: &Store, digest: &Digest) -> Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: OnceLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    let mut locks = LOCKS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    // Forget the locks no download holds any more.
+    locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+    locks.entry(store.blob_path(digest)).or_default().clone()
+}
+
 /// Downloads one blob with resume and retries.
 async fn fetch_blob(
     store: &Store,
@@ -310,6 +326,11 @@ async fn fetch_blob(
 ) -> Result<(), FetchError> {
     let label = wanted.source.label();
     let digest = &wanted.descriptor.digest;
+    let lock = download_lock(store, digest);
+    let _downloading = lock.lock().await;
+    if store.has(digest, wanted.descriptor.size) {
+        return Ok(());
+    }
     let what = format!("{digest} of {label}");
     retried(&what, reporter, || fetch_blob_once(store, wanted, reporter))
         .await

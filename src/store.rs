@@ -82,12 +82,36 @@ impl Store {
         std::fs::metadata(self.blob_path(digest)).is_ok_and(|m| m.is_file() && m.len() == size)
     }
 
-    /// Stores small content already in memory (manifests), after checking its digest.
+    /// Stores small content already in memory (manifests), after checking its digest. It is
+    /// written to a temp file of its own (not the digest's shared partial file), so two
+    /// writers of one manifest at once (two references to one image) cannot mix their bytes.
     pub fn put_bytes(&self, digest: &Digest, bytes: &[u8]) -> Result<(), StoreError> {
-        let mut partial = self.begin(digest, bytes.len() as u64)?;
-        partial.restart()?;
-        partial.write(bytes)?;
-        partial.commit()
+        let actual = Digest::of(bytes);
+        if actual != *digest {
+            return Err(StoreError::DigestMismatch {
+                expected: digest.clone(),
+                actual,
+                size: bytes.len() as u64,
+            });
+        }
+        let path = self.temp_path("put");
+        let written = File::create(&path)
+            .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_data()));
+        if let Err(source) = written {
+            let _ = std::fs::remove_file(&path);
+            return Err(StoreError::Io { path, source });
+        }
+        let target = self.blob_path(digest);
+        std::fs::rename(&path, &target).map_err(io_err(&target))
+    }
+
+    /// A temp file name no other writer (task or process) uses.
+    fn temp_path(&self, kind: &str) -> PathBuf {
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.root
+            .join("tmp")
+            .join(format!("{kind}-{}-{n}.partial", std::process::id()))
     }
 
     /// Reads a whole blob (only for small metadata blobs: manifests, configs).
@@ -137,12 +161,7 @@ impl Store {
     /// Starts a download whose digest is not known yet (a file checked against an upstream
     /// checksum, possibly sha512); see [`Download::finish`].
     pub fn begin_download(&self) -> Result<Download, StoreError> {
-        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = self
-            .root
-            .join("tmp")
-            .join(format!("download-{}-{n}.partial", std::process::id()));
+        let path = self.temp_path("download");
         let file = File::create(&path).map_err(io_err(&path))?;
         Ok(Download {
             store: self.clone(),

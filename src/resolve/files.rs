@@ -16,7 +16,7 @@ use crate::manifest::Release;
 use crate::progress::Reporter;
 use crate::store::Store;
 use crate::upstream::http::{Http, HttpError};
-use crate::upstream::retry::{retried, Failure, GaveUp};
+use crate::upstream::retry::{retried, Failure, GaveUp, Reason};
 use futures::{StreamExt, TryStreamExt};
 
 /// Files downloaded at once.
@@ -73,7 +73,7 @@ pub async fn resolve(
             let url = kubernetes::marker_url(&k.version);
             let bytes = get_small(http, &url, reporter)
                 .await
-                .map_err(|e| file_error(&url, e.describe()))?;
+                .map_err(|e| file_error(&url, e.reason()))?;
             let text = String::from_utf8_lossy(&bytes).into_owned();
             let version = kubernetes::parse_marker(&text).map_err(|e| file_error(&url, e))?;
             let digest = Digest::of(&bytes);
@@ -218,7 +218,7 @@ async fn download(
         Err(e) => {
             download.discard();
             let transient = e.is_transient();
-            return Err(Failure::new(e.to_string(), transient));
+            return Err(Failure::new(e.reason(), transient));
         }
     };
     while let Some(chunk) = stream.next().await {

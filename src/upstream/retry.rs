@@ -75,6 +75,18 @@ impl<E: std::fmt::Display> GaveUp<E> {
     }
 }
 
+impl<E: Reason> GaveUp<E> {
+    /// Like [`GaveUp::describe`], without the reference or URL (for a caller that names it).
+    pub fn reason(&self) -> String {
+        let reason = self.error.reason();
+        if self.attempts > 1 {
+            format!("{reason} (after {} attempts)", self.attempts)
+        } else {
+            reason
+        }
+    }
+}
+
 /// Runs `attempt` until it succeeds, fails for good, or [`ATTEMPTS`] attempts were made;
 /// notes each retry as `retrying WHAT (attempt N): REASON`.
 pub async fn retried<T, E, F, Fut>(
