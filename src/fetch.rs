@@ -16,7 +16,7 @@ use crate::progress::Reporter;
 use crate::store::{Store, StoreError};
 use crate::upstream::http::Http;
 use crate::upstream::registry::{Download, Registry};
-use crate::upstream::retry::{retried, Failure};
+use crate::upstream::retry::{retried, Failure, Reason};
 use futures::{StreamExt, TryStreamExt};
 use oci_client::Reference;
 use std::collections::{BTreeMap, HashMap};
@@ -80,22 +80,14 @@ impl Source<'_> {
     /// The blob from byte `offset` on (or whole, see [`Download`]).
     async fn open(&self, digest: &Digest, offset: u64) -> Result<Download, Failure<String>> {
         match self {
-            Source::Image(registry, image) => {
-                registry.blob(image, digest, offset).await.map_err(|e| {
-                    let transient = e.is_transient();
-                    let message = match e {
-                        crate::upstream::registry::RegistryError::Request { message, .. } => {
-                            message
-                        }
-                        other => other.to_string(),
-                    };
-                    Failure::new(message, transient)
-                })
-            }
-            Source::Url(http, url) => http.stream(url, offset).await.map_err(|e| {
-                let transient = e.is_transient();
-                Failure::new(e.to_string(), transient)
-            }),
+            Source::Image(registry, image) => registry
+                .blob(image, digest, offset)
+                .await
+                .map_err(|e| Failure::new(e.reason(), e.is_transient())),
+            Source::Url(http, url) => http
+                .stream(url, offset)
+                .await
+                .map_err(|e| Failure::new(e.reason(), e.is_transient())),
         }
     }
 }
@@ -289,7 +281,7 @@ enum BlobFailure {
     Upstream(String),
 }
 
-impl crate::upstream::retry::Reason for BlobFailure {
+impl Reason for BlobFailure {
     fn reason(&self) -> String {
         self.to_string()
     }
