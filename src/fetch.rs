@@ -17,10 +17,11 @@ use crate::store::{Store, StoreError};
 use crate::upstream::http::Http;
 use crate::upstream::registry::{Download, Registry};
 use crate::upstream::retry::{retried, Failure, Reason};
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use oci_client::Reference;
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Downloads running at once.
@@ -207,12 +208,28 @@ pub async fn fetch_all(
     summary.downloaded_bytes = missing.iter().map(|w| w.descriptor.size).sum();
 
     reporter.start("fetch", summary.downloaded_bytes);
-    futures::stream::iter(missing.iter())
-        .map(|w| fetch_blob(store, w, reporter))
+    // After a failure no new download starts, but those under way finish (into the cache,
+    // or as partial files to resume from) rather than being cut off mid-write.
+    let failed = AtomicBool::new(false);
+    let results: Vec<Result<(), FetchError>> = futures::stream::iter(missing.iter())
+        .map(|w| {
+            let failed = &failed;
+            async move {
+                if failed.load(Ordering::SeqCst) {
+                    return Ok(());
+                }
+                let result = fetch_blob(store, w, reporter).await;
+                if result.is_err() {
+                    failed.store(true, Ordering::SeqCst);
+                }
+                result
+            }
+        })
         .buffer_unordered(PARALLEL_DOWNLOADS)
-        .try_collect::<Vec<()>>()
-        .await?;
+        .collect()
+        .await;
     reporter.finish();
+    results.into_iter().collect::<Result<Vec<()>, _>>()?;
     Ok(summary)
 }
 
