@@ -1,7 +1,11 @@
 //! Fetching pinned images into the cache: parallel, bounded, retried and resumed.
 //!
-//! Manifests are fetched by digest and checked; blobs stream into [`Store`] which hashes each
-//! byte once and only then makes it visible. Blobs shared by several images are fetched once.
+//! Manifests are fetched by digest and checked; blobs stream into [`Store`], and each byte is
+//! hashed once before the blob becomes visible: by oci-client for a whole blob, by the store
+//! for a resumed one (see `upstream::registry::Registry::blob`). A blob is requested whole; a
+//! Range is sent only to resume from the bytes already in the cache's partial file, and a
+//! resume the upstream refuses or ignores starts over from byte 0. Blobs shared by several
+//! images are fetched once. Retries follow `upstream::retry`.
 
 use crate::bundle::graph::{walk, Carried, Role};
 use crate::bundle::pack::image_entry;
@@ -11,17 +15,18 @@ use crate::oci::{Descriptor, Parsed, MAX_MANIFEST_SIZE};
 use crate::progress::Reporter;
 use crate::resolve::image::pins_select_themselves;
 use crate::store::{Store, StoreError};
-use crate::upstream::http::{Http, HttpError};
-use crate::upstream::registry::{Registry, RegistryError};
-use futures::{StreamExt, TryStreamExt};
+use crate::upstream::http::Http;
+use crate::upstream::registry::{Download, Registry};
+use crate::upstream::retry::{retried, Failure, Reason};
+use futures::StreamExt;
 use oci_client::Reference;
-use std::collections::BTreeMap;
-use std::time::Duration;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Downloads running at once.
 pub const PARALLEL_DOWNLOADS: usize = 6;
-/// Attempts per blob (network errors resume; bad content restarts).
-const ATTEMPTS: u32 = 4;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -85,26 +90,40 @@ pub enum ForeignLayers {
     FetchFromUrl,
 }
 
-/// Where a blob comes from.
-enum Source {
+/// Where a blob comes from, with the client that fetches it.
+enum Source<'a> {
     /// A blob of this image's repository.
-    Image(Reference),
+    Image(&'a Registry, Reference),
     /// A file at this upstream URL.
-    Url(String),
+    Url(&'a Http, String),
 }
 
-impl Source {
+impl Source<'_> {
     fn label(&self) -> String {
         match self {
-            Source::Image(image) => image.whole(),
-            Source::Url(url) => url.clone(),
+            Source::Image(_, image) => image.whole(),
+            Source::Url(_, url) => url.clone(),
+        }
+    }
+
+    /// The blob from byte `offset` on (or whole, see [`Download`]).
+    async fn open(&self, digest: &Digest, offset: u64) -> Result<Download, Failure<String>> {
+        match self {
+            Source::Image(registry, image) => registry
+                .blob(image, digest, offset)
+                .await
+                .map_err(|e| Failure::new(e.reason(), e.is_transient())),
+            Source::Url(http, url) => http
+                .stream(url, offset)
+                .await
+                .map_err(|e| Failure::new(e.reason(), e.is_transient())),
         }
     }
 }
 
 /// A blob to download and where it comes from.
-struct Wanted {
-    source: Source,
+struct Wanted<'a> {
+    source: Source<'a>,
     descriptor: Descriptor,
 }
 
@@ -126,10 +145,18 @@ pub async fn fetch_all(
                 digest: pin.digest.clone(),
                 message,
             })?;
-        ensure_manifest(registry, store, &image, &pin.digest, pin.size).await?;
+        ensure_manifest(registry, store, &image, &pin.digest, pin.size, reporter).await?;
         for platform in pin.platforms.iter().chain(&pin.also_carried) {
             if platform.digest != pin.digest {
-                ensure_manifest(registry, store, &image, &platform.digest, platform.size).await?;
+                ensure_manifest(
+                    registry,
+                    store,
+                    &image,
+                    &platform.digest,
+                    platform.size,
+                    reporter,
+                )
+                .await?;
             }
         }
         check_platform_pins(store, pin)?;
@@ -165,7 +192,7 @@ pub async fn fetch_all(
                 wanted.insert(
                     item.descriptor.digest.clone(),
                     Wanted {
-                        source: Source::Url(url.clone()),
+                        source: Source::Url(http, url.clone()),
                         descriptor: item.descriptor.clone(),
                     },
                 );
@@ -177,7 +204,7 @@ pub async fn fetch_all(
             wanted.insert(
                 item.descriptor.digest.clone(),
                 Wanted {
-                    source: Source::Image(image.clone()),
+                    source: Source::Image(registry, image.clone()),
                     descriptor: item.descriptor.clone(),
                 },
             );
@@ -198,7 +225,7 @@ pub async fn fetch_all(
     {
         let file = FileWant { sha256, size, url };
         wanted.entry(file.sha256.clone()).or_insert_with(|| Wanted {
-            source: Source::Url(file.url.clone()),
+            source: Source::Url(http, file.url.clone()),
             descriptor: Descriptor {
                 media_type: "application/octet-stream".into(),
                 digest: file.sha256.clone(),
@@ -229,12 +256,28 @@ pub async fn fetch_all(
     summary.downloaded_bytes = missing.iter().map(|w| w.descriptor.size).sum();
 
     reporter.start("fetch", summary.downloaded_bytes);
-    futures::stream::iter(missing.iter())
-        .map(|w| fetch_blob(registry, http, store, w, reporter))
+    // After a failure no new download starts, but those under way finish (into the cache,
+    // or as partial files to resume from) rather than being cut off mid-write.
+    let failed = AtomicBool::new(false);
+    let results: Vec<Result<(), FetchError>> = futures::stream::iter(missing.iter())
+        .map(|w| {
+            let failed = &failed;
+            async move {
+                if failed.load(Ordering::SeqCst) {
+                    return Ok(());
+                }
+                let result = fetch_blob(store, w, reporter).await;
+                if result.is_err() {
+                    failed.store(true, Ordering::SeqCst);
+                }
+                result
+            }
+        })
         .buffer_unordered(PARALLEL_DOWNLOADS)
-        .try_collect::<Vec<()>>()
-        .await?;
+        .collect()
+        .await;
     reporter.finish();
+    results.into_iter().collect::<Result<Vec<()>, _>>()?;
     Ok(summary)
 }
 
@@ -274,6 +317,7 @@ async fn ensure_manifest(
     image: &Reference,
     digest: &Digest,
     size: u64,
+    reporter: &dyn Reporter,
 ) -> Result<(), FetchError> {
     if store.has(digest, size) {
         return Ok(());
@@ -294,7 +338,7 @@ async fn ensure_manifest(
         digest.to_string(),
     );
     let raw = registry
-        .manifest(&by_digest)
+        .manifest_retried(&by_digest, reporter)
         .await
         .map_err(|e| manifest_error(e.detail()))?;
     store
@@ -305,128 +349,206 @@ async fn ensure_manifest(
         })
 }
 
-/// Downloads one blob with resume and retries.
-async fn fetch_blob(
+/// Makes one blob of `image`'s repository (an image config, at lock time) present and
+/// verified in `store`: the same retried, resumed download as a layer's.
+pub async fn ensure_image_blob(
     registry: &Registry,
-    http: &Http,
     store: &Store,
-    wanted: &Wanted,
+    image: &Reference,
+    descriptor: &Descriptor,
     reporter: &dyn Reporter,
 ) -> Result<(), FetchError> {
-    let descriptor = &wanted.descriptor;
-    let label = wanted.source.label();
-    let digest = &descriptor.digest;
-    let blob_error = |attempts: u32, message: String| FetchError::Blob {
-        image: label.clone(),
-        digest: digest.clone(),
-        attempts,
-        message,
+    if store.has(&descriptor.digest, descriptor.size) {
+        return Ok(());
+    }
+    let wanted = Wanted {
+        source: Source::Image(registry, image.clone()),
+        descriptor: descriptor.clone(),
     };
-    let mut last_error = String::new();
-    for attempt in 1..=ATTEMPTS {
-        if attempt > 1 {
-            reporter.note(&format!(
-                "retrying {digest} of {label} (attempt {attempt}): {last_error}"
-            ));
-            tokio::time::sleep(Duration::from_millis(250 * u64::from(attempt - 1).pow(2))).await;
-        }
-        let mut partial =
-            store
-                .begin(digest, descriptor.size)
-                .map_err(|source| FetchError::Store {
-                    image: label.clone(),
-                    source,
-                })?;
-        let offset = partial.offset();
-        if offset > 0 {
-            reporter.advance(offset);
-        }
-        if offset == descriptor.size {
-            // An earlier run got every byte but stopped before the rename: check and keep.
-            match partial.commit() {
-                Ok(()) => return Ok(()),
-                Err(e) => {
-                    last_error = format!("the leftover download was wrong and was discarded: {e}");
-                    reporter.rewind(offset);
-                    continue;
-                }
-            }
-        }
-        let opened = match &wanted.source {
-            Source::Image(image) => {
-                registry
-                    .blob(image, digest, offset)
-                    .await
-                    .map_err(|e| match e {
-                        RegistryError::Request { message, .. } => (true, message),
-                        other => (false, other.to_string()),
-                    })
-            }
-            // The error names the URL, which the blob error names already.
-            Source::Url(url) => http.stream(url, offset).await.map_err(|e| match e {
-                HttpError::Status { status, .. } if status < 500 => (false, e.detail()),
-                other => (true, other.detail()),
-            }),
-        };
-        let blob = match opened {
-            Ok(blob) => blob,
-            Err((true, message)) => {
-                last_error = message;
-                reporter.rewind(offset);
-                continue;
-            }
-            Err((false, message)) => return Err(blob_error(attempt, message)),
-        };
-        if !blob.resumed && offset > 0 {
-            // The registry ignored our Range: start over from byte 0.
-            reporter.rewind(offset);
-            partial
-                .restart()
-                .map_err(|e| blob_error(attempt, e.to_string()))?;
-        }
-        let mut stream = blob.stream;
-        let mut failed = None;
-        while let Some(chunk) = stream.next().await {
-            match chunk {
-                Ok(chunk) => {
-                    if let Err(e) = partial.write(&chunk) {
-                        failed = Some(e.to_string());
-                        break;
-                    }
-                    reporter.advance(chunk.len() as u64);
-                }
-                Err(e) => {
-                    failed = Some(format!(
-                        "connection lost after {} bytes: {e}",
-                        partial.offset()
-                    ));
-                    break;
-                }
-            }
-        }
-        if let Some(message) = failed {
-            last_error = message;
-            reporter.rewind(partial.offset());
-            continue;
-        }
-        let received = partial.offset();
-        if received < descriptor.size {
-            // The body ended early without an error: keep the bytes, resume next attempt.
-            last_error = format!(
-                "the registry ended the body after {received} of {} bytes",
-                descriptor.size
-            );
-            reporter.rewind(received);
-            continue;
-        }
-        match partial.commit() {
-            Ok(()) => return Ok(()),
-            Err(e @ (StoreError::DigestMismatch { .. } | StoreError::SizeMismatch { .. })) => {
-                last_error = format!("the registry sent wrong content: {e}");
-                reporter.rewind(received);
-            }
-            Err(e) => return Err(blob_error(attempt, e.to_string())),
+    fetch_blob(store, &wanted, reporter).await
+}
+
+/// Why one attempt at a blob failed.
+enum BlobFailure {
+    /// The cache itself failed (not the upstream).
+    Store(StoreError),
+    Upstream(String),
+}
+
+impl Reason for BlobFailure {
+    fn reason(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl std::fmt::Display for BlobFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BlobFailure::Store(e) => e.fmt(f),
+            BlobFailure::Upstream(message) => f.write_str(message),
         }
     }
-    Err(blob_error(ATTEMPTS, last_error))
+}
+
+/// Blobs this process is downloading into a store, each with the lock its download holds: a
+/// second download of the same blob (two images sharing a config at lock time) waits for the
+/// first and then finds it stored, instead of writing the same partial file at once.
+fn download_lock(store: &Store, digest: &Digest) -> Arc<tokio::sync::Mutex<()>> {
+    static LOCKS: OnceLock<Mutex<HashMap<PathBuf, Arc<tokio::sync::Mutex<()>>>>> = OnceLock::new();
+    let mut locks = LOCKS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    // Forget the locks no download holds any more.
+    locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+    locks.entry(store.blob_path(digest)).or_default().clone()
+}
+
+/// Downloads one blob with resume and retries.
+async fn fetch_blob(
+    store: &Store,
+    wanted: &Wanted<'_>,
+    reporter: &dyn Reporter,
+) -> Result<(), FetchError> {
+    let label = wanted.source.label();
+    let digest = &wanted.descriptor.digest;
+    let lock = download_lock(store, digest);
+    let _downloading = lock.lock().await;
+    if store.has(digest, wanted.descriptor.size) {
+        return Ok(());
+    }
+    let what = format!("{digest} of {label}");
+    retried(&what, reporter, || fetch_blob_once(store, wanted, reporter))
+        .await
+        .map_err(|gave_up| match gave_up.error {
+            BlobFailure::Store(source) => FetchError::Store {
+                image: label.clone(),
+                source,
+            },
+            BlobFailure::Upstream(message) => FetchError::Blob {
+                image: label.clone(),
+                digest: digest.clone(),
+                attempts: gave_up.attempts,
+                message,
+            },
+        })
+}
+
+/// One attempt at a blob: continues the cache's partial file if there is one.
+async fn fetch_blob_once(
+    store: &Store,
+    wanted: &Wanted<'_>,
+    reporter: &dyn Reporter,
+) -> Result<(), Failure<BlobFailure>> {
+    let descriptor = &wanted.descriptor;
+    let digest = &descriptor.digest;
+    let upstream = |message: String| Failure::Transient(BlobFailure::Upstream(message));
+    // Wrong bytes in a whole download: another attempt would get the same.
+    let wrong_content = |message: String| Failure::Final(BlobFailure::Upstream(message));
+    let mut partial = store
+        .begin(digest, descriptor.size)
+        .map_err(|e| Failure::Final(BlobFailure::Store(e)))?;
+    let offset = partial.offset();
+    if offset > 0 {
+        reporter.advance(offset);
+    }
+    if offset == descriptor.size {
+        // An earlier run got every byte but stopped before the rename: check and keep.
+        return partial.commit().map_err(|e| {
+            reporter.rewind(offset);
+            upstream(format!(
+                "the leftover download was wrong and was discarded: {e}"
+            ))
+        });
+    }
+    let blob = match wanted.source.open(digest, offset).await {
+        Ok(blob) => blob,
+        Err(failure) => {
+            reporter.rewind(offset);
+            return Err(match failure {
+                Failure::Transient(m) => upstream(m),
+                Failure::Final(m) => Failure::Final(BlobFailure::Upstream(m)),
+            });
+        }
+    };
+    if let Some(reason) = &blob.resume_refused {
+        reporter.note(&format!(
+            "{digest} of {}: the upstream refused to resume from byte {offset} ({reason}); downloading it whole",
+            wanted.source.label()
+        ));
+    }
+    if !blob.resumed && offset > 0 {
+        // The upstream ignored or refused our Range: start over from byte 0.
+        reporter.rewind(offset);
+    }
+    let restarted = if blob.verified {
+        partial.restart_checked_by_source()
+    } else if !blob.resumed {
+        partial.restart()
+    } else {
+        Ok(())
+    };
+    restarted.map_err(|e| Failure::Final(BlobFailure::Store(e)))?;
+    let mut stream = blob.stream;
+    while let Some(chunk) = stream.next().await {
+        let received = partial.offset();
+        match chunk {
+            Ok(chunk) => {
+                if let Err(e) = partial.write(&chunk) {
+                    reporter.rewind(received);
+                    return Err(match e {
+                        StoreError::TooLarge { .. } => {
+                            wrong_content(format!("the registry sent wrong content: {e}"))
+                        }
+                        other => Failure::Final(BlobFailure::Store(other)),
+                    });
+                }
+                reporter.advance(chunk.len() as u64);
+            }
+            Err(e) if blob.verified && is_digest_mismatch(&e) => {
+                // oci-client's check at the end of a whole blob: the upstream sent wrong bytes.
+                reporter.rewind(received);
+                partial.discard();
+                return Err(wrong_content(format!(
+                    "the registry sent wrong content: {e}"
+                )));
+            }
+            Err(e) => {
+                reporter.rewind(received);
+                return Err(upstream(format!(
+                    "connection lost after {received} bytes: {e}"
+                )));
+            }
+        }
+    }
+    let received = partial.offset();
+    if received < descriptor.size {
+        // The body ended early without an error: keep the bytes, resume next attempt.
+        reporter.rewind(received);
+        return Err(upstream(format!(
+            "the registry ended the body after {received} of {} bytes",
+            descriptor.size
+        )));
+    }
+    match partial.commit() {
+        Ok(()) => Ok(()),
+        Err(e @ (StoreError::DigestMismatch { .. } | StoreError::SizeMismatch { .. })) => {
+            reporter.rewind(received);
+            let message = format!("the registry sent wrong content: {e}");
+            // A resumed download may have been spoilt by its leftover: try once more whole.
+            Err(if blob.resumed {
+                upstream(message)
+            } else {
+                wrong_content(message)
+            })
+        }
+        Err(e) => Err(Failure::Final(BlobFailure::Store(e))),
+    }
+}
+
+/// Whether a stream error is oci-client's digest check failing at the end of a whole blob.
+fn is_digest_mismatch(error: &std::io::Error) -> bool {
+    error
+        .get_ref()
+        .is_some_and(|inner| inner.is::<oci_client::errors::DigestError>())
 }

@@ -2,7 +2,9 @@
 //!
 //! A blob is visible under `blobs/sha256/<hex>` only once its bytes hashed to that digest:
 //! downloads go to `tmp/<hex>.partial` (kept across runs so an interrupted download resumes),
-//! are hashed while written, and are renamed into place only when digest and size match.
+//! are hashed while written (or, for a whole blob, by the stream that delivers them: see
+//! [`PartialBlob::restart_checked_by_source`]), and are renamed into place only when digest
+//! and size match.
 //! Nothing here talks to the network; `fetch` feeds it.
 
 use crate::digest::Digest;
@@ -80,12 +82,36 @@ impl Store {
         std::fs::metadata(self.blob_path(digest)).is_ok_and(|m| m.is_file() && m.len() == size)
     }
 
-    /// Stores small content already in memory (manifests), after checking its digest.
+    /// Stores small content already in memory (manifests), after checking its digest. It is
+    /// written to a temp file of its own (not the digest's shared partial file), so two
+    /// writers of one manifest at once (two references to one image) cannot mix their bytes.
     pub fn put_bytes(&self, digest: &Digest, bytes: &[u8]) -> Result<(), StoreError> {
-        let mut partial = self.begin(digest, bytes.len() as u64)?;
-        partial.restart()?;
-        partial.write(bytes)?;
-        partial.commit()
+        let actual = Digest::of(bytes);
+        if actual != *digest {
+            return Err(StoreError::DigestMismatch {
+                expected: digest.clone(),
+                actual,
+                size: bytes.len() as u64,
+            });
+        }
+        let path = self.temp_path("put");
+        let written = File::create(&path)
+            .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_data()));
+        if let Err(source) = written {
+            let _ = std::fs::remove_file(&path);
+            return Err(StoreError::Io { path, source });
+        }
+        let target = self.blob_path(digest);
+        std::fs::rename(&path, &target).map_err(io_err(&target))
+    }
+
+    /// A temp file name no other writer (task or process) uses.
+    fn temp_path(&self, kind: &str) -> PathBuf {
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.root
+            .join("tmp")
+            .join(format!("{kind}-{}-{n}.partial", std::process::id()))
     }
 
     /// Reads a whole blob (only for small metadata blobs: manifests, configs).
@@ -119,7 +145,7 @@ impl Store {
             store_path: self.blob_path(digest),
             path,
             file,
-            hasher,
+            hasher: Some(hasher),
             written,
             digest: digest.clone(),
             size,
@@ -135,12 +161,7 @@ impl Store {
     /// Starts a download whose digest is not known yet (a file checked against an upstream
     /// checksum, possibly sha512); see [`Download::finish`].
     pub fn begin_download(&self) -> Result<Download, StoreError> {
-        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = self
-            .root
-            .join("tmp")
-            .join(format!("download-{}-{n}.partial", std::process::id()));
+        let path = self.temp_path("download");
         let file = File::create(&path).map_err(io_err(&path))?;
         Ok(Download {
             store: self.clone(),
@@ -207,7 +228,9 @@ pub struct PartialBlob {
     path: PathBuf,
     store_path: PathBuf,
     file: File,
-    hasher: Sha256,
+    /// The running sha256 of the file, or `None` when the bytes since the last restart are
+    /// checked by the stream they come from.
+    hasher: Option<Sha256>,
     written: u64,
     digest: Digest,
     size: u64,
@@ -222,52 +245,74 @@ impl PartialBlob {
     /// Throws away what was written (the upstream ignored our Range, or sent bad bytes).
     pub fn restart(&mut self) -> Result<(), StoreError> {
         self.file.set_len(0).map_err(io_err(&self.path))?;
-        self.hasher = Sha256::new();
+        self.hasher = Some(Sha256::new());
         self.written = 0;
         Ok(())
+    }
+
+    /// Throws away what was written, for a whole blob from a stream that checks the pinned
+    /// digest itself and ends with an error unless every byte matched (oci-client's
+    /// whole-blob pull): what follows is not hashed a second time, and [`PartialBlob::commit`]
+    /// checks its size only. The caller commits only after that stream ended cleanly; a
+    /// stream that failed leaves the file to be re-hashed by the next [`Store::begin`].
+    pub fn restart_checked_by_source(&mut self) -> Result<(), StoreError> {
+        self.restart()?;
+        self.hasher = None;
+        Ok(())
+    }
+
+    /// Deletes the partial file (the source sent wrong bytes).
+    pub fn discard(self) {
+        self.remove_file();
     }
 
     /// Appends and hashes a chunk.
     pub fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
         if self.written + chunk.len() as u64 > self.size {
-            self.discard();
+            self.remove_file();
             return Err(StoreError::TooLarge {
                 digest: self.digest.clone(),
                 expected: self.size,
             });
         }
         self.file.write_all(chunk).map_err(io_err(&self.path))?;
-        self.hasher.update(chunk);
+        if let Some(hasher) = self.hasher.as_mut() {
+            hasher.update(chunk);
+        }
         self.written += chunk.len() as u64;
         Ok(())
     }
 
-    /// Checks size and digest; renames into the store, or deletes the partial file.
+    /// Checks size and digest (the digest only when this store hashed the bytes; see
+    /// [`PartialBlob::restart_checked_by_source`]); renames into the store, or deletes the
+    /// partial file.
     pub fn commit(self) -> Result<(), StoreError> {
         if self.written != self.size {
             let (digest, expected, actual) = (self.digest.clone(), self.size, self.written);
-            self.discard();
+            self.remove_file();
             return Err(StoreError::SizeMismatch {
                 digest,
                 expected,
                 actual,
             });
         }
-        let actual = Digest::from_hasher(self.hasher.clone());
-        if actual != self.digest {
-            let (expected, size) = (self.digest.clone(), self.written);
-            self.discard();
-            return Err(StoreError::DigestMismatch {
-                expected,
-                actual,
-                size,
-            });
+        if let Some(hasher) = &self.hasher {
+            let actual = Digest::from_hasher(hasher.clone());
+            if actual != self.digest {
+                let (expected, size) = (self.digest.clone(), self.written);
+                self.remove_file();
+                return Err(StoreError::DigestMismatch {
+                    expected,
+                    actual,
+                    size,
+                });
+            }
         }
         self.file.sync_data().map_err(io_err(&self.path))?;
         std::fs::rename(&self.path, &self.store_path).map_err(io_err(&self.store_path))
     }
 
-    fn discard(&self) {
+    fn remove_file(&self) {
         let _ = std::fs::remove_file(&self.path);
     }
 }
@@ -309,6 +354,33 @@ mod tests {
         second.write(&data[1234..]).unwrap();
         second.commit().unwrap();
         assert_eq!(std::fs::read(store.blob_path(&digest)).unwrap(), data);
+    }
+
+    #[test]
+    fn a_stream_checked_at_its_source_is_not_hashed_again_and_a_broken_one_is_rehashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let data = vec![7u8; 4000];
+        let digest = Digest::of(&data);
+        // A whole-blob stream cut short: the next begin re-hashes what it left.
+        let mut first = store.begin(&digest, 4000).unwrap();
+        first.restart_checked_by_source().unwrap();
+        first.write(&data[..1000]).unwrap();
+        drop(first);
+        let mut second = store.begin(&digest, 4000).unwrap();
+        assert_eq!(second.offset(), 1000);
+        second.write(b"wrong").unwrap();
+        second.write(&data[1005..]).unwrap();
+        assert!(matches!(
+            second.commit(),
+            Err(StoreError::DigestMismatch { .. })
+        ));
+        // A whole-blob stream that ended cleanly: size checked, no second hash.
+        let mut third = store.begin(&digest, 4000).unwrap();
+        third.restart_checked_by_source().unwrap();
+        third.write(&data).unwrap();
+        third.commit().unwrap();
+        assert!(store.has(&digest, 4000));
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Files → pins: the Kubernetes release marker and binaries, component presets and the
 //! manifest's own files are downloaded once at lock time, checked against the checksum their
 //! upstream publishes (sha256 or sha512, any convention) and pinned by sha256 and size.
+//! Every request follows `upstream::retry` (a dropped connection is retried, a checksum that
+//! does not match fails at once).
 
 use super::ResolveError;
 use crate::checksum::{parse_checksum_file, Algorithm, Expected};
@@ -11,8 +13,10 @@ use crate::file_plan::{
 use crate::kubernetes;
 use crate::lock::{FilePin, KubernetesPin};
 use crate::manifest::Release;
+use crate::progress::Reporter;
 use crate::store::Store;
-use crate::upstream::http::Http;
+use crate::upstream::http::{Http, HttpError};
+use crate::upstream::retry::{retried, Failure, GaveUp, Reason};
 use futures::{StreamExt, TryStreamExt};
 
 /// Files downloaded at once.
@@ -58,6 +62,7 @@ pub async fn resolve(
     release: &Release,
     http: &Http,
     store: &Store,
+    reporter: &dyn Reporter,
 ) -> Result<ResolvedFiles, ResolveError> {
     let mut pins = Vec::new();
     let mut planned = Vec::new();
@@ -66,8 +71,9 @@ pub async fn resolve(
     if let Some(k) = &release.spec.kubernetes {
         let version = if kubernetes::is_marker(&k.version) {
             let url = kubernetes::marker_url(&k.version);
-            // The HTTP error names the URL itself.
-            let bytes = http.get_small(&url, SMALL_LIMIT).await?;
+            let bytes = get_small(http, &url, reporter)
+                .await
+                .map_err(|e| file_error(&url, e.reason()))?;
             let text = String::from_utf8_lossy(&bytes).into_owned();
             let version = kubernetes::parse_marker(&text).map_err(|e| file_error(&url, e))?;
             let digest = Digest::of(&bytes);
@@ -103,7 +109,7 @@ pub async fn resolve(
     planned.extend(planned_files(release));
     planned.dedup_by(|a, b| a.url == b.url);
     let fetched: Vec<FilePin> = futures::stream::iter(planned.iter())
-        .map(|file| pin_file(http, store, file))
+        .map(|file| pin_file(http, store, file, reporter))
         .buffered(PARALLEL_FILES)
         .try_collect()
         .await?;
@@ -117,14 +123,21 @@ pub async fn resolve(
 
 /// Downloads one file (unless the cache already has the sha256 upstream promises), checks it
 /// and pins it.
-async fn pin_file(http: &Http, store: &Store, file: &PlannedFile) -> Result<FilePin, ResolveError> {
+async fn pin_file(
+    http: &Http,
+    store: &Store,
+    file: &PlannedFile,
+    reporter: &dyn Reporter,
+) -> Result<FilePin, ResolveError> {
     let url = &file.url;
     let (expected, verified_by, insecure) = match &file.checksum {
         ChecksumSource::Url(checksum_url) => {
-            let bytes = http
-                .get_small(checksum_url, SMALL_LIMIT)
-                .await
-                .map_err(|e| file_error(url, format!("cannot read its checksum file: {e}")))?;
+            let bytes = get_small(http, checksum_url, reporter).await.map_err(|e| {
+                file_error(
+                    url,
+                    format!("cannot read its checksum file: {}", e.describe()),
+                )
+            })?;
             let text = String::from_utf8_lossy(&bytes);
             let expected = parse_checksum_file(&text, file_name(url))
                 .map_err(|e| file_error(url, format!("checksum file {checksum_url}: {e}")))?;
@@ -160,21 +173,11 @@ async fn pin_file(http: &Http, store: &Store, file: &PlannedFile) -> Result<File
             }
         }
     }
-    let mut download = store.begin_download().map_err(|e| file_error(url, e))?;
-    let mut stream = http.stream(url, 0).await?.stream;
-    while let Some(chunk) = stream.next().await {
-        let chunk = match chunk {
-            Ok(chunk) => chunk,
-            Err(e) => {
-                download.discard();
-                return Err(file_error(url, format!("download interrupted: {e}")));
-            }
-        };
-        download.write(&chunk).map_err(|e| file_error(url, e))?;
-    }
-    let (sha256, size) = download
-        .finish(expected.as_ref())
-        .map_err(|e| file_error(url, e))?;
+    let (sha256, size) = retried(url, reporter, || {
+        download(http, store, url, expected.as_ref())
+    })
+    .await
+    .map_err(|e| file_error(url, e.describe()))?;
     Ok(FilePin {
         url: url.clone(),
         path: mirror_path(url),
@@ -183,4 +186,55 @@ async fn pin_file(http: &Http, store: &Store, file: &PlannedFile) -> Result<File
         verified_by,
         insecure,
     })
+}
+
+/// A checksum file or release marker, retried.
+async fn get_small(
+    http: &Http,
+    url: &str,
+    reporter: &dyn Reporter,
+) -> Result<Vec<u8>, GaveUp<HttpError>> {
+    retried(url, reporter, || async {
+        http.get_small(url, SMALL_LIMIT).await.map_err(|e| {
+            let transient = e.is_transient();
+            Failure::new(e, transient)
+        })
+    })
+    .await
+}
+
+/// One attempt at downloading a file whole into the cache, checked against `expected`.
+async fn download(
+    http: &Http,
+    store: &Store,
+    url: &str,
+    expected: Option<&Expected>,
+) -> Result<(Digest, u64), Failure<String>> {
+    let mut download = store
+        .begin_download()
+        .map_err(|e| Failure::Final(e.to_string()))?;
+    let mut stream = match http.stream(url, 0).await {
+        Ok(opened) => opened.stream,
+        Err(e) => {
+            download.discard();
+            let transient = e.is_transient();
+            return Err(Failure::new(e.reason(), transient));
+        }
+    };
+    while let Some(chunk) = stream.next().await {
+        let written = chunk
+            .map_err(|e| Failure::Transient(format!("download interrupted: {e}")))
+            .and_then(|chunk| {
+                download
+                    .write(&chunk)
+                    .map_err(|e| Failure::Final(e.to_string()))
+            });
+        if let Err(failure) = written {
+            download.discard();
+            return Err(failure);
+        }
+    }
+    download
+        .finish(expected)
+        .map_err(|e| Failure::Final(e.to_string()))
 }

@@ -9,12 +9,14 @@
 
 use super::{Previous, ResolveError};
 use crate::digest::Digest;
+use crate::fetch::FetchError;
 use crate::lock::{ImagePin, PlatformPin};
 use crate::manifest::Release;
 use crate::oci::{
     carried_children, select_platform, ConfigPlatform, Descriptor, Parsed, PlatformField,
 };
 use crate::platform::Platform;
+use crate::progress::Reporter;
 use crate::store::Store;
 use crate::upstream::registry::{RawManifest, Registry, RegistryError};
 use futures::{StreamExt, TryStreamExt};
@@ -46,6 +48,7 @@ pub async fn resolve_all(
     registry: &Registry,
     store: &Store,
     previous: &Previous<'_>,
+    reporter: &dyn Reporter,
 ) -> Result<(Vec<ImagePin>, Vec<MovedTag>), ResolveError> {
     let platforms = release.platforms();
     let mut wanted: Vec<&String> = release.spec.images.iter().chain(implied.iter()).collect();
@@ -60,17 +63,19 @@ pub async fn resolve_all(
         })
         .collect::<Result<Vec<_>, _>>()?;
     previous.check_update_names(&references)?;
-    let resolved: Vec<(ImagePin, Option<MovedTag>)> =
-        futures::stream::iter(references)
-            .map(|(text, reference)| {
-                let platforms = &platforms;
-                async move {
-                    resolve_keeping(registry, store, text, &reference, platforms, previous).await
-                }
-            })
-            .buffered(PARALLEL_IMAGES)
-            .try_collect()
-            .await?;
+    let resolved: Vec<(ImagePin, Option<MovedTag>)> = futures::stream::iter(references)
+        .map(|(text, reference)| {
+            let platforms = &platforms;
+            async move {
+                resolve_keeping(
+                    registry, store, text, &reference, platforms, previous, reporter,
+                )
+                .await
+            }
+        })
+        .buffered(PARALLEL_IMAGES)
+        .try_collect()
+        .await?;
     let mut moved = Vec::new();
     let pins = resolved
         .into_iter()
@@ -91,14 +96,15 @@ async fn resolve_keeping(
     reference: &Reference,
     platforms: &[Platform],
     previous: &Previous<'_>,
+    reporter: &dyn Reporter,
 ) -> Result<(ImagePin, Option<MovedTag>), ResolveError> {
-    let upstream = registry.manifest(reference).await?;
+    let upstream = registry.manifest_retried(reference, reporter).await?;
     let image = reference.whole();
     let locked = match previous.locked_digest(reference) {
         Some(locked) if *locked != upstream.digest => locked.clone(),
         _ => {
             return Ok((
-                pin_top(registry, store, reference, upstream, platforms).await?,
+                pin_top(registry, store, reference, upstream, platforms, reporter).await?,
                 None,
             ))
         }
@@ -119,7 +125,7 @@ async fn resolve_keeping(
             locked.to_string(),
         );
         registry
-            .manifest(&by_digest)
+            .manifest_retried(&by_digest, reporter)
             .await
             .map_err(|error| ResolveError::LockedPinGone {
                 image: image.clone(),
@@ -129,7 +135,7 @@ async fn resolve_keeping(
             })?
     };
     Ok((
-        pin_top(registry, store, reference, top, platforms).await?,
+        pin_top(registry, store, reference, top, platforms, reporter).await?,
         Some(moved),
     ))
 }
@@ -140,9 +146,10 @@ pub async fn resolve_one(
     store: &Store,
     reference: &Reference,
     platforms: &[Platform],
+    reporter: &dyn Reporter,
 ) -> Result<ImagePin, ResolveError> {
-    let top = registry.manifest(reference).await?;
-    pin_top(registry, store, reference, top, platforms).await
+    let top = registry.manifest_retried(reference, reporter).await?;
+    pin_top(registry, store, reference, top, platforms, reporter).await
 }
 
 /// Pins `reference` to `top` (its manifest or index as fetched) for the requested platforms.
@@ -152,6 +159,7 @@ async fn pin_top(
     reference: &Reference,
     top: RawManifest,
     platforms: &[Platform],
+    reporter: &dyn Reporter,
 ) -> Result<ImagePin, ResolveError> {
     let image = reference.whole();
     store
@@ -169,10 +177,9 @@ async fn pin_top(
     let platform_pins = match &parsed {
         Parsed::Index { manifests, .. } => index_pins(&image, manifests, platforms)?,
         Parsed::Image { config, .. } => {
-            let offered =
-                fetch_config_platform(registry, store, reference, &config.digest, config.size)
-                    .await?
-                    .platform();
+            let offered = fetch_config_platform(registry, store, reference, config, reporter)
+                .await?
+                .platform();
             let pin = PlatformPin {
                 platform: offered.to_string(),
                 digest: top.digest.clone(),
@@ -318,15 +325,17 @@ fn available(platforms: impl Iterator<Item = String>) -> Vec<String> {
     list
 }
 
-/// Downloads (or reads from the cache) a small image config and reads its platform.
+/// Downloads (or reads from the cache) a small image config and reads its platform: the
+/// same retried download into the cache as a layer's (`fetch::ensure_image_blob`).
 async fn fetch_config_platform(
     registry: &Registry,
     store: &Store,
     reference: &Reference,
-    digest: &Digest,
-    size: u64,
+    config: &Descriptor,
+    reporter: &dyn Reporter,
 ) -> Result<ConfigPlatform, ResolveError> {
     let image = reference.whole();
+    let (digest, size) = (&config.digest, config.size);
     let config_error = |message: String| ResolveError::Config {
         image: image.clone(),
         digest: digest.clone(),
@@ -337,22 +346,15 @@ async fn fetch_config_platform(
             "{size} bytes is larger than the {MAX_CONFIG_SIZE}-byte limit"
         )));
     }
-    if !store.has(digest, size) {
-        let mut blob = registry.blob(reference, digest, 0).await?;
-        let mut bytes = Vec::with_capacity(size as usize);
-        while let Some(chunk) = blob.stream.next().await {
-            let chunk = chunk.map_err(|e| config_error(e.to_string()))?;
-            if (bytes.len() + chunk.len()) as u64 > size {
-                return Err(config_error(format!(
-                    "the registry sent more than the {size} bytes pinned"
-                )));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
-        store
-            .put_bytes(digest, &bytes)
-            .map_err(|e| config_error(e.to_string()))?;
-    }
+    crate::fetch::ensure_image_blob(registry, store, reference, config, reporter)
+        .await
+        .map_err(|e| match e {
+            FetchError::Blob {
+                message, attempts, ..
+            } if attempts > 1 => config_error(format!("{message} (after {attempts} attempts)")),
+            FetchError::Blob { message, .. } => config_error(message),
+            other => config_error(other.to_string()),
+        })?;
     let bytes = store
         .read_bytes(digest)
         .map_err(|e| config_error(e.to_string()))?;

@@ -114,8 +114,8 @@ pub struct ResolveSettings {
 }
 
 /// Resolves every moving part of `release` to a pin. Manifests fetched on the way are kept in
-/// `store`, so a build right after a lock fetches none of them again. What the user should
-/// know but does not stop the lock (an apt source skipped) goes to `reporter`.
+/// `store`, so a build right after a lock fetches none of them again. Retries, and what the
+/// user should know but does not stop the lock (an apt source skipped), go to `reporter`.
 pub async fn lock(
     release: &Release,
     registry: &Registry,
@@ -125,9 +125,16 @@ pub async fn lock(
     reporter: &dyn Reporter,
 ) -> Result<Locked, ResolveError> {
     let http = crate::upstream::http::Http::new(release.upstreams())?;
-    let resolved = files::resolve(release, &http, store).await?;
-    let (images, moved) =
-        image::resolve_all(release, &resolved.images, registry, store, previous).await?;
+    let resolved = files::resolve(release, &http, store, reporter).await?;
+    let (images, moved) = image::resolve_all(
+        release,
+        &resolved.images,
+        registry,
+        store,
+        previous,
+        reporter,
+    )
+    .await?;
     let debs = apt::resolve(release, &http, store, &settings.etc_apt, reporter).await?;
     let mut lockfile = Lockfile {
         version: LOCK_VERSION,

@@ -1,6 +1,7 @@
 //! Plain HTTP(S) downloads (Kubernetes binaries, release markers, checksum files, component
-//! tarballs) with the manifest's upstream overrides. Returns bytes or byte streams; checking
-//! them is the caller's job.
+//! tarballs) with the manifest's upstream overrides (a host, optionally with a base path such
+//! as an Artifactory generic remote's). Returns bytes or byte streams; checking them is the
+//! caller's job, retrying them too (see `upstream::retry` and [`HttpError::is_transient`]).
 
 use crate::manifest::Upstream;
 use crate::upstream::registry::Download;
@@ -38,6 +39,30 @@ impl HttpError {
     }
 }
 
+impl crate::upstream::retry::Reason for HttpError {
+    fn reason(&self) -> String {
+        match self {
+            HttpError::Request { message, .. } => message.clone(),
+            HttpError::Status { status, .. } => format!("the server answered {status}"),
+            HttpError::TooLarge { .. } => self.to_string(),
+        }
+    }
+}
+
+impl HttpError {
+    /// Whether another attempt may succeed: a network failure (connection refused or dropped,
+    /// timeout, a body cut short), a 5xx, 408 or 429. A 404 or 403 is final.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            HttpError::Request { .. } => true,
+            HttpError::Status { status, .. } => {
+                crate::upstream::registry::transient_status(*status)
+            }
+            HttpError::TooLarge { .. } => false,
+        }
+    }
+}
+
 pub struct Http {
     client: reqwest::Client,
     upstreams: BTreeMap<String, Upstream>,
@@ -57,7 +82,8 @@ impl Http {
         Ok(Http { client, upstreams })
     }
 
-    /// The URL actually fetched: scheme and host replaced by the host's upstream override.
+    /// The URL actually fetched: scheme and host replaced by the host's upstream override,
+    /// the override's base path (if any) put before the URL's path.
     pub fn target(&self, url: &str) -> String {
         let Some((_, rest)) = url.split_once("://") else {
             return url.to_string();
@@ -69,12 +95,17 @@ impl Http {
         match self.upstreams.get(host) {
             Some(upstream) => {
                 let scheme = if upstream.plain_http { "http" } else { "https" };
-                format!("{scheme}://{}{path}", upstream.authority)
+                format!(
+                    "{scheme}://{}{}{path}",
+                    upstream.authority,
+                    upstream.url_prefix()
+                )
             }
             None => url.to_string(),
         }
     }
 
+    /// GETs `url`, from `offset` on with a Range when `offset > 0` (and only then).
     async fn send(&self, url: &str, offset: u64) -> Result<reqwest::Response, HttpError> {
         let target = self.target(url);
         let mut request = self.client.get(&target);
@@ -115,13 +146,25 @@ impl Http {
         Ok(body)
     }
 
-    /// The bytes of `url` from `offset` on (resumed with Range when the server allows).
+    /// The bytes of `url` from `offset` on: a Range only to resume (`offset > 0`). A resume
+    /// the server ignores (200) or refuses (a 4xx such as 416 or 400) comes whole from byte 0
+    /// instead ([`Download::resumed`] is false); nothing here checks the bytes.
     pub async fn stream(&self, url: &str, offset: u64) -> Result<Download, HttpError> {
-        let response = self.send(url, offset).await?;
+        let mut resume_refused = None;
+        let response = match self.send(url, offset).await {
+            Ok(response) => response,
+            Err(e) if offset > 0 && !e.is_transient() => {
+                resume_refused = Some(e.to_string());
+                self.send(url, 0).await?
+            }
+            Err(e) => return Err(e),
+        };
         let resumed = offset > 0 && response.status() == reqwest::StatusCode::PARTIAL_CONTENT;
         let stream = response.bytes_stream().map_err(std::io::Error::other);
         Ok(Download {
             resumed,
+            verified: false,
+            resume_refused,
             stream: Box::pin(stream),
         })
     }
@@ -156,6 +199,7 @@ mod tests {
             Upstream {
                 authority: "127.0.0.1:8081".into(),
                 plain_http: true,
+                path: String::new(),
             },
         )]);
         let http = Http::new(upstreams).unwrap();
@@ -166,6 +210,19 @@ mod tests {
         assert_eq!(
             http.target("https://github.com/a/b"),
             "https://github.com/a/b"
+        );
+    }
+
+    #[test]
+    fn a_base_path_goes_before_the_upstream_path() {
+        let upstream = crate::manifest::parse_upstream(
+            "https://artifactory.corp/artifactory/api/generic/dl-k8s/",
+        )
+        .unwrap();
+        let http = Http::new(BTreeMap::from([("dl.k8s.io".to_string(), upstream)])).unwrap();
+        assert_eq!(
+            http.target("https://dl.k8s.io/release/v1.31.2/bin/linux/amd64/kubelet"),
+            "https://artifactory.corp/artifactory/api/generic/dl-k8s/release/v1.31.2/bin/linux/amd64/kubelet"
         );
     }
 }

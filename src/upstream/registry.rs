@@ -2,11 +2,18 @@
 //!
 //! This is the only module that speaks the distribution protocol as a client. It returns raw
 //! manifest bytes (never re-serialised) and blob byte streams; checking content against pins
-//! is the caller's job (`resolve` for manifests, `store` for blobs).
+//! is the caller's job (`resolve` for manifests, `store` for blobs), except for a whole blob,
+//! which oci-client checks against the pin as it streams (see [`Registry::blob`]).
+//!
+//! An upstream override may carry a repository prefix (a Harbor proxy-cache project, a
+//! Nexus or Artifactory Docker remote): only the request goes there; the reference keeps its
+//! own registry and repository everywhere else.
 
 use crate::digest::Digest;
 use crate::manifest::Upstream;
 use crate::oci::{self, MANIFEST_MEDIA_TYPES};
+use crate::progress::Reporter;
+use crate::upstream::retry::{retried, Failure};
 use futures::stream::BoxStream;
 use oci_client::client::{BlobResponse, ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
@@ -24,15 +31,27 @@ pub struct RawManifest {
 
 /// Blob bytes from some offset on.
 pub struct Download {
-    /// The registry honoured the requested offset (otherwise the stream starts at byte 0).
+    /// The upstream honoured the requested offset (otherwise the stream starts at byte 0).
     pub resumed: bool,
+    /// The stream starts at byte 0 and checks the pinned digest itself: it ends with an
+    /// error, never cleanly, unless its bytes hash to the pin (oci-client's whole-blob pull).
+    /// The store need not hash those bytes again.
+    pub verified: bool,
+    /// Why the upstream did not resume from the requested offset, when it refused to (a 416
+    /// or 400 to the Range) and the blob is coming whole instead.
+    pub resume_refused: Option<String>,
     pub stream: BoxStream<'static, Result<bytes::Bytes, std::io::Error>>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
     #[error("{reference}: {message}")]
-    Request { reference: String, message: String },
+    Request {
+        reference: String,
+        message: String,
+        /// Another attempt may succeed (a dropped connection, a timeout, a 5xx, 429).
+        transient: bool,
+    },
     #[error(
         "{reference}: the registry sent a manifest with digest {actual}, not the pinned {expected}"
     )]
@@ -63,6 +82,28 @@ impl RegistryError {
     }
 }
 
+impl crate::upstream::retry::Reason for RegistryError {
+    fn reason(&self) -> String {
+        match self {
+            RegistryError::Request { message, .. } => message.clone(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl RegistryError {
+    /// Whether another attempt may succeed; wrong content and refusals are final.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            RegistryError::Request {
+                transient: true,
+                ..
+            }
+        )
+    }
+}
+
 /// A client for every registry a manifest names.
 pub struct Registry {
     client: Client,
@@ -82,42 +123,46 @@ impl Registry {
         }
     }
 
-    /// The reference to actually contact: the registry host replaced by its upstream override.
+    /// The reference to actually contact: the registry host replaced by its upstream override,
+    /// and the repository put behind the override's repository prefix, if any.
     fn target(&self, image: &Reference) -> Reference {
-        let registry = self
-            .upstreams
-            .get(image.registry())
-            .map(|u| u.authority.clone())
-            .unwrap_or_else(|| image.registry().to_string());
-        match (image.digest(), image.tag()) {
-            (Some(digest), _) => {
-                Reference::with_digest(registry, image.repository().into(), digest.into())
-            }
-            (None, tag) => Reference::with_tag(
-                registry,
-                image.repository().into(),
-                tag.unwrap_or("latest").into(),
+        let (registry, repository) = match self.upstreams.get(image.registry()) {
+            Some(upstream) => (
+                upstream.authority.clone(),
+                upstream.repository(image.repository()),
             ),
+            None => (image.registry().to_string(), image.repository().to_string()),
+        };
+        match (image.digest(), image.tag()) {
+            (Some(digest), _) => Reference::with_digest(registry, repository, digest.into()),
+            (None, tag) => {
+                Reference::with_tag(registry, repository, tag.unwrap_or("latest").into())
+            }
         }
     }
 
-    fn auth(&self, host: &str) -> RegistryAuth {
-        docker_auth(host)
+    /// Credentials for `image`'s requests: those of the upstream override's host (the proxy
+    /// that answers), else those of the registry the manifest names.
+    fn auth(&self, image: &Reference) -> RegistryAuth {
+        if let Some(upstream) = self.upstreams.get(image.registry()) {
+            let auth = docker_auth(&upstream.authority);
+            if !matches!(auth, RegistryAuth::Anonymous) {
+                return auth;
+            }
+        }
+        docker_auth(image.registry())
     }
 
     /// Fetches a manifest by tag or digest. When `image` carries a digest the bytes must
     /// hash to it.
     pub async fn manifest(&self, image: &Reference) -> Result<RawManifest, RegistryError> {
         let target = self.target(image);
-        let auth = self.auth(image.registry());
+        let auth = self.auth(image);
         let (bytes, _claimed) = self
             .client
             .pull_manifest_raw(&target, &auth, &MANIFEST_MEDIA_TYPES)
             .await
-            .map_err(|e| RegistryError::Request {
-                reference: image.whole(),
-                message: describe_error(&e, image.registry()),
-            })?;
+            .map_err(|e| request_error(image.whole(), &e, image.registry()))?;
         let digest = Digest::of(&bytes);
         if let Some(expected) = image.digest().and_then(|d| d.parse::<Digest>().ok()) {
             if expected != digest {
@@ -140,10 +185,45 @@ impl Registry {
         })
     }
 
+    /// [`Registry::manifest`] with the retry policy of `upstream::retry`: a dropped connection
+    /// or a 5xx is retried (and noted); a wrong digest or a refusal fails at once. The error
+    /// after several attempts says how many.
+    pub async fn manifest_retried(
+        &self,
+        image: &Reference,
+        reporter: &dyn Reporter,
+    ) -> Result<RawManifest, RegistryError> {
+        let what = format!("manifest of {}", image.whole());
+        retried(&what, reporter, || async {
+            self.manifest(image).await.map_err(|e| {
+                let transient = e.is_transient();
+                Failure::new(e, transient)
+            })
+        })
+        .await
+        .map_err(|gave_up| match gave_up.error {
+            RegistryError::Request {
+                reference,
+                message,
+                transient,
+            } if gave_up.attempts > 1 => RegistryError::Request {
+                reference,
+                message: format!("{message} (after {} attempts)", gave_up.attempts),
+                transient,
+            },
+            other => other,
+        })
+    }
+
     /// Streams a blob of `image`'s repository from byte `offset`.
     ///
-    /// We always send a Range (even `bytes=0-`): registries answer 206, and oci-client then
-    /// leaves hashing to us, so each byte is hashed once, by the store, against the pin.
+    /// From byte 0 the blob is requested whole, without a Range (some CDNs in front of
+    /// registries answer 416 to `bytes=0-` or 400 to any Range), and oci-client checks the
+    /// bytes against the pin as they stream ([`Download::verified`]). A Range is sent only to
+    /// resume; a resumed stream is not checked here (the store hashes the partial file and
+    /// what follows). A resume the upstream refuses (a 416, a 400: any answer other than a
+    /// network failure or a 5xx) falls back to the whole blob; one it ignores (200) comes
+    /// whole and checked. Either way each byte is hashed once.
     pub async fn blob(
         &self,
         image: &Reference,
@@ -151,30 +231,91 @@ impl Registry {
         offset: u64,
     ) -> Result<Download, RegistryError> {
         let target = self.target(image);
-        let auth = self.auth(image.registry());
+        let auth = self.auth(image);
         self.client
             .store_auth_if_needed(target.resolve_registry(), &auth)
             .await;
+        let reference = format!("{}@{digest}", image.repository());
         let digest_text = digest.to_string();
-        let response = self
+        let mut resume_refused = None;
+        if offset > 0 {
+            let response = self
+                .client
+                .pull_blob_stream_partial(&target, digest_text.as_str(), offset, None)
+                .await;
+            match response {
+                Ok(BlobResponse::Partial(sized)) => {
+                    return Ok(Download {
+                        resumed: true,
+                        verified: false,
+                        resume_refused: None,
+                        stream: sized.stream,
+                    })
+                }
+                Ok(BlobResponse::Full(sized)) => {
+                    return Ok(Download {
+                        resumed: false,
+                        verified: true,
+                        resume_refused: None,
+                        stream: sized.stream,
+                    })
+                }
+                Err(e) if is_transient(&e) => {
+                    return Err(request_error(reference, &e, image.registry()))
+                }
+                Err(e) => resume_refused = Some(describe_error(&e, image.registry())),
+            }
+        }
+        let sized = self
             .client
-            .pull_blob_stream_partial(&target, digest_text.as_str(), offset, None)
+            .pull_blob_stream(&target, digest_text.as_str())
             .await
-            .map_err(|e| RegistryError::Request {
-                reference: format!("{}@{digest}", image.repository()),
-                message: describe_error(&e, image.registry()),
-            })?;
-        Ok(match response {
-            BlobResponse::Partial(sized) => Download {
-                resumed: true,
-                stream: sized.stream,
-            },
-            BlobResponse::Full(sized) => Download {
-                resumed: false,
-                stream: sized.stream,
-            },
+            .map_err(|e| request_error(reference, &e, image.registry()))?;
+        Ok(Download {
+            resumed: false,
+            verified: true,
+            resume_refused,
+            stream: sized.stream,
         })
     }
+}
+
+/// A failed request, with whether another attempt may succeed.
+fn request_error(
+    reference: String,
+    error: &oci_client::errors::OciDistributionError,
+    host: &str,
+) -> RegistryError {
+    RegistryError::Request {
+        reference,
+        message: describe_error(error, host),
+        transient: is_transient(error),
+    }
+}
+
+/// Whether another attempt may succeed: a network failure (connection refused or dropped,
+/// timeout, a body cut short), a 5xx, 408 or 429 (`TOOMANYREQUESTS`). A refusal (401, 404,
+/// 400, 416) or wrong content is final.
+fn is_transient(error: &oci_client::errors::OciDistributionError) -> bool {
+    use oci_client::errors::{OciDistributionError as E, OciErrorCode};
+    match error {
+        E::RequestError(e) => match e.status() {
+            Some(status) => transient_status(status.as_u16()),
+            None => !e.is_builder() && !e.is_redirect(),
+        },
+        E::IoError(_) => true,
+        E::ServerError { code, .. } => transient_status(*code),
+        E::RegistryError { envelope, .. } => envelope
+            .errors
+            .iter()
+            .any(|e| e.code == OciErrorCode::Toomanyrequests),
+        _ => false,
+    }
+}
+
+/// 5xx, 408 (request timeout) and 429 (too many requests) may pass on another attempt.
+pub fn transient_status(status: u16) -> bool {
+    status >= 500 || status == 408 || status == 429
 }
 
 /// The one `oci-client` configuration: pulls (resolve, fetch) and pushes (`outpost push`)
@@ -231,4 +372,42 @@ pub fn describe_error(error: &oci_client::errors::OciDistributionError, host: &s
         return message;
     }
     crate::errors::chain(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::parse_upstream;
+
+    fn registry(host: &str, url: &str) -> Registry {
+        Registry::new(BTreeMap::from([(
+            host.to_string(),
+            parse_upstream(url).unwrap(),
+        )]))
+    }
+
+    #[test]
+    fn a_repository_prefix_goes_before_the_repository_only() {
+        let harbor = registry("docker.io", "https://harbor.corp/dockerhub-proxy");
+        let official: Reference = "alpine:3.20".parse().unwrap();
+        let target = harbor.target(&official);
+        assert_eq!(
+            target.whole(),
+            "harbor.corp/dockerhub-proxy/library/alpine:3.20"
+        );
+        let pinned: Reference = format!("docker.io/calico/node@sha256:{}", "a".repeat(64))
+            .parse()
+            .unwrap();
+        assert_eq!(
+            harbor.target(&pinned).whole(),
+            format!(
+                "harbor.corp/dockerhub-proxy/calico/node@sha256:{}",
+                "a".repeat(64)
+            )
+        );
+        // Another registry is untouched; the reference itself keeps its names.
+        let other: Reference = "quay.io/cilium/cilium:v1".parse().unwrap();
+        assert_eq!(harbor.target(&other).whole(), "quay.io/cilium/cilium:v1");
+        assert_eq!(official.whole(), "docker.io/library/alpine:3.20");
+    }
 }

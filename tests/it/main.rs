@@ -28,3 +28,4 @@ mod serve_load;
 mod serve_registry;
 mod site_store;
 mod upstream_faults;
+mod upstream_proxies;

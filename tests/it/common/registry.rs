@@ -108,6 +108,19 @@ pub fn seed_set(
     args: &[&str],
     login: Option<&str>,
 ) -> Vec<Seeded> {
+    seed_set_under(registry, layouts, args, login, "")
+}
+
+/// Like [`seed_set`], pushing every image under repository prefix `prefix` (`proxy/` puts
+/// `library/alpha:1` at `proxy/library/alpha:1`, as a Harbor proxy-cache project holds it);
+/// the names returned are without the prefix.
+pub fn seed_set_under(
+    registry: &Registry,
+    layouts: &Path,
+    args: &[&str],
+    login: Option<&str>,
+    prefix: &str,
+) -> Vec<Seeded> {
     require("skopeo");
     require("python3");
     let listing = run_ok(
@@ -131,7 +144,10 @@ pub fn seed_set(
             copy.arg(format!("--dest-creds={login}"));
         }
         copy.arg(format!("oci:{dir}"));
-        copy.arg(format!("docker://127.0.0.1:{}/{name}", registry.port));
+        copy.arg(format!(
+            "docker://127.0.0.1:{}/{prefix}{name}",
+            registry.port
+        ));
         run_ok(&mut copy);
         seeded.push(Seeded {
             layout: PathBuf::from(dir),
