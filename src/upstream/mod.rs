@@ -4,6 +4,7 @@
 //! honour the manifest's upstream overrides; neither checks content against pins (that is
 //! `resolve`'s and `store`'s job, or oci-client's for a whole blob, see `registry`).
 
+pub mod endpoint;
 pub mod http;
 pub mod registry;
 pub mod retry;

@@ -3,81 +3,11 @@
 //! flat repositories (`deb URI ./`, `deb URI subdir/`, deb822 `Suites: ./`) beside a broken
 //! source that is named and skipped unless needed, and a binary `Release.gpg` refused as apt
 //! refuses it; pool file names with `+`, `~`, a space and a literal `%` fetched with apt's
-//! encoding from a host that reads `+` as a space, then served back to apt; and `:any`,
-//! `:native` and architecture-qualified dependencies resolved by apt's Multi-Arch rules.
+//! encoding from a host that reads `+` as a space, then served back to apt. Multi-Arch
+//! qualifiers are in `apt_multiarch`.
 
 use crate::common::*;
 use std::collections::BTreeSet;
-use std::path::Path;
-
-/// `apt-get` for `arch` on an empty node (only the essential `base`), with the sources in
-/// `sources`; its state lives in `state`.
-fn node(state: &Path, sources: &Path, arch: &str, args: &[&str]) -> std::process::Output {
-    std::fs::create_dir_all(state).unwrap();
-    let status = state.join("status");
-    if !status.exists() {
-        std::fs::write(&status, BASE_STATUS).unwrap();
-    }
-    apt_get(state, sources, &status, arch, args)
-}
-
-/// What `apt-get install --simulate` installs (names without architecture), or None when
-/// apt cannot satisfy the request.
-fn apt_simulate(
-    state: &Path,
-    sources: &Path,
-    arch: &str,
-    packages: &[&str],
-) -> Option<BTreeSet<String>> {
-    let mut args = vec!["install", "--simulate", "-y"];
-    args.extend_from_slice(packages);
-    let out = node(state, sources, arch, &args);
-    if !out.status.success() {
-        return None;
-    }
-    Some(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| l.strip_prefix("Inst "))
-            .filter_map(|l| l.split_whitespace().next())
-            .map(|l| l.split(':').next().unwrap_or(l).to_string())
-            .collect(),
-    )
-}
-
-fn output_text(out: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// The names of the lockfile's debs.
-fn locked_names(work: &Path, lock: &str) -> BTreeSet<String> {
-    read_json(&work.join(lock))["debs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["name"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn system_manifest(work: &Path, name: &str, packages: &str) {
-    std::fs::write(
-        work.join(format!("{name}.yaml")),
-        format!("apiVersion: outpost/v1alpha1\nkind: Release\nmetadata: {{name: {name}, version: \"1\"}}\nspec:\n  platforms: [linux/amd64]\n  packages:\n    apt:\n      - source: system\n        packages: {packages}\n"),
-    )
-    .unwrap();
-}
-
-fn url_manifest(work: &Path, name: &str, platform: &str, source: &str, packages: &str) {
-    std::fs::write(
-        work.join(format!("{name}.yaml")),
-        format!("apiVersion: outpost/v1alpha1\nkind: Release\nmetadata: {{name: {name}, version: \"1\"}}\nspec:\n  platforms: [{platform}]\n  packages:\n    apt:\n      - {source}\n        keyring: {}\n        packages: {packages}\n", work.join("keys/outpost-apt.gpg").display()),
-    )
-    .unwrap();
-}
 
 /// Fault 5. The host's sources hold a flat `./` repository (deb822, no Components), a flat
 /// `Debian_12/` one whose pool lies beside it (OBS layout), a classic suite that depends on
@@ -191,7 +121,8 @@ fn flat_repositories_resolve_as_apt_and_unusable_sources_are_skipped_unless_need
         "apt's verdict on a binary Release.gpg changed:\n{update_text}"
     );
     let wanted = ["vendor-tool", "obs-thing", "classic-pkg"];
-    let apt = apt_simulate(&state, &sources, "amd64", &wanted).expect("apt resolves the request");
+    let apt =
+        apt_simulate_node(&state, &sources, "amd64", &wanted).expect("apt resolves the request");
 
     system_manifest(work, "flat", "[vendor-tool, obs-thing, classic-pkg]");
     let out = outpost_env(work, &["lock", "flat.yaml"], &etc_env);
@@ -259,7 +190,7 @@ fn flat_repositories_resolve_as_apt_and_unusable_sources_are_skipped_unless_need
 
     // A package only a skipped source could have: upstream failure (4), naming the sources.
     assert_eq!(
-        apt_simulate(&state, &sources, "amd64", &["binsig-only"]),
+        apt_simulate_node(&state, &sources, "amd64", &["binsig-only"]),
         None
     );
     system_manifest(work, "needs", "[vendor-tool, binsig-only]");
@@ -322,13 +253,6 @@ fn flat_repositories_resolve_as_apt_and_unusable_sources_are_skipped_unless_need
         .map(|d| d["arch"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(archs, BTreeSet::from(["amd64".into(), "arm64".into()]));
-}
-
-fn as_refs(files: &[(String, Vec<u8>)]) -> Vec<(&str, Vec<u8>)> {
-    files
-        .iter()
-        .map(|(path, bytes)| (path.as_str(), bytes.clone()))
-        .collect()
 }
 
 /// Fault 6. Pool names with `+` and `~` in the version, a space and a literal `%2b`, on a
@@ -487,137 +411,5 @@ fn pool_names_are_fetched_as_apt_encodes_them_and_served_back_to_apt() {
             log.contains(asked),
             "apt did not ask outpost for {asked}:\n{log}"
         );
-    }
-}
-
-/// Fault 7. Dependencies with `:any`, `:native` and architecture qualifiers, on packages
-/// with each Multi-Arch value and with none, for amd64 and arm64 nodes: outpost's closure
-/// equals `apt-get install --simulate`'s on the same archive, and what apt cannot satisfy
-/// outpost refuses (exit 2, with the chain).
-#[test]
-fn architecture_qualifiers_resolve_as_apt_multi_arch_rules() {
-    let work = tempfile::tempdir().unwrap();
-    let work = work.path();
-    keys(work);
-    let root = work.join("archive");
-    let mut debs = Vec::new();
-    for arch in ["amd64", "arm64"] {
-        for (name, fields) in [
-            ("ma-allowed", "Multi-Arch: allowed\n"),
-            ("ma-none", ""),
-            ("ma-foreign", "Multi-Arch: foreign\n"),
-            ("ma-same", "Multi-Arch: same\n"),
-            ("prov-allowed", "Multi-Arch: allowed\nProvides: virt-a\n"),
-            ("prov-none", "Provides: virt-n\n"),
-        ] {
-            debs.push(TestDeb::new(name, "1.0", arch, fields));
-        }
-    }
-    debs.push(TestDeb::new(
-        "all-allowed",
-        "1.0",
-        "all",
-        "Multi-Arch: allowed\n",
-    ));
-    debs.push(TestDeb::new("all-none", "1.0", "all", ""));
-    // (dependency, satisfiable on amd64, on arm64): apt's verdicts, asserted below too.
-    let cases: [(&str, bool, bool); 18] = [
-        ("ma-allowed:any", true, true),
-        ("ma-none:any", false, false),
-        ("ma-foreign:any", false, false),
-        ("ma-same:any", false, false),
-        ("all-allowed:any", true, true),
-        ("all-none:any", false, false),
-        ("virt-a:any", true, true),
-        ("virt-n:any", false, false),
-        ("ma-none:native", true, true),
-        ("all-none:native", true, true),
-        ("virt-n:native", true, true),
-        ("ma-none:amd64", true, false),
-        ("all-none:amd64", true, false),
-        ("virt-n:amd64", true, false),
-        ("ma-same:arm64", false, true),
-        ("ma-foreign", true, true),
-        ("ma-none:any | ma-foreign", true, true),
-        ("ma-same:any | ma-allowed:any", true, true),
-    ];
-    for (index, (relation, _, _)) in cases.iter().enumerate() {
-        debs.push(TestDeb::new(
-            &format!("t{index:02}"),
-            "1.0",
-            "all",
-            &format!("Depends: {relation}\n"),
-        ));
-    }
-    let mut files = Vec::new();
-    for arch in ["amd64", "arm64"] {
-        let text = build_debs(&root, &debs, Some(arch));
-        files.extend(packages_files(&format!("main/binary-{arch}/"), &text));
-    }
-    write_signed_indexes(
-        work,
-        &root.join("dists/test"),
-        &as_refs(&files),
-        ReleaseSignature::InRelease,
-    );
-    let archive = ArchiveServer::start(&root, false);
-    let sources = work.join("sources");
-    std::fs::create_dir_all(&sources).unwrap();
-    std::fs::write(
-        sources.join("test.list"),
-        format!(
-            "deb [signed-by={}] {} test main\n",
-            work.join("keys/outpost-apt.gpg").display(),
-            archive.url()
-        ),
-    )
-    .unwrap();
-
-    for (arch, column) in [("amd64", 0), ("arm64", 1)] {
-        let state = work.join(format!("apt-{arch}"));
-        assert_apt_ok(&node(&state, &sources, arch, &["update"]));
-        for (index, (relation, amd64, arm64)) in cases.iter().enumerate() {
-            let expected = [*amd64, *arm64][column];
-            let request = format!("t{index:02}");
-            let apt = apt_simulate(&state, &sources, arch, &[&request]);
-            assert_eq!(
-                apt.is_some(),
-                expected,
-                "apt's verdict on `{relation}` for {arch} changed: {apt:?}"
-            );
-            url_manifest(
-                work,
-                &request,
-                &format!("linux/{arch}"),
-                &format!(
-                    "url: {}\n        suite: test\n        components: [main]",
-                    archive.url()
-                ),
-                &format!("[{request}]"),
-            );
-            let out = outpost(work, &["lock", &format!("{request}.yaml")]);
-            let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-            match apt {
-                Some(apt) => {
-                    assert!(out.status.success(), "`{relation}` for {arch}: {stderr}");
-                    assert_eq!(
-                        locked_names(work, &format!("{request}.lock")),
-                        apt,
-                        "`{relation}` for {arch}: the closure differs from apt's"
-                    );
-                }
-                None => {
-                    assert_eq!(
-                        out.status.code(),
-                        Some(2),
-                        "`{relation}` for {arch}: {stderr}"
-                    );
-                    assert!(
-                        stderr.contains(&format!("{request} → {relation}: no candidate")),
-                        "`{relation}` for {arch}: {stderr}"
-                    );
-                }
-            }
-        }
     }
 }

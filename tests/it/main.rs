@@ -6,6 +6,7 @@
 mod common;
 
 mod apt_archive;
+mod apt_multiarch;
 mod apt_repository;
 mod apt_resolver;
 mod apt_variants;

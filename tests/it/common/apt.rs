@@ -3,8 +3,9 @@
 //! `write_signed_indexes`) behind a logging static server (`ArchiveServer`) for tests of
 //! archive layouts. `apt_resolver` keeps its own fixed repository.
 
-use super::PASSWORD;
 use super::{config_args, free_port, outpost_ok, require, run_ok, sha256_hex, wait_for_port};
+use super::{read_json, PASSWORD};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
@@ -312,4 +313,82 @@ impl Drop for ArchiveServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+// Helpers of the field-archive tests (`apt_variants`, `apt_multiarch`).
+
+/// `apt-get` for `arch` on an empty node (only the essential `base`), with the sources in
+/// `sources`; its state lives in `state`.
+pub fn node(state: &Path, sources: &Path, arch: &str, args: &[&str]) -> std::process::Output {
+    std::fs::create_dir_all(state).unwrap();
+    let status = state.join("status");
+    if !status.exists() {
+        std::fs::write(&status, BASE_STATUS).unwrap();
+    }
+    apt_get(state, sources, &status, arch, args)
+}
+
+/// What `apt-get install --simulate` installs (names without architecture), or None when
+/// apt cannot satisfy the request.
+pub fn apt_simulate_node(
+    state: &Path,
+    sources: &Path,
+    arch: &str,
+    packages: &[&str],
+) -> Option<BTreeSet<String>> {
+    let mut args = vec!["install", "--simulate", "-y"];
+    args.extend_from_slice(packages);
+    let out = node(state, sources, arch, &args);
+    if !out.status.success() {
+        return None;
+    }
+    Some(
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.strip_prefix("Inst "))
+            .filter_map(|l| l.split_whitespace().next())
+            .map(|l| l.split(':').next().unwrap_or(l).to_string())
+            .collect(),
+    )
+}
+
+pub fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The names of the lockfile's debs.
+pub fn locked_names(work: &Path, lock: &str) -> BTreeSet<String> {
+    read_json(&work.join(lock))["debs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+pub fn system_manifest(work: &Path, name: &str, packages: &str) {
+    std::fs::write(
+        work.join(format!("{name}.yaml")),
+        format!("apiVersion: outpost/v1alpha1\nkind: Release\nmetadata: {{name: {name}, version: \"1\"}}\nspec:\n  platforms: [linux/amd64]\n  packages:\n    apt:\n      - source: system\n        packages: {packages}\n"),
+    )
+    .unwrap();
+}
+
+pub fn url_manifest(work: &Path, name: &str, platform: &str, source: &str, packages: &str) {
+    std::fs::write(
+        work.join(format!("{name}.yaml")),
+        format!("apiVersion: outpost/v1alpha1\nkind: Release\nmetadata: {{name: {name}, version: \"1\"}}\nspec:\n  platforms: [{platform}]\n  packages:\n    apt:\n      - {source}\n        keyring: {}\n        packages: {packages}\n", work.join("keys/outpost-apt.gpg").display()),
+    )
+    .unwrap();
+}
+
+pub fn as_refs(files: &[(String, Vec<u8>)]) -> Vec<(&str, Vec<u8>)> {
+    files
+        .iter()
+        .map(|(path, bytes)| (path.as_str(), bytes.clone()))
+        .collect()
 }
