@@ -11,18 +11,7 @@ use std::path::Path;
 /// A TLS mirror (`--tls auto`, CA in `state/ca.crt`) of `bundle` and the containerd hosts
 /// files for it in `work/certs-tls`; returns the server and the CA path.
 fn tls_mirror_with_hosts_files(work: &Path, bundle: &Path) -> (Server, String) {
-    let server = Server::start(
-        work,
-        &[
-            bundle.to_str().unwrap(),
-            "--tls",
-            "auto",
-            "--hostname",
-            "127.0.0.1",
-            "--state-dir",
-            "state",
-        ],
-    );
+    let server = Server::start_tls_auto(work, bundle);
     let ca = work.join("state/ca.crt").display().to_string();
     outpost_ok(
         work,

@@ -53,16 +53,7 @@ impl Variants {
     /// (containerd's `os[(os.version)]/arch[/variant]`), read from the layout it was built in.
     fn entry(&self, image: &str, platform: &str) -> String {
         let seeded = self.seeded.iter().find(|s| s.name == image).unwrap();
-        let blob = |digest: &str| {
-            read_json(
-                &seeded
-                    .layout
-                    .join("blobs/sha256")
-                    .join(digest.trim_start_matches("sha256:")),
-            )
-        };
-        let top = read_json(&seeded.layout.join("index.json"));
-        let index = blob(top["manifests"][0]["digest"].as_str().unwrap());
+        let index = seeded.top_json();
         let written = |p: &Value| {
             let os = match p["os.version"].as_str() {
                 Some(build) => format!("{}({build})", p["os"].as_str().unwrap()),

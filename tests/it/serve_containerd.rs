@@ -45,18 +45,7 @@ fn containerd_pulls_through_the_mirror_over_http_and_tls() {
     drop(server);
 
     // TLS with a site CA created by --tls auto.
-    let server = Server::start(
-        work,
-        &[
-            bundle.to_str().unwrap(),
-            "--tls",
-            "auto",
-            "--hostname",
-            "127.0.0.1",
-            "--state-dir",
-            "state",
-        ],
-    );
+    let server = Server::start_tls_auto(work, &bundle);
     assert!(work.join("state/ca.crt").is_file());
     let ca = work.join("state/ca.crt").display().to_string();
     outpost_ok(

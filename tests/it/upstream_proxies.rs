@@ -8,19 +8,28 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::Ordering;
 
+/// `stderr` says the download of `label` was cut, retried, refused a resume and went whole.
+fn assert_cut_then_fetched_whole(stderr: &str, label: &str) {
+    assert!(
+        stderr.contains(&format!(
+            "note: retrying {label} (attempt 2): connection lost after"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "note: {label}: the upstream refused to resume from byte "
+        )),
+        "{stderr}"
+    );
+}
+
 /// The digest of the config of `seeded`'s (single) manifest, read from its OCI layout.
 fn config_digest(seeded: &Seeded) -> String {
-    let blob = |digest: &str| {
-        read_json(
-            &seeded
-                .layout
-                .join("blobs/sha256")
-                .join(digest.trim_start_matches("sha256:")),
-        )
-    };
-    let index = read_json(&seeded.layout.join("index.json"));
-    let manifest = blob(index["manifests"][0]["digest"].as_str().unwrap());
-    manifest["config"]["digest"].as_str().unwrap().to_string()
+    seeded.top_json()["config"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 fn stderr_of(out: &std::process::Output) -> String {
@@ -74,18 +83,7 @@ fn an_upstream_refusing_any_range_builds_and_a_broken_download_starts_over_whole
     assert_eq!(proxy.hits.load(Ordering::SeqCst), 2, "{stderr}");
     assert_eq!(proxy.ranged.load(Ordering::SeqCst), 1, "{stderr}");
     let label = format!("{own_layer} of registry.test/library/alpha:1");
-    assert!(
-        stderr.contains(&format!(
-            "note: retrying {label} (attempt 2): connection lost after"
-        )),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains(&format!(
-            "note: {label}: the upstream refused to resume from byte "
-        )),
-        "{stderr}"
-    );
+    assert_cut_then_fetched_whole(&stderr, &label);
     assert!(stderr.contains("400"), "{stderr}");
     outpost_ok(work, &["bundle", "verify", "bundles/edge-1.0.tar"]);
 }
@@ -220,18 +218,7 @@ fn a_file_download_cut_at_lock_and_at_build_is_retried_and_a_refused_resume_star
     let stderr = stderr_of(&out);
     assert!(out.status.success(), "{stderr}");
     let label = format!("sha256:{sha256} of https://files.test/tools/v1/tool.bin");
-    assert!(
-        stderr.contains(&format!(
-            "note: retrying {label} (attempt 2): connection lost after"
-        )),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains(&format!(
-            "note: {label}: the upstream refused to resume from byte "
-        )),
-        "{stderr}"
-    );
+    assert_cut_then_fetched_whole(&stderr, &label);
     assert_eq!(proxy.hits.load(Ordering::SeqCst), 4);
     assert_eq!(proxy.ranged.load(Ordering::SeqCst), 1);
     outpost_ok(work, &["bundle", "verify", "bundles/files-1.0.tar"]);

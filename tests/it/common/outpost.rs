@@ -115,6 +115,22 @@ impl Server {
         server
     }
 
+    /// `outpost serve BUNDLE --tls auto` for 127.0.0.1, the site CA in `work/state/ca.crt`.
+    pub fn start_tls_auto(work: &Path, bundle: &Path) -> Self {
+        Server::start(
+            work,
+            &[
+                bundle.to_str().unwrap(),
+                "--tls",
+                "auto",
+                "--hostname",
+                "127.0.0.1",
+                "--state-dir",
+                "state",
+            ],
+        )
+    }
+
     pub fn url(&self) -> String {
         format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }

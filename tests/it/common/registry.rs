@@ -71,16 +71,23 @@ pub struct Seeded {
 }
 
 impl Seeded {
+    /// A JSON blob (manifest, index, config) of this image's OCI layout, by digest.
+    pub fn blob_json(&self, digest: &str) -> serde_json::Value {
+        let hex = digest.trim_start_matches("sha256:");
+        read_json(&self.layout.join("blobs/sha256").join(hex))
+    }
+
+    /// The image's top manifest or index, as its OCI layout's `index.json` names it.
+    pub fn top_json(&self) -> serde_json::Value {
+        let index = read_json(&self.layout.join("index.json"));
+        self.blob_json(index["manifests"][0]["digest"].as_str().unwrap())
+    }
+
     /// Digests of the layers of this image's (first) manifest, read from its OCI layout.
     pub fn layer_digests(&self) -> Vec<String> {
-        let read_blob = |digest: &str| {
-            let hex = digest.trim_start_matches("sha256:");
-            read_json(&self.layout.join("blobs/sha256").join(hex))
-        };
-        let index = read_json(&self.layout.join("index.json"));
-        let mut manifest = read_blob(index["manifests"][0]["digest"].as_str().unwrap());
+        let mut manifest = self.top_json();
         if manifest.get("manifests").is_some() {
-            manifest = read_blob(manifest["manifests"][0]["digest"].as_str().unwrap());
+            manifest = self.blob_json(manifest["manifests"][0]["digest"].as_str().unwrap());
         }
         manifest["layers"]
             .as_array()
