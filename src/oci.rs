@@ -206,6 +206,11 @@ pub fn is_manifest_type(media_type: &str) -> bool {
     MANIFEST_MEDIA_TYPES.contains(&media_type)
 }
 
+/// Whether `media_type` is an index (OCI image index or Docker manifest list).
+pub fn is_index_type(media_type: &str) -> bool {
+    media_type == OCI_INDEX || media_type == DOCKER_LIST
+}
+
 /// `index.json` of an OCI image layout.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

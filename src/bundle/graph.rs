@@ -120,10 +120,29 @@ impl Frontier {
     }
 
     /// Adds a blob to what is reachable, unless its digest is known already.
+    ///
+    /// A blob reached again by another path (one index named by tag and by digest, so once
+    /// for some platforms and once whole) must carry what either path promises: its record
+    /// takes the union of the platforms, `whole_index` if either has it, and the manifest
+    /// role if either has it (so its bytes are parsed and its children checked). Roots are
+    /// all known before anything is visited, so their children follow the merged record.
     pub fn expect(&mut self, item: Carried) {
-        if !self.known.contains_key(&item.descriptor.digest) {
-            self.order.push(item.descriptor.digest.clone());
-            self.known.insert(item.descriptor.digest.clone(), item);
+        match self.known.get_mut(&item.descriptor.digest) {
+            None => {
+                self.order.push(item.descriptor.digest.clone());
+                self.known.insert(item.descriptor.digest.clone(), item);
+            }
+            Some(known) => {
+                if item.role == Role::Manifest {
+                    known.role = Role::Manifest;
+                }
+                known.whole_index |= item.whole_index;
+                for platform in item.platforms {
+                    if !known.platforms.contains(&platform) {
+                        known.platforms.push(platform);
+                    }
+                }
+            }
         }
     }
 
@@ -320,6 +339,32 @@ mod tests {
         )
         .unwrap();
         // the index, both manifests, both configs and both layers: the arm64 ones too
+        assert_eq!(walked.len(), 7);
+        assert!(walked
+            .iter()
+            .any(|c| c.descriptor.digest == Digest::of(b"only-b")));
+    }
+
+    #[test]
+    fn one_index_named_by_tag_and_by_digest_carries_what_either_promises() {
+        let amd = manifest(b"cfg-a", &[b"only-a"]);
+        let arm = manifest(b"cfg-b", &[b"only-b"]);
+        let top = index(&[(&amd, "linux/amd64"), (&arm, "linux/arm64")]);
+        let blobs: HashMap<Digest, Vec<u8>> = [&amd, &arm, &top]
+            .iter()
+            .map(|b| (Digest::of(b), b.to_vec()))
+            .collect();
+        // The tag entry comes first (the lockfile sorts `:` before `@`) and carries amd64
+        // only; the digest entry promises the whole index.
+        let by_tag = image_root(&top, &["linux/amd64"]);
+        let mut by_digest = image_root(&top, &["linux/amd64"]);
+        by_digest.whole_index = true;
+        let walked = walk(
+            [by_tag, by_digest],
+            |c: &Carried| Ok::<_, String>(blobs.get(&c.descriptor.digest).cloned()),
+            |c, e| format!("{}: {e}", c.descriptor.digest),
+        )
+        .unwrap();
         assert_eq!(walked.len(), 7);
         assert!(walked
             .iter()

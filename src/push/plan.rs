@@ -81,6 +81,11 @@ pub(super) fn add_reachable(plan: &mut RepoPlan, reachable: &[Carried], bundle: 
             plan.manifests.push(m);
         }
     }
+    // Entries met later may add children of an index already listed (one index named by tag
+    // for some platforms and by digest whole): image manifests go before every index, so a
+    // registry that checks an index's entries on push finds them all.
+    plan.manifests
+        .sort_by_key(|(_, media_type)| crate::oci::is_index_type(media_type));
 }
 
 /// Works out every target repository from the bundle.

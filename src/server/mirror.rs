@@ -78,8 +78,10 @@ fn percent_decode(raw: &str) -> Result<String, FilePathError> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
+            // Exactly two hex digits (`from_str_radix` alone would take `%+a`).
             let hex = bytes
                 .get(i + 1..i + 3)
+                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
                 .and_then(|h| std::str::from_utf8(h).ok())
                 .and_then(|h| u8::from_str_radix(h, 16).ok());
             let byte = hex.ok_or(FilePathError("malformed percent-encoding"))?;
@@ -313,7 +315,15 @@ mod tests {
                 "{asked}"
             );
         }
-        for bad in ["a/%252E%252e/b", "a/%252fetc", "a%255cb", "a%2500"] {
+        for bad in [
+            "a/%252E%252e/b",
+            "a/%252fetc",
+            "a%255cb",
+            "a%2500",
+            "a%+a",
+            "a%+0",
+            "a%-1",
+        ] {
             assert!(parse_file_path(bad).is_err(), "{bad}");
         }
     }

@@ -444,3 +444,42 @@ fn a_schema1_manifest_is_named_once() {
          (re-push the image with a current client)\n"
     );
 }
+
+/// One index named both by tag (some platforms) and by digest (whole): build, verify, load,
+/// inspect, `store verify` and push must all agree on what the bundle carries — the whole
+/// index. (Found in review: the tag entry, sorted first, hid the digest entry's promise, so
+/// verify and load passed a bundle that inspect, serve and push then refused.)
+#[test]
+fn one_index_named_by_tag_and_by_digest_is_carried_whole_everywhere() {
+    let site = Site::new();
+    let work = site.work();
+    let pinned = upstream_digest(site.registry.port, "library/multi:1");
+    let by_digest = format!("library/multi@{pinned}");
+    site.manifest("linux/amd64", &["library/multi:1", &by_digest]);
+    outpost_ok(work, &["bundle", "build", "edge.yaml"]);
+    let bundle = "bundles/edge-1.0.tar";
+    outpost_ok(work, &["bundle", "verify", bundle]);
+    outpost_ok(work, &["bundle", "inspect", bundle]);
+    outpost_ok(work, &["load", bundle, "--store", "store"]);
+    outpost_ok(work, &["store", "verify", "--store", "store"]);
+    let target = Registry::start();
+    let to = format!("127.0.0.1:{}", target.port);
+    outpost_ok(
+        work,
+        &[
+            "push",
+            bundle,
+            "--to",
+            &to,
+            "--plain-http",
+            "--prefix",
+            "site",
+        ],
+    );
+    // The whole index resolves on the target by digest and by tag.
+    assert!(skopeo_resolves(
+        &to,
+        &format!("site/library/multi@{pinned}")
+    ));
+    assert_eq!(upstream_digest(target.port, "site/library/multi:1"), pinned);
+}
