@@ -20,6 +20,8 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cache {path}: another outpost process is writing {digest} into this cache right now; wait for it to finish (or give this run its own --cache), then run again: nothing was lost")]
+    Busy { path: PathBuf, digest: Digest },
     #[error("content does not match its digest: expected {expected}, got {actual} ({size} bytes); the copy was discarded")]
     DigestMismatch {
         expected: Digest,
@@ -105,6 +107,45 @@ impl Store {
         std::fs::rename(&path, &target).map_err(io_err(&target))
     }
 
+    /// Opens (creating) the partial file at `path` under an exclusive lock. A file renamed
+    /// into the store by the writer that held it before us is not ours to append to: the
+    /// path is opened again until the locked file is the one at the path.
+    fn open_locked(&self, path: &Path, digest: &Digest) -> Result<File, StoreError> {
+        use std::os::unix::fs::MetadataExt;
+        for _ in 0..8 {
+            let file = OpenOptions::new()
+                .create(true)
+                .read(true)
+                .append(true)
+                .open(path)
+                .map_err(io_err(path))?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    return Err(StoreError::Busy {
+                        path: path.to_path_buf(),
+                        digest: digest.clone(),
+                    })
+                }
+                Err(std::fs::TryLockError::Error(source)) => {
+                    return Err(StoreError::Io {
+                        path: path.to_path_buf(),
+                        source,
+                    })
+                }
+            }
+            let held = file.metadata().map_err(io_err(path))?;
+            let at_path = std::fs::metadata(path).ok();
+            if at_path.is_some_and(|m| m.ino() == held.ino() && m.dev() == held.dev()) {
+                return Ok(file);
+            }
+        }
+        Err(StoreError::Busy {
+            path: path.to_path_buf(),
+            digest: digest.clone(),
+        })
+    }
+
     /// A temp file name no other writer (task or process) uses.
     fn temp_path(&self, kind: &str) -> PathBuf {
         static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -122,14 +163,13 @@ impl Store {
 
     /// Opens the partial download of `digest`, hashing whatever an earlier run left so that
     /// the download can continue from [`PartialBlob::offset`].
+    ///
+    /// The partial file is held under an exclusive lock until the blob is committed or
+    /// dropped: two processes sharing a cache never write one partial file at once (their
+    /// bytes would interleave). A second writer gets [`StoreError::Busy`].
     pub fn begin(&self, digest: &Digest, size: u64) -> Result<PartialBlob, StoreError> {
         let path = self.partial_path(digest);
-        let mut file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
+        let mut file = self.open_locked(&path, digest)?;
         let mut hasher = Sha256::new();
         let mut written = 0u64;
         let mut buf = vec![0u8; 1 << 20];
@@ -381,6 +421,27 @@ mod tests {
         third.write(&data).unwrap();
         third.commit().unwrap();
         assert!(store.has(&digest, 4000));
+    }
+
+    #[test]
+    fn one_partial_file_has_one_writer_at_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let data = vec![9u8; 1000];
+        let digest = Digest::of(&data);
+        let mut first = store.begin(&digest, 1000).unwrap();
+        first.write(&data[..600]).unwrap();
+        // A second writer (another process sharing the cache) is refused, not interleaved.
+        assert!(matches!(
+            store.begin(&digest, 1000),
+            Err(StoreError::Busy { .. })
+        ));
+        first.write(&data[600..]).unwrap();
+        first.commit().unwrap();
+        assert_eq!(std::fs::read(store.blob_path(&digest)).unwrap(), data);
+        // Once the first is done, the next writer gets a fresh partial file of its own.
+        let next = store.begin(&digest, 1000).unwrap();
+        assert_eq!(next.offset(), 0);
     }
 
     #[test]

@@ -252,7 +252,7 @@ impl HasExitStatus for FetchError {
 impl HasExitStatus for StoreError {
     fn exit_status(&self) -> ExitStatus {
         match self {
-            StoreError::Io { .. } => ExitStatus::Failure,
+            StoreError::Io { .. } | StoreError::Busy { .. } => ExitStatus::Failure,
             StoreError::DigestMismatch { .. }
             | StoreError::TooLarge { .. }
             | StoreError::ChecksumMismatch { .. }
@@ -366,7 +366,7 @@ impl HasExitStatus for SiteError {
                 ExitStatus::Failure
             }
             SiteError::Store(error) => match error {
-                StoreError::Io { .. } => ExitStatus::Failure,
+                StoreError::Io { .. } | StoreError::Busy { .. } => ExitStatus::Failure,
                 StoreError::DigestMismatch { .. }
                 | StoreError::TooLarge { .. }
                 | StoreError::ChecksumMismatch { .. }
