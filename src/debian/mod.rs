@@ -9,4 +9,5 @@ pub mod openpgp;
 pub mod relation;
 pub mod release;
 pub mod sources;
+pub mod universe;
 pub mod version;
