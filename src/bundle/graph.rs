@@ -321,8 +321,10 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_whole_index_carries_every_entry() {
+    /// An index of an amd64 and an arm64 manifest, each with its own config and layer; the
+    /// index's bytes, and a walk of `roots` over every blob (7: the index, two manifests,
+    /// two configs, two layers, when everything is carried).
+    fn two_platform_index() -> (Vec<u8>, impl Fn(Vec<Carried>) -> Vec<Carried>) {
         let amd = manifest(b"cfg-a", &[b"only-a"]);
         let arm = manifest(b"cfg-b", &[b"only-b"]);
         let top = index(&[(&amd, "linux/amd64"), (&arm, "linux/arm64")]);
@@ -330,45 +332,45 @@ mod tests {
             .iter()
             .map(|b| (Digest::of(b), b.to_vec()))
             .collect();
+        let walk_all = move |roots: Vec<Carried>| {
+            walk(
+                roots,
+                |c: &Carried| Ok::<_, String>(blobs.get(&c.descriptor.digest).cloned()),
+                |c, e| format!("{}: {e}", c.descriptor.digest),
+            )
+            .unwrap()
+        };
+        (top, walk_all)
+    }
+
+    fn carries_arm64(walked: &[Carried]) -> bool {
+        walked
+            .iter()
+            .any(|c| c.descriptor.digest == Digest::of(b"only-b"))
+    }
+
+    #[test]
+    fn a_whole_index_carries_every_entry() {
+        let (top, walk_all) = two_platform_index();
         let mut root = image_root(&top, &["linux/amd64"]);
         root.whole_index = true;
-        let walked = walk(
-            [root],
-            |c: &Carried| Ok::<_, String>(blobs.get(&c.descriptor.digest).cloned()),
-            |c, e| format!("{}: {e}", c.descriptor.digest),
-        )
-        .unwrap();
+        let walked = walk_all(vec![root]);
         // the index, both manifests, both configs and both layers: the arm64 ones too
         assert_eq!(walked.len(), 7);
-        assert!(walked
-            .iter()
-            .any(|c| c.descriptor.digest == Digest::of(b"only-b")));
+        assert!(carries_arm64(&walked));
     }
 
     #[test]
     fn one_index_named_by_tag_and_by_digest_carries_what_either_promises() {
-        let amd = manifest(b"cfg-a", &[b"only-a"]);
-        let arm = manifest(b"cfg-b", &[b"only-b"]);
-        let top = index(&[(&amd, "linux/amd64"), (&arm, "linux/arm64")]);
-        let blobs: HashMap<Digest, Vec<u8>> = [&amd, &arm, &top]
-            .iter()
-            .map(|b| (Digest::of(b), b.to_vec()))
-            .collect();
+        let (top, walk_all) = two_platform_index();
         // The tag entry comes first (the lockfile sorts `:` before `@`) and carries amd64
         // only; the digest entry promises the whole index.
         let by_tag = image_root(&top, &["linux/amd64"]);
         let mut by_digest = image_root(&top, &["linux/amd64"]);
         by_digest.whole_index = true;
-        let walked = walk(
-            [by_tag, by_digest],
-            |c: &Carried| Ok::<_, String>(blobs.get(&c.descriptor.digest).cloned()),
-            |c, e| format!("{}: {e}", c.descriptor.digest),
-        )
-        .unwrap();
+        let walked = walk_all(vec![by_tag, by_digest]);
         assert_eq!(walked.len(), 7);
-        assert!(walked
-            .iter()
-            .any(|c| c.descriptor.digest == Digest::of(b"only-b")));
+        assert!(carries_arm64(&walked));
     }
 
     #[test]
