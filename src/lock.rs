@@ -103,6 +103,45 @@ pub struct ImagePin {
     /// index's entries on push (distribution, Harbor) accept it only whole.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub also_carried: Vec<PlatformPin>,
+    /// Set for a platform-less OCI artifact (a Helm chart pushed as OCI, a signature, an
+    /// SBOM, any OCI 1.1 artifact): the manifest's `artifactType`, else its config's media
+    /// type. Such a pin has no `platforms` and travels whole, byte for byte.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    /// What refers to this image upstream (signatures, attestations, SBOMs, and what refers
+    /// to those, to a bounded depth), carried with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub referrers: Vec<ReferrerPin>,
+}
+
+/// One referrer of an image (or of another referrer): an OCI 1.1 artifact whose `subject`
+/// is `subject`, or a cosign tag-scheme artifact (`sha256-<hex>.sig`, `.att`, `.sbom`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferrerPin {
+    /// The digest this artifact refers to: the image's index, one of its platform
+    /// manifests, or another referrer (a signature of an SBOM).
+    pub subject: Digest,
+    pub digest: Digest,
+    pub media_type: String,
+    /// The artifact's `artifactType` (else its config's media type).
+    pub artifact_type: String,
+    pub size: u64,
+    pub kind: ReferrerKind,
+    /// The cosign tag-scheme tag it was found under (`sha256-<hex>.sig`); none for a
+    /// referrer found through the referrers API or the referrers tag schema.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+}
+
+/// What a referrer is, for `spec.referrers: {include: […]}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReferrerKind {
+    Signature,
+    Attestation,
+    Sbom,
+    Other,
 }
 
 impl ImagePin {
@@ -151,6 +190,14 @@ impl Lockfile {
     pub fn canonicalize(&mut self) {
         self.images.sort_by(|a, b| a.reference.cmp(&b.reference));
         self.images.dedup_by(|a, b| a.reference == b.reference);
+        for image in &mut self.images {
+            image
+                .referrers
+                .sort_by(|a, b| (&a.subject, &a.digest).cmp(&(&b.subject, &b.digest)));
+            image
+                .referrers
+                .dedup_by(|a, b| a.subject == b.subject && a.digest == b.digest);
+        }
         self.files.sort_by(|a, b| a.path.cmp(&b.path));
         self.files.dedup_by(|a, b| a.path == b.path);
         self.debs
@@ -243,6 +290,8 @@ mod tests {
                 size: 10,
             }],
             also_carried: Vec::new(),
+            artifact_type: None,
+            referrers: Vec::new(),
         };
         Lockfile {
             version: LOCK_VERSION,

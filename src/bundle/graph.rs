@@ -274,6 +274,8 @@ mod tests {
                 reference: "r.test/app:1".into(),
                 platforms: platforms.iter().map(|p| p.parse().unwrap()).collect(),
                 whole_index: false,
+                artifact_type: None,
+                subject: None,
             },
         })
     }

@@ -36,6 +36,10 @@ const ENTRY_PLATFORMS: &str = "io.outpost.platforms";
 /// On an image entry: `all` when every entry of the index travels (a digest-pinned index).
 const ENTRY_CARRIED: &str = "io.outpost.carried";
 const ENTRY_KIND: &str = "io.outpost.kind";
+/// On an artifact entry: its artifact type.
+const ARTIFACT_TYPE: &str = "io.outpost.artifact.type";
+/// On a referrer entry: the digest it refers to.
+const SUBJECT: &str = "io.outpost.subject";
 const FILE_PATH: &str = "io.outpost.file.path";
 const FILE_INSECURE: &str = "io.outpost.file.insecure";
 
@@ -53,8 +57,13 @@ pub enum EntryKind {
         reference: String,
         platforms: Vec<Platform>,
         /// Every entry of the index travels, not only the platforms' manifests (the
-        /// reference pins the index by digest).
+        /// reference pins the index by digest, or the entry is an artifact).
         whole_index: bool,
+        /// For a platform-less OCI artifact: its artifact type (`io.outpost.artifact.type`).
+        artifact_type: Option<String>,
+        /// For a referrer (signature, attestation, SBOM): the digest it refers to
+        /// (`io.outpost.subject`).
+        subject: Option<Digest>,
     },
     /// A file (binary, tarball, release marker, apt repository file) as an artifact.
     File {
@@ -90,6 +99,28 @@ impl Entry {
                 reference: reference.to_string(),
                 platforms,
                 whole_index,
+                artifact_type: None,
+                subject: None,
+            },
+        }
+    }
+
+    /// A platform-less OCI artifact entry (carried whole); `subject`: what it refers to, for
+    /// a referrer.
+    pub fn artifact(
+        descriptor: Descriptor,
+        reference: &str,
+        artifact_type: &str,
+        subject: Option<Digest>,
+    ) -> Entry {
+        Entry {
+            descriptor,
+            kind: EntryKind::Image {
+                reference: reference.to_string(),
+                platforms: Vec::new(),
+                whole_index: true,
+                artifact_type: Some(artifact_type.to_string()),
+                subject,
             },
         }
     }
@@ -137,6 +168,8 @@ impl Entry {
                     })
                     .unwrap_or_default(),
                 whole_index: note(ENTRY_CARRIED).is_some_and(|v| v == "all"),
+                artifact_type: note(ARTIFACT_TYPE).cloned(),
+                subject: note(SUBJECT).and_then(|d| d.parse().ok()),
             }
         } else if let Some(path) = note(FILE_PATH) {
             EntryKind::File {
@@ -163,6 +196,8 @@ impl Entry {
                 reference,
                 platforms,
                 whole_index,
+                artifact_type,
+                subject,
             } => {
                 notes.insert(ANNOTATION_REF_NAME.into(), reference.clone());
                 notes.insert(ANNOTATION_CONTAINERD_NAME.into(), reference.clone());
@@ -170,6 +205,12 @@ impl Entry {
                 notes.insert(ENTRY_PLATFORMS.into(), list.join(","));
                 if *whole_index {
                     notes.insert(ENTRY_CARRIED.into(), "all".into());
+                }
+                if let Some(artifact_type) = artifact_type {
+                    notes.insert(ARTIFACT_TYPE.into(), artifact_type.clone());
+                }
+                if let Some(subject) = subject {
+                    notes.insert(SUBJECT.into(), subject.to_string());
                 }
             }
             EntryKind::File { path, insecure } => {
@@ -364,6 +405,12 @@ mod tests {
                     vec!["linux/amd64".parse().unwrap()],
                     true,
                 ),
+                Entry::artifact(
+                    descriptor(b"s"),
+                    "docker.io/library/alpine:sha256-00.sig",
+                    "application/vnd.dev.cosign.simplesigning.v1+json",
+                    Some(Digest::of(b"i")),
+                ),
             ],
         }
     }
@@ -394,8 +441,9 @@ mod tests {
         );
         assert!(json.contains(r#""io.containerd.image.name": "docker.io/library/alpine:3""#));
         assert!(json.contains(r#""io.outpost.platforms": "linux/amd64,linux/arm64""#));
-        // A digest-pinned index that travels whole says so; the others do not.
-        assert_eq!(json.matches(r#""io.outpost.carried": "all""#).count(), 1);
+        // A digest-pinned index and an artifact travel whole and say so; the others do not.
+        assert_eq!(json.matches(r#""io.outpost.carried": "all""#).count(), 2);
+        assert_eq!(json.matches(r#""io.outpost.subject": "sha256:"#).count(), 1);
         let back = BundleHead::parse(json.as_bytes()).unwrap();
         assert!(back.entries[3].whole_index() && !back.entries[2].whole_index());
     }

@@ -212,6 +212,8 @@ async fn pin_top(
         size: top.bytes.len() as u64,
         platforms: platform_pins,
         also_carried,
+        artifact_type: None,
+        referrers: Vec::new(),
     })
 }
 
