@@ -10,6 +10,7 @@ report() {
         BENCH_SERVE_SECONDS=$SERVE_SECONDS BENCH_SERVE_BUNDLE_BYTES=$SERVE_BUNDLE_BYTES \
         BENCH_SERVE_IMAGES=$SERVE_IMAGES BENCH_SERVE_FILLERS=$SERVE_FILLERS \
         BENCH_BLOB_BYTES=$BIG_BLOB_BYTES BENCH_BLOB_CLIENTS=$BLOB_CLIENTS \
+        BENCH_SUPPLY_IMAGES=$SUPPLY_IMAGES \
         python3 - "$SAMPLES" "$JSON_OUT" "$WORK/openssl.log" <<'EOF'
 import json, os, re, statistics, sys
 
@@ -83,6 +84,12 @@ if ver is not None:
     if openssl_mbps:
         row("verify vs sha256 ceiling (MB/s)", "MB/s", ver, openssl_mbps, "openssl speed sha256 (1 core, in memory)",
             ver / openssl_mbps, "outpost/openssl throughput; > 1 = outpost faster", None)
+
+signed, plain = med("supply_lock_signed"), med("supply_lock_plain")
+if signed is not None:
+    row(f"lock {env.get('BENCH_SUPPLY_IMAGES')} signed images, referrers + key verification (s)", "s", signed, plain,
+        "outpost lock, referrers off", rel(signed, plain), "with/without time; goal <= 1.5",
+        rss_mib("supply_lock_signed"))
 
 push, skopush, again = med("push_outpost"), med("push_skopeo"), med("push_repeat")
 if push is not None:

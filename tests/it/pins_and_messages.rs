@@ -7,17 +7,6 @@ use crate::common::*;
 use std::path::Path;
 use std::process::Command;
 
-/// `sha256:<hex>` of the manifest `docker://127.0.0.1:PORT/NAME` serves, read with skopeo.
-fn upstream_digest(port: u16, name: &str) -> String {
-    let raw = run_ok(Command::new("skopeo").args([
-        "inspect",
-        "--raw",
-        "--tls-verify=false",
-        &format!("docker://127.0.0.1:{port}/{name}"),
-    ]));
-    format!("sha256:{}", sha256_hex(raw.as_bytes()))
-}
-
 /// Whether skopeo resolves `docker://TO/NAME` (a tag or a digest) on a plain-HTTP registry.
 fn skopeo_resolves(to: &str, name: &str) -> bool {
     Command::new("skopeo")

@@ -164,6 +164,17 @@ pub fn seed_set_under(
     seeded
 }
 
+/// `sha256:<hex>` of the manifest `docker://127.0.0.1:PORT/NAME` serves, read with skopeo.
+pub fn upstream_digest(port: u16, name: &str) -> String {
+    let raw = run_ok(Command::new("skopeo").args([
+        "inspect",
+        "--raw",
+        "--tls-verify=false",
+        &format!("docker://127.0.0.1:{port}/{name}"),
+    ]));
+    format!("sha256:{}", super::sha256_hex(raw.as_bytes()))
+}
+
 /// Writes a release manifest naming `images` under `registry.test`, served by `port`.
 pub fn write_manifest(
     work: &Path,
