@@ -534,4 +534,24 @@ spec:
         assert_eq!(a, b);
         assert_ne!(a, c);
     }
+
+    #[test]
+    fn signed_files_need_a_signature_and_a_policy_in_one_form() {
+        let entry =
+            |extra: &str| format!("{GOOD}  files:\n    - url: https://files.test/tool\n{extra}");
+        let ok = entry("      signature: {bundle: \"{url}.sigstore.json\"}\n      verify: {keyless: {issuer: \"https://i.test\", identity: me@x.test}}\n");
+        parse(&ok).unwrap();
+        let typo = entry("      signature: {bundel: x}\n      verify: {key: k.pub}\n");
+        let err = parse(&typo).unwrap_err().to_string();
+        assert!(
+            err.starts_with("m.yaml:12:19: spec.files[0].signature: unknown field `bundel`"),
+            "{err}"
+        );
+        let alone = entry("      signature: {sig: \"{url}.sig\"}\n");
+        let err = parse(&alone).unwrap_err().to_string();
+        assert!(err.contains("`signature` needs `verify:"), "{err}");
+        let no_cert = entry("      signature: {sig: \"{url}.sig\"}\n      verify: {keyless: {issuer: \"https://i.test\", identity: me}}\n");
+        let err = parse(&no_cert).unwrap_err().to_string();
+        assert!(err.contains("needs its certificate"), "{err}");
+    }
 }
