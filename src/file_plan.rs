@@ -3,8 +3,9 @@
 //! platform. Pure: fetching and verifying is `resolve::files`.
 
 use crate::checksum::{parse_hex, Expected};
-use crate::manifest::{FileSpec, Release};
+use crate::manifest::{FileSpec, Release, SignatureSpec, VerifySpec};
 use crate::platform::Platform;
+use crate::trust::{Identity, Policy};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
@@ -32,7 +33,35 @@ pub enum ChecksumSource {
     Inline(Expected),
     /// None: `insecure: true`.
     Insecure,
+    /// None but the file's verified signature.
+    Signature,
 }
+
+/// A file's signature to download and verify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedSignature {
+    pub material: SignatureMaterial,
+    pub verify: VerifySource,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignatureMaterial {
+    /// A Sigstore bundle.
+    Bundle(String),
+    /// A detached signature, and the signing certificate (keyless).
+    Detached { sig: String, cert: Option<String> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VerifySource {
+    Policy(Policy),
+    /// A PEM public key file, as written (relative to the manifest).
+    KeyFile(String),
+}
+
+/// The Kubernetes release team's keyless identity and issuer (dl.k8s.io binaries).
+pub const KUBERNETES_IDENTITY: &str = "krel-trust@k8s-releng-prod.iam.gserviceaccount.com";
+pub const KUBERNETES_ISSUER: &str = "https://accounts.google.com";
 
 /// One file to fetch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +69,7 @@ pub struct PlannedFile {
     /// The real upstream URL.
     pub url: String,
     pub checksum: ChecksumSource,
+    pub signature: Option<PlannedSignature>,
 }
 
 const PLACEHOLDERS: [&str; 4] = ["{version}", "{os}", "{arch}", "{url}"];
@@ -131,7 +161,11 @@ pub fn planned_files(release: &Release) -> Vec<PlannedFile> {
         for platform in &platforms {
             let url = expand(&preset.url, version, platform, "");
             let checksum = ChecksumSource::Url(expand(&preset.checksum, version, platform, &url));
-            planned.push(PlannedFile { url, checksum });
+            planned.push(PlannedFile {
+                url,
+                checksum,
+                signature: None,
+            });
         }
     }
     for file in &release.spec.files {
@@ -156,12 +190,55 @@ pub fn planned_files(release: &Release) -> Vec<PlannedFile> {
                     },
                     (None, None, None) => ChecksumSource::Insecure,
                 },
+                None if file.signature.is_some() => ChecksumSource::Signature,
                 None => ChecksumSource::Insecure,
             };
-            planned.push(PlannedFile { url, checksum });
+            let signature = match (&file.signature, &file.verify) {
+                (Some(signature), Some(verify)) => {
+                    planned_signature(signature, verify, version, platform, &url)
+                }
+                _ => None,
+            };
+            planned.push(PlannedFile {
+                url,
+                checksum,
+                signature,
+            });
         }
     }
     planned
+}
+
+/// A validated `signature`/`verify` pair, expanded for one file.
+fn planned_signature(
+    signature: &SignatureSpec,
+    verify: &VerifySpec,
+    version: &str,
+    platform: &Platform,
+    url: &str,
+) -> Option<PlannedSignature> {
+    let expand = |template: &String| expand(template, version, platform, url);
+    let material = match (&signature.bundle, &signature.sig) {
+        (Some(bundle), _) => SignatureMaterial::Bundle(expand(bundle)),
+        (None, Some(sig)) => SignatureMaterial::Detached {
+            sig: expand(sig),
+            cert: signature.cert.as_ref().map(expand),
+        },
+        (None, None) => return None,
+    };
+    let verify = match (&verify.keyless, &verify.key) {
+        (Some(keyless), _) => VerifySource::Policy(Policy::Keyless {
+            issuer: keyless.issuer.clone(),
+            identity: match (&keyless.identity, &keyless.identity_regexp) {
+                (Some(exact), _) => Identity::Exact(exact.clone()),
+                (None, Some(pattern)) => Identity::Regexp(pattern.clone()),
+                (None, None) => return None,
+            },
+        }),
+        (None, Some(key)) => VerifySource::KeyFile(key.clone()),
+        (None, None) => return None,
+    };
+    Some(PlannedSignature { material, verify })
 }
 
 /// The Kubernetes binaries for an exact version, per platform, with dl.k8s.io's `.sha256`.
@@ -169,6 +246,7 @@ pub fn kubernetes_files(
     version: &str,
     binaries: &[String],
     platforms: &[Platform],
+    verify: bool,
 ) -> Vec<PlannedFile> {
     let mut planned = Vec::new();
     for platform in platforms {
@@ -179,9 +257,20 @@ pub fn kubernetes_files(
                 &platform.architecture,
                 binary,
             );
+            let signature = verify.then(|| PlannedSignature {
+                material: SignatureMaterial::Detached {
+                    sig: format!("{url}.sig"),
+                    cert: Some(format!("{url}.cert")),
+                },
+                verify: VerifySource::Policy(Policy::Keyless {
+                    issuer: KUBERNETES_ISSUER.into(),
+                    identity: Identity::Exact(KUBERNETES_IDENTITY.into()),
+                }),
+            });
             planned.push(PlannedFile {
                 checksum: ChecksumSource::Url(format!("{url}.sha256")),
                 url,
+                signature,
             });
         }
     }
@@ -223,6 +312,8 @@ mod tests {
     fn file_specs_are_checked() {
         let spec =
             |url: &str, checksum: Option<crate::manifest::ChecksumSpec>, insecure: bool| FileSpec {
+                signature: None,
+                verify: None,
                 url: url.into(),
                 version: None,
                 checksum,

@@ -25,4 +25,5 @@ pub mod server;
 pub mod sign;
 pub mod sitestore;
 pub mod store;
+pub mod trust;
 pub mod upstream;

@@ -77,6 +77,28 @@ pub struct FilePin {
     /// No upstream checksum: pinned by what was downloaded.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub insecure: bool,
+    /// The upstream signature that was verified, when the manifest asks for one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<FileSignature>,
+}
+
+/// A file's verified upstream signature: its material (kept in the cache by sha256, so a
+/// bundle can carry it and the site can re-verify), the policy, and who signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileSignature {
+    pub material: Vec<SignatureMaterialPin>,
+    pub policy: crate::trust::Policy,
+    pub signer: crate::trust::Signer,
+}
+
+/// One blob of signature material: `bundle`, `sig` or `cert`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureMaterialPin {
+    pub role: String,
+    pub url: String,
+    pub sha256: Digest,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -22,6 +22,9 @@ pub struct Release {
     pub kind: String,
     pub metadata: Metadata,
     pub spec: Spec,
+    /// The directory the manifest was read from (key paths are relative to it).
+    #[serde(skip)]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -105,6 +108,10 @@ pub struct KubernetesSpec {
     /// Also carry the control-plane images kubeadm pulls for this version.
     #[serde(default)]
     pub images: bool,
+    /// Check each binary's keyless signature (`<binary>.sig`, `<binary>.cert`) by the
+    /// Kubernetes release team.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub verify: bool,
 }
 
 fn default_binaries() -> Vec<String> {
@@ -126,6 +133,46 @@ pub struct FileSpec {
     /// Accept the file without an upstream checksum (pinned by what was downloaded).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub insecure: bool,
+    /// The file's upstream signature; with `verify`, it stands in for a checksum.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<SignatureSpec>,
+    /// Who must have signed the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifySpec>,
+}
+
+/// Where a file's signature is: a Sigstore bundle, or a detached signature with an optional
+/// certificate. URLs may use `{url}` (the file's URL), `{version}`, `{os}`, `{arch}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bundle: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sig: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert: Option<String>,
+}
+
+/// Who must have signed: keyless (issuer and identity) or a cosign public key (PEM file,
+/// relative to the manifest).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifySpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyless: Option<KeylessSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct KeylessSpec {
+    pub issuer: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity_regexp: Option<String>,
 }
 
 /// Where a file's checksum comes from: a checksum file URL (`{url}` is the file's URL) or an
@@ -171,7 +218,9 @@ impl Release {
             path: path.to_path_buf(),
             source,
         })?;
-        Self::parse(path, &text)
+        let mut release = Self::parse(path, &text)?;
+        release.dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(release)
     }
 
     /// Parses and validates manifest text; `path` only labels errors.
@@ -253,6 +302,11 @@ impl Release {
             crate::reference::parse(image)
                 .map_err(|message| fail(image, format!("spec.images: {message}")))?;
         }
+        for file in &self.spec.files {
+            check_file_signature(file).map_err(|message| {
+                fail(&file.url, format!("spec.files: `{}`: {message}", file.url))
+            })?;
+        }
         for (host, url) in &self.spec.upstreams {
             let upstream = parse_upstream(url)
                 .map_err(|message| fail(url, format!("spec.upstreams.{host}: {message}")))?;
@@ -308,6 +362,48 @@ impl Release {
     /// The bundle's base file name: `NAME-VERSION`.
     pub fn bundle_stem(&self) -> String {
         format!("{}-{}", self.metadata.name, self.metadata.version)
+    }
+}
+
+/// A `files:` entry's `signature` and `verify` go together, each in one form.
+fn check_file_signature(file: &FileSpec) -> Result<(), String> {
+    match (&file.signature, &file.verify) {
+        (None, None) => Ok(()),
+        (Some(_), None) => Err(
+            "`signature` needs `verify: {keyless: {issuer, identity}}` or `verify: {key: FILE}`"
+                .into(),
+        ),
+        (None, Some(_)) => Err(
+            "`verify` needs `signature: {bundle: URL}` or `signature: {sig: URL, cert: URL}`"
+                .into(),
+        ),
+        (Some(signature), Some(verify)) => {
+            match (&signature.bundle, &signature.sig, &signature.cert) {
+                (Some(_), None, None) | (None, Some(_), _) => {}
+                _ => return Err("`signature` is either `{bundle: URL}` or `{sig: URL}` with an optional `cert: URL`".into()),
+            }
+            match (&verify.keyless, &verify.key) {
+                (Some(keyless), None) => {
+                    if keyless.identity.is_some() == keyless.identity_regexp.is_some() {
+                        return Err(
+                            "`verify.keyless` needs exactly one of `identity` and `identityRegexp`"
+                                .into(),
+                        );
+                    }
+                    if signature.sig.is_some() && signature.cert.is_none() {
+                        return Err(
+                            "a keyless detached signature needs its certificate: add `cert: URL`"
+                                .into(),
+                        );
+                    }
+                    Ok(())
+                }
+                (None, Some(_)) => Ok(()),
+                _ => Err(
+                    "`verify` is either `{keyless: {issuer, identity}}` or `{key: FILE}`".into(),
+                ),
+            }
+        }
     }
 }
 
@@ -437,5 +533,25 @@ spec:
             .canonical_digest();
         assert_eq!(a, b);
         assert_ne!(a, c);
+    }
+
+    #[test]
+    fn signed_files_need_a_signature_and_a_policy_in_one_form() {
+        let entry =
+            |extra: &str| format!("{GOOD}  files:\n    - url: https://files.test/tool\n{extra}");
+        let ok = entry("      signature: {bundle: \"{url}.sigstore.json\"}\n      verify: {keyless: {issuer: \"https://i.test\", identity: me@x.test}}\n");
+        parse(&ok).unwrap();
+        let typo = entry("      signature: {bundel: x}\n      verify: {key: k.pub}\n");
+        let err = parse(&typo).unwrap_err().to_string();
+        assert!(
+            err.starts_with("m.yaml:12:19: spec.files[0].signature: unknown field `bundel`"),
+            "{err}"
+        );
+        let alone = entry("      signature: {sig: \"{url}.sig\"}\n");
+        let err = parse(&alone).unwrap_err().to_string();
+        assert!(err.contains("`signature` needs `verify:"), "{err}");
+        let no_cert = entry("      signature: {sig: \"{url}.sig\"}\n      verify: {keyless: {issuer: \"https://i.test\", identity: me}}\n");
+        let err = parse(&no_cert).unwrap_err().to_string();
+        assert!(err.contains("needs its certificate"), "{err}");
     }
 }

@@ -162,6 +162,7 @@ fn apt_repository(
             size: deb.size,
             verified_by: "sha256 in the signed Packages index".into(),
             insecure: false,
+            signature: None,
         })
         .collect();
     let mut arches: Vec<String> = lock
@@ -181,6 +182,7 @@ fn apt_repository(
             size: generated.bytes.len() as u64,
             verified_by: "generated at build time".into(),
             insecure: false,
+            signature: None,
         });
     }
     Ok(files)

@@ -321,6 +321,10 @@ pub struct LockArgs {
     /// Validate the manifest and print the URLs and images it would fetch; no network.
     #[arg(long)]
     pub dry_run: bool,
+    /// Sigstore trusted root (`trusted_root.json`) that keyless file signatures are checked
+    /// against [default: the public-good root outpost ships].
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
     /// Move image pins to what their tags name upstream now: every image, or only those
     /// named (as in the manifest, or `registry/repository`). Without it, a lock keeps the
     /// previous lockfile's pins and says which tags moved.
@@ -379,6 +383,10 @@ pub struct BuildArgs {
     /// image is refused.
     #[arg(long)]
     pub allow_foreign_layers: bool,
+    /// Sigstore trusted root (`trusted_root.json`) that keyless file signatures are checked
+    /// against when locking [default: the public-good root outpost ships].
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
     #[command(flatten)]
     pub cache: CacheArgs,
     #[command(flatten)]

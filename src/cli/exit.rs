@@ -193,7 +193,9 @@ impl HasExitStatus for ResolveError {
             | ResolveError::AptIndex { .. }
             | ResolveError::AptHttp { .. }
             | ResolveError::AptSourceNeeded { .. } => ExitStatus::Upstream,
+            ResolveError::FileSignature { .. } => ExitStatus::Verify,
             ResolveError::PlatformMissing { .. }
+            | ResolveError::TrustedRoot { .. }
             | ResolveError::PlatformAmbiguous { .. }
             | ResolveError::UpdateUnknown { .. }
             | ResolveError::Reference(_)

@@ -80,8 +80,9 @@ impl Environment {
         }
     }
 
-    fn resolve_settings(&self) -> ResolveSettings {
+    fn resolve_settings(&self, trusted_root: Option<PathBuf>) -> ResolveSettings {
         ResolveSettings {
+            trusted_root,
             etc_apt: self
                 .apt_etc
                 .as_ref()
@@ -211,7 +212,7 @@ impl LockSettings {
         } else {
             LockMode::Resolve {
                 cache: env.cache_dir(&args.cache)?,
-                resolve: env.resolve_settings(),
+                resolve: env.resolve_settings(args.trusted_root.clone()),
                 update: match &args.update {
                     None => Update::Nothing,
                     Some(names) if names.is_empty() => Update::All,
@@ -253,7 +254,7 @@ impl BuildSettings {
             split_size: args.split_size,
             base: args.base.clone(),
             cache: env.cache_dir(&args.cache)?,
-            resolve: env.resolve_settings(),
+            resolve: env.resolve_settings(args.trusted_root.clone()),
             foreign_layers: if args.allow_foreign_layers {
                 ForeignLayers::FetchFromUrl
             } else {
@@ -482,13 +483,16 @@ mod tests {
     #[test]
     fn the_apt_directory_comes_from_the_environment_or_etc_apt() {
         assert_eq!(
-            Environment::default().resolve_settings().etc_apt,
+            Environment::default().resolve_settings(None).etc_apt,
             PathBuf::from("/etc/apt")
         );
         let env = Environment {
             apt_etc: Some("/tmp/apt".into()),
             ..Environment::default()
         };
-        assert_eq!(env.resolve_settings().etc_apt, PathBuf::from("/tmp/apt"));
+        assert_eq!(
+            env.resolve_settings(None).etc_apt,
+            PathBuf::from("/tmp/apt")
+        );
     }
 }

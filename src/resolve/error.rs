@@ -68,6 +68,14 @@ pub enum ResolveError {
     UpdateUnknown { name: String, images: Vec<String> },
     #[error("{url}: {message}")]
     File { url: String, message: String },
+    /// A file's upstream signature does not verify (or its material cannot be had).
+    #[error("{url}: signature not verified: {message}")]
+    FileSignature { url: String, message: String },
+    #[error("trusted root {path}: {message} (give a Sigstore trusted_root.json)")]
+    TrustedRoot {
+        path: std::path::PathBuf,
+        message: String,
+    },
     /// A file host could not be reached or answered with an error (the error names the URL).
     #[error(transparent)]
     Http(#[from] HttpError),

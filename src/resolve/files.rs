@@ -4,7 +4,7 @@
 //! Every request follows `upstream::retry` (a dropped connection is retried, a checksum that
 //! does not match fails at once).
 
-use super::ResolveError;
+use super::{signed, ResolveError};
 use crate::checksum::{parse_checksum_file, Algorithm, Expected};
 use crate::digest::Digest;
 use crate::file_plan::{
@@ -15,6 +15,7 @@ use crate::lock::{FilePin, KubernetesPin};
 use crate::manifest::Release;
 use crate::progress::Reporter;
 use crate::store::Store;
+use crate::trust::TrustedRoot;
 use crate::upstream::http::{Http, HttpError};
 use crate::upstream::retry::{retried, Failure, GaveUp, Reason};
 use futures::{StreamExt, TryStreamExt};
@@ -50,7 +51,7 @@ pub fn dry_run_urls(release: &Release) -> Vec<String> {
         } else {
             k.version.clone()
         };
-        for planned in kubernetes_files(&version, &k.binaries, &release.platforms()) {
+        for planned in kubernetes_files(&version, &k.binaries, &release.platforms(), k.verify) {
             urls.push(planned.url);
         }
     }
@@ -62,6 +63,7 @@ pub async fn resolve(
     release: &Release,
     http: &Http,
     store: &Store,
+    root: &TrustedRoot,
     reporter: &dyn Reporter,
 ) -> Result<ResolvedFiles, ResolveError> {
     let mut pins = Vec::new();
@@ -87,6 +89,7 @@ pub async fn resolve(
                 size: bytes.len() as u64,
                 verified_by: format!("release marker, pinned as read ({version})"),
                 insecure: false,
+                signature: None,
             });
             version
         } else {
@@ -96,6 +99,7 @@ pub async fn resolve(
             &version,
             &k.binaries,
             &release.platforms(),
+            k.verify,
         ));
         if k.images {
             images =
@@ -109,7 +113,25 @@ pub async fn resolve(
     planned.extend(planned_files(release));
     planned.dedup_by(|a, b| a.url == b.url);
     let fetched: Vec<FilePin> = futures::stream::iter(planned.iter())
-        .map(|file| pin_file(http, store, file, reporter))
+        .map(|file| async move {
+            let pin = pin_file(http, store, file, reporter).await?;
+            match &file.signature {
+                Some(signature) => {
+                    signed::verify(
+                        http,
+                        store,
+                        root,
+                        &release.dir,
+                        file,
+                        signature,
+                        pin,
+                        reporter,
+                    )
+                    .await
+                }
+                None => Ok(pin),
+            }
+        })
         .buffered(PARALLEL_FILES)
         .try_collect()
         .await?;
@@ -154,6 +176,7 @@ async fn pin_file(
             "nothing (insecure: pinned as downloaded)".to_string(),
             true,
         ),
+        ChecksumSource::Signature => (None, "its signature".to_string(), false),
     };
     if let Some(Expected {
         algorithm: Algorithm::Sha256,
@@ -169,6 +192,7 @@ async fn pin_file(
                     size: meta.len(),
                     verified_by,
                     insecure,
+                    signature: None,
                 });
             }
         }
@@ -185,11 +209,12 @@ async fn pin_file(
         size,
         verified_by,
         insecure,
+        signature: None,
     })
 }
 
 /// A checksum file or release marker, retried.
-async fn get_small(
+pub(super) async fn get_small(
     http: &Http,
     url: &str,
     reporter: &dyn Reporter,

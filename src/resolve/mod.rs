@@ -8,12 +8,14 @@ pub mod error;
 pub mod files;
 pub mod image;
 pub mod plan;
+mod signed;
 
 use crate::digest::Digest;
 use crate::lock::{Lockfile, ReleaseId, LOCK_VERSION};
 use crate::manifest::Release;
 use crate::progress::Reporter;
 use crate::store::Store;
+use crate::trust::TrustedRoot;
 use crate::upstream::registry::Registry;
 use oci_client::Reference;
 use std::path::PathBuf;
@@ -111,6 +113,8 @@ pub struct ResolveSettings {
     /// The host's apt configuration directory (normally `/etc/apt`): the sources of
     /// `source: system` entries and the keys that check sources without `keyring:`.
     pub etc_apt: PathBuf,
+    /// `--trusted-root FILE`; none: the production Sigstore root.
+    pub trusted_root: Option<PathBuf>,
 }
 
 /// Resolves every moving part of `release` to a pin. Manifests fetched on the way are kept in
@@ -125,7 +129,8 @@ pub async fn lock(
     reporter: &dyn Reporter,
 ) -> Result<Locked, ResolveError> {
     let http = crate::upstream::http::Http::new(release.upstreams())?;
-    let resolved = files::resolve(release, &http, store, reporter).await?;
+    let root = trusted_root(settings.trusted_root.as_deref())?;
+    let resolved = files::resolve(release, &http, store, &root, reporter).await?;
     let (images, moved) = image::resolve_all(
         release,
         &resolved.images,
@@ -151,4 +156,17 @@ pub async fn lock(
     };
     lockfile.canonicalize();
     Ok(Locked { lockfile, moved })
+}
+
+/// The Sigstore trusted root keyless signatures are checked against.
+fn trusted_root(path: Option<&std::path::Path>) -> Result<TrustedRoot, ResolveError> {
+    let Some(path) = path else {
+        return Ok(TrustedRoot::production());
+    };
+    let bad = |message: String| ResolveError::TrustedRoot {
+        path: path.to_path_buf(),
+        message,
+    };
+    let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    TrustedRoot::from_json(&bytes).map_err(|e| bad(e.to_string()))
 }

@@ -28,5 +28,6 @@ mod serve_containerd;
 mod serve_load;
 mod serve_registry;
 mod site_store;
+mod supply_files;
 mod upstream_faults;
 mod upstream_proxies;

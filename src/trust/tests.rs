@@ -1,0 +1,375 @@
+//! Verification against a real public-good bundle (the `sigstore` npm package's provenance)
+//! and the production trusted root, offline; negative paths with a made-up CA and log key.
+
+use super::*;
+use std::collections::BTreeMap;
+
+const TARBALL: &[u8] = include_bytes!("../../tests/fixtures/sigstore/sigstore-5.0.0.tgz");
+const BUNDLE: &[u8] =
+    include_bytes!("../../tests/fixtures/sigstore/sigstore-5.0.0.tgz.sigstore.json");
+const IDENTITY: &str =
+    "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main";
+const ISSUER: &str = "https://token.actions.githubusercontent.com";
+
+fn keyless(issuer: &str, identity: Identity) -> Policy {
+    Policy::Keyless {
+        issuer: issuer.into(),
+        identity,
+    }
+}
+
+#[test]
+fn a_real_npm_provenance_bundle_verifies_offline() {
+    let signer = verify_bundle(
+        BUNDLE,
+        &ArtifactDigest::of(TARBALL),
+        &keyless(ISSUER, Identity::Exact(IDENTITY.into())),
+        &TrustedRoot::production(),
+    )
+    .unwrap();
+    assert_eq!(
+        signer,
+        Signer {
+            method: SignerMethod::Keyless {
+                identity: IDENTITY.into(),
+                issuer: ISSUER.into()
+            },
+            log_index: Some(1697019812),
+            integrated_time: Some(1780347770),
+        }
+    );
+    let by_regexp = keyless(
+        ISSUER,
+        Identity::Regexp("https://github.com/sigstore/sigstore-js/.*".into()),
+    );
+    verify_bundle(
+        BUNDLE,
+        &ArtifactDigest::of(TARBALL),
+        &by_regexp,
+        &TrustedRoot::production(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn one_byte_of_the_artifact_changed_fails() {
+    let mut tarball = TARBALL.to_vec();
+    tarball[100] ^= 1;
+    let err = verify_bundle(
+        BUNDLE,
+        &ArtifactDigest::of(&tarball),
+        &keyless(ISSUER, Identity::Exact(IDENTITY.into())),
+        &TrustedRoot::production(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no subject of the attestation has the artifact's digest"
+    );
+}
+
+#[test]
+fn another_identity_or_issuer_fails_naming_both() {
+    let root = TrustedRoot::production();
+    let artifact = ArtifactDigest::of(TARBALL);
+    let other = "https://github.com/acme/x/.github/workflows/release.yml@refs/heads/main";
+    let err = verify_bundle(
+        BUNDLE,
+        &artifact,
+        &keyless(ISSUER, Identity::Exact(other.into())),
+        &root,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "the signing certificate was issued to `{IDENTITY}`, but the policy expects `{other}`"
+        )
+    );
+    let err = verify_bundle(
+        BUNDLE,
+        &artifact,
+        &keyless(
+            "https://accounts.google.com",
+            Identity::Exact(IDENTITY.into()),
+        ),
+        &root,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("the signing certificate was issued for issuer `{ISSUER}`, but the policy expects issuer `https://accounts.google.com`")
+    );
+}
+
+#[test]
+fn a_tampered_signed_entry_timestamp_fails() {
+    let mut bundle: serde_json::Value = serde_json::from_slice(BUNDLE).unwrap();
+    let set = bundle
+        .pointer_mut("/verificationMaterial/tlogEntries/0/inclusionPromise/signedEntryTimestamp")
+        .unwrap();
+    let forged = set.as_str().unwrap().replacen("MEQCIBZG", "MEQCIBZH", 1);
+    *set = serde_json::Value::String(forged);
+    let err = verify_bundle(
+        &serde_json::to_vec(&bundle).unwrap(),
+        &ArtifactDigest::of(TARBALL),
+        &keyless(ISSUER, Identity::Exact(IDENTITY.into())),
+        &TrustedRoot::production(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            TrustError::SignedEntryTimestamp {
+                log_index: 1697019812,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+mod own_ca {
+    //! A made-up Fulcio CA and Rekor key, for the paths no real bundle shows.
+    use super::*;
+    use base64::Engine as _;
+    use p256::ecdsa::signature::Signer as _;
+    use p256::pkcs8::{DecodePrivateKey as _, EncodePublicKey as _};
+    use rcgen::{
+        BasicConstraints, CertificateParams, CustomExtension, ExtendedKeyUsagePurpose, IsCa,
+        Issuer, KeyPair, KeyUsagePurpose, SanType, PKCS_ECDSA_P256_SHA256,
+    };
+
+    const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+    const ID: &str = "https://ci.example/release@refs/heads/main";
+    const ISS: &str = "https://issuer.example";
+
+    struct Ca {
+        params: CertificateParams,
+        key: KeyPair,
+        der: Vec<u8>,
+    }
+
+    fn ca() -> Ca {
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+        let der = params.self_signed(&key).unwrap().der().to_vec();
+        Ca { params, key, der }
+    }
+
+    /// A leaf for `ID`/`ISS` valid from `not_before` to `not_after` (unix seconds), and its
+    /// signing key.
+    fn leaf(ca: &Ca, not_before: i64, not_after: i64) -> (Vec<u8>, p256::ecdsa::SigningKey) {
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.subject_alt_names = vec![SanType::URI(ID.try_into().unwrap())];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::CodeSigning];
+        let mut issuer_der = vec![0x0c, ISS.len() as u8];
+        issuer_der.extend_from_slice(ISS.as_bytes());
+        params.custom_extensions = vec![CustomExtension::from_oid_content(
+            &[1, 3, 6, 1, 4, 1, 57264, 1, 8],
+            issuer_der,
+        )];
+        params.not_before = time_of(not_before);
+        params.not_after = time_of(not_after);
+        let issuer = Issuer::new(ca.params.clone(), &ca.key);
+        let der = params.signed_by(&key, &issuer).unwrap().der().to_vec();
+        let signing = p256::ecdsa::SigningKey::from_pkcs8_der(&key.serialize_der()).unwrap();
+        (der, signing)
+    }
+
+    fn time_of(unix: i64) -> time::OffsetDateTime {
+        time::OffsetDateTime::from_unix_timestamp(unix).unwrap()
+    }
+
+    fn root_json(ca_der: &[u8], rekor: &p256::ecdsa::SigningKey) -> (TrustedRoot, String) {
+        let spki = rekor.verifying_key().to_public_key_der().unwrap().to_vec();
+        let log_id = rekor::sha256(&spki);
+        let json = serde_json::json!({
+            "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
+            "tlogs": [{"baseUrl": "https://rekor.example", "hashAlgorithm": "SHA2_256",
+                "publicKey": {"rawBytes": B64.encode(&spki), "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                    "validFor": {"start": "2020-01-01T00:00:00Z"}},
+                "logId": {"keyId": B64.encode(log_id)}}],
+            "certificateAuthorities": [{"certChain": {"certificates": [{"rawBytes": B64.encode(ca_der)}]},
+                "validFor": {"start": "2020-01-01T00:00:00Z"}}],
+            "ctlogs": [],
+        });
+        let root = TrustedRoot::from_json(&serde_json::to_vec(&json).unwrap()).unwrap();
+        (root, hex::encode(log_id))
+    }
+
+    const T: i64 = 1_750_000_000;
+
+    fn new_key() -> p256::ecdsa::SigningKey {
+        let pair = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
+        p256::ecdsa::SigningKey::from_pkcs8_der(&pair.serialize_der()).unwrap()
+    }
+
+    /// A keyless `.sig` layer over `payload`: annotations with the signature, the leaf and a
+    /// Rekor bundle whose SET `rekor` signs.
+    fn layer(
+        payload: &[u8],
+        leaf_der: &[u8],
+        leaf_key: &p256::ecdsa::SigningKey,
+        rekor: &p256::ecdsa::SigningKey,
+        log_id: &str,
+    ) -> BTreeMap<String, String> {
+        let signature: p256::ecdsa::DerSignature = leaf_key.sign(payload);
+        let signature = signature.as_bytes().to_vec();
+        let leaf_pem = pem::encode("CERTIFICATE", leaf_der);
+        let body = serde_json::json!({"apiVersion": "0.0.1", "kind": "hashedrekord", "spec": {
+            "data": {"hash": {"algorithm": "sha256", "value": hex::encode(rekor::sha256(payload))}},
+            "signature": {"content": B64.encode(&signature),
+                "publicKey": {"content": B64.encode(leaf_pem.as_bytes())}}}});
+        let body_b64 = B64.encode(serde_json_canonicalizer::to_vec(&body).unwrap());
+        let set_payload = serde_json::json!({"body": body_b64, "integratedTime": T, "logIndex": 1, "logID": log_id});
+        let set: p256::ecdsa::DerSignature =
+            rekor.sign(&serde_json_canonicalizer::to_vec(&set_payload).unwrap());
+        let bundle = serde_json::json!({"SignedEntryTimestamp": B64.encode(set.as_bytes()),
+            "Payload": {"body": body_b64, "integratedTime": T, "logIndex": 1, "logID": log_id}});
+        BTreeMap::from([
+            (
+                cosign::SIGNATURE_ANNOTATION.to_string(),
+                B64.encode(&signature),
+            ),
+            (cosign::CERTIFICATE_ANNOTATION.to_string(), leaf_pem),
+            (cosign::BUNDLE_ANNOTATION.to_string(), bundle.to_string()),
+        ])
+    }
+
+    fn payload(digest: &crate::digest::Digest) -> Vec<u8> {
+        format!(r#"{{"critical":{{"identity":{{"docker-reference":"r.test/app"}},"image":{{"docker-manifest-digest":"{digest}"}},"type":"cosign container image signature"}},"optional":null}}"#).into_bytes()
+    }
+
+    fn policy() -> Policy {
+        keyless(ISS, Identity::Exact(ID.into()))
+    }
+
+    #[test]
+    fn keyless_negative_paths_each_fail_clearly() {
+        let ca = self::ca();
+        let rekor = new_key();
+        let (root, log_id) = root_json(&ca.der, &rekor);
+        let subject = crate::digest::Digest::of(b"image manifest");
+        let (leaf_der, leaf_key) = leaf(&ca, T - 60, T + 540);
+        let payload = payload(&subject);
+
+        // A forged SET: signed by another log key.
+        let forger = new_key();
+        let forged = layer(&payload, &leaf_der, &leaf_key, &forger, &log_id);
+        let err = verify_simple_signing(&payload, &forged, &subject, &policy(), &root).unwrap_err();
+        assert!(
+            matches!(err, TrustError::SignedEntryTimestamp { log_index: 1, .. }),
+            "{err}"
+        );
+
+        // A certificate from another CA.
+        let other = self::ca();
+        let (other_leaf, other_key) = leaf(&other, T - 60, T + 540);
+        let annotations = layer(&payload, &other_leaf, &other_key, &rekor, &log_id);
+        let err =
+            verify_simple_signing(&payload, &annotations, &subject, &policy(), &root).unwrap_err();
+        assert!(matches!(err, TrustError::Chain { .. }), "{err}");
+        assert!(err.to_string().starts_with("the signing certificate does not chain to a Fulcio certificate authority of the trusted root"), "{err}");
+
+        // A certificate that had expired when the entry was integrated.
+        let (old_leaf, old_key) = leaf(&ca, T - 1200, T - 600);
+        let annotations = layer(&payload, &old_leaf, &old_key, &rekor, &log_id);
+        let err =
+            verify_simple_signing(&payload, &annotations, &subject, &policy(), &root).unwrap_err();
+        assert_eq!(err.to_string(), format!("the signing certificate was not valid when Rekor logged the signature (integrated at {T}; valid from {} to {})", T - 1200, T - 600));
+
+        // A payload naming another digest.
+        let annotations = layer(&payload, &leaf_der, &leaf_key, &rekor, &log_id);
+        let other_subject = crate::digest::Digest::of(b"another manifest");
+        let err = verify_simple_signing(&payload, &annotations, &other_subject, &policy(), &root)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("the signature is for {subject}, but the artifact is {other_subject}")
+        );
+
+        // With everything right, only the SCT (none: this CA is no CT-logged Fulcio) fails.
+        let err =
+            verify_simple_signing(&payload, &annotations, &subject, &policy(), &root).unwrap_err();
+        assert!(matches!(err, TrustError::Sct { .. }), "{err}");
+    }
+
+    #[test]
+    fn key_signed_simple_signing_passes_with_the_right_key_only() {
+        let key = new_key();
+        let pem_text = key
+            .verifying_key()
+            .to_public_key_pem(p256::pkcs8::LineEnding::LF)
+            .unwrap();
+        let subject = crate::digest::Digest::of(b"image manifest");
+        let payload = payload(&subject);
+        let signature: p256::ecdsa::DerSignature = key.sign(&payload);
+        let annotations = BTreeMap::from([(
+            cosign::SIGNATURE_ANNOTATION.to_string(),
+            B64.encode(signature.as_bytes()),
+        )]);
+        let root = TrustedRoot::production();
+        let policy = Policy::Key {
+            pem: pem_text.clone(),
+        };
+        let signer =
+            verify_simple_signing(&payload, &annotations, &subject, &policy, &root).unwrap();
+        let SignerMethod::Key { fingerprint } = &signer.method else {
+            panic!("{signer:?}")
+        };
+        assert_eq!(fingerprint.len(), 64);
+        assert_eq!(signer.log_index, None);
+
+        let wrong = new_key();
+        let wrong_pem = wrong
+            .verifying_key()
+            .to_public_key_pem(p256::pkcs8::LineEnding::LF)
+            .unwrap();
+        let err = verify_simple_signing(
+            &payload,
+            &annotations,
+            &subject,
+            &Policy::Key { pem: wrong_pem },
+            &root,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the signature over the simple-signing payload does not verify with the signer's key"
+        );
+
+        let other = crate::digest::Digest::of(b"other");
+        let err =
+            verify_simple_signing(&payload, &annotations, &other, &policy, &root).unwrap_err();
+        assert!(matches!(err, TrustError::OtherDigest { .. }), "{err}");
+
+        // A detached signature over a file, as `openssl dgst -sha256 -sign` makes it.
+        let file = b"a file";
+        let sig: p256::ecdsa::DerSignature = key.sign(file);
+        verify_detached(
+            sig.as_bytes(),
+            None,
+            &ArtifactDigest::of(file),
+            &policy,
+            &root,
+        )
+        .unwrap();
+        let err = verify_detached(
+            sig.as_bytes(),
+            None,
+            &ArtifactDigest::of(b"b file"),
+            &policy,
+            &root,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the signature over the file does not verify with the signer's key"
+        );
+    }
+}
