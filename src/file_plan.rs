@@ -226,7 +226,16 @@ fn planned_signature(
         },
         (None, None) => return None,
     };
-    let verify = match (&verify.keyless, &verify.key) {
+    Some(PlannedSignature {
+        material,
+        verify: verify_source(verify)?,
+    })
+}
+
+/// A validated `verify:` (of a file or of a `spec.verify` image policy) as a policy, or the
+/// key file it names; `None` when it is not in one of its forms (validation refuses that).
+pub fn verify_source(verify: &VerifySpec) -> Option<VerifySource> {
+    Some(match (&verify.keyless, &verify.key) {
         (Some(keyless), _) => VerifySource::Policy(Policy::Keyless {
             issuer: keyless.issuer.clone(),
             identity: match (&keyless.identity, &keyless.identity_regexp) {
@@ -237,8 +246,7 @@ fn planned_signature(
         }),
         (None, Some(key)) => VerifySource::KeyFile(key.clone()),
         (None, None) => return None,
-    };
-    Some(PlannedSignature { material, verify })
+    })
 }
 
 /// The Kubernetes binaries for an exact version, per platform, with dl.k8s.io's `.sha256`.

@@ -61,6 +61,36 @@ pub struct Spec {
     /// OS packages with their dependency closure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub packages: Option<PackagesSpec>,
+    /// Who must have signed the images: the first policy whose `match` glob matches an
+    /// image's full reference applies; images no policy matches are not checked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub verify: Vec<ImagePolicySpec>,
+}
+
+/// One `spec.verify` policy: which images (`match`, a glob over the full reference), who
+/// must have signed them (`keyless` or `key`, as a file's `verify`), and what
+/// (`require: signature`, the default, or `attestation:<predicateType>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImagePolicySpec {
+    #[serde(rename = "match")]
+    pub pattern: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyless: Option<KeylessSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub require: Option<String>,
+}
+
+impl ImagePolicySpec {
+    /// Who must have signed, in the form a file's `verify:` has.
+    pub fn signer(&self) -> VerifySpec {
+        VerifySpec {
+            keyless: self.keyless.clone(),
+            key: self.key.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -307,6 +337,14 @@ impl Release {
                 fail(&file.url, format!("spec.files: `{}`: {message}", file.url))
             })?;
         }
+        for policy in &self.spec.verify {
+            check_image_policy(policy).map_err(|message| {
+                fail(
+                    &policy.pattern,
+                    format!("spec.verify: `{}`: {message}", policy.pattern),
+                )
+            })?;
+        }
         for (host, url) in &self.spec.upstreams {
             let upstream = parse_upstream(url)
                 .map_err(|message| fail(url, format!("spec.upstreams.{host}: {message}")))?;
@@ -362,6 +400,32 @@ impl Release {
     /// The bundle's base file name: `NAME-VERSION`.
     pub fn bundle_stem(&self) -> String {
         format!("{}-{}", self.metadata.name, self.metadata.version)
+    }
+}
+
+/// A `spec.verify` policy: a valid glob, one signer form, a known requirement.
+fn check_image_policy(policy: &ImagePolicySpec) -> Result<(), String> {
+    glob::Pattern::new(&policy.pattern).map_err(|e| format!("`match` is not a valid glob: {e}"))?;
+    check_signer(&policy.signer())?;
+    if let Some(require) = &policy.require {
+        require.parse::<crate::trust::Requirement>()?;
+    }
+    Ok(())
+}
+
+/// A `verify:` names one signer: keyless with exactly one identity form, or a key.
+fn check_signer(verify: &VerifySpec) -> Result<(), String> {
+    match (&verify.keyless, &verify.key) {
+        (Some(keyless), None)
+            if keyless.identity.is_some() != keyless.identity_regexp.is_some() =>
+        {
+            Ok(())
+        }
+        (Some(_), None) => {
+            Err("`keyless` needs exactly one of `identity` and `identityRegexp`".into())
+        }
+        (None, Some(_)) => Ok(()),
+        _ => Err("name one signer: `keyless: {issuer, identity}` or `key: FILE`".into()),
     }
 }
 

@@ -64,6 +64,21 @@ fn sha512_of(store: &Store, digest: &Digest) -> std::io::Result<String> {
     Ok(hex::encode(hasher.finalize()))
 }
 
+/// The policy a `verify:` names, reading a key file relative to the manifest.
+///
+/// Errors: the key file cannot be read (the message names it).
+pub fn load_policy(source: &VerifySource, manifest_dir: &Path) -> Result<Policy, String> {
+    match source {
+        VerifySource::Policy(policy) => Ok(policy.clone()),
+        VerifySource::KeyFile(path) => {
+            let full = manifest_dir.join(path);
+            std::fs::read_to_string(&full)
+                .map(|pem| Policy::Key { pem })
+                .map_err(|e| format!("cannot read the public key {}: {e}", full.display()))
+        }
+    }
+}
+
 /// What `verified_by` says of a signer.
 pub fn describe(signer: &Signer) -> String {
     let mut text = match &signer.method {
@@ -91,19 +106,7 @@ pub async fn verify(
     reporter: &dyn Reporter,
 ) -> Result<FilePin, ResolveError> {
     let url = &file.url;
-    let policy = match &signature.verify {
-        VerifySource::Policy(policy) => policy.clone(),
-        VerifySource::KeyFile(path) => {
-            let full = manifest_dir.join(path);
-            let pem = std::fs::read_to_string(&full).map_err(|e| {
-                failed(
-                    url,
-                    format!("cannot read the public key {}: {e}", full.display()),
-                )
-            })?;
-            Policy::Key { pem }
-        }
-    };
+    let policy = load_policy(&signature.verify, manifest_dir).map_err(|e| failed(url, e))?;
     let (materials, signer) = match &signature.material {
         SignatureMaterial::Bundle(bundle_url) => {
             let (bundle_pin, bytes) =

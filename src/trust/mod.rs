@@ -17,7 +17,7 @@ mod root;
 mod tests;
 
 pub use cosign::{verify_attestation, verify_detached, verify_simple_signing};
-pub use policy::{Identity, Policy, Signer, SignerMethod};
+pub use policy::{Identity, Policy, Requirement, Signer, SignerMethod};
 pub use root::TrustedRoot;
 
 use crate::digest::Digest;

@@ -25,6 +25,50 @@ pub enum Policy {
     Keyless { issuer: String, identity: Identity },
 }
 
+/// What a policy requires of an image: a signature, or an attestation of one predicate type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub enum Requirement {
+    Signature,
+    Attestation(String),
+}
+
+impl Requirement {
+    /// The thing required, in words (`signature`, `attestation`).
+    pub fn noun(&self) -> &'static str {
+        match self {
+            Requirement::Signature => "signature",
+            Requirement::Attestation(_) => "attestation",
+        }
+    }
+}
+
+impl std::str::FromStr for Requirement {
+    type Err = String;
+
+    /// `signature`, or `attestation:<predicateType>`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text.split_once(':') {
+            None if text == "signature" => Ok(Requirement::Signature),
+            Some(("attestation", predicate)) if !predicate.is_empty() => {
+                Ok(Requirement::Attestation(predicate.to_string()))
+            }
+            _ => Err(format!(
+                "`require: {text}` is not `signature` or `attestation:<predicateType>`"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Requirement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Requirement::Signature => write!(f, "signature"),
+            Requirement::Attestation(predicate) => write!(f, "attestation of type {predicate}"),
+        }
+    }
+}
+
 /// The certificate identity (SAN: an email or a URI) a keyless policy accepts.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
