@@ -450,9 +450,11 @@ spec:
         assert_eq!(release.spec.artifacts, ["registry.test/charts/app:1.2.0"]);
         assert_eq!(release.references().count(), 3);
         // No `artifacts` field: the canonical form (and so every lockfile) is unchanged.
-        assert!(!String::from_utf8(serde_json::to_vec(&parse(GOOD).unwrap()).unwrap())
-            .unwrap()
-            .contains("artifacts"));
+        assert!(
+            !String::from_utf8(serde_json::to_vec(&parse(GOOD).unwrap()).unwrap())
+                .unwrap()
+                .contains("artifacts")
+        );
         let err = parse(&text.replace("charts/app:1.2.0", "Charts!"))
             .unwrap_err()
             .to_string();

@@ -147,7 +147,10 @@ mod tests {
     #[test]
     fn images_stay_images() {
         let gzip = "application/vnd.oci.image.layer.v1.tar+gzip";
-        assert_eq!(kind(&manifest(OCI_IMAGE_CONFIG, &[gzip], None)), Kind::Image);
+        assert_eq!(
+            kind(&manifest(OCI_IMAGE_CONFIG, &[gzip], None)),
+            Kind::Image
+        );
         let docker = "application/vnd.docker.image.rootfs.diff.tar.gzip";
         assert_eq!(
             kind(&manifest(DOCKER_IMAGE_CONFIG, &[docker], None)),
@@ -177,7 +180,11 @@ mod tests {
         );
         let sbom = "application/spdx+json";
         assert_eq!(
-            kind(&manifest(OCI_EMPTY, &[sbom], Some("application/vnd.example.sbom"))),
+            kind(&manifest(
+                OCI_EMPTY,
+                &[sbom],
+                Some("application/vnd.example.sbom")
+            )),
             Kind::Artifact(Some("application/vnd.example.sbom".into()))
         );
         // cosign's `.sig`: an image config media type, simple-signing layers only.
@@ -214,7 +221,10 @@ mod tests {
             serde_json::to_vec(&v).unwrap()
         };
         let images = index(
-            vec![entry(Some(("linux", "amd64")), None), entry(Some(("unknown", "unknown")), None)],
+            vec![
+                entry(Some(("linux", "amd64")), None),
+                entry(Some(("unknown", "unknown")), None),
+            ],
             None,
         );
         assert_eq!(kind(&images), Kind::Image);

@@ -69,7 +69,12 @@ fn print_head(found: &Inspection) {
     println!();
 }
 
+/// Runnable images (the table is left out for a bundle of artifacts only).
 fn print_images(found: &Inspection) {
+    let only_artifacts = found.images.iter().all(|i| i.is_artifact());
+    if only_artifacts && !found.images.is_empty() {
+        return;
+    }
     let width = found
         .images
         .iter()
@@ -104,7 +109,9 @@ fn print_artifacts(found: &Inspection) {
     if artifacts.is_empty() {
         return;
     }
-    println!();
+    if artifacts.len() < found.images.len() {
+        println!();
+    }
     let width = artifacts
         .iter()
         .map(|a| a.reference.len())
