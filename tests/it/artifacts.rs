@@ -19,6 +19,7 @@ const HELM_CHART: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
 const VULNDB: &str = "application/vnd.example.vulndb.v1";
 const POLICY: &str = "application/vnd.example.policy.v1";
+const MODEL_CONFIG: &str = "application/vnd.example.model.config.v1";
 
 /// One artifact as pushed upstream: what a client at the site must get back.
 struct Pushed {
@@ -106,7 +107,7 @@ fn chart_tgz(work: &Path) -> Vec<u8> {
     std::fs::read(tgz).unwrap()
 }
 
-/// The four artifacts, pushed to `registry` with raw HTTP.
+/// The artifacts, pushed to `registry` with raw HTTP.
 fn push_artifacts(registry: &Registry, work: &Path) -> Vec<Pushed> {
     let oci = serde_json::json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST});
     let helm = push_manifest(
@@ -205,7 +206,21 @@ fn push_artifacts(registry: &Registry, work: &Path) -> Vec<Pushed> {
         OCI_MANIFEST,
         &signature.bytes,
     );
-    vec![helm, vulndb, all, signature]
+    // An artifact whose config is a large blob that is not JSON: it travels as data, and
+    // readers of the bundle's head still find every manifest.
+    let model: Vec<u8> = (0u32..5 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let big = push_manifest(
+        registry,
+        "data/model",
+        "1",
+        oci.clone(),
+        (MODEL_CONFIG, &model),
+        &[("application/vnd.example.model.weights.v1", b"weights")],
+        MODEL_CONFIG,
+    );
+    vec![helm, vulndb, all, signature, big]
 }
 
 /// GET `url` (plain HTTP), asserting the manifest `pushed` comes back byte for byte with
@@ -280,7 +295,7 @@ fn artifacts_lock_bundle_verify_serve_and_push_byte_for_byte() {
 
     // lock: each pinned with its artifact type, no platform; the index with every entry.
     let locked = outpost_ok(work, &["lock", "edge.yaml"]);
-    assert_eq!(locked.trim(), "locked 4 artifacts into edge.lock");
+    assert_eq!(locked.trim(), "locked 5 artifacts into edge.lock");
     let lock = read_json(&work.join("edge.lock"));
     for p in &pushed {
         let pin = lock["images"]
@@ -372,7 +387,7 @@ fn artifacts_lock_bundle_verify_serve_and_push_byte_for_byte() {
             p.reference()
         );
     }
-    assert!(text.contains("0 images, 4 artifacts, 0 files"), "{text}");
+    assert!(text.contains("0 images, 5 artifacts, 0 files"), "{text}");
 
     // serve: by tag and by digest, the upstream bytes with their own type; blobs too.
     let server = Server::start(work, &["bundles/edge-1.0.tar"]);
@@ -406,7 +421,7 @@ fn artifacts_lock_bundle_verify_serve_and_push_byte_for_byte() {
         ],
     );
     let out = json(&out);
-    assert_eq!(out["images"], 4, "{out}");
+    assert_eq!(out["images"], 5, "{out}");
     assert_eq!(out["reduced"], serde_json::json!([]), "{out}");
     for p in &pushed {
         let base = format!("{}/v2/{}", target.url(), p.repo);
