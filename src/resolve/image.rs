@@ -4,7 +4,9 @@
 //! records each child manifest carried with the platform its index entry names (variant and
 //! Windows build included), chosen by the one matcher (`Platform::select`, containerd's rule).
 //! An index pinned by digest in the manifest travels whole (every entry), since that digest
-//! promises exactly that index. A tag the previous lockfile pinned keeps its pin when it moved
+//! promises exactly that index. A platform-less OCI artifact (`crate::oci::artifact` says
+//! which manifests are) is pinned with its artifact type and no platform selection, and
+//! travels whole too. A tag the previous lockfile pinned keeps its pin when it moved
 //! upstream, unless the lock was asked to update it; either way the move is reported.
 
 use super::{Previous, ResolveError};
