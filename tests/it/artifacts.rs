@@ -1,9 +1,11 @@
 //! Platform-less OCI artifacts as first-class pins: a Helm chart pushed as OCI, an OCI 1.1
 //! artifact with the empty config, a cosign signature manifest (image config media type,
 //! simple-signing layer) and an index of artifacts, pushed raw into a real distribution
-//! registry. Each locks with its artifact type and no platform, bundles, verifies, is served
-//! by tag and by digest with its own bytes and `Content-Type`, is listed by inspect, and
-//! arrives in another registry with the same digest and bytes.
+//! registry (plus an artifact with a 5 MiB non-JSON config, and a runnable image listed under
+//! `spec.artifacts`, which stays an image). Each locks with its artifact type and no
+//! platform, bundles, verifies, is served by tag and by digest with its own bytes and
+//! `Content-Type`, is listed by inspect, and arrives in another registry with the same digest
+//! and bytes.
 
 use crate::common::*;
 use std::collections::BTreeMap;
@@ -28,7 +30,10 @@ struct Pushed {
     digest: String,
     media_type: String,
     bytes: Vec<u8>,
-    artifact_type: String,
+    /// `None` for a runnable image.
+    artifact_type: Option<String>,
+    /// Platforms pinned: none for an artifact.
+    platforms: Vec<&'static str>,
     /// Every blob and child manifest it carries (digest → bytes), its own manifest aside.
     carried: BTreeMap<String, Vec<u8>>,
 }
@@ -60,7 +65,7 @@ fn push_manifest(
     mut manifest: serde_json::Value,
     config: (&str, &[u8]),
     layers: &[(&str, &[u8])],
-    artifact_type: &str,
+    artifact_type: Option<&str>,
 ) -> Pushed {
     let mut carried = BTreeMap::new();
     for (_, bytes) in std::iter::once(&config).chain(layers) {
@@ -76,7 +81,12 @@ fn push_manifest(
         digest,
         media_type: OCI_MANIFEST.into(),
         bytes,
-        artifact_type: artifact_type.into(),
+        artifact_type: artifact_type.map(str::to_string),
+        platforms: if artifact_type.is_some() {
+            Vec::new()
+        } else {
+            vec!["linux/amd64"]
+        },
         carried,
     }
 }
@@ -120,7 +130,7 @@ fn push_artifacts(registry: &Registry, work: &Path) -> Vec<Pushed> {
             br#"{"apiVersion":"v2","name":"demo","version":"0.1.0"}"#,
         ),
         &[(HELM_CHART, &chart_tgz(work))],
-        HELM_CONFIG,
+        Some(HELM_CONFIG),
     );
     let with_type = |artifact_type: &str| {
         let mut m = oci.clone();
@@ -137,7 +147,7 @@ fn push_artifacts(registry: &Registry, work: &Path) -> Vec<Pushed> {
             "application/vnd.example.vulndb.layer.v1+gzip",
             b"CVE-2024-0001 7.5\n",
         )],
-        VULNDB,
+        Some(VULNDB),
     );
     let policy = push_manifest(
         registry,
@@ -146,7 +156,7 @@ fn push_artifacts(registry: &Registry, work: &Path) -> Vec<Pushed> {
         with_type(POLICY),
         (OCI_EMPTY, b"{}"),
         &[("application/vnd.example.policy.layer.v1", b"deny all\n")],
-        POLICY,
+        Some(POLICY),
     );
     // An index of both, with no platform and no artifact type of its own: named by its
     // first entry's manifest.
@@ -166,7 +176,8 @@ fn push_artifacts(registry: &Registry, work: &Path) -> Vec<Pushed> {
         digest: registry.put_manifest("data/vulndb", "all", OCI_INDEX, &index_bytes),
         media_type: OCI_INDEX.into(),
         bytes: index_bytes,
-        artifact_type: VULNDB.into(),
+        artifact_type: Some(VULNDB.into()),
+        platforms: Vec::new(),
         carried,
     };
     // cosign's signature of some image, under its tag scheme: an image config, one
@@ -193,7 +204,7 @@ fn push_artifacts(registry: &Registry, work: &Path) -> Vec<Pushed> {
         oci.clone(),
         (IMAGE_CONFIG, &config),
         &[(SIMPLE_SIGNING, &payload)],
-        IMAGE_CONFIG,
+        Some(IMAGE_CONFIG),
     );
     // The annotation cosign writes; re-push with it (the tag moves to the annotated bytes).
     let mut manifest: serde_json::Value = serde_json::from_slice(&signature.bytes).unwrap();
@@ -218,9 +229,39 @@ fn push_artifacts(registry: &Registry, work: &Path) -> Vec<Pushed> {
         oci.clone(),
         (MODEL_CONFIG, &model),
         &[("application/vnd.example.model.weights.v1", b"weights")],
-        MODEL_CONFIG,
+        Some(MODEL_CONFIG),
     );
-    vec![helm, vulndb, all, signature, big]
+    // A runnable image listed under spec.artifacts: pinned as an image all the same.
+    let layer_dir = work.join("layer");
+    std::fs::create_dir_all(&layer_dir).unwrap();
+    std::fs::write(layer_dir.join("tool"), "#!/bin/sh\necho tool\n").unwrap();
+    let tar = work.join("layer.tar");
+    run_ok(
+        Command::new("tar")
+            .arg("-cf")
+            .arg(&tar)
+            .arg("-C")
+            .arg(&layer_dir)
+            .arg("tool"),
+    );
+    let diff_id = sha256_file(&tar);
+    run_ok(Command::new("gzip").arg("-n").arg(&tar));
+    let layer = std::fs::read(work.join("layer.tar.gz")).unwrap();
+    let config = serde_json::to_vec(&serde_json::json!({
+        "architecture": "amd64", "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+    }))
+    .unwrap();
+    let tool = push_manifest(
+        registry,
+        "library/tool",
+        "1",
+        oci.clone(),
+        (IMAGE_CONFIG, &config),
+        &[("application/vnd.oci.image.layer.v1.tar+gzip", &layer)],
+        None,
+    );
+    vec![helm, vulndb, all, signature, big, tool]
 }
 
 /// GET `url` (plain HTTP), asserting the manifest `pushed` comes back byte for byte with
@@ -285,7 +326,7 @@ fn artifacts_lock_bundle_verify_serve_and_push_byte_for_byte() {
     std::fs::write(
         work.join("edge.yaml"),
         format!(
-            "apiVersion: outpost/v1alpha1\nkind: Release\nmetadata: {{name: edge, version: \"1.0\"}}\nspec:\n  platforms: [linux/amd64, linux/arm64]\n  images:\n{}  artifacts:\n{}  upstreams: {{registry.test: \"{}\"}}\n",
+            "apiVersion: outpost/v1alpha1\nkind: Release\nmetadata: {{name: edge, version: \"1.0\"}}\nspec:\n  platforms: [linux/amd64]\n  images:\n{}  artifacts:\n{}  upstreams: {{registry.test: \"{}\"}}\n",
             list(&images),
             list(&artifacts),
             upstream.url()
@@ -293,9 +334,13 @@ fn artifacts_lock_bundle_verify_serve_and_push_byte_for_byte() {
     )
     .unwrap();
 
-    // lock: each pinned with its artifact type, no platform; the index with every entry.
+    // lock: each artifact pinned with its artifact type and no platform (the index with
+    // every entry); the image with its platform and no artifact type.
     let locked = outpost_ok(work, &["lock", "edge.yaml"]);
-    assert_eq!(locked.trim(), "locked 5 artifacts into edge.lock");
+    assert_eq!(
+        locked.trim(),
+        "locked 1 image and 5 artifacts into edge.lock"
+    );
     let lock = read_json(&work.join("edge.lock"));
     for p in &pushed {
         let pin = lock["images"]
@@ -313,11 +358,17 @@ fn artifacts_lock_bundle_verify_serve_and_push_byte_for_byte() {
         );
         assert_eq!(
             pin["artifact_type"],
-            p.artifact_type.as_str(),
+            serde_json::json!(p.artifact_type),
             "{}",
             p.reference()
         );
-        assert_eq!(pin["platforms"], serde_json::json!([]), "{}", p.reference());
+        let platforms: Vec<&str> = pin["platforms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["platform"].as_str().unwrap())
+            .collect();
+        assert_eq!(platforms, p.platforms, "{}", p.reference());
     }
     let index = &pushed[2];
     let entries: Vec<&str> = lock["images"]
@@ -371,23 +422,23 @@ fn artifacts_lock_bundle_verify_serve_and_push_byte_for_byte() {
             .unwrap_or_else(|| panic!("{} not listed: {inspected}", p.reference()));
         assert_eq!(
             listed["artifact_type"],
-            p.artifact_type.as_str(),
+            serde_json::json!(p.artifact_type),
             "{}",
             p.reference()
         );
         assert_eq!(listed["size"], p.size(), "{}", p.reference());
-        assert_eq!(listed["platforms"], serde_json::json!([]));
+        assert_eq!(listed["platforms"], serde_json::json!(p.platforms));
     }
     let text = outpost_ok(work, &["bundle", "inspect", "bundles/edge-1.0.tar"]);
     for p in &pushed {
         assert!(
-            text.lines()
-                .any(|l| l.starts_with(&p.reference()) && l.ends_with(&p.artifact_type)),
+            text.lines().any(|l| l.starts_with(&p.reference())
+                && l.ends_with(p.artifact_type.as_deref().unwrap_or("linux/amd64"))),
             "{}: {text}",
             p.reference()
         );
     }
-    assert!(text.contains("0 images, 5 artifacts, 0 files"), "{text}");
+    assert!(text.contains("1 image, 5 artifacts, 0 files"), "{text}");
 
     // serve: by tag and by digest, the upstream bytes with their own type; blobs too.
     let server = Server::start(work, &["bundles/edge-1.0.tar"]);
@@ -421,7 +472,7 @@ fn artifacts_lock_bundle_verify_serve_and_push_byte_for_byte() {
         ],
     );
     let out = json(&out);
-    assert_eq!(out["images"], 5, "{out}");
+    assert_eq!(out["images"], 6, "{out}");
     assert_eq!(out["reduced"], serde_json::json!([]), "{out}");
     for p in &pushed {
         let base = format!("{}/v2/{}", target.url(), p.repo);
