@@ -187,8 +187,9 @@ fn apt_repository(
 }
 
 /// The `index.json` entry of a pinned image or artifact: its index or manifest, with the
-/// platforms carried and whether the index travels whole (always, for an artifact) (what pack writes, and what fetch walks to
-/// know which blobs to download).
+/// platforms carried and whether the index travels whole (always, for an artifact, whose
+/// descriptor also names its `artifactType` as OCI 1.1 descriptors do). What pack writes,
+/// and what fetch walks to know which blobs to download.
 pub fn image_entry(pin: &crate::lock::ImagePin) -> Entry {
     let platforms = pin
         .platforms
@@ -200,7 +201,7 @@ pub fn image_entry(pin: &crate::lock::ImagePin) -> Entry {
         digest: pin.digest.clone(),
         size: pin.size,
         platform: None,
-        artifact_type: None,
+        artifact_type: pin.artifact_type.clone(),
         annotations: BTreeMap::new(),
         urls: Vec::new(),
     };

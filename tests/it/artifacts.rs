@@ -408,6 +408,25 @@ fn artifacts_lock_bundle_verify_serve_and_push_byte_for_byte() {
         "{verified}"
     );
 
+    // The layout's index.json names each artifact's type on its entry, as OCI 1.1 does.
+    let layout = json(&run_ok(Command::new("tar").args([
+        "-xOf",
+        work.join("bundles/edge-1.0.tar").to_str().unwrap(),
+        "index.json",
+    ])));
+    for p in &pushed {
+        let entry = layout["manifests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| {
+                m["annotations"]["org.opencontainers.image.ref.name"] == p.reference().as_str()
+            })
+            .unwrap_or_else(|| panic!("{} not in index.json: {layout}", p.reference()));
+        assert_eq!(entry["digest"], p.digest.as_str());
+        assert_eq!(entry["artifactType"], serde_json::json!(p.artifact_type));
+    }
+
     // inspect: each artifact with its type and the bytes carried for it.
     let inspected = json(&outpost_ok(
         work,
