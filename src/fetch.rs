@@ -286,6 +286,10 @@ pub async fn fetch_all(
 /// bundle's graph carries): one written before outpost followed containerd's platform rule
 /// may have pinned another entry.
 fn check_platform_pins(store: &Store, pin: &crate::lock::ImagePin) -> Result<(), FetchError> {
+    if pin.artifact_type.is_some() {
+        // An artifact has no platforms: every entry of its index travels.
+        return Ok(());
+    }
     let bytes = store
         .read_bytes(&pin.digest)
         .map_err(|e| FetchError::Manifest {

@@ -121,8 +121,9 @@ pub struct ImagePin {
     /// The manifest carried for each requested platform.
     pub platforms: Vec<PlatformPin>,
     /// The index's other entries, carried too because the reference pins the index by
-    /// digest: that digest promises exactly this index, and registries that check an
-    /// index's entries on push (distribution, Harbor) accept it only whole.
+    /// digest (that digest promises exactly this index, and registries that check an
+    /// index's entries on push, distribution and Harbor, accept it only whole), or because
+    /// the index is an artifact (every entry of it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub also_carried: Vec<PlatformPin>,
     /// Set for a platform-less OCI artifact (a Helm chart pushed as OCI, a signature, an

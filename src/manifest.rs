@@ -43,6 +43,11 @@ pub struct Spec {
     /// Image references, by tag or by digest.
     #[serde(default)]
     pub images: Vec<String>,
+    /// Platform-less OCI artifacts listed on their own (a Helm chart, a vulnerability
+    /// database, a policy bundle), by tag or by digest: pinned whole, with no platform
+    /// selection (a reference that turns out to be a runnable image is pinned as one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub artifacts: Vec<String>,
     /// Registry or file host → base URL (`http://127.0.0.1:5000`), for loopback upstreams
     /// and internal proxies; a path is a file host's base path
     /// (`https://artifactory.corp/artifactory/api/generic/dl-k8s/`) or a registry's
@@ -332,6 +337,10 @@ impl Release {
             crate::reference::parse(image)
                 .map_err(|message| fail(image, format!("spec.images: {message}")))?;
         }
+        for artifact in &self.spec.artifacts {
+            crate::reference::parse(artifact)
+                .map_err(|message| fail(artifact, format!("spec.artifacts: {message}")))?;
+        }
         for file in &self.spec.files {
             check_file_signature(file).map_err(|message| {
                 fail(&file.url, format!("spec.files: `{}`: {message}", file.url))
@@ -357,14 +366,19 @@ impl Release {
         Ok(())
     }
 
-    /// The registry hosts `spec.images` names (whose upstream path is a repository prefix).
+    /// The registry hosts `spec.images` and `spec.artifacts` name (whose upstream path is a
+    /// repository prefix).
     fn registry_hosts(&self) -> std::collections::BTreeSet<String> {
-        self.spec
-            .images
-            .iter()
+        self.references()
             .filter_map(|image| crate::reference::parse(image).ok())
             .map(|reference| reference.registry().to_string())
             .collect()
+    }
+
+    /// Every registry reference the manifest names itself: `spec.images`, then
+    /// `spec.artifacts`.
+    pub fn references(&self) -> impl Iterator<Item = &String> {
+        self.spec.images.iter().chain(&self.spec.artifacts)
     }
 
     /// Platforms, parsed (validated at load).
@@ -584,6 +598,37 @@ spec:
             .unwrap_err()
             .to_string();
         assert!(err.contains("must start with http:// or https://"), "{err}");
+    }
+
+    #[test]
+    fn artifacts_are_listed_and_located() {
+        let text = GOOD.replace(
+            "  upstreams:",
+            "  artifacts: [registry.test/charts/app:1.2.0]\n  upstreams:",
+        );
+        let release = parse(&text).unwrap();
+        assert_eq!(release.spec.artifacts, ["registry.test/charts/app:1.2.0"]);
+        assert_eq!(release.references().count(), 3);
+        // No `artifacts` field: the canonical form (and so every lockfile) is unchanged.
+        assert!(
+            !String::from_utf8(serde_json::to_vec(&parse(GOOD).unwrap()).unwrap())
+                .unwrap()
+                .contains("artifacts")
+        );
+        let err = parse(&text.replace("charts/app:1.2.0", "Charts!"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("m.yaml:9:15: spec.artifacts: `registry.test/Charts!`"),
+            "{err}"
+        );
+        let err = parse(&text.replace("artifacts:", "artefacts:"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("m.yaml:9:3: spec: unknown field `artefacts`"),
+            "{err}"
+        );
     }
 
     #[test]

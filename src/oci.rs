@@ -3,6 +3,8 @@
 //! The original bytes are always what gets stored and served; these types exist to find the
 //! children of a manifest or index (and their platforms). Unknown fields are ignored.
 
+pub mod artifact;
+
 use crate::digest::Digest;
 use crate::platform::Platform;
 use serde::{Deserialize, Serialize};

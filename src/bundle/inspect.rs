@@ -79,6 +79,17 @@ pub struct ImageInfo {
     /// Bytes of everything carried for this image (shared layers counted in each image).
     pub size: u64,
     pub layers: usize,
+    /// Set for a platform-less OCI artifact (a Helm chart, a signature, an SBOM): its
+    /// artifact type. Such an entry has no platforms and travels whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+}
+
+impl ImageInfo {
+    /// Whether this entry is a platform-less OCI artifact rather than a runnable image.
+    pub fn is_artifact(&self) -> bool {
+        self.artifact_type.is_some()
+    }
 }
 
 pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
@@ -161,7 +172,17 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
                 }
             }
             EntryKind::Lockfile => lockfile = Some(entry.descriptor.digest.clone()),
-            EntryKind::Image { .. } | EntryKind::Other => images.push(ImageInfo {
+            EntryKind::Image { artifact_type, .. } => images.push(ImageInfo {
+                reference: entry.name(),
+                digest: entry.descriptor.digest.clone(),
+                media_type: entry.descriptor.media_type.clone(),
+                platforms: entry.platforms().iter().map(|p| p.to_string()).collect(),
+                whole_index: entry.whole_index() && artifact_type.is_none(),
+                size,
+                layers: data.len(),
+                artifact_type: artifact_type.clone(),
+            }),
+            EntryKind::Other => images.push(ImageInfo {
                 reference: entry.name(),
                 digest: entry.descriptor.digest.clone(),
                 media_type: entry.descriptor.media_type.clone(),
@@ -169,6 +190,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
                 whole_index: entry.whole_index(),
                 size,
                 layers: data.len(),
+                artifact_type: None,
             }),
         }
     }

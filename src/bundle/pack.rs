@@ -188,9 +188,10 @@ fn apt_repository(
     Ok(files)
 }
 
-/// The `index.json` entry of a pinned image: its index or manifest, with the platforms
-/// carried and whether the index travels whole (what pack writes, and what fetch walks to
-/// know which blobs to download).
+/// The `index.json` entry of a pinned image or artifact: its index or manifest, with the
+/// platforms carried and whether the index travels whole (always, for an artifact, whose
+/// descriptor also names its `artifactType` as OCI 1.1 descriptors do). What pack writes,
+/// and what fetch walks to know which blobs to download.
 pub fn image_entry(pin: &crate::lock::ImagePin) -> Entry {
     let platforms = pin
         .platforms
@@ -202,11 +203,15 @@ pub fn image_entry(pin: &crate::lock::ImagePin) -> Entry {
         digest: pin.digest.clone(),
         size: pin.size,
         platform: None,
-        artifact_type: None,
+        artifact_type: pin.artifact_type.clone(),
         annotations: BTreeMap::new(),
         urls: Vec::new(),
     };
-    Entry::image(descriptor, &pin.reference, platforms, pin.whole_index())
+    match &pin.artifact_type {
+        // A platform-less artifact travels whole; a referrer would name its subject.
+        Some(artifact_type) => Entry::artifact(descriptor, &pin.reference, artifact_type, None),
+        None => Entry::image(descriptor, &pin.reference, platforms, pin.whole_index()),
+    }
 }
 
 /// Works out `index.json` and the blob order from the lockfile and the cache.
@@ -250,8 +255,11 @@ pub fn plan(
             message: e.to_string(),
         },
     )?;
-    let (mut metadata, data): (Vec<Carried>, Vec<Carried>) =
-        walked.into_iter().partition(|c| c.role != Role::Data);
+    // An artifact's "config" may be any blob: one too large to be metadata goes with the
+    // data, so that readers of the head (inspect) find every manifest before it.
+    let (mut metadata, data): (Vec<Carried>, Vec<Carried>) = walked
+        .into_iter()
+        .partition(|c| c.role != Role::Data && c.descriptor.size <= oci::MAX_MANIFEST_SIZE);
     metadata.extend(data);
     let mut omitted = (0usize, 0u64);
     if let Some(base) = base {

@@ -4,7 +4,9 @@
 //! records each child manifest carried with the platform its index entry names (variant and
 //! Windows build included), chosen by the one matcher (`Platform::select`, containerd's rule).
 //! An index pinned by digest in the manifest travels whole (every entry), since that digest
-//! promises exactly that index. A tag the previous lockfile pinned keeps its pin when it moved
+//! promises exactly that index. A platform-less OCI artifact (`crate::oci::artifact` says
+//! which manifests are) is pinned with its artifact type and no platform selection, and
+//! travels whole too. A tag the previous lockfile pinned keeps its pin when it moved
 //! upstream, unless the lock was asked to update it; either way the move is reported.
 
 use super::{Previous, ResolveError};
@@ -12,6 +14,7 @@ use crate::digest::Digest;
 use crate::fetch::FetchError;
 use crate::lock::{ImagePin, PlatformPin};
 use crate::manifest::Release;
+use crate::oci::artifact::{self, Kind};
 use crate::oci::{
     carried_children, select_platform, ConfigPlatform, Descriptor, Parsed, PlatformField,
 };
@@ -51,7 +54,7 @@ pub async fn resolve_all(
     reporter: &dyn Reporter,
 ) -> Result<(Vec<ImagePin>, Vec<MovedTag>), ResolveError> {
     let platforms = release.platforms();
-    let mut wanted: Vec<&String> = release.spec.images.iter().chain(implied.iter()).collect();
+    let mut wanted: Vec<&String> = release.references().chain(implied.iter()).collect();
     wanted.sort();
     wanted.dedup();
     let references = wanted
@@ -174,6 +177,9 @@ async fn pin_top(
             source,
         }
     })?;
+    if let Kind::Artifact(known) = artifact::classify(&top.bytes, &parsed) {
+        return pin_artifact(registry, store, reference, top, &parsed, known, reporter).await;
+    }
     let platform_pins = match &parsed {
         Parsed::Index { manifests, .. } => index_pins(&image, manifests, platforms)?,
         Parsed::Image { config, .. } => {
@@ -215,6 +221,77 @@ async fn pin_top(
         artifact_type: None,
         referrers: Vec::new(),
     })
+}
+
+/// Pins a platform-less OCI artifact (see [`crate::oci::artifact`]): no platform, no
+/// config read; it travels whole, every entry of an index with it. An index whose bytes
+/// name no artifact type is named by its first entry's manifest.
+async fn pin_artifact(
+    registry: &Registry,
+    store: &Store,
+    reference: &Reference,
+    top: RawManifest,
+    parsed: &Parsed,
+    known: Option<String>,
+    reporter: &dyn Reporter,
+) -> Result<ImagePin, ResolveError> {
+    let (artifact_type, also_carried) = match parsed {
+        Parsed::Index { manifests, .. } => {
+            let artifact_type = match (known, manifests.first()) {
+                (Some(known), _) => known,
+                (None, Some(first)) => {
+                    first_entry_type(registry, store, reference, first, reporter).await?
+                }
+                (None, None) => top.media_type.clone(),
+            };
+            (artifact_type, other_entries(manifests, &[]))
+        }
+        Parsed::Image { config, .. } => (
+            known.unwrap_or_else(|| config.media_type.clone()),
+            Vec::new(),
+        ),
+    };
+    Ok(ImagePin {
+        reference: reference.whole(),
+        digest: top.digest,
+        media_type: top.media_type,
+        size: top.bytes.len() as u64,
+        platforms: Vec::new(),
+        also_carried,
+        artifact_type: Some(artifact_type),
+        referrers: Vec::new(),
+    })
+}
+
+/// The artifact type of an index entry's manifest, fetched by digest (and kept in the
+/// cache, where `fetch` finds it).
+async fn first_entry_type(
+    registry: &Registry,
+    store: &Store,
+    reference: &Reference,
+    entry: &Descriptor,
+    reporter: &dyn Reporter,
+) -> Result<String, ResolveError> {
+    let image = reference.whole();
+    let by_digest = Reference::with_digest(
+        reference.registry().to_string(),
+        reference.repository().to_string(),
+        entry.digest.to_string(),
+    );
+    let child = registry.manifest_retried(&by_digest, reporter).await?;
+    store
+        .put_bytes(&child.digest, &child.bytes)
+        .map_err(|source| ResolveError::Store {
+            image: image.clone(),
+            source,
+        })?;
+    let parsed = Parsed::from_bytes(&child.bytes, Some(&entry.media_type)).map_err(|source| {
+        RegistryError::Manifest {
+            reference: by_digest.whole(),
+            source,
+        }
+    })?;
+    Ok(artifact::artifact_type_of(&child.bytes, &parsed))
 }
 
 /// The entries of an index that the requested platforms do not already carry, each once

@@ -19,7 +19,7 @@ pub struct Plan {
 /// Plans `release` without any network access.
 pub fn plan(release: &Release) -> Result<Plan, ResolveError> {
     let files = files::dry_run_urls(release);
-    let mut images: Vec<String> = release.spec.images.clone();
+    let mut images: Vec<String> = release.references().cloned().collect();
     if let Some(k) = release.spec.kubernetes.as_ref().filter(|k| k.images) {
         if kubernetes::is_marker(&k.version) {
             images.push(format!(

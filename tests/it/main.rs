@@ -10,6 +10,7 @@ mod apt_multiarch;
 mod apt_repository;
 mod apt_resolver;
 mod apt_variants;
+mod artifacts;
 mod attacks_bundle;
 mod attacks_server;
 mod bundle_build;

@@ -15,11 +15,19 @@ pub fn inspect(args: &InspectArgs) -> Result<(), CliError> {
     }
     print_head(&found);
     print_images(&found);
+    print_artifacts(&found);
     print_files(&found);
     println!();
+    let artifacts = found.images.iter().filter(|i| i.is_artifact()).count() as u64;
+    let images = found.images.len() as u64 - artifacts;
+    let artifacts = if artifacts > 0 {
+        format!("{}, ", plural(artifacts, "artifact"))
+    } else {
+        String::new()
+    };
     println!(
-        "{}, {}, {}, {} of content",
-        plural(found.images.len() as u64, "image"),
+        "{}, {artifacts}{}, {}, {} of content",
+        plural(images, "image"),
         plural(found.files.len() as u64, "file"),
         plural(found.blobs as u64, "unique blob"),
         mib(found.unique_bytes)
@@ -61,7 +69,12 @@ fn print_head(found: &Inspection) {
     println!();
 }
 
+/// Runnable images (the table is left out for a bundle of artifacts only).
 fn print_images(found: &Inspection) {
+    let only_artifacts = found.images.iter().all(|i| i.is_artifact());
+    if only_artifacts && !found.images.is_empty() {
+        return;
+    }
     let width = found
         .images
         .iter()
@@ -73,7 +86,7 @@ fn print_images(found: &Inspection) {
         "{:width$}  {:<19}  {:>10}  {:>6}  PLATFORMS",
         "IMAGE", "DIGEST", "SIZE", "LAYERS"
     );
-    for image in &found.images {
+    for image in found.images.iter().filter(|i| !i.is_artifact()) {
         println!(
             "{:width$}  {:<19}  {:>10}  {:>6}  {}{}",
             image.reference,
@@ -87,6 +100,45 @@ fn print_images(found: &Inspection) {
                 ""
             }
         );
+    }
+}
+
+/// Platform-less OCI artifacts: reference, digest, size and artifact type.
+fn print_artifacts(found: &Inspection) {
+    let artifacts: Vec<_> = found.images.iter().filter(|i| i.is_artifact()).collect();
+    if artifacts.is_empty() {
+        return;
+    }
+    if artifacts.len() < found.images.len() {
+        println!();
+    }
+    let width = artifacts
+        .iter()
+        .map(|a| a.reference.len())
+        .max()
+        .unwrap_or(8)
+        .max(8);
+    println!(
+        "{:width$}  {:<19}  {:>10}  ARTIFACT TYPE",
+        "ARTIFACT", "DIGEST", "SIZE"
+    );
+    for artifact in artifacts {
+        println!(
+            "{:width$}  {:<19}  {:>10}  {}",
+            artifact.reference,
+            &artifact.digest.to_string()[..19],
+            size_text(artifact.size),
+            artifact.artifact_type.as_deref().unwrap_or_default(),
+        );
+    }
+}
+
+/// Bytes, KiB or MiB: artifacts are often a few hundred bytes.
+fn size_text(bytes: u64) -> String {
+    match bytes {
+        0..1024 => format!("{bytes} B"),
+        1024..1048576 => format!("{:.1} KiB", bytes as f64 / 1024.0),
+        _ => mib(bytes),
     }
 }
 

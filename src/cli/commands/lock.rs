@@ -55,8 +55,14 @@ pub fn lock(settings: &LockSettings) -> Result<(), CliError> {
 
 /// `2 images, 1 file and 12 packages`, leaving out the kinds with none.
 fn what_was_locked(lockfile: &Lockfile) -> String {
+    let artifacts = lockfile
+        .images
+        .iter()
+        .filter(|i| i.artifact_type.is_some())
+        .count();
     let kinds: Vec<String> = [
-        (lockfile.images.len(), "image"),
+        (lockfile.images.len() - artifacts, "image"),
+        (artifacts, "artifact"),
         (lockfile.files.len(), "file"),
         (lockfile.debs.len(), "package"),
     ]

@@ -55,6 +55,75 @@ impl Registry {
     }
 }
 
+impl Registry {
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Uploads `bytes` as a blob of `repo` the way the distribution spec's monolithic upload
+    /// goes (POST for a session, one PUT with the bytes and the digest); returns the digest.
+    pub fn put_blob(&self, repo: &str, bytes: &[u8]) -> String {
+        let digest = format!("sha256:{}", super::sha256_hex(bytes));
+        let started = super::http(
+            "POST",
+            &format!("{}/v2/{repo}/blobs/uploads/", self.url()),
+            &["-H", "Content-Length: 0"],
+        );
+        assert_eq!(started.status, 202, "upload to {repo}: {}", started.text());
+        let location = started.header("Location").unwrap();
+        let location = if location.starts_with('/') {
+            format!("{}{location}", self.url())
+        } else {
+            location
+        };
+        let separator = if location.contains('?') { '&' } else { '?' };
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("blob");
+        std::fs::write(&file, bytes).unwrap();
+        let data = format!("@{}", file.display());
+        let put = super::http(
+            "PUT",
+            &format!("{location}{separator}digest={digest}"),
+            &[
+                "-H",
+                "Content-Type: application/octet-stream",
+                "--data-binary",
+                &data,
+            ],
+        );
+        assert_eq!(put.status, 201, "blob {digest} to {repo}: {}", put.text());
+        digest
+    }
+
+    /// PUTs manifest `bytes` (of `media_type`) as `repo:reference`; returns their digest.
+    pub fn put_manifest(
+        &self,
+        repo: &str,
+        reference: &str,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("manifest");
+        std::fs::write(&file, bytes).unwrap();
+        let data = format!("@{}", file.display());
+        let content_type = format!("Content-Type: {media_type}");
+        let put = super::http(
+            "PUT",
+            &format!("{}/v2/{repo}/manifests/{reference}", self.url()),
+            &["-H", &content_type, "--data-binary", &data],
+        );
+        assert_eq!(
+            put.status,
+            201,
+            "manifest {repo}:{reference}: {}",
+            put.text()
+        );
+        format!("sha256:{}", super::sha256_hex(bytes))
+    }
+}
+
 impl Drop for Registry {
     fn drop(&mut self) {
         let _ = self.child.kill();
