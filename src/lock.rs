@@ -30,6 +30,10 @@ pub struct Lockfile {
     pub files: Vec<FilePin>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub debs: Vec<DebPin>,
+    /// sha256 of the Sigstore trusted root upstream signatures were checked against (kept
+    /// in the cache; the bundle carries it), when any were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trusted_root: Option<Digest>,
 }
 
 /// One Debian package, pinned by the sha256 its signed index gives.
@@ -135,6 +139,27 @@ pub struct ImagePin {
     /// to those, to a bounded depth), carried with it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub referrers: Vec<ReferrerPin>,
+    /// The upstream signatures a `spec.verify` policy required, as they held at lock: one
+    /// for the image's own digest, or one per platform manifest carried.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signatures: Vec<ImageSignature>,
+}
+
+/// An upstream signature (or attestation) of an image that held under a policy at lock; the
+/// site checks it again, offline, from the bundle ([`crate::bundle::upstream`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageSignature {
+    /// The digest signed: the image's index or manifest, or one platform manifest.
+    pub subject: Digest,
+    /// The referrer that holds the signature (one of the image's `referrers`).
+    pub signature: Digest,
+    /// The referrer's layer that verified (simple-signing payload, DSSE envelope or
+    /// Sigstore bundle).
+    pub layer: Digest,
+    pub policy: crate::trust::Policy,
+    pub require: crate::trust::Requirement,
+    pub signer: crate::trust::Signer,
 }
 
 /// One referrer of an image (or of another referrer): an OCI 1.1 artifact whose `subject`
@@ -315,6 +340,7 @@ mod tests {
             also_carried: Vec::new(),
             artifact_type: None,
             referrers: Vec::new(),
+            signatures: Vec::new(),
         };
         Lockfile {
             version: LOCK_VERSION,
@@ -328,6 +354,7 @@ mod tests {
             images: vec![pin("b.test/z:1"), pin("a.test/a:1")],
             files: Vec::new(),
             debs: Vec::new(),
+            trusted_root: None,
         }
     }
 

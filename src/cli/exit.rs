@@ -193,9 +193,12 @@ impl HasExitStatus for ResolveError {
             | ResolveError::AptIndex { .. }
             | ResolveError::AptHttp { .. }
             | ResolveError::AptSourceNeeded { .. } => ExitStatus::Upstream,
-            ResolveError::FileSignature { .. } => ExitStatus::Verify,
+            ResolveError::FileSignature { .. } | ResolveError::Unsigned { .. } => {
+                ExitStatus::Verify
+            }
             ResolveError::PlatformMissing { .. }
             | ResolveError::TrustedRoot { .. }
+            | ResolveError::Policy { .. }
             | ResolveError::PlatformAmbiguous { .. }
             | ResolveError::UpdateUnknown { .. }
             | ResolveError::Reference(_)

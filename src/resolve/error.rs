@@ -71,6 +71,17 @@ pub enum ResolveError {
     /// A file's upstream signature does not verify (or its material cannot be had).
     #[error("{url}: signature not verified: {message}")]
     FileSignature { url: String, message: String },
+    #[error("{image}{}: no valid upstream {}: expected {expected}; found {found}", if platforms.is_empty() { String::new() } else { format!(" ({})", platforms.join(", ")) }, if expected.contains("attestation") { "attestation" } else { "signature" })]
+    Unsigned {
+        image: String,
+        /// The platforms whose manifests lack one (when neither the index is signed nor
+        /// every platform manifest).
+        platforms: Vec<String>,
+        expected: String,
+        found: String,
+    },
+    #[error("spec.verify `{pattern}`: {message}")]
+    Policy { pattern: String, message: String },
     #[error("trusted root {path}: {message} (give a Sigstore trusted_root.json)")]
     TrustedRoot {
         path: std::path::PathBuf,

@@ -220,6 +220,7 @@ async fn pin_top(
         also_carried,
         artifact_type: None,
         referrers: Vec::new(),
+        signatures: Vec::new(),
     })
 }
 
@@ -260,6 +261,7 @@ async fn pin_artifact(
         also_carried,
         artifact_type: Some(artifact_type),
         referrers: Vec::new(),
+        signatures: Vec::new(),
     })
 }
 

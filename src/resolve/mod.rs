@@ -9,6 +9,7 @@ pub mod files;
 pub mod image;
 pub mod plan;
 mod signed;
+pub mod verify;
 
 use crate::digest::Digest;
 use crate::lock::{Lockfile, ReleaseId, LOCK_VERSION};
@@ -140,7 +141,24 @@ pub async fn lock(
         reporter,
     )
     .await?;
+    let mut images = images;
+    let policies = image_policies(release)?;
+    verify::check_all(&mut images, &policies, registry, store, &root, reporter).await?;
     let debs = apt::resolve(release, &http, store, &settings.etc_apt, reporter).await?;
+    let checked_any = images.iter().any(|i| !i.signatures.is_empty())
+        || resolved.files.iter().any(|f| f.signature.is_some());
+    let trusted_root = if checked_any {
+        let digest = Digest::of(root.bytes());
+        store
+            .put_bytes(&digest, root.bytes())
+            .map_err(|source| ResolveError::Store {
+                image: "the Sigstore trusted root".into(),
+                source,
+            })?;
+        Some(digest)
+    } else {
+        None
+    };
     let mut lockfile = Lockfile {
         version: LOCK_VERSION,
         release: ReleaseId {
@@ -153,9 +171,38 @@ pub async fn lock(
         images,
         files: resolved.files,
         debs,
+        trusted_root,
     };
     lockfile.canonicalize();
     Ok(Locked { lockfile, moved })
+}
+
+/// `spec.verify`, ready to check: key files read (relative to the manifest), requirements
+/// parsed (validated at load).
+fn image_policies(release: &Release) -> Result<Vec<verify::ImagePolicy>, ResolveError> {
+    release
+        .spec
+        .verify
+        .iter()
+        .map(|spec| {
+            let bad = |message: String| ResolveError::Policy {
+                pattern: spec.pattern.clone(),
+                message,
+            };
+            let source = crate::file_plan::verify_source(&spec.signer())
+                .ok_or_else(|| bad("name one signer: `keyless` or `key`".into()))?;
+            let policy = signed::load_policy(&source, &release.dir).map_err(bad)?;
+            let require = match &spec.require {
+                Some(text) => text.parse().map_err(bad)?,
+                None => crate::trust::Requirement::Signature,
+            };
+            Ok(verify::ImagePolicy {
+                pattern: spec.pattern.clone(),
+                policy,
+                require,
+            })
+        })
+        .collect()
 }
 
 /// The Sigstore trusted root keyless signatures are checked against.

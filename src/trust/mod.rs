@@ -154,3 +154,10 @@ pub fn verify_bundle(
         root,
     )
 }
+
+/// The fingerprint (sha256 hex of the SPKI DER) of a PEM public key, as signers show it.
+///
+/// Errors: the text is not a usable PEM `PUBLIC KEY`.
+pub fn key_fingerprint(pem: &str) -> Result<String, TrustError> {
+    key::PublicKey::from_pem(pem).map(|key| key.fingerprint())
+}
