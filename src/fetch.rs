@@ -217,11 +217,18 @@ pub async fn fetch_all(
         },
     )?;
     let debs = lock.debs.iter().map(|d| (&d.sha256, d.size, &d.url));
+    let material = lock
+        .files
+        .iter()
+        .filter_map(|f| f.signature.as_ref())
+        .flat_map(|s| &s.material)
+        .map(|m| (&m.sha256, m.size, &m.url));
     for (sha256, size, url) in lock
         .files
         .iter()
         .map(|f| (&f.sha256, f.size, &f.url))
         .chain(debs)
+        .chain(material)
     {
         let file = FileWant { sha256, size, url };
         wanted.entry(file.sha256.clone()).or_insert_with(|| Wanted {

@@ -103,6 +103,7 @@ pub struct SignatureMaterialPin {
     pub role: String,
     pub url: String,
     pub sha256: Digest,
+    pub size: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -40,6 +40,9 @@ const ENTRY_KIND: &str = "io.outpost.kind";
 const ARTIFACT_TYPE: &str = "io.outpost.artifact.type";
 /// On a referrer entry: the digest it refers to.
 const SUBJECT: &str = "io.outpost.subject";
+/// On an image or file entry: who signed it upstream, as verified at lock (a JSON list of
+/// signers).
+const UPSTREAM_SIGNERS: &str = "io.outpost.upstream.signers";
 const FILE_PATH: &str = "io.outpost.file.path";
 const FILE_INSECURE: &str = "io.outpost.file.insecure";
 
@@ -74,6 +77,8 @@ pub enum EntryKind {
     },
     /// The lockfile the bundle was built from, as an artifact.
     Lockfile,
+    /// The Sigstore trusted root upstream signatures were checked against, as an artifact.
+    TrustedRoot,
     /// An entry this version of outpost does not know; carried and verified, not served.
     Other,
 }
@@ -142,6 +147,7 @@ impl Entry {
             EntryKind::Image { reference, .. } => reference.clone(),
             EntryKind::File { path, .. } => path.clone(),
             EntryKind::Lockfile => "lockfile".to_string(),
+            EntryKind::TrustedRoot => "trusted root".to_string(),
             EntryKind::Other => self.descriptor.digest.to_string(),
         }
     }
@@ -152,6 +158,27 @@ impl Entry {
             EntryKind::Image { platforms, .. } => platforms,
             _ => &[],
         }
+    }
+
+    /// Records who signed this entry upstream (verified at lock), for `inspect`.
+    pub fn with_signers(mut self, signers: &[crate::trust::Signer]) -> Entry {
+        if !signers.is_empty() {
+            let json = serde_json::to_string(signers).unwrap_or_default();
+            self.descriptor
+                .annotations
+                .insert(UPSTREAM_SIGNERS.into(), json);
+        }
+        self
+    }
+
+    /// Who signed this entry upstream, as recorded at build (not proof: `bundle verify
+    /// --upstream` checks the signatures themselves).
+    pub fn signers(&self) -> Vec<crate::trust::Signer> {
+        self.descriptor
+            .annotations
+            .get(UPSTREAM_SIGNERS)
+            .and_then(|json| serde_json::from_str(json).ok())
+            .unwrap_or_default()
     }
 
     /// Reads an entry's kind from its annotations (the one entry classifier).
@@ -178,6 +205,8 @@ impl Entry {
             }
         } else if note(ENTRY_KIND).map(String::as_str) == Some("lockfile") {
             EntryKind::Lockfile
+        } else if note(ENTRY_KIND).map(String::as_str) == Some("trusted-root") {
+            EntryKind::TrustedRoot
         } else {
             EntryKind::Other
         };
@@ -222,6 +251,9 @@ impl Entry {
             }
             EntryKind::Lockfile => {
                 notes.insert(ENTRY_KIND.into(), "lockfile".into());
+            }
+            EntryKind::TrustedRoot => {
+                notes.insert(ENTRY_KIND.into(), "trusted-root".into());
             }
             EntryKind::Other => {}
         }

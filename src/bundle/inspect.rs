@@ -35,6 +35,9 @@ pub struct Inspection {
     pub index_digest: Digest,
     pub images: Vec<ImageInfo>,
     pub lockfile: Option<Digest>,
+    /// The Sigstore trusted root carried for re-verifying upstream signatures (its artifact
+    /// manifest's digest).
+    pub trusted_root: Option<Digest>,
     pub kubernetes_version: Option<String>,
     pub files: Vec<FileInfo>,
     pub blobs: usize,
@@ -65,6 +68,9 @@ pub struct FileInfo {
     pub size: u64,
     /// Pinned without an upstream checksum.
     pub insecure: bool,
+    /// Who signed it upstream, as verified at lock (empty: no signature was required).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signers: Vec<crate::trust::Signer>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -83,6 +89,9 @@ pub struct ImageInfo {
     /// artifact type. Such an entry has no platforms and travels whole.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub artifact_type: Option<String>,
+    /// Who signed it upstream, as verified at lock (empty: no policy matched it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signers: Vec<crate::trust::Signer>,
 }
 
 impl ImageInfo {
@@ -139,6 +148,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
     let mut images = Vec::new();
     let mut files = Vec::new();
     let mut lockfile = None;
+    let mut trusted_root = None;
     let is_delta = head.delta.is_some();
     let mut unique: HashMap<Digest, u64> = HashMap::new();
     for entry in &head.entries {
@@ -162,16 +172,19 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
         let data: Vec<&Carried> = reachable.iter().filter(|c| c.role == Role::Data).collect();
         match &entry.kind {
             EntryKind::File { path, insecure } => {
-                if let Some(layer) = data.last() {
+                // The content is the first layer; an upstream signature may follow it.
+                if let Some(layer) = data.first() {
                     files.push(FileInfo {
                         path: path.clone(),
                         digest: layer.descriptor.digest.clone(),
                         size: layer.descriptor.size,
                         insecure: *insecure,
+                        signers: entry.signers(),
                     });
                 }
             }
             EntryKind::Lockfile => lockfile = Some(entry.descriptor.digest.clone()),
+            EntryKind::TrustedRoot => trusted_root = Some(entry.descriptor.digest.clone()),
             EntryKind::Image { artifact_type, .. } => images.push(ImageInfo {
                 reference: entry.name(),
                 digest: entry.descriptor.digest.clone(),
@@ -181,6 +194,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
                 size,
                 layers: data.len(),
                 artifact_type: artifact_type.clone(),
+                signers: entry.signers(),
             }),
             EntryKind::Other => images.push(ImageInfo {
                 reference: entry.name(),
@@ -191,6 +205,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
                 size,
                 layers: data.len(),
                 artifact_type: None,
+                signers: Vec::new(),
             }),
         }
     }
@@ -205,6 +220,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
         index_digest: Digest::of(&index_bytes),
         images,
         lockfile,
+        trusted_root,
         kubernetes_version: head.kubernetes_version.clone(),
         files,
         blobs: unique.len(),

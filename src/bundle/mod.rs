@@ -21,6 +21,7 @@ pub mod open;
 pub mod pack;
 pub mod parts;
 pub mod read;
+pub mod upstream;
 pub mod verify;
 
 /// Artifact type and layer media type of files (binaries, tarballs, release markers).
@@ -28,6 +29,10 @@ pub const FILE_ARTIFACT_TYPE: &str = "application/vnd.outpost.file.v1";
 pub const FILE_MEDIA_TYPE: &str = "application/octet-stream";
 /// Layer annotation of a file artifact: its upstream URL.
 pub const ANNOTATION_FILE_URL: &str = "io.outpost.file.url";
+
+/// Artifact type and layer media type of the Sigstore trusted root a bundle carries.
+pub const TRUSTED_ROOT_MEDIA_TYPE: &str =
+    "application/vnd.dev.sigstore.trustedroot+json;version=0.1";
 
 /// Artifact type of the lockfile artifact manifest.
 pub const LOCK_ARTIFACT_TYPE: &str = crate::lock::LOCK_MEDIA_TYPE;

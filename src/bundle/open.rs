@@ -90,8 +90,18 @@ impl Backing {
         digest: &Digest,
         location: BlobLocation,
     ) -> Result<Vec<u8>, String> {
-        if location.size > MAX_MANIFEST_SIZE {
-            return Err(format!("blob {digest} is over the manifest size limit"));
+        self.read_verified_up_to(digest, location, MAX_MANIFEST_SIZE)
+    }
+
+    /// Reads a blob of at most `max` bytes whole and checks its digest.
+    pub fn read_verified_up_to(
+        &self,
+        digest: &Digest,
+        location: BlobLocation,
+        max: u64,
+    ) -> Result<Vec<u8>, String> {
+        if location.size > max {
+            return Err(format!("blob {digest} is over the {max}-byte limit"));
         }
         let (file, offset) = self
             .open_blob(digest, location)

@@ -77,11 +77,11 @@ pub struct Plan {
     pub omitted: (usize, u64),
 }
 
-/// Stores an artifact manifest (empty config, one layer) and returns its `index.json` entry.
+/// Stores an artifact manifest (empty config, `layers`) and returns its `index.json` entry.
 fn artifact(
     store: &Store,
     artifact_type: &str,
-    layer: serde_json::Value,
+    layers: Vec<serde_json::Value>,
     kind: EntryKind,
 ) -> Result<Entry, PackError> {
     let empty = b"{}";
@@ -92,7 +92,7 @@ fn artifact(
         "mediaType": oci::OCI_MANIFEST,
         "artifactType": artifact_type,
         "config": {"mediaType": oci::OCI_EMPTY, "digest": empty_digest, "size": 2},
-        "layers": [layer],
+        "layers": layers,
     });
     let manifest_bytes = serde_json::to_vec(&manifest).unwrap_or_default();
     let manifest_digest = Digest::of(&manifest_bytes);
@@ -123,7 +123,41 @@ fn lock_artifact(lock: &Lockfile, store: &Store) -> Result<Entry, PackError> {
         "size": lock_bytes.len(),
         "annotations": {ANNOTATION_TITLE: title},
     });
-    artifact(store, LOCK_ARTIFACT_TYPE, layer, EntryKind::Lockfile)
+    artifact(store, LOCK_ARTIFACT_TYPE, vec![layer], EntryKind::Lockfile)
+}
+
+/// The Sigstore trusted root the lockfile's upstream signatures were checked against, as an
+/// artifact: the site checks them again against it. Taken from the cache (lock put it
+/// there), else the production root when it is that one.
+fn trusted_root_artifact(digest: &Digest, store: &Store) -> Result<Entry, PackError> {
+    let production = crate::trust::TrustedRoot::production();
+    let cached = store
+        .read_bytes(digest)
+        .ok()
+        .filter(|bytes| &Digest::of(bytes) == digest);
+    let size = if let Some(bytes) = cached {
+        bytes.len() as u64
+    } else if &Digest::of(production.bytes()) == digest {
+        store.put_bytes(digest, production.bytes())?;
+        production.bytes().len() as u64
+    } else {
+        return Err(PackError::MissingBlob {
+            digest: digest.clone(),
+            owner: "the Sigstore trusted root (lock again with the same --trusted-root)".into(),
+        });
+    };
+    let layer = serde_json::json!({
+        "mediaType": TRUSTED_ROOT_MEDIA_TYPE,
+        "digest": digest,
+        "size": size,
+        "annotations": {ANNOTATION_TITLE: "trusted_root.json"},
+    });
+    artifact(
+        store,
+        TRUSTED_ROOT_MEDIA_TYPE,
+        vec![layer],
+        EntryKind::TrustedRoot,
+    )
 }
 
 /// A file as an artifact whose one layer is the upstream bytes (digest = upstream sha256).
@@ -141,7 +175,31 @@ fn file_artifact(file: &crate::lock::FilePin, store: &Store) -> Result<Entry, Pa
         path: file.path.clone(),
         insecure: file.insecure,
     };
-    artifact(store, FILE_ARTIFACT_TYPE, layer, kind)
+    // The upstream signature travels beside the file, so the site can check it again.
+    let material = file.signature.iter().flat_map(|s| &s.material).map(|m| {
+        serde_json::json!({
+            "mediaType": material_media_type(&m.role),
+            "digest": m.sha256,
+            "size": m.size,
+            "annotations": {
+                ANNOTATION_TITLE: crate::file_plan::file_name(&m.url),
+                ANNOTATION_FILE_URL: m.url,
+            },
+        })
+    });
+    let layers = std::iter::once(layer).chain(material).collect();
+    let signers: Vec<crate::trust::Signer> =
+        file.signature.iter().map(|s| s.signer.clone()).collect();
+    Ok(artifact(store, FILE_ARTIFACT_TYPE, layers, kind)?.with_signers(&signers))
+}
+
+/// The layer media type of one blob of a file's signature material.
+fn material_media_type(role: &str) -> &'static str {
+    match role {
+        "bundle" => "application/vnd.dev.sigstore.bundle.v0.3+json",
+        "cert" => "application/x-pem-file",
+        _ => "application/vnd.outpost.signature.v1",
+    }
 }
 
 /// The .debs and the generated, signed apt repository, as files under `apt/<repo>/`.
@@ -207,11 +265,18 @@ pub fn image_entry(pin: &crate::lock::ImagePin) -> Entry {
         annotations: BTreeMap::new(),
         urls: Vec::new(),
     };
-    match &pin.artifact_type {
+    let entry = match &pin.artifact_type {
         // A platform-less artifact travels whole; a referrer would name its subject.
         Some(artifact_type) => Entry::artifact(descriptor, &pin.reference, artifact_type, None),
         None => Entry::image(descriptor, &pin.reference, platforms, pin.whole_index()),
+    };
+    let mut signers: Vec<crate::trust::Signer> = Vec::new();
+    for signature in &pin.signatures {
+        if !signers.contains(&signature.signer) {
+            signers.push(signature.signer.clone());
+        }
     }
+    entry.with_signers(&signers)
 }
 
 /// Works out `index.json` and the blob order from the lockfile and the cache.
@@ -223,6 +288,9 @@ pub fn plan(
     base: Option<&super::delta::Base>,
 ) -> Result<Plan, PackError> {
     let mut entries = vec![lock_artifact(lock, store)?];
+    if let Some(digest) = &lock.trusted_root {
+        entries.push(trusted_root_artifact(digest, store)?);
+    }
     for file in &lock.files {
         entries.push(file_artifact(file, store)?);
     }

@@ -403,6 +403,11 @@ pub struct VerifyArgs {
     pub bundle: BundleArgs,
     #[command(flatten)]
     pub key: PublicKeyArgs,
+    /// Also check every upstream signature the bundle carries (images' cosign signatures and
+    /// attestations, files' Sigstore bundles and signatures) against the policies and the
+    /// Sigstore trusted root recorded at lock; offline.
+    #[arg(long)]
+    pub upstream: bool,
     #[command(flatten)]
     pub json: JsonArgs,
 }

@@ -10,6 +10,7 @@ use outpost::bundle::inspect::InspectError;
 use outpost::bundle::open::OpenError;
 use outpost::bundle::pack::PackError;
 use outpost::bundle::parts::PartsError;
+use outpost::bundle::upstream::UpstreamError;
 use outpost::bundle::verify::VerifyError;
 use outpost::debian::closure::ClosureError;
 use outpost::fetch::FetchError;
@@ -322,6 +323,16 @@ impl HasExitStatus for LoadError {
         match self {
             LoadError::Site(e) => e.exit_status(),
             LoadError::Verify { source, .. } => source.exit_status(),
+        }
+    }
+}
+
+/// Checking a bundle's upstream signatures again at the site: whatever fails, the bundle's
+/// content does not hold as signed upstream.
+impl HasExitStatus for UpstreamError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            UpstreamError::Invalid { .. } | UpstreamError::Failed { .. } => ExitStatus::Verify,
         }
     }
 }

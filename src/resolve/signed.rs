@@ -44,6 +44,7 @@ async fn material(
         role: role.into(),
         url: url.into(),
         sha256,
+        size: bytes.len() as u64,
     };
     Ok((pin, bytes))
 }
