@@ -86,6 +86,23 @@ pub fn run_ok(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The fingerprint outpost shows for a PEM public key: the sha256 (hex) of its SPKI DER, as
+/// openssl writes it.
+pub fn key_fingerprint(public_pem: &Path) -> String {
+    require("openssl");
+    let der = Command::new("openssl")
+        .args(["pkey", "-pubin", "-outform", "DER", "-in"])
+        .arg(public_pem)
+        .output()
+        .unwrap();
+    assert!(
+        der.status.success(),
+        "openssl pkey failed on {}",
+        public_pem.display()
+    );
+    sha256_hex(&der.stdout)
+}
+
 /// Parses JSON a command printed.
 pub fn json(text: &str) -> serde_json::Value {
     serde_json::from_str(text).unwrap()
