@@ -34,6 +34,9 @@ pub struct Rechecked {
 
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
+    /// The bundle (or stored release) could not be opened to read its signatures.
+    #[error(transparent)]
+    Open(#[from] super::open::OpenError),
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
     #[error(

@@ -323,6 +323,7 @@ impl HasExitStatus for LoadError {
         match self {
             LoadError::Site(e) => e.exit_status(),
             LoadError::Verify { source, .. } => source.exit_status(),
+            LoadError::Upstream(e) => e.exit_status(),
         }
     }
 }
@@ -332,6 +333,7 @@ impl HasExitStatus for LoadError {
 impl HasExitStatus for UpstreamError {
     fn exit_status(&self) -> ExitStatus {
         match self {
+            UpstreamError::Open(e) => e.exit_status(),
             UpstreamError::Invalid { .. } | UpstreamError::Failed { .. } => ExitStatus::Verify,
         }
     }

@@ -28,6 +28,9 @@ pub enum LoadError {
         bundle: PathBuf,
         source: Box<VerifyError>,
     },
+    /// An upstream signature the bundle carries does not hold again (nothing recorded).
+    #[error(transparent)]
+    Upstream(Box<crate::bundle::upstream::UpstreamError>),
 }
 
 /// What a load did.
@@ -37,6 +40,8 @@ pub struct LoadReport {
     /// False when the release was already in the store.
     pub new: bool,
     pub verified: VerifyReport,
+    /// The upstream signatures that held again (none when the lockfile records none).
+    pub upstream: Vec<crate::bundle::upstream::Rechecked>,
 }
 
 impl SiteStore {
@@ -70,11 +75,24 @@ impl SiteStore {
                     source: Box::new(source),
                 }
             })?;
+        // The publisher's signatures hold too, from the stored blobs, before the release is
+        // recorded (a delta's blobs are only whole with its base, both in the store now).
+        let opened = crate::bundle::open::OpenBundle::open_stored(
+            bundle,
+            self.blobs(),
+            &verified.index_json,
+            Some(&verified.signature),
+            Some(verifier),
+        )
+        .map_err(|e| LoadError::Upstream(Box::new(e.into())))?;
+        let upstream = crate::bundle::upstream::reverify(&opened)
+            .map_err(|e| LoadError::Upstream(Box::new(e)))?;
         let (release, new) = self.record(&verified)?;
         Ok(LoadReport {
             release,
             new,
             verified,
+            upstream,
         })
     }
 }

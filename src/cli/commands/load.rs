@@ -17,6 +17,7 @@ pub fn load(args: &LoadArgs) -> Result<(), CliError> {
     let loaded = site.load(bundle, &verifier, &bars)?;
     bars.finish();
     let (release, new, report) = (loaded.release, loaded.new, loaded.verified);
+    let upstream = loaded.upstream;
     if args.json.json {
         print_json(&json!({
             "bundle": bundle,
@@ -26,6 +27,7 @@ pub fn load(args: &LoadArgs) -> Result<(), CliError> {
             "stored_blobs": report.stored_blobs,
             "stored_bytes": report.stored_bytes,
             "blobs": report.blobs,
+            "upstream": upstream,
         }));
     } else {
         println!(
@@ -39,6 +41,13 @@ pub fn load(args: &LoadArgs) -> Result<(), CliError> {
             report.blobs,
             if new { "" } else { "; it was already loaded" }
         );
+        if !upstream.is_empty() {
+            println!(
+                "upstream: {} publisher signature{} checked again offline: all hold",
+                upstream.len(),
+                if upstream.len() == 1 { "" } else { "s" }
+            );
+        }
         println!(
             "next: outpost serve --store {} --key {}",
             args.store.display(),
