@@ -8,7 +8,7 @@
 //! images are fetched once. Retries follow `upstream::retry`.
 
 use crate::bundle::graph::{walk, Carried, Role};
-use crate::bundle::pack::image_entry;
+use crate::bundle::pack::{image_entry, referrer_entries};
 use crate::digest::Digest;
 use crate::lock::Lockfile;
 use crate::oci::{Descriptor, Parsed, MAX_MANIFEST_SIZE};
@@ -162,11 +162,26 @@ pub async fn fetch_all(
         check_platform_pins(store, pin)?;
         images.insert(pin.reference.clone(), image);
     }
+    // Referrers live in their subject's repository; each is fetched under its own entry.
+    let referrers = referrer_entries(&lock.images);
+    for entry in &referrers {
+        let name = entry.name();
+        let image = crate::reference::parse(&name).map_err(|message| FetchError::Manifest {
+            image: name.clone(),
+            digest: entry.descriptor.digest.clone(),
+            message,
+        })?;
+        let (digest, size) = (&entry.descriptor.digest, entry.descriptor.size);
+        ensure_manifest(registry, store, &image, digest, size, reporter).await?;
+        images.insert(name, image);
+    }
     // Which blobs the manifests need: the bundle's own graph, so fetch gets what pack packs.
     let roots = lock
         .images
         .iter()
-        .map(|pin| Carried::root(&image_entry(pin)));
+        .map(image_entry)
+        .chain(referrers)
+        .map(|entry| Carried::root(&entry));
     walk(
         roots,
         |item| {

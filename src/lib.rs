@@ -20,6 +20,7 @@ pub mod platform;
 pub mod progress;
 pub mod push;
 pub mod reference;
+pub mod referrers;
 pub mod resolve;
 pub mod server;
 pub mod sign;

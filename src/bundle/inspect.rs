@@ -6,9 +6,11 @@ use super::graph::{walk, Carried, Role};
 use super::head::{BundleHead, EntryKind};
 use super::read::{ReadError, TarReader};
 use crate::digest::Digest;
-use crate::oci::MAX_MANIFEST_SIZE;
+use crate::lock::ReferrerKind;
+use crate::oci::{Parsed, MAX_MANIFEST_SIZE};
+use crate::referrers::{kind_of, ReferrerFacts};
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -92,6 +94,10 @@ pub struct ImageInfo {
     /// Who signed it upstream, as verified at lock (empty: no policy matched it).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub signers: Vec<crate::trust::Signer>,
+    /// What refers to this image (or to one of its manifests, or to another of its
+    /// referrers), carried with it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub referrers: Vec<ReferrerInfo>,
 }
 
 impl ImageInfo {
@@ -99,6 +105,21 @@ impl ImageInfo {
     pub fn is_artifact(&self) -> bool {
         self.artifact_type.is_some()
     }
+}
+
+/// One carried referrer of an image: a signature, attestation or SBOM.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReferrerInfo {
+    pub kind: ReferrerKind,
+    pub artifact_type: String,
+    pub digest: Digest,
+    /// Bytes carried for it (manifest, config and layers).
+    pub size: u64,
+    /// The digest it refers to.
+    pub subject: Digest,
+    /// The cosign tag-scheme tag it is served under, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
 }
 
 pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
@@ -145,7 +166,9 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
     let index_bytes = index_bytes.ok_or_else(|| invalid("no index.json".into()))?;
     let head = BundleHead::parse(&index_bytes).map_err(|e| invalid(e.to_string()))?;
 
-    let mut images = Vec::new();
+    let mut images: Vec<(ImageInfo, HashSet<Digest>)> = Vec::new();
+    // Each referrer, and how it is listed if no image carries its subject.
+    let mut referrers: Vec<(ReferrerInfo, ImageInfo)> = Vec::new();
     let mut files = Vec::new();
     let mut lockfile = None;
     let mut trusted_root = None;
@@ -170,6 +193,22 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
         let reachable = walk([Carried::root(entry)], visit, |_, e| invalid(e.to_string()))?;
         let size: u64 = reachable.iter().map(|c| c.descriptor.size).sum();
         let data: Vec<&Carried> = reachable.iter().filter(|c| c.role == Role::Data).collect();
+        let artifact_type = match &entry.kind {
+            EntryKind::Image { artifact_type, .. } => artifact_type.clone(),
+            _ => None,
+        };
+        let as_image = ImageInfo {
+            reference: entry.name(),
+            digest: entry.descriptor.digest.clone(),
+            media_type: entry.descriptor.media_type.clone(),
+            platforms: entry.platforms().iter().map(|p| p.to_string()).collect(),
+            whole_index: entry.whole_index() && artifact_type.is_none(),
+            size,
+            layers: data.len(),
+            artifact_type,
+            signers: entry.signers(),
+            referrers: Vec::new(),
+        };
         match &entry.kind {
             EntryKind::File { path, insecure } => {
                 // The content is the first layer; an upstream signature may follow it.
@@ -185,30 +224,32 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
             }
             EntryKind::Lockfile => lockfile = Some(entry.descriptor.digest.clone()),
             EntryKind::TrustedRoot => trusted_root = Some(entry.descriptor.digest.clone()),
-            EntryKind::Image { artifact_type, .. } => images.push(ImageInfo {
-                reference: entry.name(),
-                digest: entry.descriptor.digest.clone(),
-                media_type: entry.descriptor.media_type.clone(),
-                platforms: entry.platforms().iter().map(|p| p.to_string()).collect(),
-                whole_index: entry.whole_index() && artifact_type.is_none(),
-                size,
-                layers: data.len(),
-                artifact_type: artifact_type.clone(),
-                signers: entry.signers(),
-            }),
-            EntryKind::Other => images.push(ImageInfo {
-                reference: entry.name(),
-                digest: entry.descriptor.digest.clone(),
-                media_type: entry.descriptor.media_type.clone(),
-                platforms: entry.platforms().iter().map(|p| p.to_string()).collect(),
-                whole_index: entry.whole_index(),
-                size,
-                layers: data.len(),
-                artifact_type: None,
-                signers: Vec::new(),
-            }),
+            EntryKind::Image {
+                reference,
+                artifact_type,
+                subject: Some(subject),
+                ..
+            } => referrers.push((
+                referrer_info(
+                    &entry.descriptor.digest,
+                    reference,
+                    artifact_type.as_deref(),
+                    subject,
+                    size,
+                    metadata.get(&entry.descriptor.digest),
+                ),
+                as_image,
+            )),
+            EntryKind::Image { .. } | EntryKind::Other => images.push((
+                as_image,
+                reachable
+                    .iter()
+                    .map(|c| c.descriptor.digest.clone())
+                    .collect(),
+            )),
         }
     }
+    let images = attach_referrers(images, referrers);
     Ok(Inspection {
         path: path.to_path_buf(),
         file_size,
@@ -233,4 +274,72 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
             saved_bytes: delta.omitted_bytes,
         }),
     })
+}
+
+/// A referrer entry as inspect shows it; its kind read from its manifest (when the bundle
+/// head has it) and the cosign tag of its reference.
+fn referrer_info(
+    digest: &Digest,
+    reference: &str,
+    artifact_type: Option<&str>,
+    subject: &Digest,
+    size: u64,
+    manifest: Option<&Vec<u8>>,
+) -> ReferrerInfo {
+    let tag = crate::reference::parse(reference)
+        .ok()
+        .and_then(|r| r.tag().map(str::to_string));
+    let parsed = manifest.and_then(|bytes| Parsed::from_bytes(bytes, None).ok());
+    let annotations = manifest
+        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(bytes).ok())
+        .and_then(|v| serde_json::from_value(v.get("annotations")?.clone()).ok());
+    let layer_types: Vec<&str> = match &parsed {
+        Some(Parsed::Image { layers, .. }) => {
+            layers.iter().map(|l| l.media_type.as_str()).collect()
+        }
+        _ => Vec::new(),
+    };
+    let artifact_type = artifact_type.unwrap_or_default().to_string();
+    let kind = kind_of(&ReferrerFacts {
+        artifact_type: &artifact_type,
+        layer_types,
+        annotations: annotations.as_ref(),
+        tag: tag.as_deref(),
+    });
+    ReferrerInfo {
+        kind,
+        artifact_type,
+        digest: digest.clone(),
+        size,
+        subject: subject.clone(),
+        tag,
+    }
+}
+
+/// Each referrer under the image that carries its subject (directly, or through another of
+/// its referrers); one whose subject no image carries is listed as an image of its own.
+fn attach_referrers(
+    mut images: Vec<(ImageInfo, HashSet<Digest>)>,
+    mut referrers: Vec<(ReferrerInfo, ImageInfo)>,
+) -> Vec<ImageInfo> {
+    loop {
+        let before = referrers.len();
+        referrers.retain(|(referrer, _)| {
+            let Some((image, carried)) = images
+                .iter_mut()
+                .find(|(_, carried)| carried.contains(&referrer.subject))
+            else {
+                return true;
+            };
+            carried.insert(referrer.digest.clone());
+            image.referrers.push(referrer.clone());
+            false
+        });
+        if referrers.is_empty() || referrers.len() == before {
+            break;
+        }
+    }
+    let mut listed: Vec<ImageInfo> = images.into_iter().map(|(image, _)| image).collect();
+    listed.extend(referrers.into_iter().map(|(_, orphan)| orphan));
+    listed
 }

@@ -49,6 +49,9 @@ pub struct IndexedImage {
     pub media_type: String,
     /// Every blob reachable from this image (manifests, configs, layers).
     pub reachable: Vec<Carried>,
+    /// For a referrer (signature, attestation, SBOM): the digest it refers to, as its entry
+    /// records it (a cosign tag-scheme manifest names its subject only there).
+    pub subject: Option<Digest>,
 }
 
 /// One file entry of `index.json` (a binary, tarball or release marker).
@@ -267,11 +270,14 @@ impl OpenBundle {
                 |item: &Carried, e| invalid(format!("manifest {}: {e}", item.descriptor.digest));
             let reachable = walk([Carried::root(entry)], visit, bad)?;
             match &entry.kind {
-                EntryKind::Image { reference, .. } => images.push(IndexedImage {
+                EntryKind::Image {
+                    reference, subject, ..
+                } => images.push(IndexedImage {
                     reference: reference.clone(),
                     digest: entry.descriptor.digest.clone(),
                     media_type: entry.descriptor.media_type.clone(),
                     reachable,
+                    subject: subject.clone(),
                 }),
                 kind => {
                     if let EntryKind::File { path, insecure } = kind {

@@ -279,6 +279,44 @@ pub fn image_entry(pin: &crate::lock::ImagePin) -> Entry {
     entry.with_signers(&signers)
 }
 
+/// The `index.json` entries of every image's referrers (signatures, attestations, SBOMs),
+/// each once: an artifact entry with its subject, named `<registry>/<repository>:<tag>` for
+/// one found under a cosign tag-scheme tag and `<registry>/<repository>@<digest>` otherwise.
+pub fn referrer_entries(images: &[crate::lock::ImagePin]) -> Vec<Entry> {
+    let mut entries: Vec<Entry> = Vec::new();
+    for pin in images {
+        let Ok(image) = crate::reference::parse(&pin.reference) else {
+            continue;
+        };
+        let repository = format!("{}/{}", image.registry(), image.repository());
+        for referrer in &pin.referrers {
+            let reference = match &referrer.tag {
+                Some(tag) => format!("{repository}:{tag}"),
+                None => format!("{repository}@{}", referrer.digest),
+            };
+            let descriptor = Descriptor {
+                media_type: referrer.media_type.clone(),
+                digest: referrer.digest.clone(),
+                size: referrer.size,
+                platform: None,
+                artifact_type: Some(referrer.artifact_type.clone()),
+                annotations: BTreeMap::new(),
+                urls: Vec::new(),
+            };
+            let entry = Entry::artifact(
+                descriptor,
+                &reference,
+                &referrer.artifact_type,
+                Some(referrer.subject.clone()),
+            );
+            if !entries.contains(&entry) {
+                entries.push(entry);
+            }
+        }
+    }
+    entries
+}
+
 /// Works out `index.json` and the blob order from the lockfile and the cache.
 pub fn plan(
     lock: &Lockfile,
@@ -301,6 +339,7 @@ pub fn plan(
         }
     }
     entries.extend(lock.images.iter().map(image_entry));
+    entries.extend(referrer_entries(&lock.images));
     // Breadth-first from index.json: metadata in discovery order, then data.
     let walked = walk(
         entries.iter().map(Carried::root),

@@ -188,6 +188,7 @@ impl HasExitStatus for ResolveError {
         match self {
             ResolveError::Registry(_)
             | ResolveError::LockedPinGone { .. }
+            | ResolveError::Referrers { .. }
             | ResolveError::Config { .. }
             | ResolveError::File { .. }
             | ResolveError::AptSignature { .. }

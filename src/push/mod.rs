@@ -8,8 +8,11 @@
 //! (binaries, apt repositories) go as OCI artifacts to `<prefix>/outpost/<release>`, tagged
 //! with the release version, so a registry-only site keeps everything. A push never reports
 //! success while a reference the bundle pins by digest does not resolve on the target.
+//! Referrers (signatures, attestations, SBOMs) go after their subjects, with the referrers
+//! tag schema for a target without the referrers API.
 
 mod plan;
+mod referrers;
 mod upload;
 
 pub use plan::version_tag;
@@ -67,6 +70,8 @@ pub struct PushSettings {
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct PushSummary {
     pub images: usize,
+    /// Referrers pushed with them (signatures, attestations, SBOMs).
+    pub referrers: usize,
     pub repositories: usize,
     pub blobs_pushed: usize,
     pub blobs_mounted: usize,
@@ -171,7 +176,8 @@ pub async fn push(
         });
     }
     Ok(PushSummary {
-        images: bundle.images.len(),
+        images: bundle.images.iter().filter(|i| i.subject.is_none()).count(),
+        referrers: bundle.images.iter().filter(|i| i.subject.is_some()).count(),
         repositories: repos.len(),
         blobs_pushed: pusher.pushed.load(Ordering::Relaxed),
         blobs_mounted: pusher.mounted.load(Ordering::Relaxed),

@@ -6,6 +6,7 @@ use super::PushError;
 use crate::bundle::graph::{Carried, Role};
 use crate::bundle::open::OpenBundle;
 use crate::digest::Digest;
+use crate::oci::Descriptor;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// One target repository and what it must hold.
@@ -17,6 +18,25 @@ pub(super) struct RepoPlan {
     pub(super) tags: Vec<(String, Digest, String)>,
     /// Non-manifest blobs (configs, layers).
     pub(super) blobs: Vec<(Digest, u64)>,
+    /// Referrers (signatures, attestations, SBOMs), pushed after every manifest and tag
+    /// above, each after its subject.
+    pub(super) referrers: Vec<ReferrerPlan>,
+}
+
+/// One referrer to push, and how a registry without the referrers API finds it.
+#[derive(Debug, Clone)]
+pub(super) struct ReferrerPlan {
+    /// Its manifests in push order (children first, itself last), with media types.
+    pub(super) manifests: Vec<(Digest, String)>,
+    pub(super) digest: Digest,
+    pub(super) media_type: String,
+    /// The cosign tag-scheme tag it travels under, if any.
+    pub(super) tag: Option<String>,
+    /// What it refers to.
+    pub(super) subject: Digest,
+    /// For an OCI 1.1 referrer (its manifest names the subject): its descriptor in the
+    /// referrers tag-schema index.
+    pub(super) listed: Option<Descriptor>,
 }
 
 pub(super) fn valid_prefix(prefix: &str) -> bool {
@@ -88,6 +108,62 @@ pub(super) fn add_reachable(plan: &mut RepoPlan, reachable: &[Carried], bundle: 
         .sort_by_key(|(_, media_type)| crate::oci::is_index_type(media_type));
 }
 
+/// A referrer's push: its blobs join the repository's (all blobs go before any manifest),
+/// its manifests are its own.
+fn referrer_plan(
+    repo: &mut RepoPlan,
+    image: &crate::bundle::open::IndexedImage,
+    subject: &Digest,
+    tag: Option<String>,
+    bundle: &OpenBundle,
+) -> ReferrerPlan {
+    let mut own = RepoPlan::default();
+    add_reachable(&mut own, &image.reachable, bundle);
+    for blob in own.blobs {
+        if !repo.blobs.contains(&blob) {
+            repo.blobs.push(blob);
+        }
+    }
+    let listed = bundle
+        .manifests
+        .get(&image.digest)
+        .and_then(|bytes| crate::referrers::referrer_descriptor(bytes, &image.media_type))
+        .filter(|(named, _)| named == subject)
+        .map(|(_, descriptor)| descriptor);
+    ReferrerPlan {
+        manifests: own.manifests,
+        digest: image.digest.clone(),
+        media_type: image.media_type.clone(),
+        tag,
+        subject: subject.clone(),
+        listed,
+    }
+}
+
+/// Puts each referrer after the referrer it refers to (a signature of an SBOM after the
+/// SBOM), keeping the order otherwise.
+pub(super) fn order_referrers(referrers: &mut Vec<ReferrerPlan>) {
+    let carried: HashSet<Digest> = referrers.iter().map(|r| r.digest.clone()).collect();
+    let mut placed: HashSet<Digest> = HashSet::new();
+    let mut ordered: Vec<ReferrerPlan> = Vec::with_capacity(referrers.len());
+    let mut waiting = std::mem::take(referrers);
+    loop {
+        let before = waiting.len();
+        let (ready, rest): (Vec<ReferrerPlan>, Vec<ReferrerPlan>) = waiting
+            .into_iter()
+            .partition(|r| !carried.contains(&r.subject) || placed.contains(&r.subject));
+        placed.extend(ready.iter().map(|r| r.digest.clone()));
+        ordered.extend(ready);
+        waiting = rest;
+        if waiting.is_empty() || waiting.len() == before {
+            // Nothing left, or a cycle (digests name their content, so none can be).
+            ordered.append(&mut waiting);
+            break;
+        }
+    }
+    *referrers = ordered;
+}
+
 /// Works out every target repository from the bundle.
 pub(super) fn plan(
     bundle: &OpenBundle,
@@ -115,6 +191,11 @@ pub(super) fn plan(
         }
         sources.insert(key, image.reference.clone());
         let repo = repos.entry(target).or_default();
+        if let Some(subject) = &image.subject {
+            let referrer = referrer_plan(repo, image, subject, tag, bundle);
+            repo.referrers.push(referrer);
+            continue;
+        }
         add_reachable(repo, &image.reachable, bundle);
         match tag {
             Some(tag) => repo
@@ -125,6 +206,9 @@ pub(super) fn plan(
                 .manifests
                 .push((image.digest.clone(), image.media_type.clone())),
         }
+    }
+    for repo in repos.values_mut() {
+        order_referrers(&mut repo.referrers);
     }
     let mut artifacts_ref = None;
     if !bundle.artifacts.is_empty() {
@@ -189,6 +273,36 @@ pub(super) fn reduced_index(bytes: &[u8], carried: &HashMap<Digest, Vec<u8>>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn referrer(digest: &[u8], subject: &[u8]) -> ReferrerPlan {
+        ReferrerPlan {
+            manifests: Vec::new(),
+            digest: Digest::of(digest),
+            media_type: crate::oci::OCI_MANIFEST.into(),
+            tag: None,
+            subject: Digest::of(subject),
+            listed: None,
+        }
+    }
+
+    #[test]
+    fn referrers_of_referrers_come_after_them() {
+        let mut list = vec![
+            referrer(b"sig-of-sbom", b"sbom"),
+            referrer(b"sbom", b"image"),
+            referrer(b"sig", b"image"),
+        ];
+        order_referrers(&mut list);
+        let order: Vec<Digest> = list.iter().map(|r| r.digest.clone()).collect();
+        assert_eq!(
+            order,
+            [
+                Digest::of(b"sbom"),
+                Digest::of(b"sig"),
+                Digest::of(b"sig-of-sbom")
+            ]
+        );
+    }
 
     #[test]
     fn prefixes_and_tags() {

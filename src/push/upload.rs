@@ -194,6 +194,9 @@ impl Pusher<'_> {
             .await?;
             result.pushed += 1;
         }
+        let (pushed, skipped) = self.referrers(repo, &plan.referrers).await?;
+        result.pushed += pushed;
+        result.skipped += skipped;
         Ok(result)
     }
 

@@ -55,6 +55,14 @@ pub enum ResolveError {
     Store { image: String, source: StoreError },
     #[error("`{0}` is not a valid image reference")]
     Reference(String),
+    /// The referrers of an image (or of one of its manifests or referrers) could not be
+    /// listed or fetched upstream.
+    #[error("{image}: referrers of {subject}: {message}")]
+    Referrers {
+        image: String,
+        subject: Digest,
+        message: String,
+    },
     /// A tag moved upstream, and the digest the lockfile pinned is gone from the registry.
     #[error("{image}: the locked digest {locked} is no longer available upstream (the tag now names {upstream}): {message}; run `outpost lock MANIFEST --update {image}` to move the pin")]
     LockedPinGone {

@@ -1,5 +1,6 @@
 //! Resolving a release manifest into pins (the lockfile): files first (they fix the
-//! Kubernetes version, which implies images), then images, then Debian packages. `plan` is
+//! Kubernetes version, which implies images), then images and what refers to them
+//! (signatures, attestations, SBOMs), then Debian packages. `plan` is
 //! the same walk without the network (`lock --dry-run`). A new lock keeps the image pins of
 //! the lockfile before it ([`Previous`]) unless asked to update them.
 
@@ -8,6 +9,7 @@ pub mod error;
 pub mod files;
 pub mod image;
 pub mod plan;
+pub mod referrers;
 mod signed;
 pub mod verify;
 
@@ -132,7 +134,7 @@ pub async fn lock(
     let http = crate::upstream::http::Http::new(release.upstreams())?;
     let root = trusted_root(settings.trusted_root.as_deref())?;
     let resolved = files::resolve(release, &http, store, &root, reporter).await?;
-    let (images, moved) = image::resolve_all(
+    let (mut images, moved) = image::resolve_all(
         release,
         &resolved.images,
         registry,
@@ -141,7 +143,7 @@ pub async fn lock(
         reporter,
     )
     .await?;
-    let mut images = images;
+    referrers::discover_all(release, &mut images, registry, store, reporter).await?;
     let policies = image_policies(release)?;
     verify::check_all(&mut images, &policies, registry, store, &root, reporter).await?;
     let debs = apt::resolve(release, &http, store, &settings.etc_apt, reporter).await?;

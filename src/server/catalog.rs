@@ -161,7 +161,13 @@ impl Catalog {
                     repository.blobs.entry(digest.clone()).or_insert(index);
                     if let Some(bytes) = bundle.manifests.get(digest) {
                         if let Ok(fields) = serde_json::from_slice::<SubjectFields>(bytes) {
-                            if let Some(subject) = fields.subject {
+                            // A cosign tag-scheme manifest names its subject only in its
+                            // entry (`io.outpost.subject`).
+                            let entry_subject = (digest == &image.digest)
+                                .then(|| image.subject.clone())
+                                .flatten();
+                            let subject = fields.subject.map(|s| s.digest).or(entry_subject);
+                            if let Some(subject) = subject {
                                 let artifact_type = fields
                                     .artifact_type
                                     .or_else(|| fields.config.map(|c| c.media_type));
@@ -174,7 +180,7 @@ impl Catalog {
                                     annotations: fields.annotations,
                                     urls: Vec::new(),
                                 };
-                                let list = repository.referrers.entry(subject.digest).or_default();
+                                let list = repository.referrers.entry(subject).or_default();
                                 if !list.iter().any(|d| &d.digest == digest) {
                                     list.push(referrer);
                                 }

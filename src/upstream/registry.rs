@@ -163,26 +163,119 @@ impl Registry {
             .pull_manifest_raw(&target, &auth, &MANIFEST_MEDIA_TYPES)
             .await
             .map_err(|e| request_error(image.whole(), &e, image.registry()))?;
-        let digest = Digest::of(&bytes);
-        if let Some(expected) = image.digest().and_then(|d| d.parse::<Digest>().ok()) {
-            if expected != digest {
-                return Err(RegistryError::ManifestDigest {
-                    reference: image.whole(),
-                    expected,
-                    actual: digest,
-                });
-            }
+        checked_manifest(image, &bytes)
+    }
+
+    /// Like [`Registry::manifest`], but a manifest the registry does not have (a cosign
+    /// tag-scheme tag nobody pushed) is `None`, not an error.
+    pub async fn manifest_if_exists(
+        &self,
+        image: &Reference,
+    ) -> Result<Option<RawManifest>, RegistryError> {
+        let target = self.target(image);
+        let auth = self.auth(image);
+        match self
+            .client
+            .pull_manifest_raw(&target, &auth, &MANIFEST_MEDIA_TYPES)
+            .await
+        {
+            Ok((bytes, _claimed)) => checked_manifest(image, &bytes).map(Some),
+            Err(e) if is_missing(&e) => Ok(None),
+            Err(e) => Err(request_error(image.whole(), &e, image.registry())),
         }
-        let parsed =
-            oci::Parsed::from_bytes(&bytes, None).map_err(|source| RegistryError::Manifest {
-                reference: image.whole(),
-                source,
-            })?;
-        Ok(RawManifest {
-            media_type: parsed.media_type().to_string(),
-            bytes: bytes.to_vec(),
-            digest,
+    }
+
+    /// The referrers of `subject` in `image`'s repository: the OCI 1.1 referrers API, or,
+    /// where the registry has none (a 404, as distribution 2.8 answers), the referrers tag
+    /// schema (an index tagged `sha256-<hex>`); empty when neither lists anything.
+    pub async fn referrers(
+        &self,
+        image: &Reference,
+        subject: &Digest,
+    ) -> Result<Vec<oci::Descriptor>, RegistryError> {
+        let by_digest = Reference::with_digest(
+            image.registry().to_string(),
+            image.repository().to_string(),
+            subject.to_string(),
+        );
+        let target = self.target(&by_digest);
+        let auth = self.auth(image);
+        self.client
+            .store_auth_if_needed(target.resolve_registry(), &auth)
+            .await;
+        let what = format!("{}/{}@{subject}", image.registry(), image.repository());
+        let index = match self.client.pull_referrers(&target, None).await {
+            Ok(index) => index,
+            // Some registries refuse the route otherwise than with the 404 the spec asks
+            // for (400, 405, a page that is not an index): they have no referrers API either.
+            Err(e) if refuses_referrers_api(&e) => {
+                let tag = Reference::with_tag(
+                    image.registry().to_string(),
+                    image.repository().to_string(),
+                    crate::referrers::schema_tag(subject),
+                );
+                return Ok(self
+                    .manifest_if_exists(&tag)
+                    .await?
+                    .map(|index| crate::referrers::schema_index_referrers(&index.bytes))
+                    .unwrap_or_default());
+            }
+            Err(e) => {
+                return Err(request_error(
+                    format!("referrers of {what}"),
+                    &e,
+                    image.registry(),
+                ))
+            }
+        };
+        index
+            .manifests
+            .into_iter()
+            .map(|entry| {
+                serde_json::to_value(&entry)
+                    .and_then(serde_json::from_value::<oci::Descriptor>)
+                    .map_err(|e| RegistryError::Request {
+                        reference: format!("referrers of {what}"),
+                        message: format!("a listed referrer is not a valid descriptor: {e}"),
+                        transient: false,
+                    })
+            })
+            .collect()
+    }
+
+    /// [`Registry::referrers`] with the retry policy of `upstream::retry`.
+    pub async fn referrers_retried(
+        &self,
+        image: &Reference,
+        subject: &Digest,
+        reporter: &dyn Reporter,
+    ) -> Result<Vec<oci::Descriptor>, RegistryError> {
+        let what = format!("referrers of {}@{subject}", image.repository());
+        retried(&what, reporter, || async {
+            self.referrers(image, subject).await.map_err(|e| {
+                let transient = e.is_transient();
+                Failure::new(e, transient)
+            })
         })
+        .await
+        .map_err(|gave_up| gave_up.error)
+    }
+
+    /// [`Registry::manifest_if_exists`] with the retry policy of `upstream::retry`.
+    pub async fn manifest_if_exists_retried(
+        &self,
+        image: &Reference,
+        reporter: &dyn Reporter,
+    ) -> Result<Option<RawManifest>, RegistryError> {
+        let what = format!("manifest of {}", image.whole());
+        retried(&what, reporter, || async {
+            self.manifest_if_exists(image).await.map_err(|e| {
+                let transient = e.is_transient();
+                Failure::new(e, transient)
+            })
+        })
+        .await
+        .map_err(|gave_up| gave_up.error)
     }
 
     /// [`Registry::manifest`] with the retry policy of `upstream::retry`: a dropped connection
@@ -277,6 +370,63 @@ impl Registry {
             resume_refused,
             stream: sized.stream,
         })
+    }
+}
+
+/// Manifest bytes as fetched for `image`: they must hash to its digest, if it has one, and
+/// parse as a manifest or index.
+fn checked_manifest(image: &Reference, bytes: &[u8]) -> Result<RawManifest, RegistryError> {
+    let digest = Digest::of(bytes);
+    if let Some(expected) = image.digest().and_then(|d| d.parse::<Digest>().ok()) {
+        if expected != digest {
+            return Err(RegistryError::ManifestDigest {
+                reference: image.whole(),
+                expected,
+                actual: digest,
+            });
+        }
+    }
+    let parsed =
+        oci::Parsed::from_bytes(bytes, None).map_err(|source| RegistryError::Manifest {
+            reference: image.whole(),
+            source,
+        })?;
+    Ok(RawManifest {
+        media_type: parsed.media_type().to_string(),
+        bytes: bytes.to_vec(),
+        digest,
+    })
+}
+
+/// Whether the referrers route answered as a registry without the referrers API may (a
+/// client error other than a refusal of credentials or a rate limit, or a body that is not
+/// an index), rather than failing.
+fn refuses_referrers_api(error: &oci_client::errors::OciDistributionError) -> bool {
+    use oci_client::errors::OciDistributionError as E;
+    let refused =
+        |status: u16| (400..500).contains(&status) && ![401, 403, 408, 429].contains(&status);
+    match error {
+        E::ServerError { code, .. } => refused(*code),
+        E::RegistryError { .. } => !is_transient(error),
+        E::SpecViolationError(_) | E::ManifestParsingError(_) => true,
+        _ => false,
+    }
+}
+
+/// Whether the registry answered that the manifest does not exist (404, `MANIFEST_UNKNOWN`).
+fn is_missing(error: &oci_client::errors::OciDistributionError) -> bool {
+    use oci_client::errors::{OciDistributionError as E, OciErrorCode};
+    match error {
+        E::ImageManifestNotFoundError(_) => true,
+        E::ServerError { code, .. } => *code == 404,
+        E::RequestError(e) => e.status().is_some_and(|s| s.as_u16() == 404),
+        E::RegistryError { envelope, .. } => envelope.errors.iter().any(|e| {
+            matches!(
+                e.code,
+                OciErrorCode::ManifestUnknown | OciErrorCode::NotFound
+            )
+        }),
+        _ => false,
     }
 }
 

@@ -24,6 +24,7 @@ mod node_config;
 mod pins_and_messages;
 mod platform_variants;
 mod push_registry;
+mod referrers;
 mod registry_auth;
 mod serve_containerd;
 mod serve_load;

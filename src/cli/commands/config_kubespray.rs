@@ -15,7 +15,13 @@ pub fn config_kubespray(settings: &KubespraySettings) -> Result<(), CliError> {
         .iter()
         .map(|f| (f.path.clone(), f.digest.clone()))
         .collect();
-    let images: Vec<String> = bundle.images.iter().map(|i| i.reference.clone()).collect();
+    // Images only: a referrer's cosign tag (`sha256-<hex>.sig`) is not a version.
+    let images: Vec<String> = bundle
+        .images
+        .iter()
+        .filter(|i| i.subject.is_none())
+        .map(|i| i.reference.clone())
+        .collect();
     let files_url = format!("{}/files", settings.mirror);
     print!(
         "{}",

@@ -100,6 +100,26 @@ fn print_images(found: &Inspection) {
                 ""
             }
         );
+        for referrer in &image.referrers {
+            // A referrer of a platform manifest or of another referrer says which.
+            let of = if referrer.subject == image.digest {
+                String::new()
+            } else {
+                format!(" of {}", &referrer.subject.to_string()[..19])
+            };
+            println!(
+                "  referrer: {:<11}  {:<19}  {:>10}  {}{of}{}",
+                outpost::referrers::kind_name(referrer.kind),
+                &referrer.digest.to_string()[..19],
+                mib(referrer.size),
+                referrer.artifact_type,
+                referrer
+                    .tag
+                    .as_ref()
+                    .map(|tag| format!(" (tag {tag})"))
+                    .unwrap_or_default()
+            );
+        }
     }
 }
 

@@ -39,6 +39,7 @@ pub fn lock(settings: &LockSettings) -> Result<(), CliError> {
         print_json(&json!({
             "lockfile": path,
             "images": lockfile.images.len(),
+            "referrers": referrer_count(&lockfile),
             "files": lockfile.files.len(),
             "packages": lockfile.debs.len(),
             "manifest_digest": lockfile.manifest_digest,
@@ -53,7 +54,13 @@ pub fn lock(settings: &LockSettings) -> Result<(), CliError> {
     Ok(())
 }
 
-/// `2 images, 1 file and 12 packages`, leaving out the kinds with none.
+/// Referrers pinned under every image (signatures, attestations, SBOMs).
+fn referrer_count(lockfile: &Lockfile) -> usize {
+    lockfile.images.iter().map(|i| i.referrers.len()).sum()
+}
+
+/// `2 images, 1 artifact, 3 referrers, 1 file and 12 packages`, leaving out the kinds
+/// with none.
 fn what_was_locked(lockfile: &Lockfile) -> String {
     let artifacts = lockfile
         .images
@@ -63,6 +70,7 @@ fn what_was_locked(lockfile: &Lockfile) -> String {
     let kinds: Vec<String> = [
         (lockfile.images.len() - artifacts, "image"),
         (artifacts, "artifact"),
+        (referrer_count(lockfile), "referrer"),
         (lockfile.files.len(), "file"),
         (lockfile.debs.len(), "package"),
     ]

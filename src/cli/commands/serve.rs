@@ -43,7 +43,11 @@ pub fn serve(settings: &ServeCommandSettings) -> Result<(), CliError> {
                 .map_err(|e| outpost::errors::chain(&e))
         })
     };
-    let images: usize = catalog.bundles().iter().map(|b| b.images.len()).sum();
+    let images: usize = catalog
+        .bundles()
+        .iter()
+        .map(|b| b.images.iter().filter(|i| i.subject.is_none()).count())
+        .sum();
     let repositories = catalog.repository_names().count();
     let (tls_files, scheme) = match &settings.tls {
         TlsSettings::Auto {

@@ -1,0 +1,252 @@
+//! Discovering what refers to each pinned image, at lock time: for its index and each carried
+//! platform manifest, the OCI 1.1 referrers API (or, where the registry has none, the
+//! referrers tag schema: an index tagged `sha256-<hex>`) and cosign's tag scheme
+//! (`sha256-<hex>.sig`, `.att`, `.sbom`; a missing tag is normal). Each referrer of a kind
+//! `spec.referrers` selects is pinned under its image with its subject, and its manifest kept
+//! in the cache like an image manifest; chains (a signature of an SBOM) are followed to
+//! [`MAX_DEPTH`]. Which kinds travel, and what a kind is, is `crate::referrers`.
+
+use super::ResolveError;
+use crate::digest::Digest;
+use crate::lock::{ImagePin, ReferrerPin};
+use crate::manifest::Release;
+use crate::oci::{is_manifest_type, Parsed};
+use crate::progress::Reporter;
+use crate::referrers::{
+    cosign_tag, kind_of, kinds_for, referrer_descriptor, Kinds, ReferrerFacts, COSIGN_SUFFIXES,
+    MAX_DEPTH,
+};
+use crate::store::Store;
+use crate::upstream::registry::{RawManifest, Registry};
+use futures::{StreamExt, TryStreamExt};
+use oci_client::Reference;
+use std::collections::HashSet;
+
+/// How many images have their referrers discovered at once.
+const PARALLEL_IMAGES: usize = 8;
+
+/// A manifest that refers to a subject, as found upstream.
+struct Candidate {
+    manifest: RawManifest,
+    /// The cosign tag-scheme tag it was found under.
+    tag: Option<String>,
+}
+
+/// Fills `referrers` of every image with what refers to it upstream, as `release` selects.
+pub async fn discover_all(
+    release: &Release,
+    images: &mut [ImagePin],
+    registry: &Registry,
+    store: &Store,
+    reporter: &dyn Reporter,
+) -> Result<(), ResolveError> {
+    let spec = release.spec.referrers.as_ref();
+    let found: Vec<Vec<ReferrerPin>> = futures::stream::iter(images.iter())
+        .map(|pin| {
+            let kinds = kinds_for(spec, &pin.reference, &pin.reference);
+            async move { discover(registry, store, pin, kinds, reporter).await }
+        })
+        .buffered(PARALLEL_IMAGES)
+        .try_collect()
+        .await?;
+    for (pin, referrers) in images.iter_mut().zip(found) {
+        pin.referrers = referrers;
+    }
+    Ok(())
+}
+
+/// The referrers of one image of the kinds wanted: of its index and every carried manifest,
+/// then of each referrer found, to [`MAX_DEPTH`].
+async fn discover(
+    registry: &Registry,
+    store: &Store,
+    pin: &ImagePin,
+    kinds: Kinds,
+    reporter: &dyn Reporter,
+) -> Result<Vec<ReferrerPin>, ResolveError> {
+    if kinds.is_empty() {
+        return Ok(Vec::new());
+    }
+    let image = crate::reference::parse(&pin.reference)
+        .map_err(|_| ResolveError::Reference(pin.reference.clone()))?;
+    // Level by level: the image's own manifests, then what refers to them, and so on; the
+    // subjects of one level are asked about at once.
+    let mut level: Vec<Digest> = Vec::new();
+    for digest in std::iter::once(&pin.digest)
+        .chain(pin.platforms.iter().map(|p| &p.digest))
+        .chain(pin.also_carried.iter().map(|p| &p.digest))
+    {
+        if !level.contains(digest) {
+            level.push(digest.clone());
+        }
+    }
+    let mut asked: HashSet<Digest> = level.iter().cloned().collect();
+    let mut found: Vec<ReferrerPin> = Vec::new();
+    for depth in 0..MAX_DEPTH {
+        let answers = futures::future::try_join_all(
+            level
+                .iter()
+                .map(|subject| candidates(registry, &image, subject, reporter)),
+        )
+        .await?;
+        let mut next = Vec::new();
+        for (subject, candidates) in level.iter().zip(answers) {
+            for candidate in candidates {
+                let digest = candidate.manifest.digest.clone();
+                // Found twice (listed by the referrers API and under a cosign tag): one
+                // pin, served under the tag too.
+                let known = found
+                    .iter_mut()
+                    .find(|r| r.digest == digest && r.subject == *subject);
+                if let Some(known) = known {
+                    if known.tag.is_none() {
+                        known.tag = candidate.tag;
+                    }
+                    continue;
+                }
+                let Some(referrer) = pin_referrer(subject, candidate) else {
+                    continue;
+                };
+                if !kinds.wants(referrer.pin.kind) {
+                    continue;
+                }
+                store
+                    .put_bytes(&digest, &referrer.bytes)
+                    .map_err(|source| ResolveError::Store {
+                        image: pin.reference.clone(),
+                        source,
+                    })?;
+                if depth + 1 < MAX_DEPTH && asked.insert(digest.clone()) {
+                    next.push(digest);
+                }
+                found.push(referrer.pin);
+            }
+        }
+        level = next;
+    }
+    Ok(found)
+}
+
+/// A referrer's pin and its manifest bytes.
+struct Found {
+    pin: ReferrerPin,
+    bytes: Vec<u8>,
+}
+
+/// The pin of a referrer of `subject` (an index found under a cosign tag too: it travels
+/// whole); `None` for bytes that are not a manifest.
+fn pin_referrer(subject: &Digest, candidate: Candidate) -> Option<Found> {
+    let manifest = candidate.manifest;
+    let parsed = Parsed::from_bytes(&manifest.bytes, Some(&manifest.media_type)).ok()?;
+    let fields: ManifestFields = serde_json::from_slice(&manifest.bytes).ok()?;
+    let config_type = match &parsed {
+        Parsed::Image { config, .. } => Some(config.media_type.clone()),
+        Parsed::Index { .. } => None,
+    };
+    let artifact_type = fields
+        .artifact_type
+        .clone()
+        .or(config_type)
+        .unwrap_or_else(|| manifest.media_type.clone());
+    let layer_types: Vec<&str> = match &parsed {
+        Parsed::Image { layers, .. } => layers.iter().map(|l| l.media_type.as_str()).collect(),
+        Parsed::Index { .. } => Vec::new(),
+    };
+    let kind = kind_of(&ReferrerFacts {
+        artifact_type: &artifact_type,
+        layer_types,
+        annotations: Some(&fields.annotations),
+        tag: candidate.tag.as_deref(),
+    });
+    Some(Found {
+        pin: ReferrerPin {
+            subject: subject.clone(),
+            digest: manifest.digest.clone(),
+            media_type: manifest.media_type.clone(),
+            artifact_type,
+            size: manifest.bytes.len() as u64,
+            kind,
+            tag: candidate.tag,
+        },
+        bytes: manifest.bytes,
+    })
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ManifestFields {
+    #[serde(default)]
+    artifact_type: Option<String>,
+    #[serde(default)]
+    annotations: std::collections::BTreeMap<String, String>,
+}
+
+/// What refers to `subject` in `image`'s repository: the referrers the API (or the tag
+/// schema) lists, each fetched by digest and kept only if it names `subject`, then the cosign
+/// tag-scheme manifests that exist. The listing and the three tags are asked for at once.
+async fn candidates(
+    registry: &Registry,
+    image: &Reference,
+    subject: &Digest,
+    reporter: &dyn Reporter,
+) -> Result<Vec<Candidate>, ResolveError> {
+    let referrers_error = |message: String| ResolveError::Referrers {
+        image: image.whole(),
+        subject: subject.clone(),
+        message,
+    };
+    let listed = async {
+        let mut found = Vec::new();
+        let listed = registry
+            .referrers_retried(image, subject, reporter)
+            .await
+            .map_err(|e| referrers_error(e.detail()))?;
+        for descriptor in listed {
+            if !is_manifest_type(&descriptor.media_type) {
+                continue;
+            }
+            let by_digest = Reference::with_digest(
+                image.registry().to_string(),
+                image.repository().to_string(),
+                descriptor.digest.to_string(),
+            );
+            let manifest = registry
+                .manifest_retried(&by_digest, reporter)
+                .await
+                .map_err(|e| referrers_error(e.detail()))?;
+            match referrer_descriptor(&manifest.bytes, &manifest.media_type) {
+                Some((named, _)) if named == *subject => found.push(Candidate {
+                    manifest,
+                    tag: None,
+                }),
+                _ => reporter.note(&format!(
+                    "{}: referrer {} is listed for {subject} but does not name it as its subject; not carried",
+                    image.whole(),
+                    descriptor.digest
+                )),
+            }
+        }
+        Ok::<_, ResolveError>(found)
+    };
+    let tagged = futures::future::try_join_all(COSIGN_SUFFIXES.iter().map(|suffix| {
+        let tag = cosign_tag(subject, suffix);
+        let tagged = Reference::with_tag(
+            image.registry().to_string(),
+            image.repository().to_string(),
+            tag.clone(),
+        );
+        async move {
+            let manifest = registry
+                .manifest_if_exists_retried(&tagged, reporter)
+                .await
+                .map_err(|e| referrers_error(e.detail()))?;
+            Ok::<_, ResolveError>(manifest.map(|manifest| Candidate {
+                manifest,
+                tag: Some(tag),
+            }))
+        }
+    }));
+    let (mut found, tagged) = futures::try_join!(listed, tagged)?;
+    found.extend(tagged.into_iter().flatten());
+    Ok(found)
+}
