@@ -220,10 +220,19 @@ fn signatures_and_sboms_travel_with_their_image_and_verify_at_the_site() {
     let manifest = std::fs::read_to_string(work.join("edge.yaml")).unwrap();
     std::fs::write(
         work.join("edge.yaml"),
-        format!("{manifest}  referrers: {{include: [signatures, sboms]}}\n"),
+        format!(
+            "{manifest}  referrers: {{include: [signatures, sboms]}}\n  verify:\n    - {{match: \"registry.test/library/alpha:*\", key: pub.pem}}\n"
+        ),
     )
     .unwrap();
     outpost_ok(work, &["lock", "edge.yaml"]);
+    // spec.verify finds the publisher's signature among the referrers discovered.
+    let lock = read_json(&work.join("edge.lock"));
+    assert_eq!(
+        lock["images"][0]["signatures"][0]["signature"].as_str(),
+        Some(published.signature.as_str()),
+        "{lock}"
+    );
     let mut found = pinned(work, 0);
     found.sort();
     let sbom_sig_tag = format!("{}.sig", published.sbom.replacen(':', "-", 1));
@@ -265,7 +274,15 @@ fn signatures_and_sboms_travel_with_their_image_and_verify_at_the_site() {
         2,
         "{inspected}"
     );
-    outpost_ok(work, &["bundle", "verify", "bundles/edge-1.0.tar"]);
+    // The bundle holds, and so does the publisher's signature, re-checked offline from it.
+    let verified = outpost_ok(
+        work,
+        &["bundle", "verify", "bundles/edge-1.0.tar", "--upstream"],
+    );
+    assert!(
+        verified.contains("registry.test/library/alpha:1"),
+        "{verified}"
+    );
     let mut listed: Vec<(String, String)> = images[0]["referrers"]
         .as_array()
         .unwrap()
