@@ -382,7 +382,7 @@ fn signatures_and_sboms_travel_with_their_image_and_verify_at_the_site() {
     );
 
     // The referrers API lists the SBOM, filtered by artifact type.
-    let referrers = |query: &str| -> Vec<String> {
+    let referrers_of = |subject: &str, query: &str| -> Vec<String> {
         let reply = http("GET", &format!("{v2}/referrers/{subject}{query}"), &[]);
         assert_eq!(reply.status, 200, "{}", reply.text());
         json(&reply.text())["manifests"]
@@ -392,6 +392,7 @@ fn signatures_and_sboms_travel_with_their_image_and_verify_at_the_site() {
             .map(|m| m["digest"].as_str().unwrap().to_string())
             .collect()
     };
+    let referrers = |query: &str| referrers_of(&subject, query);
     // Unfiltered: the SBOM, and the cosign signature too (its manifest has no `subject`;
     // the bundle records what it signs).
     let mut all = referrers("");
@@ -405,6 +406,11 @@ fn signatures_and_sboms_travel_with_their_image_and_verify_at_the_site() {
         std::slice::from_ref(&published.sbom)
     );
     assert!(referrers("?artifactType=other/type").is_empty());
+    // A chain: the SBOM's own signature is listed for the SBOM.
+    assert_eq!(
+        referrers_of(&published.sbom, ""),
+        std::slice::from_ref(&published.sbom_signature)
+    );
     drop(server);
 
     // Pushed to another registry (no referrers API either): the `.sig` tags, the SBOM by
