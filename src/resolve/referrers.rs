@@ -10,6 +10,7 @@ use super::ResolveError;
 use crate::digest::Digest;
 use crate::lock::{ImagePin, ReferrerPin};
 use crate::manifest::Release;
+use crate::oci::artifact::artifact_type_of;
 use crate::oci::{is_manifest_type, Parsed};
 use crate::progress::Reporter;
 use crate::referrers::{
@@ -139,15 +140,7 @@ fn pin_referrer(subject: &Digest, candidate: Candidate) -> Option<Found> {
     let manifest = candidate.manifest;
     let parsed = Parsed::from_bytes(&manifest.bytes, Some(&manifest.media_type)).ok()?;
     let fields: ManifestFields = serde_json::from_slice(&manifest.bytes).ok()?;
-    let config_type = match &parsed {
-        Parsed::Image { config, .. } => Some(config.media_type.clone()),
-        Parsed::Index { .. } => None,
-    };
-    let artifact_type = fields
-        .artifact_type
-        .clone()
-        .or(config_type)
-        .unwrap_or_else(|| manifest.media_type.clone());
+    let artifact_type = artifact_type_of(&manifest.bytes, &parsed);
     let layer_types: Vec<&str> = match &parsed {
         Parsed::Image { layers, .. } => layers.iter().map(|l| l.media_type.as_str()).collect(),
         Parsed::Index { .. } => Vec::new(),
@@ -175,8 +168,6 @@ fn pin_referrer(subject: &Digest, candidate: Candidate) -> Option<Found> {
 #[derive(serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct ManifestFields {
-    #[serde(default)]
-    artifact_type: Option<String>,
     #[serde(default)]
     annotations: std::collections::BTreeMap<String, String>,
 }
@@ -249,4 +240,69 @@ async fn candidates(
     let (mut found, tagged) = futures::try_join!(listed, tagged)?;
     found.extend(tagged.into_iter().flatten());
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lock::ReferrerKind;
+
+    fn candidate(manifest: serde_json::Value, tag: Option<&str>) -> Candidate {
+        let bytes = serde_json::to_vec(&manifest).unwrap();
+        Candidate {
+            manifest: RawManifest {
+                digest: Digest::of(&bytes),
+                media_type: crate::oci::OCI_MANIFEST.into(),
+                bytes,
+            },
+            tag: tag.map(str::to_string),
+        }
+    }
+
+    fn descriptor(media_type: &str, content: &[u8]) -> serde_json::Value {
+        serde_json::json!({"mediaType": media_type, "digest": Digest::of(content), "size": content.len()})
+    }
+
+    #[test]
+    fn a_cosign_signature_and_an_sbom_are_pinned_with_their_kind_and_type() {
+        let subject = Digest::of(b"image");
+        let sig = candidate(
+            serde_json::json!({
+                "schemaVersion": 2, "mediaType": crate::oci::OCI_MANIFEST,
+                "config": descriptor("application/vnd.oci.image.config.v1+json", b"c"),
+                "layers": [descriptor(crate::referrers::COSIGN_SIMPLESIGNING, b"payload")],
+            }),
+            Some("sha256-00.sig"),
+        );
+        let found = pin_referrer(&subject, sig).unwrap();
+        assert_eq!(found.pin.kind, ReferrerKind::Signature);
+        assert_eq!(
+            found.pin.artifact_type,
+            "application/vnd.oci.image.config.v1+json"
+        );
+        assert_eq!(found.pin.tag.as_deref(), Some("sha256-00.sig"));
+        assert_eq!(found.pin.size, found.bytes.len() as u64);
+        assert_eq!(found.pin.digest, Digest::of(&found.bytes));
+
+        let sbom = candidate(
+            serde_json::json!({
+                "schemaVersion": 2, "mediaType": crate::oci::OCI_MANIFEST,
+                "artifactType": "application/spdx+json",
+                "config": descriptor(crate::oci::OCI_EMPTY, b"{}"),
+                "layers": [descriptor("application/spdx+json", b"doc")],
+                "subject": descriptor(crate::oci::OCI_MANIFEST, b"image"),
+            }),
+            None,
+        );
+        let found = pin_referrer(&subject, sbom).unwrap();
+        assert_eq!(
+            (
+                found.pin.kind,
+                found.pin.artifact_type.as_str(),
+                found.pin.subject
+            ),
+            (ReferrerKind::Sbom, "application/spdx+json", subject.clone())
+        );
+        assert!(pin_referrer(&subject, candidate(serde_json::json!({"x": 1}), None)).is_none());
+    }
 }
