@@ -153,10 +153,10 @@ async fn check_one(
         image: pin.reference.clone(),
         platforms: unsigned,
         expected: format!("{} (policy `{}`)", describe(policy), policy.pattern),
-        found: if found.is_empty() {
-            format!("no {}", policy.require.noun())
-        } else {
-            found.join("; ")
+        found: match found.len() {
+            0 => format!("no {}", policy.require.noun()),
+            1 => format!("1 that does not hold: {}", found[0]),
+            n => format!("{n} that do not hold: {}", found.join("; ")),
         },
     })
 }
@@ -165,7 +165,7 @@ async fn check_one(
 fn describe(policy: &ImagePolicy) -> String {
     let who = match &policy.policy {
         Policy::Key { pem } => format!(
-            "key {}",
+            "key sha256:{}",
             trust::key_fingerprint(pem).unwrap_or_else(|_| "(unreadable key)".into())
         ),
         Policy::Keyless { issuer, identity } => {

@@ -95,7 +95,7 @@ pub enum TrustError {
     Chain { message: String },
     #[error("the signing certificate's SCT does not verify against the trusted root's CT logs: {message}")]
     Sct { message: String },
-    #[error("the signature over {what} does not verify with the signer's key")]
+    #[error("the signature over {what} does not verify with the expected key (another key made it, or what it signs changed)")]
     BadSignature { what: String },
     #[error("the signature is for {found}, but the artifact is {expected}")]
     OtherDigest { expected: String, found: String },

@@ -340,7 +340,7 @@ mod own_ca {
         .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "the signature over the simple-signing payload does not verify with the signer's key"
+            "the signature over the simple-signing payload does not verify with the expected key (another key made it, or what it signs changed)"
         );
 
         let other = crate::digest::Digest::of(b"other");
@@ -369,7 +369,7 @@ mod own_ca {
         .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "the signature over the file does not verify with the signer's key"
+            "the signature over the file does not verify with the expected key (another key made it, or what it signs changed)"
         );
     }
 }

@@ -31,5 +31,6 @@ mod serve_load;
 mod serve_registry;
 mod site_store;
 mod supply_files;
+mod supply_images;
 mod upstream_faults;
 mod upstream_proxies;

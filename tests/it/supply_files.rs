@@ -172,7 +172,7 @@ fn a_key_signed_file_verifies_with_its_key_only() {
         "{key: other.pub}",
     );
     let err = outpost_fails(work, &["lock", "edge.yaml"], VERIFY);
-    assert_eq!(err, format!("error: {url}: signature not verified: signature {url}.sig: the signature over the file does not verify with the signer's key\n"));
+    assert_eq!(err, format!("error: {url}: signature not verified: signature {url}.sig: the signature over the file does not verify with the expected key (another key made it, or what it signs changed)\n"));
     assert!(!work.join("edge.lock").exists());
 
     manifest(

@@ -1,0 +1,283 @@
+//! Upstream image signatures: `spec.verify` policies checked at lock against signatures made
+//! the way `cosign sign --key` makes them (scripts/cosign_sign.py, openssl), and the same
+//! signatures re-verified at the site, offline, from the bundle alone.
+
+use crate::common::*;
+use std::path::Path;
+use std::process::Command;
+
+/// An EC P-256 key pair as cosign uses: `NAME.key` (private) and `NAME.pub` in `dir`.
+fn key_pair(dir: &Path, name: &str) {
+    require("openssl");
+    let key = dir.join(format!("{name}.key"));
+    run_ok(
+        Command::new("openssl")
+            .args([
+                "ecparam",
+                "-genkey",
+                "-name",
+                "prime256v1",
+                "-noout",
+                "-out",
+            ])
+            .arg(&key),
+    );
+    run_ok(
+        Command::new("openssl")
+            .args(["ec", "-pubout", "-in"])
+            .arg(&key)
+            .arg("-out")
+            .arg(dir.join(format!("{name}.pub"))),
+    );
+}
+
+/// Signs `image` (`library/alpha:1`) in the registry on `port` with `NAME.key`; `claim`
+/// writes another digest into the payload (a signature that names another image).
+fn cosign_sign(dir: &Path, port: u16, name: &str, image: &str, claim: Option<&str>) {
+    require("python3");
+    let mut cmd = Command::new("python3");
+    cmd.arg(repo_root().join("scripts/cosign_sign.py"))
+        .arg("--registry")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--key")
+        .arg(dir.join(format!("{name}.key")));
+    if let Some(claim) = claim {
+        cmd.args(["--claim", claim]);
+    }
+    run_ok(cmd.arg(image));
+}
+
+/// `edge.yaml` naming `images` with one key policy for everything under `registry.test`.
+fn policy_manifest(work: &Path, port: u16, images: &[&str]) {
+    let list: String = images
+        .iter()
+        .map(|i| format!("    - registry.test/{i}\n"))
+        .collect();
+    std::fs::write(
+        work.join("edge.yaml"),
+        format!(
+            "apiVersion: outpost/v1alpha1\nkind: Release\nmetadata: {{name: edge, version: \"1.0\"}}\nspec:\n  platforms: [linux/amd64]\n  images:\n{list}  upstreams: {{registry.test: \"http://127.0.0.1:{port}\"}}\n  verify:\n    - {{match: \"registry.test/*\", key: publisher.pub}}\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// Copies `from` to `to` in the registry on `port` (same bytes, another name, no signature).
+fn copy_image(port: u16, from: &str, to: &str) {
+    run_ok(Command::new("skopeo").args([
+        "copy",
+        "-q",
+        "--all",
+        "--preserve-digests",
+        "--src-tls-verify=false",
+        "--dest-tls-verify=false",
+        &format!("docker://127.0.0.1:{port}/{from}"),
+        &format!("docker://127.0.0.1:{port}/{to}"),
+    ]));
+}
+
+#[test]
+fn image_policies_pass_the_publishers_signature_and_fail_every_other_naming_the_image() {
+    let site = Site::new();
+    let (work, port) = (site.work(), site.registry.port);
+    key_pair(work, "publisher");
+    key_pair(work, "other");
+    cosign_sign(work, port, "publisher", "library/alpha:1", None);
+    // Re-signed upstream by another key.
+    cosign_sign(work, port, "other", "team/beta:1", None);
+    // The publisher's key, over a payload that names alpha's digest.
+    let alpha = upstream_digest(port, "library/alpha:1");
+    cosign_sign(work, port, "publisher", "library/multi:1", Some(&alpha));
+    // Never signed.
+    copy_image(port, "library/alpha:1", "library/gamma:1");
+
+    policy_manifest(work, port, &["library/alpha:1"]);
+    let out = outpost_ok(work, &["lock", "edge.yaml"]);
+    assert!(out.contains("edge.lock"), "{out}");
+    let lock = read_json(&work.join("edge.lock"));
+    let signature = &lock["images"][0]["signatures"][0];
+    assert_eq!(signature["subject"], alpha.as_str(), "{lock}");
+    assert_eq!(
+        signature["signer"]["method"]["key"]["fingerprint"],
+        key_fingerprint(&work.join("publisher.pub")).as_str(),
+        "{lock}"
+    );
+    let good_lock = std::fs::read(work.join("edge.lock")).unwrap();
+    let publisher = key_fingerprint(&work.join("publisher.pub"));
+
+    for (image, why) in [
+        (
+            "team/beta:1",
+            "found 1 that does not hold: the signature over the simple-signing payload does not verify with the expected key",
+        ),
+        ("library/multi:1", "found 1 that does not hold: the signature is for"),
+        ("library/gamma:1", "found no signature"),
+    ] {
+        policy_manifest(work, port, &["library/alpha:1", image]);
+        let out = outpost(work, &["lock", "edge.yaml"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{image}: {stderr}");
+        // The image and the platform whose manifest lacks a valid signature.
+        assert!(
+            stderr.starts_with(&format!("error: registry.test/{image} (linux/amd64): no valid upstream signature: ")),
+            "{image}: {stderr}"
+        );
+        assert!(stderr.contains(why), "{image}: expected `{why}` in: {stderr}");
+        assert!(
+            stderr.contains(&format!("expected a signature by key sha256:{publisher} (policy `registry.test/*`)")),
+            "{stderr}"
+        );
+        // Nothing written: the lockfile is the last good one.
+        assert_eq!(std::fs::read(work.join("edge.lock")).unwrap(), good_lock);
+    }
+}
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sigstore");
+const TARBALL: &str = "sigstore-5.0.0.tgz";
+const NPM_IDENTITY: &str =
+    "https://github.com/sigstore/sigstore-js/.github/workflows/release.yml@refs/heads/main";
+const NPM_ISSUER: &str = "https://token.actions.githubusercontent.com";
+
+/// The pin of `reference` in a lockfile, mutably.
+fn pin_mut<'a>(lock: &'a mut serde_json::Value, reference: &str) -> &'a mut serde_json::Value {
+    lock["images"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|p| p["reference"] == reference)
+        .unwrap_or_else(|| panic!("{reference} is not locked"))
+}
+
+#[test]
+fn upstream_signatures_hold_again_at_the_site_offline_and_a_swapped_one_fails() {
+    let site = Site::new();
+    let (work, port) = (site.work(), site.registry.port);
+    key_pair(work, "publisher");
+    key_pair(work, "other");
+    cosign_sign(work, port, "publisher", "library/alpha:1", None);
+    // A real public-good Sigstore bundle beside a real published file.
+    let served = tempfile::tempdir().unwrap();
+    for name in [TARBALL, &format!("{TARBALL}.sigstore.json")] {
+        std::fs::copy(Path::new(FIXTURES).join(name), served.path().join(name)).unwrap();
+    }
+    let files = StaticServer::start(served.path().to_path_buf());
+    policy_manifest(work, port, &["library/alpha:1"]);
+    let mut text = std::fs::read_to_string(work.join("edge.yaml")).unwrap();
+    text = text.replace(
+        "  upstreams: {",
+        &format!("  files:\n    - url: http://files.test/{TARBALL}\n      signature: {{bundle: \"{{url}}.sigstore.json\"}}\n      verify: {{keyless: {{issuer: \"{NPM_ISSUER}\", identity: \"{NPM_IDENTITY}\"}}}}\n  upstreams: {{files.test: \"http://127.0.0.1:{}\", ", files.port),
+    );
+    std::fs::write(work.join("edge.yaml"), text).unwrap();
+    outpost_ok(work, &["bundle", "build", "edge.yaml"]);
+    let bundle = "bundles/edge-1.0.tar";
+    drop(files); // the site has no upstream to ask
+
+    let out = json(&outpost_ok(
+        work,
+        &["bundle", "verify", bundle, "--upstream", "--json"],
+    ));
+    let checked = out["upstream"].as_array().unwrap();
+    let alpha = upstream_digest(port, "library/alpha:1");
+    let publisher = key_fingerprint(&work.join("publisher.pub"));
+    assert_eq!(checked.len(), 2, "{out}");
+    assert_eq!(checked[0]["name"], "registry.test/library/alpha:1");
+    assert_eq!(checked[0]["subject"], alpha.as_str());
+    assert_eq!(
+        checked[0]["signer"]["method"]["key"]["fingerprint"],
+        publisher.as_str()
+    );
+    assert_eq!(checked[1]["name"], format!("files.test/{TARBALL}"));
+    assert_eq!(
+        checked[1]["signer"]["method"]["keyless"]["identity"],
+        NPM_IDENTITY
+    );
+    assert_eq!(
+        checked[1]["signer"]["method"]["keyless"]["issuer"],
+        NPM_ISSUER
+    );
+    assert_eq!(checked[1]["signer"]["logIndex"], 1697019812u64);
+    let text = outpost_ok(work, &["bundle", "verify", bundle, "--upstream"]);
+    assert!(
+        text.contains("upstream: 2 signatures hold offline against the carried trusted root:"),
+        "{text}"
+    );
+
+    // `load` checks them again too before the release enters the store.
+    let loaded = outpost_ok(work, &["load", bundle, "--store", "store"]);
+    assert!(
+        loaded.contains("upstream: 2 publisher signatures checked again offline: all hold"),
+        "{loaded}"
+    );
+
+    // inspect shows who signed each image and file (from the signed index.json).
+    let inspected = json(&outpost_ok(work, &["bundle", "inspect", bundle, "--json"]));
+    let image = inspected["images"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["reference"] == "registry.test/library/alpha:1")
+        .unwrap();
+    assert_eq!(
+        image["signers"][0]["method"]["key"]["fingerprint"],
+        publisher.as_str()
+    );
+    let file = &inspected["files"].as_array().unwrap()[0];
+    assert_eq!(
+        file["signers"][0]["method"]["keyless"]["identity"],
+        NPM_IDENTITY
+    );
+
+    // Swap the carried signature for one by another key (upstream re-signed; the lockfile
+    // edited to carry it), rebuild: the bundle's own signature holds, the upstream one not.
+    cosign_sign(work, port, "other", "library/alpha:1", None);
+    let tag = format!("{}.sig", alpha.replace(':', "-"));
+    let reply = http(
+        "GET",
+        &format!("http://127.0.0.1:{port}/v2/library/alpha/manifests/{tag}"),
+        &["-H", "Accept: application/vnd.oci.image.manifest.v1+json"],
+    );
+    let swapped = format!("sha256:{}", sha256_hex(&reply.body));
+    let swapped_layer = json(&reply.text())["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut lock = read_json(&work.join("edge.lock"));
+    let pin = pin_mut(&mut lock, "registry.test/library/alpha:1");
+    for referrer in pin["referrers"].as_array_mut().unwrap() {
+        if referrer["tag"] == tag.as_str() {
+            referrer["digest"] = swapped.clone().into();
+            referrer["size"] = reply.body.len().into();
+        }
+    }
+    pin["signatures"][0]["signature"] = swapped.clone().into();
+    pin["signatures"][0]["layer"] = swapped_layer.into();
+    std::fs::write(
+        work.join("edge.lock"),
+        serde_json::to_vec_pretty(&lock).unwrap(),
+    )
+    .unwrap();
+    outpost_ok(work, &["bundle", "build", "edge.yaml", "--locked"]);
+    outpost_ok(work, &["bundle", "verify", bundle]);
+    let err = outpost_fails(work, &["bundle", "verify", bundle, "--upstream"], 3);
+    assert!(
+        err.contains(&format!(
+            "registry.test/library/alpha:1: the upstream signature carried for {alpha} does not hold"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("does not verify"), "{err}");
+    // Nor does it load: the store keeps only the release loaded before.
+    let err = outpost_fails(work, &["load", bundle, "--store", "store"], 3);
+    assert!(err.contains("registry.test/library/alpha:1"), "{err}");
+    let releases = std::fs::read_dir(work.join("store/releases"))
+        .unwrap()
+        .filter(|e| {
+            !e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with('.')
+        })
+        .count();
+    assert_eq!(releases, 1);
+}
