@@ -7,6 +7,9 @@ use crate::digest::Digest;
 use crate::platform::Platform;
 use crate::upstream::endpoint::check_repository_prefix;
 pub use crate::upstream::endpoint::{parse_upstream, Upstream};
+pub use referrers::{ReferrerClass, ReferrerRule, ReferrersSpec};
+
+mod referrers;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -74,42 +77,6 @@ pub struct Spec {
     /// (default: signatures and attestations).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub referrers: Option<ReferrersSpec>,
-}
-
-/// `spec.referrers`: which kinds of referrers travel, for every image and per image.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReferrersSpec {
-    /// Kinds to carry (default `[signatures, attestations]`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub include: Option<Vec<ReferrerClass>>,
-    /// Kinds to leave out, after `include`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub exclude: Vec<ReferrerClass>,
-    /// Per image, by reference glob (`registry.test/team/*`): a rule over the release's.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub images: BTreeMap<String, ReferrerRule>,
-}
-
-/// A per-image referrer rule (`spec.referrers.images."<glob>"`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReferrerRule {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub include: Option<Vec<ReferrerClass>>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub exclude: Vec<ReferrerClass>,
-}
-
-/// A kind of referrer as `spec.referrers` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ReferrerClass {
-    Signatures,
-    Attestations,
-    Sboms,
-    Others,
-    All,
 }
 
 /// One `spec.verify` policy: which images (`match`, a glob over the full reference), who
@@ -394,14 +361,10 @@ impl Release {
                 )
             })?;
         }
-        let referrer_images = self.spec.referrers.iter().flat_map(|r| r.images.keys());
-        for pattern in referrer_images {
-            glob::Pattern::new(pattern).map_err(|e| {
-                fail(
-                    pattern,
-                    format!("spec.referrers.images: `{pattern}` is not a valid glob: {e}"),
-                )
-            })?;
+        if let Some(referrers) = &self.spec.referrers {
+            referrers
+                .check()
+                .map_err(|(pattern, message): (String, String)| fail(&pattern, message))?;
         }
         for (host, url) in &self.spec.upstreams {
             let upstream = parse_upstream(url)
@@ -621,42 +584,6 @@ spec:
         assert!(
             err.starts_with("m.yaml:6:3: spec: unknown field `imagez`"),
             "{err}"
-        );
-    }
-
-    #[test]
-    fn referrer_kinds_are_checked_with_line_and_column() {
-        let text = format!("{GOOD}  referrers:\n    include: [signatures, sbom]\n");
-        let err = parse(&text).unwrap_err().to_string();
-        assert!(
-            err.starts_with("m.yaml:11:27: spec.referrers.include[1]: unknown variant `sbom`"),
-            "{err}"
-        );
-        let text = format!(
-            "{GOOD}  referrers:\n    include: [all]\n    images:\n      \"registry.test/*\": {{exclude: [sboms]}}\n"
-        );
-        let release = parse(&text).unwrap();
-        let spec = release.spec.referrers.unwrap();
-        assert_eq!(spec.include, Some(vec![ReferrerClass::All]));
-        assert_eq!(
-            spec.images["registry.test/*"].exclude,
-            [ReferrerClass::Sboms]
-        );
-        let text = format!(
-            "{GOOD}  referrers:\n    images:\n      \"registry.test/[a\": {{exclude: [sboms]}}\n"
-        );
-        let err = parse(&text).unwrap_err().to_string();
-        assert!(
-            err.starts_with(
-                "m.yaml:12:8: spec.referrers.images: `registry.test/[a` is not a valid glob"
-            ),
-            "{err}"
-        );
-        // No `referrers:` leaves the canonical form (and so every lockfile) as it was.
-        assert!(
-            !String::from_utf8(serde_json::to_vec(&parse(GOOD).unwrap()).unwrap())
-                .unwrap()
-                .contains("referrers")
         );
     }
 
