@@ -226,6 +226,15 @@ fn upstream_signatures_hold_again_at_the_site_offline_and_a_swapped_one_fails() 
         file["signers"][0]["method"]["keyless"]["identity"],
         NPM_IDENTITY
     );
+    let text = outpost_ok(work, &["bundle", "inspect", bundle]);
+    assert!(
+        text.contains(&format!("  signed upstream by key sha256:{publisher}\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("  signed upstream by {NPM_IDENTITY} ({NPM_ISSUER}), Rekor log index 1697019812, logged 2026-")),
+        "{text}"
+    );
 
     // Swap the carried signature for one by another key (upstream re-signed; the lockfile
     // edited to carry it), rebuild: the bundle's own signature holds, the upstream one not.

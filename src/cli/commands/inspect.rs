@@ -66,6 +66,9 @@ fn print_head(found: &Inspection) {
     if let Some(lock) = &found.lockfile {
         println!("lockfile:  artifact {lock}");
     }
+    if let Some(root) = &found.trusted_root {
+        println!("trust:     Sigstore trusted root, artifact {root} (`bundle verify --upstream` checks the publishers' signatures against it)");
+    }
     println!();
 }
 
@@ -100,6 +103,9 @@ fn print_images(found: &Inspection) {
                 ""
             }
         );
+        for signer in &image.signers {
+            println!("  signed upstream by {}{}", signer, signed_at(signer));
+        }
         for referrer in &image.referrers {
             // A referrer of a platform manifest or of another referrer says which.
             let of = if referrer.subject == image.digest {
@@ -182,5 +188,17 @@ fn print_files(found: &Inspection) {
             ""
         };
         println!("{:width$}  {:>10}  {note}", file.path, mib(file.size));
+        for signer in &file.signers {
+            println!("  signed upstream by {}{}", signer, signed_at(signer));
+        }
     }
+}
+
+/// `, logged <UTC time>` for a signer with a transparency-log entry.
+fn signed_at(signer: &outpost::trust::Signer) -> String {
+    signer
+        .integrated_time
+        .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
+        .map(|t| format!(", logged {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
+        .unwrap_or_default()
 }
