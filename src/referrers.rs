@@ -199,6 +199,22 @@ impl Kinds {
         }
     }
 
+    /// The cosign tag suffixes worth asking for: only those of kinds that travel (a `.sbom`
+    /// tag is not looked up when SBOMs stay behind).
+    pub fn cosign_suffixes(&self) -> Vec<&'static str> {
+        let kinds = [
+            ReferrerKind::Signature,
+            ReferrerKind::Attestation,
+            ReferrerKind::Sbom,
+        ];
+        COSIGN_SUFFIXES
+            .iter()
+            .zip(kinds)
+            .filter(|(_, kind)| self.wants(*kind))
+            .map(|(suffix, _)| *suffix)
+            .collect()
+    }
+
     /// Whether no referrer at all travels (discovery can be skipped).
     pub fn is_empty(&self) -> bool {
         *self == Kinds::none()

@@ -8,14 +8,13 @@
 
 use super::ResolveError;
 use crate::digest::Digest;
-use crate::lock::{ImagePin, ReferrerPin};
+use crate::lock::{ImagePin, ReferrerKind, ReferrerPin};
 use crate::manifest::Release;
 use crate::oci::artifact::artifact_type_of;
 use crate::oci::{is_manifest_type, Parsed};
 use crate::progress::Reporter;
 use crate::referrers::{
-    cosign_tag, kind_of, kinds_for, referrer_descriptor, Kinds, ReferrerFacts, COSIGN_SUFFIXES,
-    MAX_DEPTH,
+    cosign_tag, kind_of, kinds_for, referrer_descriptor, Kinds, ReferrerFacts, MAX_DEPTH,
 };
 use crate::store::Store;
 use crate::upstream::registry::{RawManifest, Registry};
@@ -24,7 +23,7 @@ use oci_client::Reference;
 use std::collections::HashSet;
 
 /// How many images have their referrers discovered at once.
-const PARALLEL_IMAGES: usize = 8;
+const PARALLEL_IMAGES: usize = 16;
 
 /// A manifest that refers to a subject, as found upstream.
 struct Candidate {
@@ -87,7 +86,7 @@ async fn discover(
         let answers = futures::future::try_join_all(
             level
                 .iter()
-                .map(|subject| candidates(registry, &image, subject, reporter)),
+                .map(|subject| candidates(registry, &image, subject, &kinds, reporter)),
         )
         .await?;
         let mut next = Vec::new();
@@ -117,7 +116,10 @@ async fn discover(
                         image: pin.reference.clone(),
                         source,
                     })?;
-                if depth + 1 < MAX_DEPTH && asked.insert(digest.clone()) {
+                // Chains are what refers to an SBOM or an attestation (its signature); a
+                // signature is a leaf, so nothing is asked about it.
+                let leaf = referrer.pin.kind == ReferrerKind::Signature;
+                if !leaf && depth + 1 < MAX_DEPTH && asked.insert(digest.clone()) {
                     next.push(digest);
                 }
                 found.push(referrer.pin);
@@ -179,6 +181,7 @@ async fn candidates(
     registry: &Registry,
     image: &Reference,
     subject: &Digest,
+    kinds: &Kinds,
     reporter: &dyn Reporter,
 ) -> Result<Vec<Candidate>, ResolveError> {
     let referrers_error = |message: String| ResolveError::Referrers {
@@ -219,7 +222,7 @@ async fn candidates(
         }
         Ok::<_, ResolveError>(found)
     };
-    let tagged = futures::future::try_join_all(COSIGN_SUFFIXES.iter().map(|suffix| {
+    let tagged = futures::future::try_join_all(kinds.cosign_suffixes().into_iter().map(|suffix| {
         let tag = cosign_tag(subject, suffix);
         let tagged = Reference::with_tag(
             image.registry().to_string(),
