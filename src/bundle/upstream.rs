@@ -204,8 +204,7 @@ fn reverify_file(
             sha256: file.sha256.clone(),
             sha512: None,
         };
-        let cert = material("cert")?;
-        trust::verify_detached(&sig, cert.as_deref(), &artifact, &signature.policy, root)
+        trust::verify_detached(&sig, &artifact, &signature.policy)
     } else {
         return Err(failed("no signature material is carried".into()));
     }
@@ -251,9 +250,11 @@ fn blob(bundle: &OpenBundle, digest: &Digest, max: u64) -> Result<Vec<u8>, Strin
         .read_verified_up_to(digest, location(bundle, digest)?, max)
 }
 
-/// The sha512 (hex) of a carried blob, streamed (files may be large).
+/// The sha512 (hex) of a carried blob, streamed (files may be large), its sha256 checked in
+/// the same pass.
 fn sha512(bundle: &OpenBundle, digest: &Digest) -> Result<String, String> {
     use sha2::Digest as _;
+    let mut sha256 = sha2::Sha256::new();
     let location = location(bundle, digest)?;
     let (file, offset) = bundle
         .backing
@@ -267,7 +268,14 @@ fn sha512(bundle: &OpenBundle, digest: &Digest) -> Result<String, String> {
         file.read_exact_at(&mut buffer[..n], offset + done)
             .map_err(|e| format!("blob {digest}: {e}"))?;
         hasher.update(&buffer[..n]);
+        sha256.update(&buffer[..n]);
         done += n as u64;
+    }
+    let actual = hex::encode(sha256.finalize());
+    if actual != digest.hex() {
+        return Err(format!(
+            "blob {digest} is damaged (hashes to sha256:{actual})"
+        ));
     }
     Ok(hex::encode(hasher.finalize()))
 }

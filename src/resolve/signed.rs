@@ -124,19 +124,16 @@ pub async fn verify(
         SignatureMaterial::Detached { sig, cert } => {
             let (sig_pin, sig_bytes) = material(http, store, url, "sig", sig, reporter).await?;
             let mut pins = vec![sig_pin];
-            let mut cert_bytes = None;
             if let Some(cert) = cert {
-                let (cert_pin, bytes) = material(http, store, url, "cert", cert, reporter).await?;
+                let (cert_pin, _) = material(http, store, url, "cert", cert, reporter).await?;
                 pins.push(cert_pin);
-                cert_bytes = Some(bytes);
             }
             let artifact = ArtifactDigest {
                 sha256: pin.sha256.clone(),
                 sha512: None,
             };
-            let signer =
-                trust::verify_detached(&sig_bytes, cert_bytes.as_deref(), &artifact, &policy, root)
-                    .map_err(|e| failed(url, format!("signature {sig}: {e}")))?;
+            let signer = trust::verify_detached(&sig_bytes, &artifact, &policy)
+                .map_err(|e| failed(url, format!("signature {sig}: {e}")))?;
             (pins, signer)
         }
     };

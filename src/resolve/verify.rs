@@ -222,7 +222,14 @@ async fn check_referrer(
                 require: policy.require.clone(),
                 signer,
             })),
-            Err(error) => Outcome::Failed(error.to_string()),
+            Err(error) => Outcome::Failed(format!(
+                "{} (layer {}): {error}",
+                referrer
+                    .tag
+                    .clone()
+                    .unwrap_or_else(|| referrer.digest.to_string()),
+                layer.digest
+            )),
         };
         outcomes.push(outcome);
     }
@@ -246,22 +253,33 @@ pub fn check_signature(
     require: &Requirement,
     root: &TrustedRoot,
 ) -> Result<trust::Signer, trust::TrustError> {
-    match (layer.media_type.as_str(), require) {
-        (SIMPLE_SIGNING, _) => {
+    let artifact = ArtifactDigest {
+        sha256: subject.clone(),
+        sha512: None,
+    };
+    let media_type = layer.media_type.as_str();
+    match require {
+        Requirement::Signature if media_type == SIMPLE_SIGNING => {
             trust::verify_simple_signing(bytes, &layer.annotations, subject, policy, root)
         }
-        (DSSE_ENVELOPE, Requirement::Attestation(predicate)) => {
+        Requirement::Signature if media_type == DSSE_ENVELOPE => {
+            Err(trust::TrustError::Unsupported {
+                message: "an attestation (DSSE envelope) is not a signature of the image".into(),
+            })
+        }
+        Requirement::Signature => trust::verify_bundle(bytes, &artifact, policy, root),
+        Requirement::Attestation(predicate) if media_type == DSSE_ENVELOPE => {
             trust::verify_attestation(bytes, &layer.annotations, subject, predicate, policy, root)
         }
-        _ => trust::verify_bundle(
-            bytes,
-            &ArtifactDigest {
-                sha256: subject.clone(),
-                sha512: None,
-            },
-            policy,
-            root,
-        ),
+        Requirement::Attestation(predicate) if media_type == SIMPLE_SIGNING => {
+            Err(trust::TrustError::NotAnAttestation {
+                found: "simple-signing signature".into(),
+                predicate_type: predicate.clone(),
+            })
+        }
+        Requirement::Attestation(predicate) => {
+            trust::verify_bundle_attestation(bytes, &artifact, predicate, policy, root)
+        }
     }
 }
 
@@ -307,4 +325,58 @@ async fn signature_blob(
     store
         .read_bytes(&layer.digest)
         .map_err(|source| ResolveError::Store { image, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layer(media_type: &str) -> Descriptor {
+        Descriptor {
+            media_type: media_type.into(),
+            digest: Digest::of(b"layer"),
+            size: 5,
+            platform: None,
+            artifact_type: None,
+            annotations: Default::default(),
+            urls: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_signature_does_not_meet_an_attestation_requirement_nor_the_reverse() {
+        let root = TrustedRoot::production();
+        let policy = Policy::Key {
+            pem: "-----BEGIN PUBLIC KEY-----\n-----END PUBLIC KEY-----\n".into(),
+        };
+        let subject = Digest::of(b"image");
+        let provenance = Requirement::Attestation("https://slsa.dev/provenance/v1".into());
+        // A publisher's `.sig` copied under a `.att` tag is still a signature.
+        let err = check_signature(
+            b"{}",
+            &layer(SIMPLE_SIGNING),
+            &subject,
+            &policy,
+            &provenance,
+            &root,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, trust::TrustError::NotAnAttestation { .. }),
+            "{err}"
+        );
+        let err = check_signature(
+            b"{}",
+            &layer(DSSE_ENVELOPE),
+            &subject,
+            &policy,
+            &Requirement::Signature,
+            &root,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "an attestation (DSSE envelope) is not a signature of the image"
+        );
+    }
 }

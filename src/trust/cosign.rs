@@ -75,18 +75,6 @@ fn tlog_json(entry: &LogEntry) -> Result<Value, TrustError> {
     }))
 }
 
-/// A detached signature has no entry; the crate's bundle model wants one, so a placeholder
-/// that no check accepts stands in (see `keyless`).
-fn placeholder_tlog() -> Value {
-    json!({
-        "logIndex": "0", "logId": {"keyId": ""},
-        "kindVersion": {"kind": "none", "version": "0"},
-        "integratedTime": "0",
-        "inclusionPromise": {"signedEntryTimestamp": ""},
-        "canonicalizedBody": "",
-    })
-}
-
 fn bundle(
     leaf: &[u8],
     tlog: Value,
@@ -290,15 +278,14 @@ pub fn verify_attestation(
     }
 }
 
-/// A detached signature (base64 or raw) over the artifact, with an optional certificate
-/// (PEM, or base64 of PEM). Keyless needs the certificate; a key needs none. There is no log
-/// entry here, so the signer has no log index.
+/// A detached signature (base64 or raw) over the artifact, checked with a key policy. Keyless
+/// is refused ([`TrustError::NoLogEntry`]): a bare signature and certificate carry no
+/// transparency-log entry, so nothing proves the signature was made while the certificate
+/// was valid; a Sigstore bundle carries it.
 pub fn verify_detached(
     signature: &[u8],
-    certificate: Option<&[u8]>,
     artifact: &ArtifactDigest,
     policy: &Policy,
-    root: &TrustedRoot,
 ) -> Result<Signer, TrustError> {
     let signature = pem::base64_or_raw(signature);
     let digest = artifact.sha256_bytes();
@@ -308,19 +295,8 @@ pub fn verify_detached(
             key.verify_digest(&signature, &digest, "the file")?;
             Ok(key_signer(&key, None))
         }
-        Policy::Keyless { issuer, identity } => {
-            let certificate = certificate.ok_or(TrustError::Missing {
-                what: "certificate (keyless needs one)",
-            })?;
-            let leaf = pem::certificate_der(certificate)
-                .ok_or_else(|| malformed("certificate", "it is not a PEM certificate"))?;
-            let content = json!({
-                "messageDigest": {"algorithm": "SHA2_256", "digest": B64.encode(digest)},
-                "signature": B64.encode(&signature),
-            });
-            let bundle = bundle(&leaf, placeholder_tlog(), ("messageSignature", content))?;
-            let digests = [sigstore::bundle::verify::ArtifactDigest::Sha256(digest)];
-            keyless::verify(&bundle, &digests, issuer, identity, LogCheck::None, root)
-        }
+        // A Fulcio certificate is valid for minutes: without the log entry that proves the
+        // signature was made then, anyone holding the throwaway key could sign later.
+        Policy::Keyless { .. } => Err(TrustError::NoLogEntry),
     }
 }

@@ -39,8 +39,6 @@ pub enum LogCheck {
     ByCrate,
     /// intoto: body and SET checked here; `sha256` is the DSSE payload's.
     Here { sha256: [u8; 32] },
-    /// A detached signature: there is no entry (the bundle carries a placeholder).
-    None,
 }
 
 /// The leaf certificate of a bundle, DER.
@@ -165,7 +163,7 @@ pub fn verify(
         log_index: None,
         integrated_time: None,
     };
-    if !matches!(log, LogCheck::None) {
+    {
         let entry = log_entry(bundle)?;
         entry.verify_set(root)?;
         check_validity(&cert, entry.integrated_time)?;

@@ -117,6 +117,56 @@ pub enum TrustError {
     },
     #[error("{message}")]
     Unsupported { message: String },
+    #[error("a keyless signature needs its transparency-log entry to prove when it was made (its certificate was valid for minutes only): use the Sigstore bundle (`signature: {{bundle: URL}}`, as `cosign sign-blob --bundle` writes it) instead of a bare signature and certificate")]
+    NoLogEntry,
+    #[error("a {found} does not meet `require: attestation:{predicate_type}`: an attestation (a DSSE in-toto statement) of that predicate type is needed")]
+    NotAnAttestation {
+        found: String,
+        predicate_type: String,
+    },
+}
+
+/// Verifies a Sigstore bundle that must hold an attestation: a DSSE in-toto statement of
+/// `predicate_type`, one of whose subjects is the artifact (then as [`verify_bundle`]).
+///
+/// Errors: [`TrustError::NotAnAttestation`] for a message signature or another predicate
+/// type; otherwise as [`verify_bundle`].
+pub fn verify_bundle_attestation(
+    bundle: &[u8],
+    artifact: &ArtifactDigest,
+    predicate_type: &str,
+    policy: &Policy,
+    root: &TrustedRoot,
+) -> Result<Signer, TrustError> {
+    use base64::Engine as _;
+    let not = |found: String| TrustError::NotAnAttestation {
+        found,
+        predicate_type: predicate_type.to_string(),
+    };
+    let value: serde_json::Value =
+        serde_json::from_slice(bundle).map_err(|e| TrustError::Malformed {
+            what: "Sigstore bundle".into(),
+            message: e.to_string(),
+        })?;
+    let payload = value
+        .pointer("/dsseEnvelope/payload")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|p| base64::engine::general_purpose::STANDARD.decode(p).ok())
+        .ok_or_else(|| not("Sigstore bundle with a message signature".into()))?;
+    let statement: serde_json::Value = serde_json::from_slice(&payload).map_err(|_| {
+        not("Sigstore bundle whose DSSE payload is not an in-toto statement".into())
+    })?;
+    let found = statement
+        .get("predicateType")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    if found != predicate_type {
+        return Err(TrustError::PredicateType {
+            expected: predicate_type.to_string(),
+            found: found.to_string(),
+        });
+    }
+    verify_bundle(bundle, artifact, policy, root)
 }
 
 /// Verifies a Sigstore bundle (`application/vnd.dev.sigstore.bundle*+json`, v0.1 to v0.3):

@@ -50,17 +50,6 @@ pub fn encode(label: &str, der: &[u8]) -> String {
     text
 }
 
-/// A certificate given as PEM, or as base64 of PEM (dl.k8s.io's `<binary>.cert`): its DER.
-pub fn certificate_der(bytes: &[u8]) -> Option<Vec<u8>> {
-    let text = String::from_utf8_lossy(bytes);
-    if let Some(der) = decode_first(&text, "CERTIFICATE") {
-        return Some(der);
-    }
-    let compact: String = text.split_whitespace().collect();
-    let decoded = B64.decode(compact.as_bytes()).ok()?;
-    decode_first(&String::from_utf8_lossy(&decoded), "CERTIFICATE")
-}
-
 /// Bytes that may be base64 text (a `.sig` file, an annotation) or raw: decoded if they are
 /// base64, else as they are.
 pub fn base64_or_raw(bytes: &[u8]) -> Vec<u8> {
@@ -77,15 +66,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn encode_and_decode_round_trip_in_both_forms() {
+    fn encode_and_decode_round_trip() {
         let der = vec![7u8; 100];
         let pem = encode("CERTIFICATE", &der);
         assert!(pem.lines().all(|l| l.len() <= 64));
-        assert_eq!(certificate_der(pem.as_bytes()).unwrap(), der);
-        let wrapped = B64.encode(pem.as_bytes());
-        assert_eq!(certificate_der(wrapped.as_bytes()).unwrap(), der);
+        assert_eq!(decode_first(&pem, "CERTIFICATE").unwrap(), der);
         assert_eq!(decode_all(&format!("junk\n{pem}{pem}")).len(), 2);
-        assert!(certificate_der(b"nothing").is_none());
+        assert!(decode_first("nothing", "CERTIFICATE").is_none());
     }
 
     #[test]

@@ -19,6 +19,60 @@ fn keyless(issuer: &str, identity: Identity) -> Policy {
 }
 
 #[test]
+fn an_attestation_requirement_takes_only_an_attestation_of_its_predicate_type() {
+    let policy = keyless(ISSUER, Identity::Exact(IDENTITY.into()));
+    let root = TrustedRoot::production();
+    let artifact = ArtifactDigest::of(TARBALL);
+    let signer = verify_bundle_attestation(
+        BUNDLE,
+        &artifact,
+        "https://slsa.dev/provenance/v1",
+        &policy,
+        &root,
+    )
+    .unwrap();
+    assert_eq!(signer.log_index, Some(1697019812));
+    let err = verify_bundle_attestation(
+        BUNDLE,
+        &artifact,
+        "https://spdx.dev/Document",
+        &policy,
+        &root,
+    )
+    .unwrap_err();
+    assert_eq!(err.to_string(), "the attestation's predicate type is `https://slsa.dev/provenance/v1`, but `https://spdx.dev/Document` is required");
+    // A message signature is no attestation, whatever it signs.
+    let mut message: serde_json::Value = serde_json::from_slice(BUNDLE).unwrap();
+    let object = message.as_object_mut().unwrap();
+    object.remove("dsseEnvelope");
+    object.insert(
+        "messageSignature".into(),
+        serde_json::json!({"messageDigest": {"algorithm": "SHA2_256", "digest": ""}, "signature": ""}),
+    );
+    let bytes = serde_json::to_vec(&message).unwrap();
+    let err = verify_bundle_attestation(
+        &bytes,
+        &artifact,
+        "https://slsa.dev/provenance/v1",
+        &policy,
+        &root,
+    )
+    .unwrap_err();
+    assert!(matches!(err, TrustError::NotAnAttestation { .. }), "{err}");
+}
+
+#[test]
+fn a_keyless_signature_without_its_log_entry_is_refused() {
+    let err = verify_detached(
+        b"MEUCIQ==",
+        &ArtifactDigest::of(TARBALL),
+        &keyless(ISSUER, Identity::Exact(IDENTITY.into())),
+    )
+    .unwrap_err();
+    assert!(matches!(err, TrustError::NoLogEntry), "{err}");
+}
+
+#[test]
 fn a_real_npm_provenance_bundle_verifies_offline() {
     let signer = verify_bundle(
         BUNDLE,
@@ -351,22 +405,9 @@ mod own_ca {
         // A detached signature over a file, as `openssl dgst -sha256 -sign` makes it.
         let file = b"a file";
         let sig: p256::ecdsa::DerSignature = key.sign(file);
-        verify_detached(
-            sig.as_bytes(),
-            None,
-            &ArtifactDigest::of(file),
-            &policy,
-            &root,
-        )
-        .unwrap();
-        let err = verify_detached(
-            sig.as_bytes(),
-            None,
-            &ArtifactDigest::of(b"b file"),
-            &policy,
-            &root,
-        )
-        .unwrap_err();
+        verify_detached(sig.as_bytes(), &ArtifactDigest::of(file), &policy).unwrap();
+        let err =
+            verify_detached(sig.as_bytes(), &ArtifactDigest::of(b"b file"), &policy).unwrap_err();
         assert_eq!(
             err.to_string(),
             "the signature over the file does not verify with the expected key (another key made it, or what it signs changed)"

@@ -105,13 +105,21 @@ fn image_policies_pass_the_publishers_signature_and_fail_every_other_naming_the_
     let good_lock = std::fs::read(work.join("edge.lock")).unwrap();
     let publisher = key_fingerprint(&work.join("publisher.pub"));
 
-    for (image, why) in [
+    let beta = upstream_digest(port, "team/beta:1");
+    let multi = upstream_digest(port, "library/multi:1");
+    let tag = |digest: &str| format!("{}.sig", digest.replace(':', "-"));
+    for (image, found, why) in [
         (
             "team/beta:1",
-            "found 1 that does not hold: the signature over the simple-signing payload does not verify with the expected key",
+            format!("found 1 that does not hold: {} (layer sha256:", tag(&beta)),
+            "): the signature over the simple-signing payload does not verify with the expected key (another key made it, or what it signs changed)".to_string(),
         ),
-        ("library/multi:1", "found 1 that does not hold: the signature is for"),
-        ("library/gamma:1", "found no signature"),
+        (
+            "library/multi:1",
+            format!("found 1 that does not hold: {} (layer sha256:", tag(&multi)),
+            format!("): the signature is for {alpha}, but the artifact is {multi}"),
+        ),
+        ("library/gamma:1", "found no signature".to_string(), String::new()),
     ] {
         policy_manifest(work, port, &["library/alpha:1", image]);
         let out = outpost(work, &["lock", "edge.yaml"]);
@@ -122,7 +130,8 @@ fn image_policies_pass_the_publishers_signature_and_fail_every_other_naming_the_
             stderr.starts_with(&format!("error: registry.test/{image} (linux/amd64): no valid upstream signature: ")),
             "{image}: {stderr}"
         );
-        assert!(stderr.contains(why), "{image}: expected `{why}` in: {stderr}");
+        assert!(stderr.contains(&found), "{image}: expected `{found}` in: {stderr}");
+        assert!(stderr.trim_end().ends_with(&why), "{image}: expected `{why}` at the end of: {stderr}");
         assert!(
             stderr.contains(&format!("expected a signature by key sha256:{publisher} (policy `registry.test/*`)")),
             "{stderr}"
