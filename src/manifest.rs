@@ -452,7 +452,12 @@ fn check_signer(verify: &VerifySpec) -> Result<(), String> {
         (Some(keyless), None)
             if keyless.identity.is_some() != keyless.identity_regexp.is_some() =>
         {
-            Ok(())
+            match &keyless.identity_regexp {
+                Some(pattern) => regex::Regex::new(pattern).map(|_| ()).map_err(|e| {
+                    format!("`identityRegexp` is not a valid regular expression: {e}")
+                }),
+                None => Ok(()),
+            }
         }
         (Some(_), None) => {
             Err("`keyless` needs exactly one of `identity` and `identityRegexp`".into())
@@ -480,13 +485,8 @@ fn check_file_signature(file: &FileSpec) -> Result<(), String> {
                 _ => return Err("`signature` is either `{bundle: URL}` or `{sig: URL}` with an optional `cert: URL`".into()),
             }
             match (&verify.keyless, &verify.key) {
-                (Some(keyless), None) => {
-                    if keyless.identity.is_some() == keyless.identity_regexp.is_some() {
-                        return Err(
-                            "`verify.keyless` needs exactly one of `identity` and `identityRegexp`"
-                                .into(),
-                        );
-                    }
+                (Some(_), None) => {
+                    check_signer(verify)?;
                     if signature.sig.is_some() {
                         return Err("a keyless signature needs its transparency-log entry to prove when it was made: give the Sigstore bundle (`signature: {bundle: URL}`, as `cosign sign-blob --bundle` writes it), not a bare `sig`/`cert`".into());
                     }
@@ -681,6 +681,12 @@ spec:
         let err = parse(&bare).unwrap_err().to_string();
         assert!(
             err.contains("a keyless signature needs its transparency-log entry"),
+            "{err}"
+        );
+        let bad_regexp = entry("      signature: {bundle: \"{url}.sigstore.json\"}\n      verify: {keyless: {issuer: \"https://i.test\", identityRegexp: \"(\"}}\n");
+        let err = parse(&bad_regexp).unwrap_err().to_string();
+        assert!(
+            err.contains("`identityRegexp` is not a valid regular expression"),
             "{err}"
         );
     }

@@ -22,6 +22,9 @@ use futures::{StreamExt, TryStreamExt};
 use oci_client::Reference;
 use std::collections::HashSet;
 
+/// At most this many referrers are fetched for one subject (a hostile or broken listing
+/// could name any number).
+const MAX_LISTED: usize = 256;
 /// How many images have their referrers discovered at once.
 const PARALLEL_IMAGES: usize = 16;
 
@@ -195,6 +198,12 @@ async fn candidates(
             .referrers_retried(image, subject, reporter)
             .await
             .map_err(|e| referrers_error(e.detail()))?;
+        if listed.len() > MAX_LISTED {
+            return Err(referrers_error(format!(
+                "the registry lists {} referrers, more than the {MAX_LISTED} outpost fetches for one subject",
+                listed.len()
+            )));
+        }
         for descriptor in listed {
             if !is_manifest_type(&descriptor.media_type) {
                 continue;

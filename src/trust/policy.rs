@@ -171,7 +171,17 @@ impl CertificateIdentity {
             .ok_or_else(|| bad("its subject alternative name has no email or URI"))?;
         let issuer = issuer_extension(cert)
             .ok_or_else(|| bad("it has no OIDC issuer extension (1.3.6.1.4.1.57264.1.8)"))?;
-        Ok(CertificateIdentity { identity, issuer })
+        // Not yet proven (the chain is checked after): shown in messages, so without control
+        // characters.
+        let printable = |text: String| -> String {
+            text.chars()
+                .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+                .collect()
+        };
+        Ok(CertificateIdentity {
+            identity: printable(identity),
+            issuer: printable(issuer),
+        })
     }
 
     /// Checks this identity and issuer against a keyless policy's.
