@@ -525,7 +525,7 @@ fn locate(text: &str, needle: &str) -> Option<(usize, usize)> {
 mod tests {
     use super::*;
 
-    const GOOD: &str = "apiVersion: outpost/v1alpha1
+    pub(crate) const GOOD: &str = "apiVersion: outpost/v1alpha1
 kind: Release
 metadata: {name: edge, version: \"1.0\"}
 spec:
@@ -536,7 +536,7 @@ spec:
   upstreams: {registry.test: \"http://127.0.0.1:5000\"}
 ";
 
-    fn parse(text: &str) -> Result<Release, ManifestError> {
+    pub(crate) fn parse(text: &str) -> Result<Release, ManifestError> {
         Release::parse(Path::new("m.yaml"), text)
     }
 

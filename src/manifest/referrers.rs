@@ -59,23 +59,7 @@ impl ReferrersSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::manifest::{ManifestError, Release};
-    use std::path::Path;
-
-    const BASE: &str = "apiVersion: outpost/v1alpha1
-kind: Release
-metadata: {name: edge, version: \"1.0\"}
-spec:
-  platforms: [linux/amd64, linux/arm64]
-  images:
-    - registry.test/library/alpha:1
-    - alpine
-  upstreams: {registry.test: \"http://127.0.0.1:5000\"}
-";
-
-    fn parse(text: &str) -> Result<Release, ManifestError> {
-        Release::parse(Path::new("m.yaml"), text)
-    }
+    use crate::manifest::tests::{parse, GOOD as BASE};
 
     #[test]
     fn referrer_kinds_are_checked_with_line_and_column() {

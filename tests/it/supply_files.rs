@@ -2,7 +2,9 @@
 //! provenance) and a key-signed file made with openssl, served from a loopback server and
 //! verified by `outpost lock` offline against the trusted root it ships.
 
-use crate::common::{key_fingerprint, outpost_fails, outpost_ok, require, StaticServer};
+use crate::common::{
+    ec_key_pair, key_fingerprint, outpost_fails, outpost_ok, require, StaticServer,
+};
 use std::path::Path;
 use std::process::Command;
 
@@ -115,6 +117,9 @@ fn a_key_signed_file_verifies_with_its_key_only() {
     let work = tempfile::tempdir().unwrap();
     let work = work.path();
     std::fs::write(served.path().join("tool"), b"tool bytes\n").unwrap();
+    for name in ["signer", "other"] {
+        ec_key_pair(work, name);
+    }
     let openssl = |args: &[&str], dir: &Path| {
         let status = Command::new("openssl")
             .args(args)
@@ -123,31 +128,6 @@ fn a_key_signed_file_verifies_with_its_key_only() {
             .unwrap();
         assert!(status.success(), "openssl {args:?}");
     };
-    for name in ["signer", "other"] {
-        openssl(
-            &[
-                "ecparam",
-                "-genkey",
-                "-name",
-                "prime256v1",
-                "-noout",
-                "-out",
-                &format!("{name}.key"),
-            ],
-            work,
-        );
-        openssl(
-            &[
-                "ec",
-                "-in",
-                &format!("{name}.key"),
-                "-pubout",
-                "-out",
-                &format!("{name}.pub"),
-            ],
-            work,
-        );
-    }
     let signer_key = work.join("signer.key");
     openssl(
         &[

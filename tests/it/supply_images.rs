@@ -6,31 +6,6 @@ use crate::common::*;
 use std::path::Path;
 use std::process::Command;
 
-/// An EC P-256 key pair as cosign uses: `NAME.key` (private) and `NAME.pub` in `dir`.
-fn key_pair(dir: &Path, name: &str) {
-    require("openssl");
-    let key = dir.join(format!("{name}.key"));
-    run_ok(
-        Command::new("openssl")
-            .args([
-                "ecparam",
-                "-genkey",
-                "-name",
-                "prime256v1",
-                "-noout",
-                "-out",
-            ])
-            .arg(&key),
-    );
-    run_ok(
-        Command::new("openssl")
-            .args(["ec", "-pubout", "-in"])
-            .arg(&key)
-            .arg("-out")
-            .arg(dir.join(format!("{name}.pub"))),
-    );
-}
-
 /// Signs `image` (`library/alpha:1`) in the registry on `port` with `NAME.key`; `claim`
 /// writes another digest into the payload (a signature that names another image).
 fn cosign_sign(dir: &Path, port: u16, name: &str, image: &str, claim: Option<&str>) {
@@ -80,8 +55,8 @@ fn copy_image(port: u16, from: &str, to: &str) {
 fn image_policies_pass_the_publishers_signature_and_fail_every_other_naming_the_image() {
     let site = Site::new();
     let (work, port) = (site.work(), site.registry.port);
-    key_pair(work, "publisher");
-    key_pair(work, "other");
+    ec_key_pair(work, "publisher");
+    ec_key_pair(work, "other");
     cosign_sign(work, port, "publisher", "library/alpha:1", None);
     // Re-signed upstream by another key.
     cosign_sign(work, port, "other", "team/beta:1", None);
@@ -161,8 +136,8 @@ fn pin_mut<'a>(lock: &'a mut serde_json::Value, reference: &str) -> &'a mut serd
 fn upstream_signatures_hold_again_at_the_site_offline_and_a_swapped_one_fails() {
     let site = Site::new();
     let (work, port) = (site.work(), site.registry.port);
-    key_pair(work, "publisher");
-    key_pair(work, "other");
+    ec_key_pair(work, "publisher");
+    ec_key_pair(work, "other");
     cosign_sign(work, port, "publisher", "library/alpha:1", None);
     // A real public-good Sigstore bundle beside a real published file.
     let served = tempfile::tempdir().unwrap();

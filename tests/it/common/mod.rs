@@ -86,6 +86,32 @@ pub fn run_ok(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// An EC P-256 key pair as cosign and openssl make it: `NAME.key` (private, PEM) and
+/// `NAME.pub` (SPKI PEM) in `dir`.
+pub fn ec_key_pair(dir: &Path, name: &str) {
+    require("openssl");
+    let key = dir.join(format!("{name}.key"));
+    run_ok(
+        Command::new("openssl")
+            .args([
+                "ecparam",
+                "-genkey",
+                "-name",
+                "prime256v1",
+                "-noout",
+                "-out",
+            ])
+            .arg(&key),
+    );
+    run_ok(
+        Command::new("openssl")
+            .args(["ec", "-pubout", "-in"])
+            .arg(&key)
+            .arg("-out")
+            .arg(dir.join(format!("{name}.pub"))),
+    );
+}
+
 /// The fingerprint outpost shows for a PEM public key: the sha256 (hex) of its SPKI DER, as
 /// openssl writes it.
 pub fn key_fingerprint(public_pem: &Path) -> String {
