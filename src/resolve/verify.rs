@@ -23,7 +23,7 @@ use oci_client::Reference;
 /// Signature layers larger than this are refused (real ones are a few KiB).
 pub const MAX_SIGNATURE_SIZE: u64 = 4 << 20;
 /// How many images are checked at once.
-const PARALLEL_IMAGES: usize = 8;
+const PARALLEL_IMAGES: usize = 16;
 
 /// Layer media types that hold a signature or attestation.
 pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
