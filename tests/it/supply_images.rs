@@ -68,7 +68,10 @@ fn image_policies_pass_the_publishers_signature_and_fail_every_other_naming_the_
 
     policy_manifest(work, port, &["library/alpha:1"]);
     let out = outpost_ok(work, &["lock", "edge.yaml"]);
-    assert!(out.contains("edge.lock"), "{out}");
+    assert!(
+        out.contains("upstream signatures hold for 1 image (checked offline against the Sigstore trusted root)"),
+        "{out}"
+    );
     let lock = read_json(&work.join("edge.lock"));
     let signature = &lock["images"][0]["signatures"][0];
     assert_eq!(signature["subject"], alpha.as_str(), "{lock}");
