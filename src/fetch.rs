@@ -8,7 +8,7 @@
 //! images are fetched once. Retries follow `upstream::retry`.
 
 use crate::bundle::graph::{walk, Carried, Role};
-use crate::bundle::pack::{image_entry, referrer_entries};
+use crate::bundle::index_entries::{image_entry, referrer_entries};
 use crate::digest::Digest;
 use crate::lock::Lockfile;
 use crate::oci::{Descriptor, Parsed, MAX_MANIFEST_SIZE};

@@ -16,6 +16,7 @@ pub mod delta;
 pub mod entries;
 pub mod graph;
 pub mod head;
+pub mod index_entries;
 pub mod inspect;
 pub mod open;
 pub mod pack;
