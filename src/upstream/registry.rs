@@ -108,9 +108,6 @@ impl RegistryError {
 pub struct Registry {
     client: Client,
     upstreams: BTreeMap<String, Upstream>,
-    /// Registries that answered the referrers API as one without it (404, as distribution
-    /// 2.8 does): for the rest of this run, their tag schema is read directly.
-    without_referrers_api: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 impl Registry {
@@ -123,7 +120,6 @@ impl Registry {
         Registry {
             client: client(ClientProtocol::HttpsExcept(plain), false),
             upstreams,
-            without_referrers_api: Default::default(),
         }
     }
 
@@ -208,35 +204,21 @@ impl Registry {
             .store_auth_if_needed(target.resolve_registry(), &auth)
             .await;
         let what = format!("{}/{}@{subject}", image.registry(), image.repository());
-        let schema = || async {
-            let tag = Reference::with_tag(
-                image.registry().to_string(),
-                image.repository().to_string(),
-                crate::referrers::schema_tag(subject),
-            );
-            Ok(self
-                .manifest_if_exists(&tag)
-                .await?
-                .map(|index| crate::referrers::schema_index_referrers(&index.bytes))
-                .unwrap_or_default())
-        };
-        let host = image.registry().to_string();
-        let known_without = self
-            .without_referrers_api
-            .lock()
-            .is_ok_and(|known| known.contains(&host));
-        if known_without {
-            return schema().await;
-        }
         let index = match self.client.pull_referrers(&target, None).await {
             Ok(index) => index,
             // Some registries refuse the route otherwise than with the 404 the spec asks
             // for (400, 405, a page that is not an index): they have no referrers API either.
             Err(e) if refuses_referrers_api(&e) => {
-                if let Ok(mut known) = self.without_referrers_api.lock() {
-                    known.insert(host);
-                }
-                return schema().await;
+                let tag = Reference::with_tag(
+                    image.registry().to_string(),
+                    image.repository().to_string(),
+                    crate::referrers::schema_tag(subject),
+                );
+                return Ok(self
+                    .manifest_if_exists(&tag)
+                    .await?
+                    .map(|index| crate::referrers::schema_index_referrers(&index.bytes))
+                    .unwrap_or_default());
             }
             Err(e) => {
                 return Err(request_error(
