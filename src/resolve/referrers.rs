@@ -11,7 +11,7 @@ use crate::digest::Digest;
 use crate::lock::{ImagePin, ReferrerKind, ReferrerPin};
 use crate::manifest::Release;
 use crate::oci::artifact::artifact_type_of;
-use crate::oci::{is_manifest_type, Parsed};
+use crate::oci::{is_manifest_type, Parsed, MAX_MANIFEST_SIZE};
 use crate::progress::Reporter;
 use crate::referrers::{
     cosign_tag, kind_of, kinds_for, referrer_descriptor, Kinds, ReferrerFacts, MAX_DEPTH,
@@ -25,6 +25,10 @@ use std::collections::HashSet;
 /// At most this many referrers are fetched for one subject (a hostile or broken listing
 /// could name any number).
 const MAX_LISTED: usize = 256;
+/// At most this many referrers travel with one image (chains included).
+const MAX_PER_IMAGE: usize = 1024;
+/// How many subjects of one image are asked about at once.
+const SUBJECTS_AT_ONCE: usize = 4;
 /// How many images have their referrers discovered at once.
 const PARALLEL_IMAGES: usize = 16;
 
@@ -86,12 +90,11 @@ async fn discover(
     let mut asked: HashSet<Digest> = level.iter().cloned().collect();
     let mut found: Vec<ReferrerPin> = Vec::new();
     for depth in 0..MAX_DEPTH {
-        let answers = futures::future::try_join_all(
-            level
-                .iter()
-                .map(|subject| candidates(registry, &image, subject, &kinds, reporter)),
-        )
-        .await?;
+        let answers: Vec<Vec<Candidate>> = futures::stream::iter(level.iter())
+            .map(|subject| candidates(registry, &image, subject, &kinds, reporter))
+            .buffered(SUBJECTS_AT_ONCE)
+            .try_collect()
+            .await?;
         let mut next = Vec::new();
         for (subject, candidates) in level.iter().zip(answers) {
             for candidate in candidates {
@@ -126,6 +129,15 @@ async fn discover(
                     next.push(digest);
                 }
                 found.push(referrer.pin);
+                if found.len() > MAX_PER_IMAGE {
+                    return Err(ResolveError::Referrers {
+                        image: pin.reference.clone(),
+                        subject: subject.clone(),
+                        message: format!(
+                            "more than {MAX_PER_IMAGE} referrers of the kinds selected; narrow spec.referrers for this image"
+                        ),
+                    });
+                }
             }
         }
         level = next;
@@ -243,14 +255,38 @@ async fn candidates(
                 .manifest_if_exists_retried(&tagged, reporter)
                 .await
                 .map_err(|e| referrers_error(e.detail()))?;
-            Ok::<_, ResolveError>(manifest.map(|manifest| Candidate {
-                manifest,
-                tag: Some(tag),
-            }))
+            let Some(manifest) = manifest else {
+                return Ok(None);
+            };
+            // A tag-scheme artifact that names a subject must name this one: carried under
+            // `subject`, it would otherwise be served as a referrer of another image.
+            match referrer_descriptor(&manifest.bytes, &manifest.media_type) {
+                Some((named, _)) if named != *subject => {
+                    reporter.note(&format!(
+                        "{}: {tag} names {named} as its subject, not {subject}; not carried",
+                        image.whole()
+                    ));
+                    Ok::<_, ResolveError>(None)
+                }
+                _ => Ok(Some(Candidate {
+                    manifest,
+                    tag: Some(tag),
+                })),
+            }
         }
     }));
     let (mut found, tagged) = futures::try_join!(listed, tagged)?;
     found.extend(tagged.into_iter().flatten());
+    if let Some(large) = found
+        .iter()
+        .find(|c| c.manifest.bytes.len() as u64 > MAX_MANIFEST_SIZE)
+    {
+        return Err(referrers_error(format!(
+            "referrer {} is {} bytes, over the {MAX_MANIFEST_SIZE}-byte manifest limit",
+            large.manifest.digest,
+            large.manifest.bytes.len()
+        )));
+    }
     Ok(found)
 }
 

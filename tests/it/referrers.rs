@@ -464,3 +464,37 @@ fn signatures_and_sboms_travel_with_their_image_and_verify_at_the_site() {
         .collect();
     assert_eq!(listed, std::slice::from_ref(&published.sbom));
 }
+
+#[test]
+fn a_cosign_tag_whose_manifest_names_another_subject_is_not_carried() {
+    let site = Site::new();
+    let (work, registry) = (site.work(), &site.registry);
+    let alpha = upstream_digest(registry.port, IMAGE);
+    let multi = upstream_digest(registry.port, "library/multi:1");
+    // An attestation of another image, put under alpha's `.att` tag.
+    let repo = "library/alpha";
+    let (empty_digest, empty_size) = put_blob(registry, repo, b"{}");
+    let (layer_digest, layer_size) = put_blob(registry, repo, b"{\"payloadType\":\"x\"}");
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": "application/vnd.dsse.envelope.v1+json",
+        "config": {"mediaType": "application/vnd.oci.empty.v1+json", "digest": empty_digest, "size": empty_size},
+        "layers": [{"mediaType": "application/vnd.dsse.envelope.v1+json", "digest": layer_digest, "size": layer_size}],
+        "subject": {"mediaType": OCI_INDEX, "digest": multi, "size": 1},
+    });
+    let tag = format!("{}.att", alpha.replace(':', "-"));
+    put_manifest(registry, repo, &tag, &manifest);
+    site.manifest("linux/amd64", &[IMAGE]);
+    let out = outpost(work, &["lock", "edge.yaml"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "registry.test/{IMAGE}: {tag} names {multi} as its subject, not {alpha}; not carried"
+        )),
+        "{stderr}"
+    );
+    let lock = read_json(&work.join("edge.lock"));
+    assert!(lock["images"][0].get("referrers").is_none(), "{lock}");
+}
