@@ -249,11 +249,20 @@ pub fn glob_matches(pattern: &str, text: &str) -> bool {
 /// The referrers tag-schema index for a subject: `existing` (the index the tag names now,
 /// if any) with `referrers` added, each digest once, in a stable order. `None` when the
 /// existing index lists every one already (nothing to push).
-pub fn merged_schema_index(existing: Option<&[u8]>, referrers: &[Descriptor]) -> Option<Vec<u8>> {
-    let mut listed: Vec<serde_json::Value> = existing
-        .and_then(|bytes| serde_json::from_slice::<serde_json::Value>(bytes).ok())
-        .and_then(|index| index.get("manifests").and_then(|m| m.as_array()).cloned())
-        .unwrap_or_default();
+pub fn merged_schema_index(
+    existing: Option<&[u8]>,
+    referrers: &[Descriptor],
+) -> Result<Option<Vec<u8>>, String> {
+    let mut listed: Vec<serde_json::Value> = match existing {
+        None => Vec::new(),
+        Some(bytes) => serde_json::from_slice::<serde_json::Value>(bytes)
+            .ok()
+            .and_then(|index| index.get("manifests").and_then(|m| m.as_array()).cloned())
+            .ok_or_else(|| {
+                "the target's referrers tag-schema index is not an image index; it was left as it is"
+                    .to_string()
+            })?,
+    };
     let before = listed.len();
     for referrer in referrers {
         let digest = referrer.digest.to_string();
@@ -261,18 +270,20 @@ pub fn merged_schema_index(existing: Option<&[u8]>, referrers: &[Descriptor]) ->
             .iter()
             .any(|entry| entry.get("digest").and_then(|d| d.as_str()) == Some(&digest));
         if !known {
-            listed.push(serde_json::to_value(referrer).ok()?);
+            listed.push(serde_json::to_value(referrer).map_err(|e| e.to_string())?);
         }
     }
     if listed.len() == before && existing.is_some() {
-        return None;
+        return Ok(None);
     }
     let index = serde_json::json!({
         "schemaVersion": 2,
         "mediaType": crate::oci::OCI_INDEX,
         "manifests": listed,
     });
-    serde_json::to_vec(&index).ok()
+    serde_json::to_vec(&index)
+        .map(Some)
+        .map_err(|e| e.to_string())
 }
 
 /// The referrers a tag-schema index lists (its `manifests`); none for bytes that are not an
@@ -453,17 +464,27 @@ mod tests {
             descriptor.artifact_type.as_deref(),
             Some("application/spdx+json")
         );
-        let index = merged_schema_index(None, std::slice::from_ref(&descriptor)).unwrap();
+        let index = merged_schema_index(None, std::slice::from_ref(&descriptor))
+            .unwrap()
+            .unwrap();
         let value: serde_json::Value = serde_json::from_slice(&index).unwrap();
         assert_eq!(
             value["manifests"][0]["digest"],
             descriptor.digest.to_string()
         );
         // Listed already: nothing to push; another one is added after it.
-        assert!(merged_schema_index(Some(&index), std::slice::from_ref(&descriptor)).is_none());
+        assert!(
+            merged_schema_index(Some(&index), std::slice::from_ref(&descriptor))
+                .unwrap()
+                .is_none()
+        );
+        // Bytes that are not an index are never overwritten with ours alone.
+        assert!(merged_schema_index(Some(b"<html>"), std::slice::from_ref(&descriptor)).is_err());
         let mut other = descriptor.clone();
         other.digest = Digest::of(b"other");
-        let both = merged_schema_index(Some(&index), &[other]).unwrap();
+        let both = merged_schema_index(Some(&index), &[other])
+            .unwrap()
+            .unwrap();
         let value: serde_json::Value = serde_json::from_slice(&both).unwrap();
         assert_eq!(value["manifests"].as_array().unwrap().len(), 2);
         assert!(referrer_descriptor(b"{\"schemaVersion\":2}", crate::oci::OCI_MANIFEST).is_none());

@@ -86,13 +86,24 @@ impl Pusher<'_> {
             return Ok(0);
         }
         let tag = self.reference(repo, &schema_tag(subject));
-        let existing = self
+        // Only an index that is not there is absent: any other failure stops the push
+        // rather than overwrite the target's list with ours alone.
+        let existing = match self
             .client
             .pull_manifest_raw(&tag, &self.auth, &[crate::oci::OCI_INDEX])
             .await
-            .ok()
-            .map(|(bytes, _)| bytes.to_vec());
-        let Some(index) = merged_schema_index(existing.as_deref(), &missing) else {
+        {
+            Ok((bytes, _)) => Some(bytes.to_vec()),
+            Err(e) if crate::upstream::registry::is_missing(&e) => None,
+            Err(e) => return Err(self.fail(repo, &e)),
+        };
+        let merged = merged_schema_index(existing.as_deref(), &missing).map_err(|message| {
+            PushError::Registry {
+                target: format!("{}/{repo}:{}", self.settings.registry, schema_tag(subject)),
+                message,
+            }
+        })?;
+        let Some(index) = merged else {
             return Ok(0);
         };
         self.put(repo, &tag, index, crate::oci::OCI_INDEX).await?;

@@ -414,7 +414,7 @@ fn refuses_referrers_api(error: &oci_client::errors::OciDistributionError) -> bo
 }
 
 /// Whether the registry answered that the manifest does not exist (404, `MANIFEST_UNKNOWN`).
-fn is_missing(error: &oci_client::errors::OciDistributionError) -> bool {
+pub fn is_missing(error: &oci_client::errors::OciDistributionError) -> bool {
     use oci_client::errors::{OciDistributionError as E, OciErrorCode};
     match error {
         E::ImageManifestNotFoundError(_) => true,
