@@ -72,13 +72,6 @@ pub struct FetchSummary {
     pub cached_bytes: u64,
 }
 
-/// A file to fetch by URL.
-struct FileWant<'a> {
-    sha256: &'a Digest,
-    size: u64,
-    url: &'a String,
-}
-
 /// What to do with a foreign (non-distributable) layer: one whose descriptor lists `urls`
 /// because registries do not serve it (Windows base layers).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -126,6 +119,9 @@ struct Wanted<'a> {
     source: Source<'a>,
     descriptor: Descriptor,
 }
+
+/// Indexes inside carried indexes are followed this many levels down, no further.
+const MAX_NESTING: usize = 8;
 
 /// Makes every blob the lockfile needs present and verified in `store`.
 pub async fn fetch_all(
@@ -176,61 +172,85 @@ pub async fn fetch_all(
         images.insert(name, image);
     }
     // Which blobs the manifests need: the bundle's own graph, so fetch gets what pack packs.
-    let roots = lock
+    // A manifest below the first level (an index inside a carried index) is fetched when the
+    // walk reaches it, and the walk runs again, a level deeper each time.
+    let roots: Vec<Carried> = lock
         .images
         .iter()
         .map(image_entry)
         .chain(referrers)
-        .map(|entry| Carried::root(&entry));
-    walk(
-        roots,
-        |item| {
-            let manifest_error = |message: String| FetchError::Manifest {
+        .map(|entry| Carried::root(&entry))
+        .collect();
+    for level in 0.. {
+        let mut missing: Vec<Carried> = Vec::new();
+        wanted.clear();
+        walk(
+            roots.iter().cloned(),
+            |item| {
+                let manifest_error = |message: String| FetchError::Manifest {
+                    image: item.owner.clone(),
+                    digest: item.descriptor.digest.clone(),
+                    message,
+                };
+                if item.role == Role::Manifest {
+                    if !store.has(&item.descriptor.digest, item.descriptor.size) {
+                        missing.push(item.clone());
+                        return Ok(None);
+                    }
+                    return store
+                        .read_bytes(&item.descriptor.digest)
+                        .map(Some)
+                        .map_err(|e| manifest_error(e.to_string()));
+                }
+                let source = match item.descriptor.urls.first() {
+                    Some(url) if foreign_layers == ForeignLayers::Refuse => {
+                        return Err(FetchError::ForeignLayer {
+                            image: item.owner.clone(),
+                            digest: item.descriptor.digest.clone(),
+                            url: url.clone(),
+                        })
+                    }
+                    Some(url) => Source::Url(http, url.clone()),
+                    None => Source::Image(
+                        registry,
+                        images
+                            .get(&item.owner)
+                            .ok_or_else(|| manifest_error("not a pinned image".into()))?
+                            .clone(),
+                    ),
+                };
+                let descriptor = item.descriptor.clone();
+                wanted.insert(descriptor.digest.clone(), Wanted { source, descriptor });
+                Ok(None)
+            },
+            |item, e| FetchError::Manifest {
                 image: item.owner.clone(),
                 digest: item.descriptor.digest.clone(),
-                message,
-            };
-            if item.role == Role::Manifest {
-                return store
-                    .read_bytes(&item.descriptor.digest)
-                    .map(Some)
-                    .map_err(|e| manifest_error(e.to_string()));
-            }
-            if let Some(url) = item.descriptor.urls.first() {
-                if foreign_layers == ForeignLayers::Refuse {
-                    return Err(FetchError::ForeignLayer {
-                        image: item.owner.clone(),
-                        digest: item.descriptor.digest.clone(),
-                        url: url.clone(),
-                    });
-                }
-                wanted.insert(
-                    item.descriptor.digest.clone(),
-                    Wanted {
-                        source: Source::Url(http, url.clone()),
-                        descriptor: item.descriptor.clone(),
-                    },
-                );
-                return Ok(None);
-            }
+                message: e.to_string(),
+            },
+        )?;
+        let Some(first) = missing.first() else {
+            break;
+        };
+        if level >= MAX_NESTING {
+            return Err(FetchError::Manifest {
+                image: first.owner.clone(),
+                digest: first.descriptor.digest.clone(),
+                message: format!("indexes nested more than {MAX_NESTING} levels deep"),
+            });
+        }
+        for item in &missing {
             let image = images
                 .get(&item.owner)
-                .ok_or_else(|| manifest_error("not a pinned image".into()))?;
-            wanted.insert(
-                item.descriptor.digest.clone(),
-                Wanted {
-                    source: Source::Image(registry, image.clone()),
-                    descriptor: item.descriptor.clone(),
-                },
-            );
-            Ok(None)
-        },
-        |item, e| FetchError::Manifest {
-            image: item.owner.clone(),
-            digest: item.descriptor.digest.clone(),
-            message: e.to_string(),
-        },
-    )?;
+                .ok_or_else(|| FetchError::Manifest {
+                    image: item.owner.clone(),
+                    digest: item.descriptor.digest.clone(),
+                    message: "not a pinned image".into(),
+                })?;
+            let (digest, size) = (&item.descriptor.digest, item.descriptor.size);
+            ensure_manifest(registry, store, image, digest, size, reporter).await?;
+        }
+    }
     let debs = lock.debs.iter().map(|d| (&d.sha256, d.size, &d.url));
     let material = lock
         .files
@@ -245,13 +265,12 @@ pub async fn fetch_all(
         .chain(debs)
         .chain(material)
     {
-        let file = FileWant { sha256, size, url };
-        wanted.entry(file.sha256.clone()).or_insert_with(|| Wanted {
-            source: Source::Url(http, file.url.clone()),
+        wanted.entry(sha256.clone()).or_insert_with(|| Wanted {
+            source: Source::Url(http, url.clone()),
             descriptor: Descriptor {
                 media_type: "application/octet-stream".into(),
-                digest: file.sha256.clone(),
-                size: file.size,
+                digest: sha256.clone(),
+                size,
                 platform: None,
                 artifact_type: None,
                 annotations: Default::default(),

@@ -500,3 +500,66 @@ fn artifacts_lock_bundle_verify_serve_and_push_byte_for_byte() {
         assert_carried_served(&base, p);
     }
 }
+
+#[test]
+fn an_index_of_indexes_of_artifacts_travels_whole() {
+    let site = Site::new();
+    let (work, registry) = (site.work(), &site.registry);
+    let repo = "nested/policies";
+    let (empty, data) = (b"{}".as_slice(), b"policy bytes".as_slice());
+    registry.put_blob(repo, empty);
+    registry.put_blob(repo, data);
+    let put = |media_type: &str, value: serde_json::Value, reference: Option<&str>| {
+        let bytes = serde_json::to_vec(&value).unwrap();
+        let digest = format!("sha256:{}", sha256_hex(&bytes));
+        registry.put_manifest(repo, reference.unwrap_or(&digest), media_type, &bytes);
+        bytes
+    };
+    let leaf = put(
+        OCI_MANIFEST,
+        serde_json::json!({"schemaVersion": 2, "mediaType": OCI_MANIFEST, "artifactType": POLICY,
+            "config": descriptor(OCI_EMPTY, empty), "layers": [descriptor(POLICY, data)]}),
+        None,
+    );
+    let inner = put(
+        OCI_INDEX,
+        serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "artifactType": POLICY,
+            "manifests": [descriptor(OCI_MANIFEST, &leaf)]}),
+        None,
+    );
+    let outer = put(
+        OCI_INDEX,
+        serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "artifactType": POLICY,
+            "manifests": [descriptor(OCI_INDEX, &inner)]}),
+        Some("1"),
+    );
+    std::fs::write(
+        work.join("edge.yaml"),
+        format!(
+            "apiVersion: outpost/v1alpha1\nkind: Release\nmetadata: {{name: edge, version: \"1.0\"}}\nspec:\n  artifacts: [registry.test/{repo}:1]\n  upstreams: {{registry.test: \"http://127.0.0.1:{}\"}}\n",
+            registry.port
+        ),
+    )
+    .unwrap();
+    // The index inside the index and the manifest inside that are fetched and carried too.
+    outpost_ok(work, &["bundle", "build", "edge.yaml"]);
+    outpost_ok(work, &["bundle", "verify", "bundles/edge-1.0.tar"]);
+    let inspected = json(&outpost_ok(
+        work,
+        &["bundle", "inspect", "bundles/edge-1.0.tar", "--json"],
+    ));
+    let artifact = &inspected["images"][0];
+    assert_eq!(artifact["artifact_type"], POLICY);
+    let whole = [
+        outer.len(),
+        inner.len(),
+        leaf.len(),
+        empty.len(),
+        data.len(),
+    ];
+    assert_eq!(
+        artifact["size"],
+        whole.iter().sum::<usize>() as u64,
+        "{inspected}"
+    );
+}
