@@ -39,9 +39,20 @@ impl Pusher<'_> {
                 pushed += 1;
             }
             if let Some(tag) = &referrer.tag {
-                let bytes = self.manifest_bytes(&referrer.digest)?;
                 let target = self.reference(repo, tag);
-                self.put(repo, &target, bytes, &referrer.media_type).await?;
+                // cosign keeps every signature of an image in the one manifest under this
+                // tag: one the target has already (signed at the site too) is not replaced.
+                match self.client.fetch_manifest_digest(&target, &self.auth).await {
+                    Ok(found) if found == referrer.digest.to_string() => {}
+                    Ok(found) => self.reporter.note(&format!(
+                        "{}/{repo}:{tag} is already {found} on the target; left as it is (the carried {} is there by digest)",
+                        self.settings.registry, referrer.digest
+                    )),
+                    Err(_) => {
+                        let bytes = self.manifest_bytes(&referrer.digest)?;
+                        self.put(repo, &target, bytes, &referrer.media_type).await?;
+                    }
+                }
             }
         }
         let mut by_subject: BTreeMap<&Digest, Vec<Descriptor>> = BTreeMap::new();

@@ -39,6 +39,11 @@ fn policy_manifest(work: &Path, port: u16, images: &[&str]) {
 
 /// Copies `from` to `to` in the registry on `port` (same bytes, another name, no signature).
 fn copy_image(port: u16, from: &str, to: &str) {
+    copy_between(port, from, port, to);
+}
+
+/// Copies `from` in the registry on `from_port` to `to` in the one on `to_port`.
+fn copy_between(from_port: u16, from: &str, to_port: u16, to: &str) {
     run_ok(Command::new("skopeo").args([
         "copy",
         "-q",
@@ -46,8 +51,8 @@ fn copy_image(port: u16, from: &str, to: &str) {
         "--preserve-digests",
         "--src-tls-verify=false",
         "--dest-tls-verify=false",
-        &format!("docker://127.0.0.1:{port}/{from}"),
-        &format!("docker://127.0.0.1:{port}/{to}"),
+        &format!("docker://127.0.0.1:{from_port}/{from}"),
+        &format!("docker://127.0.0.1:{to_port}/{to}"),
     ]));
 }
 
@@ -276,4 +281,42 @@ fn upstream_signatures_hold_again_at_the_site_offline_and_a_swapped_one_fails() 
         })
         .count();
     assert_eq!(releases, 1);
+}
+
+#[test]
+fn push_leaves_a_signature_the_target_already_has_under_the_cosign_tag() {
+    let site = Site::new();
+    let (work, port) = (site.work(), site.registry.port);
+    ec_key_pair(work, "publisher");
+    ec_key_pair(work, "site");
+    cosign_sign(work, port, "publisher", "library/alpha:1", None);
+    site.manifest("linux/amd64", &["library/alpha:1"]);
+    outpost_ok(work, &["bundle", "build", "edge.yaml"]);
+    // The target holds the image already, signed there by the site's own key.
+    let target = Registry::start();
+    copy_between(port, "library/alpha:1", target.port, "library/alpha:1");
+    cosign_sign(work, target.port, "site", "library/alpha:1", None);
+    let alpha = upstream_digest(port, "library/alpha:1");
+    let tag = format!("{}.sig", alpha.replace(':', "-"));
+    let url = format!(
+        "http://127.0.0.1:{}/v2/library/alpha/manifests/{tag}",
+        target.port
+    );
+    let accept = ["-H", "Accept: application/vnd.oci.image.manifest.v1+json"];
+    let before = http("GET", &url, &accept).body;
+    let to = format!("127.0.0.1:{}", target.port);
+    let out = outpost(
+        work,
+        &["push", "bundles/edge-1.0.tar", "--to", &to, "--plain-http"],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let on_target = format!("sha256:{}", sha256_hex(&before));
+    assert!(
+        stderr.contains(&format!(
+            "note: {to}/library/alpha:{tag} is already {on_target} on the target; left as it is"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(http("GET", &url, &accept).body, before);
 }
