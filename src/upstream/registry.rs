@@ -203,7 +203,6 @@ impl Registry {
         self.client
             .store_auth_if_needed(target.resolve_registry(), &auth)
             .await;
-        let what = format!("{}/{}@{subject}", image.registry(), image.repository());
         let index = match self.client.pull_referrers(&target, None).await {
             Ok(index) => index,
             // Some registries refuse the route otherwise than with the 404 the spec asks
@@ -221,26 +220,25 @@ impl Registry {
                     .unwrap_or_default());
             }
             Err(e) => {
+                let what = format!("{}/{}@{subject}", image.registry(), image.repository());
                 return Err(request_error(
                     format!("referrers of {what}"),
                     &e,
                     image.registry(),
-                ))
+                ));
             }
         };
-        index
+        // An entry that is not a valid descriptor (another digest algorithm, a typo) is left
+        // out, as the tag-schema path does: it cannot be fetched by digest anyway.
+        Ok(index
             .manifests
             .into_iter()
-            .map(|entry| {
+            .filter_map(|entry| {
                 serde_json::to_value(&entry)
                     .and_then(serde_json::from_value::<oci::Descriptor>)
-                    .map_err(|e| RegistryError::Request {
-                        reference: format!("referrers of {what}"),
-                        message: format!("a listed referrer is not a valid descriptor: {e}"),
-                        transient: false,
-                    })
+                    .ok()
             })
-            .collect()
+            .collect())
     }
 
     /// [`Registry::referrers`] with the retry policy of `upstream::retry`.
