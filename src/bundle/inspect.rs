@@ -37,8 +37,8 @@ pub struct Inspection {
     pub index_digest: Digest,
     pub images: Vec<ImageInfo>,
     pub lockfile: Option<Digest>,
-    /// The Sigstore trusted root carried for re-verifying upstream signatures (its artifact
-    /// manifest's digest).
+    /// The Sigstore trusted root carried for re-verifying upstream signatures: its sha256,
+    /// as the lockfile's `trusted_root` names it.
     pub trusted_root: Option<Digest>,
     pub kubernetes_version: Option<String>,
     pub files: Vec<FileInfo>,
@@ -223,7 +223,10 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
                 }
             }
             EntryKind::Lockfile => lockfile = Some(entry.descriptor.digest.clone()),
-            EntryKind::TrustedRoot => trusted_root = Some(entry.descriptor.digest.clone()),
+            // The root's own sha256 (what the lockfile names), not its artifact manifest's.
+            EntryKind::TrustedRoot => {
+                trusted_root = data.first().map(|layer| layer.descriptor.digest.clone())
+            }
             EntryKind::Image {
                 reference,
                 artifact_type,

@@ -66,6 +66,22 @@ pub async fn check_all(
     if policies.is_empty() {
         return Ok(());
     }
+    // A policy that matches nothing checks nothing: a typo would pass every image unchecked.
+    if let Some(unused) = policies
+        .iter()
+        .find(|p| !pins.iter().any(|pin| p.matches(&pin.reference)))
+    {
+        let mut images: Vec<&str> = pins.iter().map(|p| p.reference.as_str()).collect();
+        images.truncate(5);
+        return Err(ResolveError::Policy {
+            pattern: unused.pattern.clone(),
+            message: format!(
+                "matches no image of this release (its images: {}{}); fix the pattern or remove the policy",
+                images.join(", "),
+                if pins.len() > 5 { ", …" } else { "" }
+            ),
+        });
+    }
     let checked: Vec<Vec<ImageSignature>> = futures::stream::iter(pins.iter())
         .map(|pin| async move {
             match policy_for(policies, &pin.reference) {
@@ -172,7 +188,11 @@ fn describe(policy: &ImagePolicy) -> String {
             format!("identity {identity} from issuer {issuer}")
         }
     };
-    format!("a {} by {who}", policy.require)
+    let article = match policy.require {
+        Requirement::Signature => "a",
+        Requirement::Attestation(_) => "an",
+    };
+    format!("{article} {} by {who}", policy.require)
 }
 
 /// Checks every signature layer of one referrer; each layer's outcome.

@@ -74,7 +74,7 @@ fn image_policies_pass_the_publishers_signature_and_fail_every_other_naming_the_
     policy_manifest(work, port, &["library/alpha:1"]);
     let out = outpost_ok(work, &["lock", "edge.yaml"]);
     assert!(
-        out.contains("upstream signatures hold for 1 image (checked offline against the Sigstore trusted root)"),
+        out.contains("upstream signatures hold for 1 image (checked offline)"),
         "{out}"
     );
     let lock = read_json(&work.join("edge.lock"));
@@ -122,6 +122,21 @@ fn image_policies_pass_the_publishers_signature_and_fail_every_other_naming_the_
         // Nothing written: the lockfile is the last good one.
         assert_eq!(std::fs::read(work.join("edge.lock")).unwrap(), good_lock);
     }
+
+    // A policy whose pattern matches no image (a typo) would check nothing: refused.
+    policy_manifest(work, port, &["library/alpha:1"]);
+    let text = std::fs::read_to_string(work.join("edge.yaml")).unwrap();
+    std::fs::write(
+        work.join("edge.yaml"),
+        text.replace("\"registry.test/*\"", "\"registry.tset/*\""),
+    )
+    .unwrap();
+    let err = outpost_fails(work, &["lock", "edge.yaml"], 2);
+    assert_eq!(
+        err.trim(),
+        "error: spec.verify `registry.tset/*`: matches no image of this release (its images: registry.test/library/alpha:1); fix the pattern or remove the policy"
+    );
+    assert_eq!(std::fs::read(work.join("edge.lock")).unwrap(), good_lock);
 }
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sigstore");
@@ -190,7 +205,7 @@ fn upstream_signatures_hold_again_at_the_site_offline_and_a_swapped_one_fails() 
     assert_eq!(checked[1]["signer"]["logIndex"], 1697019812u64);
     let text = outpost_ok(work, &["bundle", "verify", bundle, "--upstream"]);
     assert!(
-        text.contains("upstream: 2 signatures hold offline against the carried trusted root:"),
+        text.contains("upstream: 2 signatures hold, checked again offline (keyless ones against the carried Sigstore trusted root):"),
         "{text}"
     );
 

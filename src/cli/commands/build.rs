@@ -133,10 +133,10 @@ impl Built<'_> {
             mib(fetched.cached_bytes)
         );
         println!(
-            "bundle:   {} ({}, {} images, {} blobs){}",
+            "bundle:   {} ({}, {}, {} blobs){}",
             packed.path.display(),
             mib(packed.bytes),
-            packed.images,
+            outpost::errors::plural(packed.images as u64, "image"),
             packed.blobs,
             if packed.unchanged {
                 ", unchanged: the same signed head and size are already there; `bundle verify` checks the content"

@@ -67,7 +67,7 @@ fn print_head(found: &Inspection) {
         println!("lockfile:  artifact {lock}");
     }
     if let Some(root) = &found.trusted_root {
-        println!("trust:     Sigstore trusted root, artifact {root} (`bundle verify --upstream` checks the publishers' signatures against it)");
+        println!("trust:     Sigstore trusted root {root} (`bundle verify --upstream` checks the publishers' keyless signatures against it)");
     }
     println!();
 }

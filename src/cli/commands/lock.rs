@@ -62,7 +62,7 @@ pub fn lock(settings: &LockSettings) -> Result<(), CliError> {
                 what.push(plural(files as u64, "file"));
             }
             println!(
-                "upstream signatures hold for {} (checked offline against the Sigstore trusted root)",
+                "upstream signatures hold for {} (checked offline)",
                 what.join(" and ")
             );
         }

@@ -53,7 +53,7 @@ pub fn verify(args: &VerifyArgs) -> Result<(), CliError> {
                     1 => ("1 signature".to_string(), "holds"),
                     n => (format!("{n} signatures"), "hold"),
                 };
-                println!("upstream: {count} {verb} offline against the carried trusted root:");
+                println!("upstream: {count} {verb}, checked again offline (keyless ones against the carried Sigstore trusted root):");
                 for one in checked {
                     println!("  {} ({}): {}", one.name, one.subject, one.signer);
                 }
