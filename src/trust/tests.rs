@@ -216,6 +216,17 @@ mod own_ca {
     /// A leaf for `ID`/`ISS` valid from `not_before` to `not_after` (unix seconds), and its
     /// signing key.
     fn leaf(ca: &Ca, not_before: i64, not_after: i64) -> (Vec<u8>, p256::ecdsa::SigningKey) {
+        leaf_logged(ca, not_before, not_after, None)
+    }
+
+    /// Like [`leaf`]; with `ct`, the certificate embeds the SCT that CT log key signs over its
+    /// precertificate (RFC 6962 3.2), as Fulcio's do.
+    fn leaf_logged(
+        ca: &Ca,
+        not_before: i64,
+        not_after: i64,
+        ct: Option<&p256::ecdsa::SigningKey>,
+    ) -> (Vec<u8>, p256::ecdsa::SigningKey) {
         let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).unwrap();
         let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
         params.subject_alt_names = vec![SanType::URI(ID.try_into().unwrap())];
@@ -229,7 +240,45 @@ mod own_ca {
         )];
         params.not_before = time_of(not_before);
         params.not_after = time_of(not_after);
+        params.serial_number = Some(rcgen::SerialNumber::from(vec![7u8, 1, 2, 3]));
         let issuer = Issuer::new(ca.params.clone(), &ca.key);
+        if let Some(ct) = ct {
+            // The precertificate is this certificate without the SCT list extension.
+            use x509_cert::der::{asn1::OctetString, Any, Decode as _, Encode as _};
+            let precert = params.signed_by(&key, &issuer).unwrap().der().to_vec();
+            let tbs = Vec::<Any>::from_der(&precert).unwrap()[0].to_der().unwrap();
+            let ca_cert = x509_cert::Certificate::from_der(&ca.der).unwrap();
+            let ca_spki = ca_cert
+                .tbs_certificate()
+                .subject_public_key_info()
+                .to_der()
+                .unwrap();
+            let timestamp = (T as u64 * 1000).to_be_bytes();
+            let mut signed = vec![0u8, 0]; // v1, certificate_timestamp
+            signed.extend_from_slice(&timestamp);
+            signed.extend_from_slice(&[0, 1]); // precert_entry
+            signed.extend_from_slice(&rekor::sha256(&ca_spki));
+            signed.extend_from_slice(&(tbs.len() as u32).to_be_bytes()[1..]);
+            signed.extend_from_slice(&tbs);
+            signed.extend_from_slice(&[0, 0]); // no extensions
+            let signature: p256::ecdsa::DerSignature = ct.sign(&signed);
+            let ct_spki = ct.verifying_key().to_public_key_der().unwrap();
+            let mut sct = vec![0u8];
+            sct.extend_from_slice(&rekor::sha256(ct_spki.as_bytes()));
+            sct.extend_from_slice(&timestamp);
+            sct.extend_from_slice(&[0, 0, 4, 3]); // no extensions; sha256, ecdsa
+            sct.extend_from_slice(&(signature.as_bytes().len() as u16).to_be_bytes());
+            sct.extend_from_slice(signature.as_bytes());
+            let mut list = ((sct.len() + 2) as u16).to_be_bytes().to_vec();
+            list.extend_from_slice(&(sct.len() as u16).to_be_bytes());
+            list.extend_from_slice(&sct);
+            params
+                .custom_extensions
+                .push(CustomExtension::from_oid_content(
+                    &[1, 3, 6, 1, 4, 1, 11129, 2, 4, 2],
+                    OctetString::new(list).unwrap().to_der().unwrap(),
+                ));
+        }
         let der = params.signed_by(&key, &issuer).unwrap().der().to_vec();
         let signing = p256::ecdsa::SigningKey::from_pkcs8_der(&key.serialize_der()).unwrap();
         (der, signing)
@@ -240,8 +289,27 @@ mod own_ca {
     }
 
     fn root_json(ca_der: &[u8], rekor: &p256::ecdsa::SigningKey) -> (TrustedRoot, String) {
+        root_with_ct(ca_der, rekor, None)
+    }
+
+    /// [`root_json`], with `ct` as its one CT log when given.
+    fn root_with_ct(
+        ca_der: &[u8],
+        rekor: &p256::ecdsa::SigningKey,
+        ct: Option<&p256::ecdsa::SigningKey>,
+    ) -> (TrustedRoot, String) {
         let spki = rekor.verifying_key().to_public_key_der().unwrap().to_vec();
         let log_id = rekor::sha256(&spki);
+        let ctlogs: Vec<serde_json::Value> = ct
+            .map(|ct| {
+                let spki = ct.verifying_key().to_public_key_der().unwrap().to_vec();
+                serde_json::json!({"baseUrl": "https://ct.example", "hashAlgorithm": "SHA2_256",
+                    "publicKey": {"rawBytes": B64.encode(&spki), "keyDetails": "PKIX_ECDSA_P256_SHA_256",
+                        "validFor": {"start": "2020-01-01T00:00:00Z"}},
+                    "logId": {"keyId": B64.encode(rekor::sha256(&spki))}})
+            })
+            .into_iter()
+            .collect();
         let json = serde_json::json!({
             "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
             "tlogs": [{"baseUrl": "https://rekor.example", "hashAlgorithm": "SHA2_256",
@@ -250,7 +318,7 @@ mod own_ca {
                 "logId": {"keyId": B64.encode(log_id)}}],
             "certificateAuthorities": [{"certChain": {"certificates": [{"rawBytes": B64.encode(ca_der)}]},
                 "validFor": {"start": "2020-01-01T00:00:00Z"}}],
-            "ctlogs": [],
+            "ctlogs": ctlogs,
         });
         let root = TrustedRoot::from_json(&serde_json::to_vec(&json).unwrap()).unwrap();
         (root, hex::encode(log_id))
@@ -348,6 +416,35 @@ mod own_ca {
         );
 
         // With everything right, only the SCT (none: this CA is no CT-logged Fulcio) fails.
+        let err =
+            verify_simple_signing(&payload, &annotations, &subject, &policy(), &root).unwrap_err();
+        assert!(matches!(err, TrustError::Sct { .. }), "{err}");
+    }
+
+    #[test]
+    fn a_keyless_cosign_signature_with_every_part_right_verifies() {
+        let (ca, rekor, ct) = (self::ca(), new_key(), new_key());
+        let (root, log_id) = root_with_ct(&ca.der, &rekor, Some(&ct));
+        let subject = crate::digest::Digest::of(b"image manifest");
+        let (leaf_der, leaf_key) = leaf_logged(&ca, T - 60, T + 540, Some(&ct));
+        let payload = payload(&subject);
+        let annotations = layer(&payload, &leaf_der, &leaf_key, &rekor, &log_id);
+        let signer =
+            verify_simple_signing(&payload, &annotations, &subject, &policy(), &root).unwrap();
+        assert_eq!(
+            signer,
+            Signer {
+                method: SignerMethod::Keyless {
+                    identity: ID.into(),
+                    issuer: ISS.into()
+                },
+                log_index: Some(1),
+                integrated_time: Some(T),
+            }
+        );
+        // The same certificate with an SCT from a log the root does not name fails.
+        let (leaf_der, leaf_key) = leaf_logged(&ca, T - 60, T + 540, Some(&new_key()));
+        let annotations = layer(&payload, &leaf_der, &leaf_key, &rekor, &log_id);
         let err =
             verify_simple_signing(&payload, &annotations, &subject, &policy(), &root).unwrap_err();
         assert!(matches!(err, TrustError::Sct { .. }), "{err}");
