@@ -24,6 +24,8 @@ pub enum SignError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{what} {path} does not exist: give it with --key (`outpost key generate` writes keys/outpost.key and keys/outpost.pub)")]
+    KeyMissing { what: &'static str, path: PathBuf },
     #[error("{path} already exists: refusing to overwrite a key (move it away first)")]
     Exists { path: PathBuf },
     #[error("cannot generate a key: {0}")]
@@ -115,10 +117,7 @@ pub struct Signer {
 
 impl Signer {
     pub fn load(path: &Path, password: &[u8]) -> Result<Self, SignError> {
-        let pem = std::fs::read(path).map_err(|source| SignError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let pem = std::fs::read(path).map_err(|source| read_error("private key", path, source))?;
         let private_error = |message: String| SignError::PrivateKey {
             path: path.to_path_buf(),
             message,
@@ -165,10 +164,8 @@ pub struct Verifier {
 
 impl Verifier {
     pub fn load(path: &Path) -> Result<Self, SignError> {
-        let pem = std::fs::read_to_string(path).map_err(|source| SignError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let pem = std::fs::read_to_string(path)
+            .map_err(|source| read_error("public key", path, source))?;
         let public_error = |message: String| SignError::PublicKey {
             path: path.to_path_buf(),
             message,
@@ -216,6 +213,21 @@ pub fn fingerprint_of_pem(pem: &str) -> Option<String> {
         return None;
     }
     Some(crate::digest::Digest::of(&der).to_string())
+}
+
+/// A key file that cannot be read: a missing one is the user's to give (`--key`).
+fn read_error(what: &'static str, path: &Path, source: std::io::Error) -> SignError {
+    if source.kind() == std::io::ErrorKind::NotFound {
+        SignError::KeyMissing {
+            what,
+            path: path.to_path_buf(),
+        }
+    } else {
+        SignError::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -162,6 +162,7 @@ impl HasExitStatus for SignError {
                 ExitStatus::Failure
             }
             SignError::Exists { .. }
+            | SignError::KeyMissing { .. }
             | SignError::PrivateKey { .. }
             | SignError::PublicKey { .. }
             | SignError::SignatureEncoding

@@ -103,3 +103,13 @@ fn every_kind_of_damage_is_named() {
     // The untouched bundle still verifies.
     outpost_ok(work, &["bundle", "verify", bundle.to_str().unwrap()]);
 }
+
+#[test]
+fn a_missing_key_is_named_with_what_to_do() {
+    let work = tempfile::tempdir().unwrap();
+    let err = outpost_fails(work.path(), &["bundle", "verify", "edge.tar"], 2);
+    assert_eq!(
+        err.trim(),
+        "error: public key keys/outpost.pub does not exist: give it with --key (`outpost key generate` writes keys/outpost.key and keys/outpost.pub)"
+    );
+}
