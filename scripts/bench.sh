@@ -12,7 +12,7 @@
 #             (d) the same build again into the same out dir (bundle already up to date)
 #   verify  on one bundle, page-cached: `outpost bundle verify` vs `sha256sum`, BENCH_RUNS times
 #           each, as MB/s (1 MB = 1e6 bytes); also `openssl dgst -sha256` of the bundle and the
-#           machine's single-core `openssl speed` sha256 rate (in-memory ceiling) when openssl exists.
+#           machine's single-core `openssl speed` sha256 rate (in-memory ceiling).
 #   serve   `outpost serve` vs a second `docker-registry` (distribution) on the same images, both
 #           on loopback, and nginx serving the same manifest and big layer as static files
 #           (sendfile; the physical limit, measured after both). One serve bundle of at least BENCH_STARTUP_GIB GiB: the corpus, an image
