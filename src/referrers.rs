@@ -302,9 +302,24 @@ pub fn schema_index_referrers(bytes: &[u8]) -> Vec<Descriptor> {
 /// its media type, digest and size, `artifactType` (else the config's media type) and
 /// annotations; `None` for a manifest without a subject.
 pub fn referrer_descriptor(bytes: &[u8], media_type: &str) -> Option<(Digest, Descriptor)> {
+    match listing(bytes, &Digest::of(bytes), media_type)? {
+        (Some(subject), descriptor) => Some((subject, descriptor)),
+        (None, _) => None,
+    }
+}
+
+/// The descriptor the referrers API lists for a manifest (see [`referrer_descriptor`]) and the
+/// subject it names, if any (a cosign tag-scheme manifest names none); `None` for bytes that
+/// are not a manifest. `digest` is the bytes' digest, known to the caller (not hashed again).
+pub fn listing(
+    bytes: &[u8],
+    digest: &Digest,
+    media_type: &str,
+) -> Option<(Option<Digest>, Descriptor)> {
     #[derive(serde::Deserialize)]
     #[serde(rename_all = "camelCase")]
     struct Fields {
+        #[serde(default)]
         subject: Option<Descriptor>,
         #[serde(default)]
         artifact_type: Option<String>,
@@ -314,10 +329,9 @@ pub fn referrer_descriptor(bytes: &[u8], media_type: &str) -> Option<(Digest, De
         annotations: BTreeMap<String, String>,
     }
     let fields: Fields = serde_json::from_slice(bytes).ok()?;
-    let subject = fields.subject?;
     let descriptor = Descriptor {
         media_type: media_type.to_string(),
-        digest: Digest::of(bytes),
+        digest: digest.clone(),
         size: bytes.len() as u64,
         platform: None,
         artifact_type: fields
@@ -326,7 +340,7 @@ pub fn referrer_descriptor(bytes: &[u8], media_type: &str) -> Option<(Digest, De
         annotations: fields.annotations,
         urls: Vec::new(),
     };
-    Some((subject.digest, descriptor))
+    Some((fields.subject.map(|s| s.digest), descriptor))
 }
 
 #[cfg(test)]

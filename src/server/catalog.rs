@@ -9,7 +9,6 @@ use crate::oci::Descriptor;
 use crate::server::path::Reference;
 use crate::sign::Verifier;
 use crate::sitestore::{SiteError, SiteStore};
-use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -74,19 +73,6 @@ pub struct Catalog {
     files: BTreeMap<String, ServedFile>,
     repositories: BTreeMap<String, Repository>,
     manifests: HashMap<Digest, ManifestBody>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct SubjectFields {
-    #[serde(default)]
-    subject: Option<Descriptor>,
-    #[serde(default)]
-    artifact_type: Option<String>,
-    #[serde(default)]
-    config: Option<Descriptor>,
-    #[serde(default)]
-    annotations: BTreeMap<String, String>,
 }
 
 impl Catalog {
@@ -159,31 +145,21 @@ impl Catalog {
                 for carried in &image.reachable {
                     let digest = &carried.descriptor.digest;
                     repository.blobs.entry(digest.clone()).or_insert(index);
-                    if let Some(bytes) = bundle.manifests.get(digest) {
-                        if let Ok(fields) = serde_json::from_slice::<SubjectFields>(bytes) {
-                            // A cosign tag-scheme manifest names its subject only in its
-                            // entry (`io.outpost.subject`).
-                            let entry_subject = (digest == &image.digest)
-                                .then(|| image.subject.clone())
-                                .flatten();
-                            let subject = fields.subject.map(|s| s.digest).or(entry_subject);
-                            if let Some(subject) = subject {
-                                let artifact_type = fields
-                                    .artifact_type
-                                    .or_else(|| fields.config.map(|c| c.media_type));
-                                let referrer = Descriptor {
-                                    media_type: carried.descriptor.media_type.clone(),
-                                    digest: digest.clone(),
-                                    size: carried.descriptor.size,
-                                    platform: None,
-                                    artifact_type,
-                                    annotations: fields.annotations,
-                                    urls: Vec::new(),
-                                };
-                                let list = repository.referrers.entry(subject).or_default();
-                                if !list.iter().any(|d| &d.digest == digest) {
-                                    list.push(referrer);
-                                }
+                    let media_type = &carried.descriptor.media_type;
+                    let listed = bundle
+                        .manifests
+                        .get(digest)
+                        .and_then(|bytes| crate::referrers::listing(bytes, digest, media_type));
+                    if let Some((named, referrer)) = listed {
+                        // A cosign tag-scheme manifest names its subject only in its entry
+                        // (`io.outpost.subject`).
+                        let entry_subject = (digest == &image.digest)
+                            .then(|| image.subject.clone())
+                            .flatten();
+                        if let Some(subject) = named.or(entry_subject) {
+                            let list = repository.referrers.entry(subject).or_default();
+                            if !list.iter().any(|d| &d.digest == digest) {
+                                list.push(referrer);
                             }
                         }
                     }
