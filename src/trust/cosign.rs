@@ -101,6 +101,34 @@ fn leaf_from_annotations(annotations: &BTreeMap<String, String>) -> Result<Vec<u
         .ok_or_else(|| malformed("certificate annotation", "it is not a PEM certificate"))
 }
 
+/// A layer signed with a policy's key: `signature` over `message` (`what` names it in
+/// messages). It may carry a log entry too (`logged` is the sha256 the entry records): then
+/// its SET and body must hold.
+fn key_signed(
+    pem: &str,
+    signature: &[u8],
+    message: &[u8],
+    what: &str,
+    logged: [u8; 32],
+    entry: Option<&LogEntry>,
+    root: &TrustedRoot,
+) -> Result<Signer, TrustError> {
+    let key = PublicKey::from_pem(pem)?;
+    key.verify(signature, message, what)?;
+    if let Some(entry) = entry {
+        entry.verify_set(root)?;
+        check_body(
+            &entry.body()?,
+            &Expected {
+                signature,
+                signer_der: &key.spki,
+                sha256: logged,
+            },
+        )?;
+    }
+    Ok(key_signer(&key, entry))
+}
+
 fn key_signer(key: &PublicKey, entry: Option<&LogEntry>) -> Signer {
     Signer {
         method: SignerMethod::Key {
@@ -111,26 +139,11 @@ fn key_signer(key: &PublicKey, entry: Option<&LogEntry>) -> Signer {
     }
 }
 
-/// A key-signed layer may carry a log entry too: then its SET and body must hold.
-fn check_key_entry(
-    entry: Option<&LogEntry>,
-    key: &PublicKey,
-    signature: &[u8],
-    sha256: [u8; 32],
-    root: &TrustedRoot,
-) -> Result<(), TrustError> {
-    if let Some(entry) = entry {
-        entry.verify_set(root)?;
-        check_body(
-            &entry.body()?,
-            &Expected {
-                signature,
-                signer_der: &key.spki,
-                sha256,
-            },
-        )?;
-    }
-    Ok(())
+/// A keyless layer's log entry, which it must have.
+fn required_entry(entry: Option<LogEntry>) -> Result<LogEntry, TrustError> {
+    entry.ok_or(TrustError::Missing {
+        what: "Rekor bundle annotation (dev.sigstore.cosign/bundle)",
+    })
 }
 
 /// A cosign `.sig` layer: simple-signing JSON payload plus layer annotations. The payload's
@@ -158,16 +171,17 @@ pub fn verify_simple_signing(
         })?;
     let entry = annotated_entry(annotations)?;
     match policy {
-        Policy::Key { pem } => {
-            let key = PublicKey::from_pem(pem)?;
-            key.verify(&signature, payload, "the simple-signing payload")?;
-            check_key_entry(entry.as_ref(), &key, &signature, sha256(payload), root)?;
-            Ok(key_signer(&key, entry.as_ref()))
-        }
+        Policy::Key { pem } => key_signed(
+            pem,
+            &signature,
+            payload,
+            "the simple-signing payload",
+            sha256(payload),
+            entry.as_ref(),
+            root,
+        ),
         Policy::Keyless { issuer, identity } => {
-            let entry = entry.ok_or(TrustError::Missing {
-                what: "Rekor bundle annotation (dev.sigstore.cosign/bundle)",
-            })?;
+            let entry = required_entry(entry)?;
             let leaf = leaf_from_annotations(annotations)?;
             let digest = sha256(payload);
             let content = json!({
@@ -246,20 +260,17 @@ pub fn verify_attestation(
     }
     let entry = annotated_entry(annotations)?;
     match policy {
-        Policy::Key { pem } => {
-            let key = PublicKey::from_pem(pem)?;
-            key.verify(
-                &signature,
-                &pae(&payload_type, &payload),
-                "the DSSE envelope",
-            )?;
-            check_key_entry(entry.as_ref(), &key, &signature, sha256(&payload), root)?;
-            Ok(key_signer(&key, entry.as_ref()))
-        }
+        Policy::Key { pem } => key_signed(
+            pem,
+            &signature,
+            &pae(&payload_type, &payload),
+            "the DSSE envelope",
+            sha256(&payload),
+            entry.as_ref(),
+            root,
+        ),
         Policy::Keyless { issuer, identity } => {
-            let entry = entry.ok_or(TrustError::Missing {
-                what: "Rekor bundle annotation (dev.sigstore.cosign/bundle)",
-            })?;
+            let entry = required_entry(entry)?;
             let leaf = leaf_from_annotations(annotations)?;
             let content = json!({
                 "payload": B64.encode(&payload),
