@@ -198,8 +198,10 @@ fn image_policies(release: &Release) -> Result<Vec<verify::ImagePolicy>, Resolve
                 Some(text) => text.parse().map_err(bad)?,
                 None => crate::trust::Requirement::Signature,
             };
+            let glob = glob::Pattern::new(&spec.pattern).map_err(|e| bad(e.to_string()))?;
             Ok(verify::ImagePolicy {
                 pattern: spec.pattern.clone(),
+                glob,
                 policy,
                 require,
             })

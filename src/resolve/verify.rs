@@ -35,6 +35,8 @@ const SIGSTORE_BUNDLE_PREFIX: &str = "application/vnd.dev.sigstore.bundle";
 pub struct ImagePolicy {
     /// The `match:` glob as written (`registry.k8s.io/*`).
     pub pattern: String,
+    /// `pattern`, compiled once.
+    pub glob: glob::Pattern,
     pub policy: Policy,
     pub require: Requirement,
 }
@@ -42,7 +44,7 @@ pub struct ImagePolicy {
 impl ImagePolicy {
     /// Whether this policy applies to `reference` (a full reference).
     pub fn matches(&self, reference: &str) -> bool {
-        glob::Pattern::new(&self.pattern).is_ok_and(|p| p.matches(reference))
+        self.glob.matches(reference)
     }
 }
 
