@@ -30,10 +30,70 @@ pub struct Lockfile {
     pub files: Vec<FilePin>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub debs: Vec<DebPin>,
+    /// Helm charts (and the dependencies they do not vendor).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub charts: Vec<ChartPin>,
     /// sha256 of the Sigstore trusted root upstream signatures were checked against (kept
     /// in the cache; the bundle carries it), when any were.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trusted_root: Option<Digest>,
+}
+
+/// One Helm chart, pinned by the sha256 of its `.tgz` (and, from an OCI registry, by its
+/// manifest digest too).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChartPin {
+    pub name: String,
+    pub version: String,
+    /// Where it came from: the chart repository's base URL, or `oci://REGISTRY/PATH/NAME`.
+    pub source: String,
+    /// The site chart repository it is served in (`/charts/<repository>/`); none for an
+    /// OCI chart, served only under `/v2/`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// The OCI reference it travels and is served under (`charts.example.com/stable/
+    /// ingress-nginx:4.11.3`; a version's `+` is `_` in a tag, as Helm writes it).
+    pub reference: String,
+    /// The `.tgz` URL (chart repositories), as the index gave it, made absolute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// sha256 of the `.tgz`.
+    pub sha256: Digest,
+    pub size: u64,
+    /// The upstream manifest digest (OCI charts; also one of `images`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manifest: Option<Digest>,
+    /// `created` from the repository's index, when it gives one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// `Chart.yaml` as JSON (the OCI config; the site's index.yaml entry).
+    pub metadata: serde_json::Value,
+    /// The provenance file, when `verify.keyring` asked for it to be checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<ProvenancePin>,
+    /// For a dependency pinned because its parent does not vendor it: `NAME VERSION` of
+    /// the parent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dependency_of: Option<String>,
+    /// References of the images found in it (each an image pin with its `why`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<String>,
+    /// Templates that compute an image outpost cannot evaluate (`templates/x.yaml:12:
+    /// {{ include "img" . }}`); `images.add` covers them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unevaluated: Vec<String>,
+}
+
+/// A chart's checked provenance file (Helm's clear-signed `.prov`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProvenancePin {
+    pub url: String,
+    pub sha256: Digest,
+    pub size: u64,
+    /// Who signed: the key's user id and fingerprint.
+    pub signer: String,
 }
 
 /// One Debian package, pinned by the sha256 its signed index gives.
@@ -144,6 +204,10 @@ pub struct ImagePin {
     /// for the image's own digest, or one per platform manifest carried.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signatures: Vec<ImageSignature>,
+    /// Why the image is here when the manifest does not list it (`chart ingress-nginx
+    /// 4.11.3: values controller.image`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub why: Vec<String>,
 }
 
 /// An upstream signature (or attestation) of an image that held under a policy at lock; the
@@ -249,6 +313,11 @@ impl Lockfile {
         }
         self.files.sort_by(|a, b| a.path.cmp(&b.path));
         self.files.dedup_by(|a, b| a.path == b.path);
+        self.charts.sort_by(|a, b| {
+            (&a.source, &a.name, &a.version).cmp(&(&b.source, &b.name, &b.version))
+        });
+        self.charts
+            .dedup_by(|a, b| a.source == b.source && a.name == b.name && a.version == b.version);
         self.debs
             .sort_by(|a, b| (&a.arch, &a.name).cmp(&(&b.arch, &b.name)));
         self.debs
@@ -342,6 +411,7 @@ mod tests {
             artifact_type: None,
             referrers: Vec::new(),
             signatures: Vec::new(),
+            why: Vec::new(),
         };
         Lockfile {
             version: LOCK_VERSION,
@@ -355,6 +425,7 @@ mod tests {
             images: vec![pin("b.test/z:1"), pin("a.test/a:1")],
             files: Vec::new(),
             debs: Vec::new(),
+            charts: Vec::new(),
             trusted_root: None,
         }
     }

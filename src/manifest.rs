@@ -7,10 +7,12 @@ use crate::digest::Digest;
 use crate::platform::Platform;
 use crate::upstream::endpoint::check_repository_prefix;
 pub use crate::upstream::endpoint::{parse_upstream, Upstream};
+pub use charts::{ChartImages, ChartSource, ChartSpec, ChartVerify};
 pub use referrers::{ReferrerClass, ReferrerRule, ReferrersSpec};
 use signing::{check_file_signature, check_image_policy};
 pub use signing::{ImagePolicySpec, KeylessSpec, SignatureSpec, VerifySpec};
 
+mod charts;
 mod referrers;
 mod signing;
 use serde::{Deserialize, Serialize};
@@ -80,6 +82,9 @@ pub struct Spec {
     /// (default: signatures and attestations).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub referrers: Option<ReferrersSpec>,
+    /// Helm charts, from chart repositories and OCI registries, with the images they deploy.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub charts: Vec<ChartSpec>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -315,6 +320,22 @@ impl Release {
             referrers
                 .check()
                 .map_err(|(pattern, message): (String, String)| fail(&pattern, message))?;
+        }
+        let mut repositories: BTreeMap<String, &str> = BTreeMap::new();
+        for chart in &self.spec.charts {
+            chart
+                .check()
+                .map_err(|(needle, message)| fail(&needle, message))?;
+            if let (Some(name), Some(repo)) = (chart.site_repository(), chart.repo.as_deref()) {
+                match repositories.get(&name) {
+                    Some(other) if other.trim_end_matches('/') != repo.trim_end_matches('/') => {
+                        return Err(fail(repo, format!("spec.charts: `{repo}` and `{other}` would both be served as /charts/{name}/: give one of them `repoName:`")));
+                    }
+                    _ => {
+                        repositories.insert(name, repo);
+                    }
+                }
+            }
         }
         for (host, url) in &self.spec.upstreams {
             let upstream = parse_upstream(url)

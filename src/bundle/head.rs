@@ -43,6 +43,9 @@ const SUBJECT: &str = "io.outpost.subject";
 /// On an image or file entry: who signed it upstream, as verified at lock (a JSON list of
 /// signers).
 const UPSTREAM_SIGNERS: &str = "io.outpost.upstream.signers";
+/// On a Helm chart from a classic chart repository: the site chart repository that serves
+/// it (`/charts/<repository>/index.yaml`).
+const CHART_REPOSITORY: &str = "io.outpost.chart.repository";
 const FILE_PATH: &str = "io.outpost.file.path";
 const FILE_INSECURE: &str = "io.outpost.file.insecure";
 
@@ -169,6 +172,22 @@ impl Entry {
                 .insert(UPSTREAM_SIGNERS.into(), json);
         }
         self
+    }
+
+    /// Marks a chart entry as served in the site chart repository `repository`.
+    pub fn with_chart_repository(mut self, repository: &str) -> Entry {
+        self.descriptor
+            .annotations
+            .insert(CHART_REPOSITORY.into(), repository.to_string());
+        self
+    }
+
+    /// The site chart repository this entry (a Helm chart) is served in, if any.
+    pub fn chart_repository(&self) -> Option<&str> {
+        self.descriptor
+            .annotations
+            .get(CHART_REPOSITORY)
+            .map(String::as_str)
     }
 
     /// Who signed this entry upstream, as recorded at build (not proof: `bundle verify

@@ -221,6 +221,7 @@ async fn pin_top(
         artifact_type: None,
         referrers: Vec::new(),
         signatures: Vec::new(),
+        why: Vec::new(),
     })
 }
 
@@ -262,6 +263,7 @@ async fn pin_artifact(
         artifact_type: Some(artifact_type),
         referrers: Vec::new(),
         signatures: Vec::new(),
+        why: Vec::new(),
     })
 }
 

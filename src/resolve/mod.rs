@@ -173,6 +173,7 @@ pub async fn lock(
         images,
         files: resolved.files,
         debs,
+        charts: Vec::new(),
         trusted_root,
     };
     lockfile.canonicalize();
