@@ -7,7 +7,7 @@ use crate::digest::Digest;
 use crate::platform::Platform;
 use crate::upstream::endpoint::check_repository_prefix;
 pub use crate::upstream::endpoint::{parse_upstream, Upstream};
-pub use charts::{ChartImages, ChartSource, ChartSpec, ChartVerify};
+pub use charts::{default_repository_name, ChartImages, ChartSource, ChartSpec, ChartVerify};
 pub use referrers::{ReferrerClass, ReferrerRule, ReferrersSpec};
 use signing::{check_file_signature, check_image_policy};
 pub use signing::{ImagePolicySpec, KeylessSpec, SignatureSpec, VerifySpec};

@@ -192,13 +192,16 @@ impl HasExitStatus for ResolveError {
             | ResolveError::Referrers { .. }
             | ResolveError::Config { .. }
             | ResolveError::File { .. }
+            | ResolveError::ChartDigest { .. }
             | ResolveError::AptSignature { .. }
             | ResolveError::AptIndex { .. }
             | ResolveError::AptHttp { .. }
             | ResolveError::AptSourceNeeded { .. } => ExitStatus::Upstream,
-            ResolveError::FileSignature { .. } | ResolveError::Unsigned { .. } => {
-                ExitStatus::Verify
-            }
+            ResolveError::ChartImage { source, .. } => source.exit_status(),
+            ResolveError::Chart { .. } => ExitStatus::Input,
+            ResolveError::FileSignature { .. }
+            | ResolveError::Unsigned { .. }
+            | ResolveError::ChartProvenance { .. } => ExitStatus::Verify,
             ResolveError::PlatformMissing { .. }
             | ResolveError::TrustedRoot { .. }
             | ResolveError::Policy { .. }

@@ -77,6 +77,18 @@ pub struct ChartVerify {
     pub keyring: String,
 }
 
+/// The site repository name a chart repository URL gets by default: the last segment of its
+/// path, else its host (`https://charts.bitnami.com/bitnami` → `bitnami`).
+pub fn default_repository_name(url: &str) -> String {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.trim_end_matches('/');
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    path.rsplit('/')
+        .find(|s| !s.is_empty())
+        .unwrap_or(host)
+        .to_string()
+}
+
 /// Where a chart comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChartSource<'a> {
@@ -117,12 +129,7 @@ impl ChartSpec {
         if let Some(name) = &self.repo_name {
             return Some(name.clone());
         }
-        let url = self.repo.as_deref()?;
-        let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-        let rest = rest.trim_end_matches('/');
-        let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let last = path.rsplit('/').find(|s| !s.is_empty());
-        Some(last.unwrap_or(host).to_string())
+        self.repo.as_deref().map(default_repository_name)
     }
 
     /// The `images:` settings (defaults when absent).

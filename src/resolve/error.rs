@@ -76,6 +76,27 @@ pub enum ResolveError {
     UpdateUnknown { name: String, images: Vec<String> },
     #[error("{url}: {message}")]
     File { url: String, message: String },
+    /// A chart of `spec.charts` (or a dependency) cannot be pinned: not in its repository's
+    /// index, no matching version, a malformed archive or index, an unreachable dependency.
+    #[error("chart {chart}: {message}")]
+    Chart { chart: String, message: String },
+    /// A chart's bytes are not what its repository's index (or OCI manifest) says.
+    #[error("chart {chart}: {url} has sha256 {actual}, but the repository says {expected}; the repository or something between changed it: do not use it, and tell the repository's owner")]
+    ChartDigest {
+        chart: String,
+        url: String,
+        expected: String,
+        actual: String,
+    },
+    /// A chart's provenance file is missing, or does not verify with the keyring.
+    #[error("chart {chart}: provenance not verified: {message}")]
+    ChartProvenance { chart: String, message: String },
+    /// An image a chart deploys could not be pinned.
+    #[error("{why}: {source}; if the chart does not need it, leave it out with `images: {{exclude: [...]}}` in that chart's entry")]
+    ChartImage {
+        why: String,
+        source: Box<ResolveError>,
+    },
     /// A file's upstream signature does not verify (or its material cannot be had).
     #[error("{url}: signature not verified: {message}")]
     FileSignature { url: String, message: String },

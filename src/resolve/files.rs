@@ -219,8 +219,18 @@ pub(super) async fn get_small(
     url: &str,
     reporter: &dyn Reporter,
 ) -> Result<Vec<u8>, GaveUp<HttpError>> {
+    get_limited(http, url, SMALL_LIMIT, reporter).await
+}
+
+/// A document of at most `limit` bytes (a chart repository's index, a chart), retried.
+pub(super) async fn get_limited(
+    http: &Http,
+    url: &str,
+    limit: usize,
+    reporter: &dyn Reporter,
+) -> Result<Vec<u8>, GaveUp<HttpError>> {
     retried(url, reporter, || async {
-        http.get_small(url, SMALL_LIMIT).await.map_err(|e| {
+        http.get_small(url, limit).await.map_err(|e| {
             let transient = e.is_transient();
             Failure::new(e, transient)
         })

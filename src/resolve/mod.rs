@@ -5,6 +5,7 @@
 //! the lockfile before it ([`Previous`]) unless asked to update them.
 
 pub mod apt;
+pub mod charts;
 pub mod error;
 pub mod files;
 pub mod image;
@@ -134,15 +135,18 @@ pub async fn lock(
     let http = crate::upstream::http::Http::new(release.upstreams())?;
     let root = trusted_root(settings.trusted_root.as_deref())?;
     let resolved = files::resolve(release, &http, store, &root, reporter).await?;
-    let (mut images, moved) = image::resolve_all(
-        release,
-        &resolved.images,
-        registry,
-        store,
-        previous,
-        reporter,
-    )
-    .await?;
+    let charts = charts::resolve(release, &http, registry, store, reporter).await?;
+    let implied: Vec<String> = resolved
+        .images
+        .iter()
+        .cloned()
+        .chain(charts.images.iter().map(|(reference, _)| reference.clone()))
+        .collect();
+    let (mut images, moved) =
+        image::resolve_all(release, &implied, registry, store, previous, reporter)
+            .await
+            .map_err(|error| charts::blame(error, &charts.images))?;
+    charts::explain(&mut images, &charts)?;
     referrers::discover_all(release, &mut images, registry, store, reporter).await?;
     let policies = image_policies(release)?;
     verify::check_all(&mut images, &policies, registry, store, &root, reporter).await?;
@@ -173,7 +177,7 @@ pub async fn lock(
         images,
         files: resolved.files,
         debs,
-        charts: Vec::new(),
+        charts: charts.charts,
         trusted_root,
     };
     lockfile.canonicalize();

@@ -14,6 +14,9 @@ pub struct Plan {
     /// Image references, the manifest's first, then the control-plane set (or, for a marker
     /// version, a note saying which set the version will name).
     pub images: Vec<String>,
+    /// Helm charts as `spec.charts` names them (`ingress-nginx 4.11.* from URL`); the images
+    /// they deploy are found only by `lock`, which reads them.
+    pub charts: Vec<String>,
 }
 
 /// Plans `release` without any network access.
@@ -32,7 +35,22 @@ pub fn plan(release: &Release) -> Result<Plan, ResolveError> {
             );
         }
     }
-    Ok(Plan { files, images })
+    let charts = release
+        .spec
+        .charts
+        .iter()
+        .map(|chart| match chart.source() {
+            Some(crate::manifest::ChartSource::Repo { url, name }) => {
+                format!("{name} {} from {url}", chart.version)
+            }
+            _ => format!("{} {}", chart.label(), chart.version),
+        })
+        .collect();
+    Ok(Plan {
+        files,
+        images,
+        charts,
+    })
 }
 
 #[cfg(test)]

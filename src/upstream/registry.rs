@@ -166,6 +166,27 @@ impl Registry {
         checked_manifest(image, &bytes)
     }
 
+    /// Every tag of `image`'s repository (the distribution tag list, followed page by page;
+    /// at most 100,000 tags).
+    pub async fn tags(&self, image: &Reference) -> Result<Vec<String>, RegistryError> {
+        let target = self.target(image);
+        let auth = self.auth(image);
+        let mut tags: Vec<String> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        loop {
+            let page = self
+                .client
+                .list_tags(&target, &auth, Some(1000), tags.last().map(String::as_str))
+                .await
+                .map_err(|e| request_error(image.whole(), &e, image.registry()))?;
+            let before = tags.len();
+            tags.extend(page.tags.into_iter().filter(|t| seen.insert(t.clone())));
+            if tags.len() == before || tags.len() % 1000 != 0 || tags.len() >= 100_000 {
+                return Ok(tags);
+            }
+        }
+    }
+
     /// Like [`Registry::manifest`], but a manifest the registry does not have (a cosign
     /// tag-scheme tag nobody pushed) is `None`, not an error.
     pub async fn manifest_if_exists(

@@ -44,6 +44,8 @@ pub fn lock(settings: &LockSettings) -> Result<(), CliError> {
             "signed_files": signed_files(&lockfile),
             "files": lockfile.files.len(),
             "packages": lockfile.debs.len(),
+            "charts": lockfile.charts.len(),
+            "chart_images": chart_images(&lockfile),
             "manifest_digest": lockfile.manifest_digest,
         }));
     } else {
@@ -52,6 +54,12 @@ pub fn lock(settings: &LockSettings) -> Result<(), CliError> {
             what_was_locked(&lockfile),
             path.display()
         );
+        if !lockfile.charts.is_empty() {
+            println!(
+                "charts deploy {} (each pinned with why it is there)",
+                plural(chart_images(&lockfile) as u64, "image")
+            );
+        }
         let (images, files) = (signed_images(&lockfile), signed_files(&lockfile));
         if images + files > 0 {
             let mut what = Vec::new();
@@ -68,6 +76,15 @@ pub fn lock(settings: &LockSettings) -> Result<(), CliError> {
         }
     }
     Ok(())
+}
+
+/// Images pinned because a chart deploys them (or is one, for an OCI chart).
+fn chart_images(lockfile: &Lockfile) -> usize {
+    lockfile
+        .images
+        .iter()
+        .filter(|i| i.why.iter().any(|w| w.starts_with("chart ")))
+        .count()
 }
 
 /// Images whose upstream signature a `spec.verify` policy required and found.
@@ -107,6 +124,7 @@ fn what_was_locked(lockfile: &Lockfile) -> String {
         (referrer_count(lockfile), "referrer"),
         (lockfile.files.len(), "file"),
         (lockfile.debs.len(), "package"),
+        (lockfile.charts.len(), "chart"),
     ]
     .into_iter()
     .filter(|(count, _)| *count > 0)
@@ -190,7 +208,7 @@ fn print_plan(release: &Release, settings: &LockSettings) -> Result<(), CliError
     let plan = resolve::plan(release)?;
     if settings.json {
         print_json(
-            &json!({"manifest": settings.manifest, "valid": true, "files": plan.files, "images": plan.images}),
+            &json!({"manifest": settings.manifest, "valid": true, "files": plan.files, "images": plan.images, "charts": plan.charts}),
         );
     } else {
         println!("{} is valid; it would fetch:", settings.manifest.display());
@@ -199,6 +217,9 @@ fn print_plan(release: &Release, settings: &LockSettings) -> Result<(), CliError
         }
         for image in &plan.images {
             println!("image {image}");
+        }
+        for chart in &plan.charts {
+            println!("chart {chart} (and the images it deploys)");
         }
     }
     Ok(())
