@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark outpost against the tools an operator would otherwise use.
 #
-#   scripts/bench.sh [build|verify|serve|push|supply|resolve|all]   (default: all = every mode)
+#   scripts/bench.sh [build|verify|serve|push|supply|charts|resolve|all]   (default: all = every mode)
 #
 # Everything runs on loopback in a temporary directory: a deterministic image corpus
 # (scripts/testimages.py --set bench) is pushed to a local `docker-registry`, then
@@ -31,6 +31,9 @@
 #   supply  `outpost lock` of BENCH_SIGNED (50) small images, each signed under cosign's tag
 #           scheme (scripts/cosign_sign.py), with referrer discovery and key verification vs
 #           the same lock with referrers off; cold cache, BENCH_RUNS times alternating.
+#   charts  `outpost lock` of one chart from a generated chart repository index.yaml the size of
+#           the biggest public ones (BENCH_CHART_VERSIONS, default 18,000 versions, ~28 MB):
+#           time and peak RSS (goal <= 2 s, <= 256 MiB) vs python3's YAML load of the index.
 #   resolve `outpost lock` of 8 node packages against the host's apt sources vs
 #           `apt-get install --simulate` (needs the network).
 # A table goes to stdout and the same figures, with every sample, to BENCH_JSON.
@@ -52,13 +55,13 @@ set -euo pipefail
 
 MODE=${1:-all}
 case "$MODE" in
-    build | verify | serve | push | supply | resolve | all) ;;
+    build | verify | serve | push | supply | charts | resolve | all) ;;
     -h | --help)
         sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
         exit 0
         ;;
     *)
-        echo "usage: $0 [build|verify|serve|push|supply|resolve|all]" >&2
+        echo "usage: $0 [build|verify|serve|push|supply|charts|resolve|all]" >&2
         exit 2
         ;;
 esac
@@ -75,6 +78,8 @@ source "$REPO_ROOT/scripts/bench/serve.sh"
 source "$REPO_ROOT/scripts/bench/push.sh"
 # shellcheck source=scripts/bench/supply.sh
 source "$REPO_ROOT/scripts/bench/supply.sh"
+# shellcheck source=scripts/bench/charts.sh
+source "$REPO_ROOT/scripts/bench/charts.sh"
 # shellcheck source=scripts/bench/report.sh
 source "$REPO_ROOT/scripts/bench/report.sh"
 
@@ -252,6 +257,8 @@ SERVE_FILLERS=0
 BIG_BLOB=""
 BIG_BLOB_BYTES=0
 SUPPLY_IMAGES=0
+CHART_INDEX_BYTES=0
+CHART_VERSIONS=0
 SAMPLE_EXTRA="" # JSON for the 5th column of the next sample line (serve figures)
 
 case "$MODE" in
@@ -260,12 +267,14 @@ case "$MODE" in
     serve) run_serve ;;
     push) run_push ;;
     supply) run_supply ;;
+    charts) run_charts ;;
     resolve) run_resolve ;;
     all)
         run_build
         run_verify
         run_push
         run_supply
+        run_charts
         run_serve
         # resolve needs the host's apt sources and the network to them: when they are not
         # there, the other figures still make the table (run in a subshell: `die` exits it).

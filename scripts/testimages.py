@@ -18,6 +18,9 @@ Sets:
              variants/arm:1 (linux/arm/v6, linux/arm/v7), variants/v3only:1 (only
              linux/amd64/v3), variants/windows:1 (windows/amd64 for os.version
              10.0.17763.6189 and 10.0.20348.2655, and linux/amd64).
+  charts     the images the test charts of scripts/testcharts.py deploy (team/web:1.0,
+             team/sidecar:2.1, team/metrics:3.0, team/hook:5.0, team/tool:0.9,
+             team/computed:1, team/cache:0.1.2, team/ocidemo:1, team/debug:9); tiny.
   kubernetes the control-plane images kubeadm pulls for --k8s-version (names as on
              registry.k8s.io, versions from --pause/--etcd/--coredns), each an index of
              linux/amd64 + linux/arm64; tiny layers.
@@ -166,7 +169,7 @@ def small_set(out, kib):
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out", help="directory to write the OCI layouts into")
-    parser.add_argument("--set", choices=["test", "quickstart", "bench", "kubernetes", "variants"], default="test")
+    parser.add_argument("--set", choices=["test", "quickstart", "bench", "kubernetes", "variants", "charts"], default="test")
     parser.add_argument("--count", type=int, default=10, help="bench: number of images")
     parser.add_argument("--base-mib", type=int, default=100, help="bench: size of the shared base layer")
     parser.add_argument("--layer-mib", type=int, default=45, help="bench: size of each image's own layer")
@@ -185,6 +188,11 @@ def main():
         small_set(args.out, 2048)
     elif args.set == "variants":
         variants_set(args.out)
+    elif args.set == "charts":
+        for name, tag in [("web", "1.0"), ("sidecar", "2.1"), ("metrics", "3.0"), ("hook", "5.0"),
+                          ("tool", "0.9"), ("computed", "1"), ("cache", "0.1.2"), ("ocidemo", "1"),
+                          ("debug", "9")]:
+            single(args.out, f"team/{name}", tag, "amd64", [(f"chart-{name}", 4 * 1024)])
     elif args.set == "kubernetes":
         images = [(f"kube-{c}", args.k8s_version) for c in ("apiserver", "controller-manager", "scheduler", "proxy")]
         images += [("pause", args.pause), ("etcd", args.etcd), ("coredns/coredns", args.coredns)]

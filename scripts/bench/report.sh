@@ -10,7 +10,8 @@ report() {
         BENCH_SERVE_SECONDS=$SERVE_SECONDS BENCH_SERVE_BUNDLE_BYTES=$SERVE_BUNDLE_BYTES \
         BENCH_SERVE_IMAGES=$SERVE_IMAGES BENCH_SERVE_FILLERS=$SERVE_FILLERS \
         BENCH_BLOB_BYTES=$BIG_BLOB_BYTES BENCH_BLOB_CLIENTS=$BLOB_CLIENTS \
-        BENCH_SUPPLY_IMAGES=$SUPPLY_IMAGES \
+        BENCH_SUPPLY_IMAGES=$SUPPLY_IMAGES BENCH_CHART_INDEX_BYTES=$CHART_INDEX_BYTES \
+        BENCH_CHART_VERSIONS=$CHART_VERSIONS \
         python3 - "$SAMPLES" "$JSON_OUT" "$WORK/openssl.log" <<'EOF'
 import json, os, re, statistics, sys
 
@@ -90,6 +91,13 @@ if signed is not None:
     row(f"lock {env.get('BENCH_SUPPLY_IMAGES')} signed images, referrers + key verification (s)", "s", signed, plain,
         "outpost lock, referrers off", rel(signed, plain), "with/without time; goal <= 1.5",
         rss_mib("supply_lock_signed"))
+
+chart_lock, chart_yaml = med("charts_lock"), med("charts_yaml_load")
+if chart_lock is not None:
+    size = int(env.get("BENCH_CHART_INDEX_BYTES") or 0) / 1e6
+    row(f"lock a chart from a {size:.0f} MB index.yaml, {env.get('BENCH_CHART_VERSIONS')} versions (s)", "s",
+        chart_lock, chart_yaml, "python3 yaml load of the index (C loader)", rel(chart_lock, chart_yaml),
+        "outpost lock/YAML load time; goal <= 2 s and <= 256 MiB", rss_mib("charts_lock"))
 
 push, skopush, again = med("push_outpost"), med("push_skopeo"), med("push_repeat")
 if push is not None:
