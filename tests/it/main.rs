@@ -16,6 +16,7 @@ mod attacks_server;
 mod bundle_build;
 mod bundle_parts;
 mod bundle_tamper;
+mod charts_site;
 mod cli_help;
 mod distribution_spec;
 mod kubernetes_release;
