@@ -5,7 +5,10 @@
 //! for a resumed one (see `upstream::registry::Registry::blob`). A blob is requested whole; a
 //! Range is sent only to resume from the bytes already in the cache's partial file, and a
 //! resume the upstream refuses or ignores starts over from byte 0. Blobs shared by several
-//! images are fetched once. Retries follow `upstream::retry`.
+//! images are fetched once. Retries follow `upstream::retry`. What comes from a URL instead
+//! (files, debs, charts of chart repositories) is listed by `urls`.
+
+mod urls;
 
 use crate::bundle::graph::{walk, Carried, Role};
 use crate::bundle::index_entries::{image_entry, referrer_entries};
@@ -61,6 +64,9 @@ pub enum FetchError {
         digest: Digest,
         url: String,
     },
+    /// A chart of a chart repository pinned without the URL of its `.tgz`.
+    #[error("chart {chart}: the lockfile gives no URL to download its .tgz from; run `outpost lock` again")]
+    ChartUrl { chart: String },
 }
 
 /// What a fetch did.
@@ -251,20 +257,7 @@ pub async fn fetch_all(
             ensure_manifest(registry, store, image, digest, size, reporter).await?;
         }
     }
-    let debs = lock.debs.iter().map(|d| (&d.sha256, d.size, &d.url));
-    let material = lock
-        .files
-        .iter()
-        .filter_map(|f| f.signature.as_ref())
-        .flat_map(|s| &s.material)
-        .map(|m| (&m.sha256, m.size, &m.url));
-    for (sha256, size, url) in lock
-        .files
-        .iter()
-        .map(|f| (&f.sha256, f.size, &f.url))
-        .chain(debs)
-        .chain(material)
-    {
+    for (sha256, size, url) in urls::url_blobs(lock)? {
         wanted.entry(sha256.clone()).or_insert_with(|| Wanted {
             source: Source::Url(http, url.clone()),
             descriptor: Descriptor {

@@ -8,7 +8,7 @@ use cli::args::{BundleCommand, Cli, Command, ConfigCommand, KeyCommand, StoreCom
 use cli::commands;
 use cli::exit::{CliError, ExitStatus};
 use cli::settings::{
-    AptSettings, BuildSettings, ContainerdSettings, Environment, KeyGenerateSettings,
+    AptSettings, BuildSettings, ContainerdSettings, Environment, HelmSettings, KeyGenerateSettings,
     KubeadmSettings, KubespraySettings, LockSettings, PushCommandSettings, ServeCommandSettings,
 };
 
@@ -45,6 +45,9 @@ fn run(cli: Cli, env: &Environment) -> Result<(), CliError> {
         }
         Command::Config(ConfigCommand::Apt(args)) => {
             commands::config_apt(&AptSettings::resolve(&args)?)
+        }
+        Command::Config(ConfigCommand::Helm(args)) => {
+            commands::config_helm(&HelmSettings::resolve(&args)?)
         }
     }
 }

@@ -2,8 +2,10 @@
 //! platforms carried, whether it travels whole), each referrer (an artifact entry naming its
 //! subject), and the artifacts outpost writes itself: the lockfile, the Sigstore trusted root,
 //! each file (its content, then its upstream signature material) and the generated apt
-//! repository. Artifact manifests are stored in the cache; pack walks what these entries
-//! reach, and fetch walks the same entries to know what to download.
+//! repository, and each Helm chart from a chart repository in the OCI form `helm push` writes
+//! ([`crate::helm::oci`]). Artifact manifests (and a chart's config) are stored in the cache;
+//! pack walks what these entries reach, and fetch walks the same entries to know what to
+//! download.
 
 use super::head::{Entry, EntryKind};
 use super::pack::PackError;
@@ -142,6 +144,46 @@ fn material_media_type(role: &str) -> &'static str {
     }
 }
 
+/// The entries of the charts from classic chart repositories (`pin.repository` set): each
+/// in its OCI form (config `Chart.yaml` as JSON, the `.tgz` unchanged, the `.prov` when
+/// pinned), an artifact entry under `pin.reference` marked with its site chart repository.
+/// Config and manifest are stored in the cache; the `.tgz` and `.prov` are what fetch
+/// downloads. A chart from an OCI registry is one of `lock.images` already: none here.
+pub(super) fn chart_entries(lock: &Lockfile, store: &Store) -> Result<Vec<Entry>, PackError> {
+    use crate::helm::{oci as chart_oci, CONFIG_MEDIA_TYPE};
+    let mut entries: Vec<Entry> = Vec::new();
+    for pin in &lock.charts {
+        let Some(repository) = &pin.repository else {
+            continue;
+        };
+        let provenance = pin.provenance.as_ref().map(|p| (&p.sha256, p.size));
+        let chart = chart_oci::manifest_with_created(
+            &pin.metadata,
+            (&pin.sha256, pin.size),
+            provenance,
+            pin.created.as_deref(),
+        );
+        store.put_bytes(&Digest::of(&chart.config), &chart.config)?;
+        let digest = chart.digest();
+        store.put_bytes(&digest, &chart.manifest)?;
+        let descriptor = Descriptor {
+            media_type: oci::OCI_MANIFEST.into(),
+            digest,
+            size: chart.manifest.len() as u64,
+            platform: None,
+            artifact_type: Some(CONFIG_MEDIA_TYPE.into()),
+            annotations: BTreeMap::new(),
+            urls: Vec::new(),
+        };
+        let entry = Entry::artifact(descriptor, &pin.reference, CONFIG_MEDIA_TYPE, None)
+            .with_chart_repository(repository);
+        if !entries.contains(&entry) {
+            entries.push(entry);
+        }
+    }
+    Ok(entries)
+}
+
 /// The .debs and the generated, signed apt repository, as files under `apt/<repo>/`.
 pub(super) fn apt_repository(
     lock: &Lockfile,
@@ -255,4 +297,76 @@ pub fn referrer_entries(images: &[crate::lock::ImagePin]) -> Vec<Entry> {
         }
     }
     entries
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lock::{ChartPin, ReleaseId, LOCK_VERSION};
+
+    fn pin(name: &str, repository: Option<&str>) -> ChartPin {
+        ChartPin {
+            name: name.into(),
+            version: "1.0.0".into(),
+            source: "https://charts.test/stable".into(),
+            repository: repository.map(str::to_string),
+            reference: format!("charts.test/stable/{name}:1.0.0"),
+            url: Some(format!("https://charts.test/stable/{name}-1.0.0.tgz")),
+            sha256: Digest::of(name.as_bytes()),
+            size: 4,
+            manifest: None,
+            created: Some("2024-10-01T12:00:00Z".into()),
+            metadata: serde_json::json!({"apiVersion": "v2", "name": name, "version": "1.0.0"}),
+            provenance: None,
+            dependency_of: None,
+            images: Vec::new(),
+            unevaluated: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn repository_charts_become_marked_artifact_entries_in_helms_form() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let lock = Lockfile {
+            version: LOCK_VERSION,
+            release: ReleaseId {
+                name: "edge".into(),
+                version: "1".into(),
+            },
+            manifest_digest: Digest::of(b"m"),
+            platforms: Vec::new(),
+            kubernetes: None,
+            images: Vec::new(),
+            files: Vec::new(),
+            debs: Vec::new(),
+            charts: vec![pin("demo", Some("stable")), pin("cilium", None)],
+            trusted_root: None,
+        };
+        let entries = chart_entries(&lock, &store).unwrap();
+        assert_eq!(
+            entries.len(),
+            1,
+            "an OCI chart is an image pin, not a chart entry"
+        );
+        let entry = &entries[0];
+        assert_eq!(entry.chart_repository(), Some("stable"));
+        assert_eq!(entry.name(), "charts.test/stable/demo:1.0.0");
+        assert!(matches!(
+            &entry.kind,
+            EntryKind::Image { artifact_type: Some(t), subject: None, .. }
+                if t == crate::helm::CONFIG_MEDIA_TYPE
+        ));
+        // Manifest and config are in the cache; the manifest is Helm's shape.
+        let manifest = store.read_bytes(&entry.descriptor.digest).unwrap();
+        let layers = crate::helm::oci::layers(&manifest).unwrap();
+        assert_eq!(layers.chart.digest, Digest::of(b"demo"));
+        assert!(store.has(&layers.config.digest, layers.config.size));
+        assert_eq!(
+            layers.annotations[crate::helm::oci::ANNOTATION_CREATED],
+            "2024-10-01T12:00:00Z"
+        );
+        // The same pins give the same entry.
+        assert_eq!(chart_entries(&lock, &store).unwrap(), entries);
+    }
 }

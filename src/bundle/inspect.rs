@@ -42,6 +42,9 @@ pub struct Inspection {
     pub trusted_root: Option<Digest>,
     pub kubernetes_version: Option<String>,
     pub files: Vec<FileInfo>,
+    /// Helm charts (from chart repositories and OCI registries), from the lockfile the
+    /// bundle carries, else from its chart entries.
+    pub charts: Vec<ChartInfo>,
     pub blobs: usize,
     pub unique_bytes: u64,
     /// Number of parts, for a split bundle.
@@ -73,6 +76,24 @@ pub struct FileInfo {
     /// Who signed it upstream, as verified at lock (empty: no signature was required).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub signers: Vec<crate::trust::Signer>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChartInfo {
+    pub name: String,
+    pub version: String,
+    /// sha256 of the chart's `.tgz`.
+    pub digest: Digest,
+    /// Where it came from: the chart repository's URL, or `oci://REGISTRY/PATH/NAME`. Read
+    /// from entries (no lockfile), the site chart repository's name or the OCI reference.
+    pub source: String,
+    /// The site chart repository serving it (`/charts/<repository>/`); none for an OCI chart.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// The OCI reference it is served under (`/v2/`).
+    pub reference: String,
+    /// Images found in it (each pinned with its `why`); none known when read from entries.
+    pub images: Option<usize>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -171,6 +192,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
     let mut referrers: Vec<(ReferrerInfo, ImageInfo)> = Vec::new();
     let mut files = Vec::new();
     let mut lockfile = None;
+    let mut lock_layer: Option<Digest> = None;
     let mut trusted_root = None;
     let is_delta = head.delta.is_some();
     let mut unique: HashMap<Digest, u64> = HashMap::new();
@@ -222,7 +244,10 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
                     });
                 }
             }
-            EntryKind::Lockfile => lockfile = Some(entry.descriptor.digest.clone()),
+            EntryKind::Lockfile => {
+                lockfile = Some(entry.descriptor.digest.clone());
+                lock_layer = data.first().map(|layer| layer.descriptor.digest.clone());
+            }
             // The root's own sha256 (what the lockfile names), not its artifact manifest's.
             EntryKind::TrustedRoot => {
                 trusted_root = data.first().map(|layer| layer.descriptor.digest.clone())
@@ -253,6 +278,11 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
         }
     }
     let images = attach_referrers(images, referrers);
+    let charts = lock_layer
+        .and_then(|digest| metadata.get(&digest))
+        .and_then(|bytes| crate::lock::Lockfile::from_bytes(path, bytes).ok())
+        .map(|lock| lock.charts.iter().map(chart_from_pin).collect())
+        .unwrap_or_else(|| charts_from_entries(&head, &metadata));
     Ok(Inspection {
         path: path.to_path_buf(),
         file_size,
@@ -267,6 +297,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
         trusted_root,
         kubernetes_version: head.kubernetes_version.clone(),
         files,
+        charts,
         blobs: unique.len(),
         unique_bytes: unique.values().sum(),
         parts: file.parts.as_ref().map(|p| p.parts.len()),
@@ -277,6 +308,63 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
             saved_bytes: delta.omitted_bytes,
         }),
     })
+}
+
+fn chart_from_pin(pin: &crate::lock::ChartPin) -> ChartInfo {
+    ChartInfo {
+        name: pin.name.clone(),
+        version: pin.version.clone(),
+        digest: pin.sha256.clone(),
+        source: pin.source.clone(),
+        repository: pin.repository.clone(),
+        reference: pin.reference.clone(),
+        images: Some(pin.images.len()),
+    }
+}
+
+/// The charts of a bundle whose lockfile cannot be read here: its entries whose artifact
+/// type is a Helm chart's, each read from its manifest and config in the head.
+fn charts_from_entries(head: &BundleHead, metadata: &HashMap<Digest, Vec<u8>>) -> Vec<ChartInfo> {
+    let mut charts = Vec::new();
+    for entry in &head.entries {
+        let EntryKind::Image {
+            reference,
+            artifact_type: Some(artifact_type),
+            subject: None,
+            ..
+        } = &entry.kind
+        else {
+            continue;
+        };
+        if artifact_type != crate::helm::CONFIG_MEDIA_TYPE {
+            continue;
+        }
+        let Some(layers) = metadata
+            .get(&entry.descriptor.digest)
+            .and_then(|bytes| crate::helm::oci::layers(bytes).ok())
+        else {
+            continue;
+        };
+        let config: serde_json::Value = metadata
+            .get(&layers.config.digest)
+            .and_then(|bytes| serde_json::from_slice(bytes).ok())
+            .unwrap_or_default();
+        let field = |key: &str| config[key].as_str().unwrap_or_default().to_string();
+        let repository = entry.chart_repository().map(str::to_string);
+        charts.push(ChartInfo {
+            name: field("name"),
+            version: field("version"),
+            digest: layers.chart.digest,
+            source: match &repository {
+                Some(name) => format!("chart repository {name}"),
+                None => format!("oci://{reference}"),
+            },
+            repository,
+            reference: reference.clone(),
+            images: None,
+        });
+    }
+    charts
 }
 
 /// A referrer entry as inspect shows it; its kind read from its manifest (when the bundle
@@ -345,4 +433,96 @@ fn attach_referrers(
     let mut listed: Vec<ImageInfo> = images.into_iter().map(|(image, _)| image).collect();
     listed.extend(referrers.into_iter().map(|(_, orphan)| orphan));
     listed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::head::{Entry, ReleaseName};
+    use crate::helm::{oci as chart_oci, CONFIG_MEDIA_TYPE};
+
+    /// A chart entry (its manifest and config in `metadata`) under `reference`.
+    fn chart_entry(
+        metadata: &mut HashMap<Digest, Vec<u8>>,
+        name: &str,
+        reference: &str,
+        repository: Option<&str>,
+    ) -> Entry {
+        let tgz = Digest::of(name.as_bytes());
+        let chart = chart_oci::manifest(
+            &serde_json::json!({"apiVersion": "v2", "name": name, "version": "1.0.0"}),
+            (&tgz, 3),
+            None,
+        );
+        metadata.insert(Digest::of(&chart.config), chart.config.clone());
+        metadata.insert(chart.digest(), chart.manifest.clone());
+        let descriptor = crate::oci::Descriptor {
+            media_type: crate::oci::OCI_MANIFEST.into(),
+            digest: chart.digest(),
+            size: chart.manifest.len() as u64,
+            platform: None,
+            artifact_type: Some(CONFIG_MEDIA_TYPE.into()),
+            annotations: Default::default(),
+            urls: Vec::new(),
+        };
+        let entry = Entry::artifact(descriptor, reference, CONFIG_MEDIA_TYPE, None);
+        match repository {
+            Some(repository) => entry.with_chart_repository(repository),
+            None => entry,
+        }
+    }
+
+    #[test]
+    fn without_a_lockfile_charts_come_from_their_entries() {
+        let mut metadata = HashMap::new();
+        let entries = vec![
+            chart_entry(
+                &mut metadata,
+                "demo",
+                "charts.test/stable/demo:1.0.0",
+                Some("stable"),
+            ),
+            chart_entry(
+                &mut metadata,
+                "cilium",
+                "registry.test/charts/cilium:1.0.0",
+                None,
+            ),
+        ];
+        let head = BundleHead {
+            format: "1".into(),
+            release: ReleaseName::default(),
+            manifest_digest: String::new(),
+            signer: String::new(),
+            kubernetes_version: None,
+            delta: None,
+            entries,
+        };
+        let charts = charts_from_entries(&head, &metadata);
+        let listed: Vec<(&str, &str, &str, Option<&str>)> = charts
+            .iter()
+            .map(|c| {
+                (
+                    c.name.as_str(),
+                    c.version.as_str(),
+                    c.source.as_str(),
+                    c.repository.as_deref(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                ("demo", "1.0.0", "chart repository stable", Some("stable")),
+                (
+                    "cilium",
+                    "1.0.0",
+                    "oci://registry.test/charts/cilium:1.0.0",
+                    None
+                ),
+            ]
+        );
+        assert_eq!(charts[0].digest, Digest::of(b"demo"));
+        assert_eq!(charts[0].images, None);
+    }
 }

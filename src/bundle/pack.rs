@@ -8,7 +8,7 @@ use super::entries::{padding, write_header, write_small, BLOCK};
 use super::graph::{walk, Carried, Role};
 use super::head::{BundleHead, DeltaHead, ReleaseName, FORMAT_VERSION};
 use super::index_entries::{
-    apt_repository, file_artifact, image_entry, lock_artifact, referrer_entries,
+    apt_repository, chart_entries, file_artifact, image_entry, lock_artifact, referrer_entries,
     trusted_root_artifact,
 };
 use super::*;
@@ -101,6 +101,7 @@ pub fn plan(
             entries.push(file_artifact(&file, store)?);
         }
     }
+    entries.extend(chart_entries(lock, store)?);
     entries.extend(lock.images.iter().map(image_entry));
     entries.extend(referrer_entries(&lock.images));
     // Breadth-first from index.json: metadata in discovery order, then data.

@@ -53,7 +53,8 @@ pub enum Command {
     /// Copy a bundle's images (and its files, as OCI artifacts) into an existing registry.
     Push(PushArgs),
     /// Serve bundles in place (and/or a site store) as a read-only OCI registry, a /files
-    /// mirror and /apt repositories (with /healthz and /metrics).
+    /// mirror, /apt repositories and /charts Helm chart repositories (with /healthz and
+    /// /metrics).
     Serve(ServeArgs),
     /// Print or write node configuration that points nodes at the mirror.
     #[command(subcommand)]
@@ -220,6 +221,13 @@ pub enum ConfigCommand {
     Kubespray(KubesprayArgs),
     /// apt: a deb822 sources entry for the bundle's repository, and its key file.
     Apt(AptArgs),
+    /// helm: `helm repo add` / `helm pull` lines, Argo CD repository Secrets and Flux
+    /// HelmRepository objects for the bundle's charts.
+    ///
+    /// A chart from a classic chart repository is served as <mirror>/charts/<repository>
+    /// (index.yaml and the .tgz files); a chart from an OCI registry under /v2/ at its
+    /// upstream path (oci://<mirror host>/<registry>/<path>). Prints to stdout.
+    Helm(HelmArgs),
 }
 
 /// Which key a bundle read by a `config` command must be signed with.
@@ -246,6 +254,20 @@ pub struct AptArgs {
     /// Where the key will be on the nodes (the `Signed-By` directory).
     #[arg(long, default_value = "/etc/apt/keyrings")]
     pub key_dir: String,
+}
+
+#[derive(Debug, Args)]
+pub struct HelmArgs {
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    #[command(flatten)]
+    pub mirror: MirrorArgs,
+    #[command(flatten)]
+    pub bundle: ConfigBundleArgs,
+    /// CA certificate that signs the mirror's certificate (its path where helm runs): added
+    /// as --ca-file, and named for Argo CD and Flux.
+    #[arg(long)]
+    pub ca: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,7 @@ use outpost::kubernetes::KubernetesError;
 use outpost::lock::LockError;
 use outpost::manifest::ManifestError;
 use outpost::nodeconfig::apt::AptConfigError;
+use outpost::nodeconfig::helm::HelmConfigError;
 use outpost::push::PushError;
 use outpost::resolve::ResolveError;
 use outpost::server::catalog::CatalogError;
@@ -254,7 +255,7 @@ impl HasExitStatus for FetchError {
             | FetchError::Blob { .. }
             | FetchError::Store { .. }
             | FetchError::ForeignLayer { .. } => ExitStatus::Upstream,
-            FetchError::PlatformPins { .. } => ExitStatus::Input,
+            FetchError::PlatformPins { .. } | FetchError::ChartUrl { .. } => ExitStatus::Input,
         }
     }
 }
@@ -450,6 +451,17 @@ impl HasExitStatus for AptConfigError {
             AptConfigError::KeyMissing { .. } | AptConfigError::KeyDamaged { .. } => {
                 ExitStatus::Verify
             }
+        }
+    }
+}
+
+/// `config helm`: a bundle without charts is the wrong input; a chart whose manifest or
+/// config is missing or damaged is a bundle that fails verification.
+impl HasExitStatus for HelmConfigError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            HelmConfigError::NoCharts { .. } => ExitStatus::Input,
+            HelmConfigError::ChartDamaged { .. } => ExitStatus::Verify,
         }
     }
 }

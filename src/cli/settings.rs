@@ -5,8 +5,8 @@
 //! commands' job. Commands whose arguments are only paths take their clap struct as it is.
 
 use super::args::{
-    AptArgs, BuildArgs, CacheArgs, ContainerdArgs, KubeadmArgs, KubesprayArgs, LockArgs, PushArgs,
-    ServeArgs, TlsMode, TrustArgs,
+    AptArgs, BuildArgs, CacheArgs, ContainerdArgs, HelmArgs, KubeadmArgs, KubesprayArgs, LockArgs,
+    PushArgs, ServeArgs, TlsMode, TrustArgs,
 };
 use outpost::fetch::ForeignLayers;
 use outpost::nodeconfig::{containerd, kubespray};
@@ -427,6 +427,24 @@ impl AptSettings {
             bundle: args.bundle.bundle.clone(),
             out: args.out.clone(),
             key_dir: args.key_dir.clone(),
+        })
+    }
+}
+
+pub struct HelmSettings {
+    pub trust: Trust,
+    pub mirror: MirrorUrl,
+    pub bundle: PathBuf,
+    pub ca: Option<String>,
+}
+
+impl HelmSettings {
+    pub fn resolve(args: &HelmArgs) -> Result<Self, SettingsError> {
+        Ok(HelmSettings {
+            trust: Trust::from_args(&args.trust),
+            mirror: MirrorUrl::parse(&args.mirror.mirror)?,
+            bundle: args.bundle.bundle.clone(),
+            ca: args.ca.clone(),
         })
     }
 }

@@ -3,5 +3,6 @@
 
 pub mod apt;
 pub mod containerd;
+pub mod helm;
 pub mod kubeadm;
 pub mod kubespray;

@@ -1,7 +1,8 @@
 //! What the server can answer: repositories, tags, manifests and blobs of every open bundle,
 //! and the rule that maps a requested name (with containerd's `ns` parameter, Docker Hub's
 //! implied `library/`, or a short name) to a repository. `Catalog::open` opens what is served
-//! (a site store's releases and bundles, signatures checked); everything else is without I/O.
+//! (a site store's releases and bundles, signatures checked); everything else is without I/O
+//! but the site chart repositories' build (`charts`), which reads each chart's small config.
 
 use crate::bundle::open::{Backing, BlobLocation, OpenBundle, OpenError};
 use crate::digest::Digest;
@@ -73,6 +74,7 @@ pub struct Catalog {
     files: BTreeMap<String, ServedFile>,
     repositories: BTreeMap<String, Repository>,
     manifests: HashMap<Digest, ManifestBody>,
+    charts: super::charts::ChartRepositories,
 }
 
 impl Catalog {
@@ -166,11 +168,14 @@ impl Catalog {
                 }
             }
         }
+        let charts =
+            super::charts::ChartRepositories::build(&bundles, std::time::SystemTime::now());
         Catalog {
             bundles,
             files,
             repositories,
             manifests,
+            charts,
         }
     }
 
@@ -181,6 +186,11 @@ impl Catalog {
     /// Files by mirror path, sorted.
     pub fn files(&self) -> &BTreeMap<String, ServedFile> {
         &self.files
+    }
+
+    /// The site chart repositories (`/charts/<repository>/`).
+    pub fn charts(&self) -> &super::charts::ChartRepositories {
+        &self.charts
     }
 
     pub fn repository_names(&self) -> impl Iterator<Item = &String> {

@@ -1,5 +1,6 @@
 //! Error responses in the OCI distribution format, `{"errors":[{"code","message","detail"}]}`,
-//! for every area the server answers (`/v2/`, `/files/`, `/apt/` and unknown paths).
+//! for every area the server answers (`/v2/`, `/files/`, `/apt/`, `/charts/` and unknown
+//! paths).
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};

@@ -1,9 +1,10 @@
-//! `outpost serve`: bundles as a read-only OCI registry (`/v2/`), a binary mirror (`/files/`)
-//! and apt repositories (`/apt/`), with health, metrics, an access log, TLS, a bound on
+//! `outpost serve`: bundles as a read-only OCI registry (`/v2/`), a binary mirror (`/files/`),
+//! apt repositories (`/apt/`) and Helm chart repositories (`/charts/`), with health, metrics, an access log, TLS, a bound on
 //! concurrent requests, graceful shutdown and reload on SIGHUP.
 //!
 //! Router assembly only. The `/v2/` handlers are in `distribution` (URL grammar in `path`,
-//! naming rules in `catalog`, errors in `error`), `/files/` and `/apt/` in `mirror`, blob
+//! naming rules in `catalog`, errors in `error`), `/files/` and `/apt/` in `mirror`,
+//! `/charts/` in `chartrepo` (what it serves, built per catalog, in `charts`), blob
 //! bytes and their verification in `blob` (byte ranges in `range`), `/metrics` and
 //! `/healthz` in `metrics`, the access log in `access`, the shared state in `state`, the
 //! socket, signals and reload in `lifecycle`, certificates in `tls`.
@@ -11,6 +12,8 @@
 mod access;
 mod blob;
 pub mod catalog;
+pub mod chartrepo;
+pub mod charts;
 pub mod distribution;
 pub mod error;
 mod lifecycle;
@@ -40,6 +43,7 @@ fn router_for(state: Arc<AppState>, max_concurrent_requests: usize) -> Router {
     Router::new()
         .merge(distribution::routes())
         .merge(mirror::routes())
+        .merge(chartrepo::routes())
         .merge(metrics::routes())
         .method_not_allowed_fallback(read_only)
         .fallback(not_found)
@@ -63,7 +67,7 @@ async fn not_found() -> Response {
     error::OciError::new(
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
-        "no such endpoint: this server answers /v2/, /files/, /apt/, /healthz and /metrics",
+        "no such endpoint: this server answers /v2/, /files/, /apt/, /charts/, /healthz and /metrics",
     )
     .into_response()
 }

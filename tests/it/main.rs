@@ -17,6 +17,7 @@ mod bundle_build;
 mod bundle_parts;
 mod bundle_tamper;
 mod charts;
+mod charts_site;
 mod cli_help;
 mod distribution_spec;
 mod kubernetes_release;

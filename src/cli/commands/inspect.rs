@@ -16,12 +16,17 @@ pub fn inspect(args: &InspectArgs) -> Result<(), CliError> {
     print_head(&found);
     print_images(&found);
     print_artifacts(&found);
+    print_charts(&found);
     print_files(&found);
     println!();
     let artifacts = found.images.iter().filter(|i| i.is_artifact()).count() as u64;
     let images = found.images.len() as u64 - artifacts;
+    let charts = match found.charts.len() as u64 {
+        0 => String::new(),
+        n => format!(" ({})", plural(n, "Helm chart")),
+    };
     let artifacts = if artifacts > 0 {
-        format!("{}, ", plural(artifacts, "artifact"))
+        format!("{}{charts}, ", plural(artifacts, "artifact"))
     } else {
         String::new()
     };
@@ -155,6 +160,36 @@ fn print_artifacts(found: &Inspection) {
             &artifact.digest.to_string()[..19],
             size_text(artifact.size),
             artifact.artifact_type.as_deref().unwrap_or_default(),
+        );
+    }
+}
+
+/// Helm charts: name, version, the `.tgz`'s digest, where it came from, images found in it.
+fn print_charts(found: &Inspection) {
+    if found.charts.is_empty() {
+        return;
+    }
+    println!();
+    let width = |f: &dyn Fn(&inspect::ChartInfo) -> usize, min: usize| {
+        found.charts.iter().map(f).max().unwrap_or(min).max(min)
+    };
+    let name = width(&|c| c.name.len(), 5);
+    let version = width(&|c| c.version.len(), 7);
+    let source = width(&|c| c.source.len(), 6);
+    println!(
+        "{:name$}  {:version$}  {:<19}  {:source$}  IMAGES",
+        "CHART", "VERSION", "DIGEST", "SOURCE"
+    );
+    for chart in &found.charts {
+        println!(
+            "{:name$}  {:version$}  {:<19}  {:source$}  {}",
+            chart.name,
+            chart.version,
+            &chart.digest.to_string()[..19],
+            chart.source,
+            chart
+                .images
+                .map_or_else(|| "?".to_string(), |n| n.to_string()),
         );
     }
 }

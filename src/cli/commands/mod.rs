@@ -6,6 +6,7 @@
 mod build;
 mod config_apt;
 mod config_containerd;
+mod config_helm;
 mod config_kubeadm;
 mod config_kubespray;
 mod inspect;
@@ -21,6 +22,7 @@ mod verify;
 pub use build::build;
 pub use config_apt::config_apt;
 pub use config_containerd::config_containerd;
+pub use config_helm::config_helm;
 pub use config_kubeadm::config_kubeadm;
 pub use config_kubespray::config_kubespray;
 pub use inspect::inspect;
