@@ -284,7 +284,10 @@ fn build(
         return Err(invalid("Chart.yaml", "no name".into()));
     };
     let Some(version) = typed.version.clone().filter(|v| !v.is_empty()) else {
-        return Err(invalid("Chart.yaml", format!("chart {name} has no version")));
+        return Err(invalid(
+            "Chart.yaml",
+            format!("chart {name} has no version"),
+        ));
     };
 
     let values = match yaml::<serde_json::Value>(&files, "values.yaml", prefix)? {

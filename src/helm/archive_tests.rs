@@ -45,10 +45,19 @@ fn metadata_values_and_every_template() {
     let archive = tgz(&[
         ("web/", b""),
         ("web/Chart.yaml", chart.as_bytes()),
-        ("web/values.yaml", b"image:\n  repository: example/web\n  tag: \"2.0\"\nport: 80\n"),
+        (
+            "web/values.yaml",
+            b"image:\n  repository: example/web\n  tag: \"2.0\"\nport: 80\n",
+        ),
         ("web/templates/", b""),
-        ("web/templates/job.yaml", b"kind: Job\nimage: {{ .Values.image.repository }}\n"),
-        ("web/templates/_helpers.tpl", b"{{- define \"web.name\" -}}web{{- end }}"),
+        (
+            "web/templates/job.yaml",
+            b"kind: Job\nimage: {{ .Values.image.repository }}\n",
+        ),
+        (
+            "web/templates/_helpers.tpl",
+            b"{{- define \"web.name\" -}}web{{- end }}",
+        ),
         ("web/templates/hooks/db/migrate.yaml", b"kind: Job\n"),
         ("web/templates/NOTES.txt", b"Thanks\n"),
         ("web/README.md", b"# web\n"),
@@ -63,7 +72,10 @@ fn metadata_values_and_every_template() {
     assert_eq!(loaded.metadata["appVersion"], "2.0");
     assert_eq!(loaded.metadata["description"], "A web app");
     assert_eq!(loaded.metadata["annotations"]["replicas"], "3");
-    assert_eq!(loaded.metadata["keywords"], serde_json::json!(["web", "http"]));
+    assert_eq!(
+        loaded.metadata["keywords"],
+        serde_json::json!(["web", "http"])
+    );
     assert_eq!(
         loaded.values,
         serde_json::json!({"image": {"repository": "example/web", "tag": "2.0"}, "port": 80})
@@ -82,7 +94,10 @@ fn metadata_values_and_every_template() {
             "templates/job.yaml"
         ]
     );
-    assert_eq!(loaded.templates[3].1, "kind: Job\nimage: {{ .Values.image.repository }}\n");
+    assert_eq!(
+        loaded.templates[3].1,
+        "kind: Job\nimage: {{ .Values.image.repository }}\n"
+    );
     assert!(loaded.dependencies.is_empty() && loaded.subcharts.is_empty());
 }
 
@@ -91,7 +106,10 @@ fn values_default_to_an_empty_mapping() {
     let yaml = chart_yaml("a", "1.0.0");
     let absent = load(&tgz(&[("a/Chart.yaml", yaml.as_bytes())])).unwrap();
     assert_eq!(absent.values, serde_json::json!({}));
-    let empty = tgz(&[("a/Chart.yaml", yaml.as_bytes()), ("a/values.yaml", b"# none\n")]);
+    let empty = tgz(&[
+        ("a/Chart.yaml", yaml.as_bytes()),
+        ("a/values.yaml", b"# none\n"),
+    ]);
     assert_eq!(load(&empty).unwrap().values, serde_json::json!({}));
 }
 
@@ -147,7 +165,8 @@ fn dependencies_take_the_lock_files_versions() {
 fn a_v1_chart_declares_dependencies_in_requirements_yaml() {
     let chart = "apiVersion: v1\nname: old\nversion: 0.1.0\n";
     let requirements = "dependencies:\n- name: mysql\n  version: ~1.2\n  repository: '@stable'\n";
-    let lock = "dependencies:\n- name: mysql\n  version: 1.2.7\n  repository: https://x.example/stable\n";
+    let lock =
+        "dependencies:\n- name: mysql\n  version: 1.2.7\n  repository: https://x.example/stable\n";
     let loaded = load(&tgz(&[
         ("old/Chart.yaml", chart.as_bytes()),
         ("old/requirements.yaml", requirements.as_bytes()),
@@ -166,7 +185,10 @@ fn vendored_subcharts_directories_and_archives() {
         ("redis/Chart.yaml", chart_yaml("redis", "19.0.0").as_bytes()),
         ("redis/values.yaml", b"image: {repository: redis}\n"),
         ("redis/templates/sts.yaml", b"kind: StatefulSet\n"),
-        ("redis/charts/common/Chart.yaml", chart_yaml("common", "2.0.0").as_bytes()),
+        (
+            "redis/charts/common/Chart.yaml",
+            chart_yaml("common", "2.0.0").as_bytes(),
+        ),
     ]);
     let parent = "apiVersion: v2\nname: app\nversion: 1.0.0\ndependencies:\n\
                   - {name: redis, version: 19.0.0, repository: https://c.example, alias: cache}\n\
@@ -176,9 +198,18 @@ fn vendored_subcharts_directories_and_archives() {
     let loaded = load(&tgz(&[
         ("app/Chart.yaml", parent.as_bytes()),
         ("app/charts/redis-19.0.0.tgz", &redis),
-        ("app/charts/common/Chart.yaml", chart_yaml("common", "2.0.0").as_bytes()),
-        ("app/charts/common/templates/_names.tpl", b"{{ define \"n\" }}{{ end }}"),
-        ("app/charts/extra/Chart.yaml", chart_yaml("extra", "0.1.0").as_bytes()),
+        (
+            "app/charts/common/Chart.yaml",
+            chart_yaml("common", "2.0.0").as_bytes(),
+        ),
+        (
+            "app/charts/common/templates/_names.tpl",
+            b"{{ define \"n\" }}{{ end }}",
+        ),
+        (
+            "app/charts/extra/Chart.yaml",
+            chart_yaml("extra", "0.1.0").as_bytes(),
+        ),
         ("app/charts/_skipped/Chart.yaml", b"not: read"),
         ("app/charts/.hidden.tgz", b"not an archive"),
         ("app/charts/redis-19.0.0.tgz.prov", b"a signature"),
@@ -220,20 +251,37 @@ fn errors_name_the_file() {
     ]))
     .unwrap_err();
     assert!(
-        err.to_string().starts_with("charts/sub-1.0.0.tgz/Chart.yaml: not valid YAML"),
+        err.to_string()
+            .starts_with("charts/sub-1.0.0.tgz/Chart.yaml: not valid YAML"),
         "{err}"
     );
-    let cases: [(&[(&str, &[u8])], &str); 6] = [
+    type Files<'a> = &'a [(&'a str, &'a [u8])];
+    let cases: [(Files, &str); 6] = [
         (&[("app/values.yaml", b"a: 1\n")], "Chart.yaml: missing"),
-        (&[("app/Chart.yaml", b"version: 1.0.0\n")], "Chart.yaml: no name"),
-        (&[("app/Chart.yaml", b"name: app\n")], "Chart.yaml: chart app has no version"),
-        (&[("app/Chart.yaml", b"- a list\n")], "Chart.yaml: not valid YAML"),
         (
-            &[("app/Chart.yaml", b"name: a\nversion: 1.0.0\n"), ("app/values.yaml", b"- x\n")],
+            &[("app/Chart.yaml", b"version: 1.0.0\n")],
+            "Chart.yaml: no name",
+        ),
+        (
+            &[("app/Chart.yaml", b"name: app\n")],
+            "Chart.yaml: chart app has no version",
+        ),
+        (
+            &[("app/Chart.yaml", b"- a list\n")],
+            "Chart.yaml: not valid YAML",
+        ),
+        (
+            &[
+                ("app/Chart.yaml", b"name: a\nversion: 1.0.0\n"),
+                ("app/values.yaml", b"- x\n"),
+            ],
             "values.yaml: not a mapping",
         ),
         (
-            &[("app/Chart.yaml", b"name: a\nversion: 1.0.0\ndependencies:\n- version: 1.0.0\n")],
+            &[(
+                "app/Chart.yaml",
+                b"name: a\nversion: 1.0.0\ndependencies:\n- version: 1.0.0\n",
+            )],
             "Chart.yaml: dependency 1 has no name",
         ),
     ];
@@ -292,14 +340,29 @@ fn sizes_entries_and_depth_are_bounded() {
     let err = load_limited(&gzip(&tar.into_inner().unwrap()), small).unwrap_err();
     assert!(matches!(err, ArchiveError::TooBig { .. }), "{err}");
     // Too many entries.
-    let many = (0..11).map(|i| format!("app/templates/t{i}.yaml")).collect::<Vec<_>>();
-    let files = many.iter().map(|p| (p.as_str(), &b"x"[..])).collect::<Vec<_>>();
+    let many = (0..11)
+        .map(|i| format!("app/templates/t{i}.yaml"))
+        .collect::<Vec<_>>();
+    let files = many
+        .iter()
+        .map(|p| (p.as_str(), &b"x"[..]))
+        .collect::<Vec<_>>();
     let err = load_limited(&tgz(&files), small).unwrap_err();
-    assert!(matches!(err, ArchiveError::TooManyEntries { limit: 10, .. }), "{err}");
+    assert!(
+        matches!(err, ArchiveError::TooManyEntries { limit: 10, .. }),
+        "{err}"
+    );
     // Nested archives share the budget.
-    let inner = tgz(&[("sub/Chart.yaml", chart_yaml("sub", "1.0.0").as_bytes()), ("sub/v", &big[..3000])]);
+    let inner = tgz(&[
+        ("sub/Chart.yaml", chart_yaml("sub", "1.0.0").as_bytes()),
+        ("sub/v", &big[..3000]),
+    ]);
     let err = load_limited(
-        &tgz(&[base, ("app/charts/sub.tgz", &inner), ("app/pad", &big[..2000])]),
+        &tgz(&[
+            base,
+            ("app/charts/sub.tgz", &inner),
+            ("app/pad", &big[..2000]),
+        ]),
         small,
     )
     .unwrap_err();
@@ -331,7 +394,10 @@ fn sizes_entries_and_depth_are_bounded() {
     let mut prefix = String::from("d0/");
     let mut charts = vec![];
     for level in 0..7 {
-        charts.push((format!("{prefix}Chart.yaml"), chart_yaml(&format!("d{level}"), "1.0.0")));
+        charts.push((
+            format!("{prefix}Chart.yaml"),
+            chart_yaml(&format!("d{level}"), "1.0.0"),
+        ));
         prefix = format!("{prefix}charts/d{}/", level + 1);
     }
     for (path, chart) in &charts {

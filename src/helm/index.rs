@@ -39,7 +39,10 @@ pub enum IndexError {
     Malformed { message: String },
     #[error("the repository has no chart named {chart:?}{}", similar_hint(similar))]
     NoChart { chart: String, similar: Vec<String> },
-    #[error("no version of chart {chart} matches {constraint:?}{}", available_hint(available))]
+    #[error(
+        "no version of chart {chart} matches {constraint:?}{}",
+        available_hint(available)
+    )]
     NoVersion {
         chart: String,
         constraint: String,
@@ -98,7 +101,11 @@ struct FullIndex {
 /// Errors: `Malformed` when the document is not an index (no `apiVersion`, not YAML, an
 /// entry of the wrong shape, the chosen entry has no `urls`), `NoChart` (with similar
 /// names), `NoVersion` (with the highest versions listed).
-pub fn select(index: &[u8], chart: &str, constraint: &Constraint) -> Result<IndexEntry, IndexError> {
+pub fn select(
+    index: &[u8],
+    chart: &str,
+    constraint: &Constraint,
+) -> Result<IndexEntry, IndexError> {
     let text = std::str::from_utf8(index).map_err(|e| IndexError::Malformed {
         message: format!("not UTF-8 text ({e})"),
     })?;
@@ -109,7 +116,10 @@ pub fn select(index: &[u8], chart: &str, constraint: &Constraint) -> Result<Inde
             Err(_) => full_entries(text, chart)?,
         },
         Scan::Absent(names) => {
-            return Err(no_chart(chart, names.into_iter().map(String::from).collect()))
+            return Err(no_chart(
+                chart,
+                names.into_iter().map(String::from).collect(),
+            ))
         }
         Scan::Unexpected => full_entries(text, chart)?,
     };
@@ -185,7 +195,10 @@ fn choose(
         });
     }
     Ok(IndexEntry {
-        name: raw.name.filter(|n| !n.is_empty()).unwrap_or_else(|| chart.to_string()),
+        name: raw
+            .name
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| chart.to_string()),
         version,
         urls,
         digest: raw.digest.filter(|d| !d.is_empty()),
@@ -222,7 +235,9 @@ fn edit_distance(a: &str, b: &str) -> usize {
         row[0] = i + 1;
         for (j, cb) in b.iter().enumerate() {
             let above = row[j + 1];
-            row[j + 1] = (diagonal + usize::from(ca != *cb)).min(row[j] + 1).min(above + 1);
+            row[j + 1] = (diagonal + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(above + 1);
             diagonal = above;
         }
     }
@@ -345,18 +360,24 @@ pub fn chart_url(repo_url: &str, entry_url: &str) -> Result<String, IndexError> 
     let scheme = entry_url.split_once(':').map(|(scheme, _)| scheme);
     if scheme.is_some_and(|s| {
         s.starts_with(|c: char| c.is_ascii_alphabetic())
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
     }) {
         return Ok(entry_url.to_string());
     }
     let mut base = reqwest::Url::parse(repo_url).map_err(|e| bad(repo_url, e.to_string()))?;
     if base.cannot_be_a_base() {
-        return Err(bad(repo_url, "not a base URL for relative chart URLs".into()));
+        return Err(bad(
+            repo_url,
+            "not a base URL for relative chart URLs".into(),
+        ));
     }
     let path = format!("{}/", base.path().trim_end_matches('/'));
     base.set_path(&path);
     let query = base.query().map(str::to_string);
-    let mut resolved = base.join(entry_url).map_err(|e| bad(entry_url, e.to_string()))?;
+    let mut resolved = base
+        .join(entry_url)
+        .map_err(|e| bad(entry_url, e.to_string()))?;
     resolved.set_query(query.as_deref());
     Ok(resolved.to_string())
 }

@@ -69,7 +69,11 @@ serverInfo: {}
 "#;
 
 fn pick(index: &str, chart: &str, constraint: &str) -> Result<IndexEntry, IndexError> {
-    select(index.as_bytes(), chart, &Constraint::parse(constraint).unwrap())
+    select(
+        index.as_bytes(),
+        chart,
+        &Constraint::parse(constraint).unwrap(),
+    )
 }
 
 fn versions_of(index: &str, chart: &str, constraint: &str) -> String {
@@ -95,9 +99,15 @@ fn the_helm_layout_is_read_from_the_chart_block_only() {
             app_version: Some("1.11".into()),
         }
     );
-    assert_eq!(versions_of(HELM, "ingress-nginx", "~4.11.0 <4.11.5"), "4.11.3");
+    assert_eq!(
+        versions_of(HELM, "ingress-nginx", "~4.11.0 <4.11.5"),
+        "4.11.3"
+    );
     assert_eq!(versions_of(HELM, "ingress-nginx", ">=4"), "4.11.10");
-    assert_eq!(versions_of(HELM, "ingress-nginx", ">=4.12.0-0"), "4.12.0-beta.0");
+    assert_eq!(
+        versions_of(HELM, "ingress-nginx", ">=4.12.0-0"),
+        "4.12.0-beta.0"
+    );
     assert_eq!(versions_of(HELM, "common", "2.x"), "2.0.0");
     let created = pick(HELM, "ingress-nginx", "4.11.3").unwrap().created;
     assert_eq!(created.as_deref(), Some("2024-09-01T10:00:00Z"));
@@ -116,13 +126,15 @@ fn a_version_written_exactly_wins_before_semver_order() {
 #[test]
 fn other_layouts_fall_back_to_reading_everything() {
     let want = pick(HELM, "ingress-nginx", "4.11.*").unwrap();
-    let json = serde_json::to_string(&serde_norway::from_str::<serde_json::Value>(HELM).unwrap())
-        .unwrap();
+    let json =
+        serde_json::to_string(&serde_norway::from_str::<serde_json::Value>(HELM).unwrap()).unwrap();
     assert_eq!(scan(&json, "ingress-nginx"), Scan::Unexpected);
     let flow = "apiVersion: v1\nentries: {ingress-nginx: [{version: 4.11.10, urls: [ingress-nginx-4.11.10.tgz], appVersion: '1.11', digest: cccc000000000000000000000000000000000000000000000000000000000000}]}\n";
     assert_eq!(scan(flow, "ingress-nginx"), Scan::Unexpected);
-    let anchored = HELM.replace("  common:\n  - apiVersion: v2", "  common:\n  - &c apiVersion: v2")
-        + "other: *c\n";
+    let anchored = HELM.replace(
+        "  common:\n  - apiVersion: v2",
+        "  common:\n  - &c apiVersion: v2",
+    ) + "other: *c\n";
     let indented = HELM.replace("\n  ", "\n    ");
     let quoted = HELM.replace("  ingress-nginx:\n", "  \"ingress-nginx\":  # quoted\n");
     let crlf = HELM.replace('\n', "\r\n");
@@ -136,7 +148,11 @@ fn other_layouts_fall_back_to_reading_everything() {
         ("crlf", &crlf),
         ("document start", &leading),
     ] {
-        assert_eq!(pick(index, "ingress-nginx", "4.11.*").unwrap(), want, "{what}");
+        assert_eq!(
+            pick(index, "ingress-nginx", "4.11.*").unwrap(),
+            want,
+            "{what}"
+        );
     }
     assert!(matches!(scan(&indented, "ingress-nginx"), Scan::Found(_)));
     assert!(matches!(scan(&quoted, "ingress-nginx"), Scan::Found(_)));
@@ -185,7 +201,10 @@ fn a_missing_chart_names_similar_ones() {
     };
     assert_eq!(chart, "ingress-ngnix");
     assert_eq!(similar, &["ingress-nginx"]);
-    assert!(err.to_string().contains("did you mean ingress-nginx?"), "{err}");
+    assert!(
+        err.to_string().contains("did you mean ingress-nginx?"),
+        "{err}"
+    );
     let IndexError::NoChart { similar, .. } = pick(HELM, "nginx", "*").unwrap_err() else {
         panic!()
     };
@@ -195,10 +214,9 @@ fn a_missing_chart_names_similar_ones() {
     };
     assert!(similar.is_empty());
     // The same through the fallback.
-    let json = serde_json::to_string(&serde_norway::from_str::<serde_json::Value>(HELM).unwrap())
-        .unwrap();
-    let IndexError::NoChart { similar, .. } = pick(&json, "ingress-ngnix", "*").unwrap_err()
-    else {
+    let json =
+        serde_json::to_string(&serde_norway::from_str::<serde_json::Value>(HELM).unwrap()).unwrap();
+    let IndexError::NoChart { similar, .. } = pick(&json, "ingress-ngnix", "*").unwrap_err() else {
         panic!()
     };
     assert_eq!(similar, ["ingress-nginx"]);
@@ -215,9 +233,16 @@ fn no_matching_version_lists_the_highest_ones() {
     else {
         panic!("{err}")
     };
-    assert_eq!((chart.as_str(), constraint.as_str()), ("ingress-nginx", "5.x"));
+    assert_eq!(
+        (chart.as_str(), constraint.as_str()),
+        ("ingress-nginx", "5.x")
+    );
     assert_eq!(available, &["4.12.0-beta.0", "4.11.10", "4.11.3", "4.10.0"]);
-    assert!(err.to_string().contains("the highest it lists: 4.12.0-beta.0"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("the highest it lists: 4.12.0-beta.0"),
+        "{err}"
+    );
     // A pre-release is not picked by a range that does not name one.
     let err = pick(HELM, "ingress-nginx", "4.12.x").unwrap_err();
     assert!(matches!(err, IndexError::NoVersion { .. }), "{err}");
@@ -230,18 +255,38 @@ fn no_matching_version_lists_the_highest_ones() {
 fn what_is_not_an_index_is_malformed() {
     for (what, text) in [
         ("html", "<html><body>Not Found</body></html>\n"),
-        ("no apiVersion", "entries:\n  a:\n  - version: 1.0.0\n    urls: [a.tgz]\n"),
+        (
+            "no apiVersion",
+            "entries:\n  a:\n  - version: 1.0.0\n    urls: [a.tgz]\n",
+        ),
         ("bad yaml", "apiVersion: v1\nentries:\n  a: [\n"),
-        ("wrong shape", "apiVersion: v1\nentries:\n  a:\n  - version: 1.0.0\n    urls: a.tgz\n"),
-        ("no urls", "apiVersion: v1\nentries:\n  a:\n  - version: 1.0.0\n"),
+        (
+            "wrong shape",
+            "apiVersion: v1\nentries:\n  a:\n  - version: 1.0.0\n    urls: a.tgz\n",
+        ),
+        (
+            "no urls",
+            "apiVersion: v1\nentries:\n  a:\n  - version: 1.0.0\n",
+        ),
     ] {
         let err = pick(text, "a", "*").unwrap_err();
         assert!(matches!(err, IndexError::Malformed { .. }), "{what}: {err}");
     }
-    let err = select(b"apiVersion: v1\n\xff\xfe", "a", &Constraint::parse("*").unwrap());
+    let err = select(
+        b"apiVersion: v1\n\xff\xfe",
+        "a",
+        &Constraint::parse("*").unwrap(),
+    );
     assert!(err.unwrap_err().to_string().contains("UTF-8"));
-    let err = pick("apiVersion: v1\nentries:\n  a:\n  - version: 1.0.0\n", "a", "*");
-    assert!(err.unwrap_err().to_string().contains("lists no download URL"));
+    let err = pick(
+        "apiVersion: v1\nentries:\n  a:\n  - version: 1.0.0\n",
+        "a",
+        "*",
+    );
+    assert!(err
+        .unwrap_err()
+        .to_string()
+        .contains("lists no download URL"));
 }
 
 #[test]
@@ -250,7 +295,15 @@ fn simple_keys_only() {
     assert_eq!(simple_key("nginx:  # c"), Some("nginx"));
     assert_eq!(simple_key("\"nginx\":"), Some("nginx"));
     assert_eq!(simple_key("'nginx':"), Some("nginx"));
-    for other in ["nginx: []", "nginx", "\"a\\\"b\":", "? nginx", "&a nginx:", "- x:", ":"] {
+    for other in [
+        "nginx: []",
+        "nginx",
+        "\"a\\\"b\":",
+        "? nginx",
+        "&a nginx:",
+        "- x:",
+        ":",
+    ] {
         assert_eq!(simple_key(other), None, "{other}");
     }
 }
@@ -260,12 +313,24 @@ fn chart_urls_resolve_as_helm_resolves_them() {
     let cases = [
         ("https://charts.example.com/stable", "nginx-1.0.0.tgz"),
         ("https://charts.example.com/stable/", "nginx-1.0.0.tgz"),
-        ("https://charts.example.com/stable", "charts/nginx-1.0.0.tgz"),
+        (
+            "https://charts.example.com/stable",
+            "charts/nginx-1.0.0.tgz",
+        ),
         ("https://charts.example.com/stable", "/dl/nginx-1.0.0.tgz"),
-        ("https://charts.example.com/stable?token=x", "nginx-1.0.0.tgz"),
+        (
+            "https://charts.example.com/stable?token=x",
+            "nginx-1.0.0.tgz",
+        ),
         ("https://charts.example.com", "nginx-1.0.0.tgz"),
-        ("https://charts.example.com/stable", "https://cdn.example.org/n-1.tgz"),
-        ("https://charts.example.com/stable", "//cdn.example.org/n-1.tgz"),
+        (
+            "https://charts.example.com/stable",
+            "https://cdn.example.org/n-1.tgz",
+        ),
+        (
+            "https://charts.example.com/stable",
+            "//cdn.example.org/n-1.tgz",
+        ),
         ("http://127.0.0.1:8080/a/b", "../c/n-1.tgz"),
         ("https://charts.example.com/stable", "nginx%201.0.0.tgz"),
     ];

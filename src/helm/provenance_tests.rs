@@ -65,19 +65,28 @@ fn a_signed_provenance_names_its_signer() {
     let signer = key("Chart Signer <signer@example.com>", false);
     let digest = Digest::of(ARCHIVE);
     let prov = sign(&body(&files_for(&digest)), &signer.primary_key);
-    let want = format!("Chart Signer <signer@example.com> ({})", fingerprint(&signer));
+    let want = format!(
+        "Chart Signer <signer@example.com> ({})",
+        fingerprint(&signer)
+    );
     let binary = binary_keyring(&signer);
     let armored = signer
         .to_public_key()
         .to_armored_string(ArmorOptions::default())
         .unwrap();
     for keyring in [&binary[..], armored.as_bytes()] {
-        assert_eq!(verify(&prov, keyring, "demo-0.1.0.tgz", &digest).unwrap(), want);
+        assert_eq!(
+            verify(&prov, keyring, "demo-0.1.0.tgz", &digest).unwrap(),
+            want
+        );
     }
     // Among other keys, in one keyring.
     let mut both = binary_keyring(&key("Other <o@example.com>", false));
     both.extend(binary);
-    assert_eq!(verify(&prov, &both, "demo-0.1.0.tgz", &digest).unwrap(), want);
+    assert_eq!(
+        verify(&prov, &both, "demo-0.1.0.tgz", &digest).unwrap(),
+        want
+    );
 }
 
 #[test]
@@ -86,7 +95,10 @@ fn a_signing_subkey_counts_for_its_key() {
     let digest = Digest::of(ARCHIVE);
     let prov = sign(&body(&files_for(&digest)), &signer.secret_subkeys[0].key);
     let got = verify(&prov, &binary_keyring(&signer), "demo-0.1.0.tgz", &digest).unwrap();
-    assert_eq!(got, format!("Sub Signer <sub@example.com> ({})", fingerprint(&signer)));
+    assert_eq!(
+        got,
+        format!("Sub Signer <sub@example.com> ({})", fingerprint(&signer))
+    );
 }
 
 #[test]
@@ -95,8 +107,13 @@ fn a_tampered_body_is_a_bad_signature_naming_the_key() {
     let digest = Digest::of(ARCHIVE);
     let prov = String::from_utf8(sign(&body(&files_for(&digest)), &signer.primary_key)).unwrap();
     let tampered = prov.replace("description: A demo", "description: A trap");
-    let err = verify(tampered.as_bytes(), &binary_keyring(&signer), "demo-0.1.0.tgz", &digest)
-        .unwrap_err();
+    let err = verify(
+        tampered.as_bytes(),
+        &binary_keyring(&signer),
+        "demo-0.1.0.tgz",
+        &digest,
+    )
+    .unwrap_err();
     let ProvenanceError::BadSignature { key_ids } = &err else {
         panic!("{err}")
     };
@@ -159,7 +176,10 @@ fn what_is_not_a_provenance_is_malformed() {
         ("bad files yaml", bad_files),
     ] {
         let err = verify(&prov, &keyring, "demo-0.1.0.tgz", &digest).unwrap_err();
-        assert!(matches!(err, ProvenanceError::Malformed { .. }), "{what}: {err}");
+        assert!(
+            matches!(err, ProvenanceError::Malformed { .. }),
+            "{what}: {err}"
+        );
     }
     let prov = sign(&body(&files_for(&digest)), &signer.primary_key);
     for keyring in [&b""[..], b"not a key"] {

@@ -150,7 +150,9 @@ fn parse_group(group: &str) -> Result<Vec<Comparator>, String> {
                 return Err(format!("the range {token} - has no upper end"));
             };
             if token.starts_with(|c: char| "<>=~^!".contains(c)) {
-                return Err(format!("{token} - {upper}: a range's ends are plain versions"));
+                return Err(format!(
+                    "{token} - {upper}: a range's ends are plain versions"
+                ));
             }
             comparators.push(parse_comparator(&format!(">={token}"))?);
             comparators.push(parse_comparator(&format!("<={upper}"))?);
@@ -239,9 +241,7 @@ impl Comparator {
             // `~0.0.0` is any version, as in Masterminds.
             Op::Tilde if self.given == Given::Full && *c == Version::new(0, 0, 0) => true,
             Op::Equal | Op::Tilde => {
-                order != Ordering::Less
-                    && v.major == c.major
-                    && (major_only || v.minor == c.minor)
+                order != Ordering::Less && v.major == c.major && (major_only || v.minor == c.minor)
             }
             Op::NotEqual => match self.given {
                 Given::Full => order != Ordering::Equal,
@@ -259,7 +259,9 @@ impl Comparator {
             Op::Less => order == Ordering::Less,
             Op::LessEqual => match self.given {
                 Given::Full => order != Ordering::Greater,
-                _ => v.major < c.major || (v.major == c.major && (major_only || v.minor <= c.minor)),
+                _ => {
+                    v.major < c.major || (v.major == c.major && (major_only || v.minor <= c.minor))
+                }
             },
             Op::Caret => {
                 if order == Ordering::Less {
@@ -373,7 +375,13 @@ mod tests {
 
     #[test]
     fn comparisons_joined_by_spaces_or_commas() {
-        for c in [">=1.0 <2.0", ">=1.0, <2.0", ">= 1.0, < 2.0", "=>1.0 <2", ">=1.0,<2.0"] {
+        for c in [
+            ">=1.0 <2.0",
+            ">=1.0, <2.0",
+            ">= 1.0, < 2.0",
+            "=>1.0 <2",
+            ">=1.0,<2.0",
+        ] {
             yes(c, &["1.0.0", "1.5.0", "1.99.99"]);
             no(c, &["0.9.9", "2.0.0", "1.5.0-beta.1"]);
         }
@@ -436,7 +444,9 @@ mod tests {
 
     #[test]
     fn bad_constraints_are_refused() {
-        for bad in ["", "  ", "abc", "1.2.3.4", ">=", "1.a", "1.2 -", ">=1 - 2", "1.2.3-"] {
+        for bad in [
+            "", "  ", "abc", "1.2.3.4", ">=", "1.a", "1.2 -", ">=1 - 2", "1.2.3-",
+        ] {
             assert!(Constraint::parse(bad).is_err(), "{bad:?} accepted");
         }
         let message = Constraint::parse(">=1.0 <two").unwrap_err();
@@ -451,7 +461,9 @@ mod tests {
         assert_eq!(parse_version("01.2.3"), Some(Version::new(1, 2, 3)));
         let pre = parse_version("1.2-rc.1+b7").unwrap();
         assert_eq!(pre.to_string(), "1.2.0-rc.1+b7");
-        for bad in ["", "v", "1.2.3.4", "1..2", "latest", "1.2.3-", "1.2.3+", "-1.0.0"] {
+        for bad in [
+            "", "v", "1.2.3.4", "1..2", "latest", "1.2.3-", "1.2.3+", "-1.0.0",
+        ] {
             assert_eq!(parse_version(bad), None, "{bad:?}");
         }
     }
