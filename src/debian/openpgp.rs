@@ -117,21 +117,51 @@ impl Keyring {
         Ok(Keyring { keys, names })
     }
 
+    /// Loads every key of an in-memory keyring (binary or armored); `name` stands for it in
+    /// errors.
+    pub fn from_bytes(name: &str, bytes: &[u8]) -> Result<Self, PgpError> {
+        let keys = read_keys(bytes).map_err(|message| PgpError::Keyring {
+            path: PathBuf::from(name),
+            message,
+        })?;
+        if keys.is_empty() {
+            return Err(PgpError::NoKeys(name.to_string()));
+        }
+        Ok(Keyring {
+            keys,
+            names: name.to_string(),
+        })
+    }
+
+    /// The keys (each with its subkeys).
+    pub fn keys(&self) -> &[SignedPublicKey] {
+        &self.keys
+    }
+
     /// Verifies a clear-signed `InRelease` and returns the signed text (LF line ends).
     pub fn verify_clearsigned(&self, text: &str) -> Result<String, PgpError> {
+        self.verify_clearsigned_by(text).map(|(text, _)| text)
+    }
+
+    /// Verifies a clear-signed document; returns the signed text (LF line ends) and the key
+    /// whose primary key or subkey made a signature that verifies.
+    pub fn verify_clearsigned_by(
+        &self,
+        text: &str,
+    ) -> Result<(String, &SignedPublicKey), PgpError> {
         let (message, _) = CleartextSignedMessage::from_string(text)
             .map_err(|e| PgpError::Format(e.to_string()))?;
-        let verified = self.keys.iter().any(|key| {
+        let signer = self.keys.iter().find(|key| {
             message.verify(&key.primary_key).is_ok()
                 || key
                     .public_subkeys
                     .iter()
                     .any(|sub| message.verify(sub).is_ok())
         });
-        if !verified {
+        let Some(signer) = signer else {
             return Err(PgpError::BadSignature(self.names.clone()));
-        }
-        Ok(message.signed_text().replace("\r\n", "\n"))
+        };
+        Ok((message.signed_text().replace("\r\n", "\n"), signer))
     }
 
     /// Verifies an ASCII-armored detached signature over `data` (a binary one is refused,
@@ -162,8 +192,12 @@ fn load_file(path: &Path) -> Result<Vec<SignedPublicKey>, PgpError> {
         message,
     };
     let file = std::fs::File::open(path).map_err(|e| keyring_error(e.to_string()))?;
-    let (items, _) =
-        PublicOrSecret::from_reader_many(file).map_err(|e| keyring_error(e.to_string()))?;
+    read_keys(file).map_err(keyring_error)
+}
+
+/// The public keys of a keyring (binary or armored; secret keys count as their public part).
+fn read_keys(reader: impl std::io::Read) -> Result<Vec<SignedPublicKey>, String> {
+    let (items, _) = PublicOrSecret::from_reader_many(reader).map_err(|e| e.to_string())?;
     let mut keys = Vec::new();
     for item in items {
         match item {
