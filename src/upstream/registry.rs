@@ -179,9 +179,9 @@ impl Registry {
                 .list_tags(&target, &auth, Some(1000), tags.last().map(String::as_str))
                 .await
                 .map_err(|e| request_error(image.whole(), &e, image.registry()))?;
-            let before = tags.len();
+            let (before, listed) = (tags.len(), page.tags.len());
             tags.extend(page.tags.into_iter().filter(|t| seen.insert(t.clone())));
-            if tags.len() == before || tags.len() % 1000 != 0 || tags.len() >= 100_000 {
+            if listed < 1000 || tags.len() == before || tags.len() >= 100_000 {
                 return Ok(tags);
             }
         }
