@@ -24,6 +24,12 @@ struct Upstream {
 
 impl Upstream {
     fn start() -> Self {
+        Self::start_signed(None)
+    }
+
+    /// Like [`Upstream::start`], each repository chart with a `.prov` signed by the default
+    /// key of the gpg home `gnupghome`.
+    fn start_signed(gnupghome: Option<&Path>) -> Self {
         let registry = Registry::start();
         let dir = tempfile::tempdir().unwrap();
         seed_set(
@@ -34,11 +40,14 @@ impl Upstream {
         );
         keys(dir.path());
         let root = dir.path().join("upstream");
-        run_ok(
-            Command::new("python3")
-                .arg(repo_root().join("scripts/testcharts.py"))
-                .arg(&root),
-        );
+        let mut charts = Command::new("python3");
+        charts
+            .arg(repo_root().join("scripts/testcharts.py"))
+            .arg(&root);
+        if let Some(home) = gnupghome {
+            charts.arg("--sign").arg(home);
+        }
+        run_ok(&mut charts);
         // The OCI chart, pushed as `helm push` does: Chart.yaml as JSON, then the .tgz.
         let config = std::fs::read(root.join("oci/ocidemo.json")).unwrap();
         let chart = std::fs::read(root.join("oci/ocidemo-0.3.0.tgz")).unwrap();
@@ -141,7 +150,10 @@ fn a_range_pins_the_highest_release_and_the_dependency_it_does_not_vendor() {
     assert_eq!(web["url"], "https://charts.test/stable/web-1.2.7.tgz");
     assert_eq!(
         web["sha256"].as_str().unwrap(),
-        format!("sha256:{}", sha256_hex(&upstream.chart_bytes("web-1.2.7.tgz")))
+        format!(
+            "sha256:{}",
+            sha256_hex(&upstream.chart_bytes("web-1.2.7.tgz"))
+        )
     );
     // cache is declared in Chart.yaml (`0.1.*`) and not vendored under charts/: pinned too.
     let cache = chart(&lock, "cache");
@@ -149,9 +161,16 @@ fn a_range_pins_the_highest_release_and_the_dependency_it_does_not_vendor() {
     assert_eq!(cache["dependency_of"], "web 1.2.7");
     assert_eq!(
         cache["sha256"].as_str().unwrap(),
-        format!("sha256:{}", sha256_hex(&upstream.chart_bytes("cache-0.1.2.tgz")))
+        format!(
+            "sha256:{}",
+            sha256_hex(&upstream.chart_bytes("cache-0.1.2.tgz"))
+        )
     );
-    assert_eq!(lock["images"], serde_json::json!([]), "discover: false pins no image");
+    assert_eq!(
+        lock["images"],
+        serde_json::json!([]),
+        "discover: false pins no image"
+    );
 
     // A chart whose bytes are not what the index says fails, naming both digests.
     upstream.manifest("    - {repo: \"https://charts.test/stable\", name: liar, version: 1.0.0}\n");
@@ -164,7 +183,8 @@ fn a_range_pins_the_highest_release_and_the_dependency_it_does_not_vendor() {
     assert!(!work.join("edge.lock").exists(), "nothing is written");
 
     // A version no release matches is named with what the repository has.
-    upstream.manifest("    - {repo: \"https://charts.test/stable\", name: web, version: \"2.x\"}\n");
+    upstream
+        .manifest("    - {repo: \"https://charts.test/stable\", name: web, version: \"2.x\"}\n");
     let err = outpost_fails(work, &["lock", "edge.yaml"], 2);
     assert!(err.contains("web") && err.contains("1.3.0"), "{err}");
 }
@@ -184,7 +204,10 @@ fn every_image_a_chart_deploys_is_pinned_with_why() {
             "registry.test/team/tool:0.9",
             format!("{label}: annotation artifacthub.io/images"),
         ),
-        ("registry.test/team/web:1.0", format!("{label}: values image")),
+        (
+            "registry.test/team/web:1.0",
+            format!("{label}: values image"),
+        ),
         (
             "registry.test/team/sidecar:2.1",
             format!("{label}: values sidecar.image"),
@@ -252,19 +275,24 @@ fn every_image_a_chart_deploys_is_pinned_with_why() {
     );
     outpost_ok(work, &["lock", "edge.yaml"]);
     let pinned = whys(&upstream.lockfile());
-    assert!(pinned.iter().any(|(r, _)| r == "registry.test/team/debug:9"));
+    assert!(pinned
+        .iter()
+        .any(|(r, _)| r == "registry.test/team/debug:9"));
     assert!(!pinned.iter().any(|(r, _)| r.contains("team/computed")));
 
     // An image the chart deploys that upstream does not have fails the lock, naming the chart.
-    upstream.manifest(
-        "    - {repo: \"https://charts.test/stable\", name: web, version: \"1.2.*\"}\n",
-    );
+    upstream
+        .manifest("    - {repo: \"https://charts.test/stable\", name: web, version: \"1.2.*\"}\n");
     let err = outpost_fails(work, &["lock", "edge.yaml"], 4);
     assert!(
-        err.contains("chart web 1.2.7: values metrics.image") && err.contains("docker.io/team/metrics:3.0"),
+        err.contains("chart web 1.2.7: values metrics.image")
+            && err.contains("docker.io/team/metrics:3.0"),
         "{err}"
     );
-    assert!(err.contains("images.exclude") || err.contains("exclude"), "{err}");
+    assert!(
+        err.contains("images.exclude") || err.contains("exclude"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -309,7 +337,11 @@ fn the_site_serves_a_chart_repository_and_the_oci_chart() {
         "{}/v2/registry.test/charts/ocidemo/manifests/0.3.0",
         server.url()
     );
-    let reply = http("GET", &manifest_url, &["-H", &format!("Accept: {OCI_MANIFEST}")]);
+    let reply = http(
+        "GET",
+        &manifest_url,
+        &["-H", &format!("Accept: {OCI_MANIFEST}")],
+    );
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("Content-Type").as_deref(), Some(OCI_MANIFEST));
     let manifest: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
@@ -318,7 +350,10 @@ fn the_site_serves_a_chart_repository_and_the_oci_chart() {
         "inspect",
         "--raw",
         "--tls-verify=false",
-        &format!("docker://{}/registry.test/charts/ocidemo:0.3.0", server.addr()),
+        &format!(
+            "docker://{}/registry.test/charts/ocidemo:0.3.0",
+            server.addr()
+        ),
     ]));
     assert_eq!(raw.as_bytes(), reply.body.as_slice());
     // The repository chart is served as OCI too, under its repository's path.
@@ -358,10 +393,20 @@ fn the_site_serves_a_chart_repository_and_the_oci_chart() {
     // config helm: the repository at the mirror.
     let config = outpost_ok(
         work,
-        &["config", "helm", "--mirror", &server.url(), "--bundle", "bundles/edge-1.0.tar"],
+        &[
+            "config",
+            "helm",
+            "--mirror",
+            &server.url(),
+            "--bundle",
+            "bundles/edge-1.0.tar",
+        ],
     );
     assert!(
-        config.contains(&format!("helm repo add stable {}/charts/stable", server.url())),
+        config.contains(&format!(
+            "helm repo add stable {}/charts/stable",
+            server.url()
+        )),
         "{config}"
     );
 }
@@ -396,7 +441,10 @@ fn push_sends_the_charts_and_their_images_once() {
         "--tls-verify=false",
         &format!("docker://127.0.0.1:{}/stable/web:1.2.7", target.port),
     ]));
-    assert!(raw.contains(chart(&lock, "web")["sha256"].as_str().unwrap()), "{raw}");
+    assert!(
+        raw.contains(chart(&lock, "web")["sha256"].as_str().unwrap()),
+        "{raw}"
+    );
     for image in ["team/hook:5.0", "team/computed:1", "team/cache:0.1.2"] {
         assert_eq!(
             upstream_digest(target.port, image),
@@ -406,4 +454,94 @@ fn push_sends_the_charts_and_their_images_once() {
     let second = json(&outpost_ok(work, &args));
     assert_eq!(second["blobs_pushed"], 0, "{second}");
     assert_eq!(second["bytes_pushed"], 0, "{second}");
+}
+
+/// A gpg home (short path: gpg-agent's socket lives in it) with one signing key, and that
+/// key's public keyring exported to `keyring`.
+fn gpg_key(name: &str, keyring: &Path) -> tempfile::TempDir {
+    require("gpg");
+    let home = tempfile::Builder::new()
+        .prefix("g")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let gpg = |args: &[&str]| {
+        let mut command = Command::new("gpg");
+        command
+            .env("GNUPGHOME", home.path())
+            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
+            .args(args);
+        command
+    };
+    run_ok(&mut gpg(&[
+        "--quick-gen-key",
+        &format!("{name} <{name}@example.test>"),
+        "ed25519",
+        "sign",
+        "never",
+    ]));
+    let exported = gpg(&["--export"]).output().unwrap();
+    assert!(exported.status.success() && !exported.stdout.is_empty());
+    std::fs::write(keyring, exported.stdout).unwrap();
+    home
+}
+
+#[test]
+fn a_chart_provenance_is_checked_against_the_keyring_and_travels() {
+    let keys = tempfile::tempdir().unwrap();
+    let (good, other) = (
+        keys.path().join("publisher.gpg"),
+        keys.path().join("other.gpg"),
+    );
+    let publisher = gpg_key("publisher", &good);
+    let _other = gpg_key("stranger", &other);
+    let upstream = Upstream::start_signed(Some(publisher.path()));
+    let work = upstream.work();
+    let entry = |keyring: &Path| {
+        format!(
+            "    - {{repo: \"https://charts.test/stable\", name: web, version: \"1.2.*\", images: {{discover: false}}, verify: {{keyring: \"{}\"}}}}\n",
+            keyring.display()
+        )
+    };
+    upstream.manifest(&entry(&good));
+    outpost_ok(work, &["lock", "edge.yaml"]);
+    let lock = upstream.lockfile();
+    let provenance = &chart(&lock, "web")["provenance"];
+    let prov = upstream.chart_bytes("web-1.2.7.tgz.prov");
+    assert!(
+        provenance["signer"]
+            .as_str()
+            .unwrap()
+            .contains("publisher@example.test"),
+        "{provenance}"
+    );
+    assert_eq!(
+        provenance["url"],
+        "https://charts.test/stable/web-1.2.7.tgz.prov"
+    );
+    assert_eq!(
+        provenance["sha256"].as_str().unwrap(),
+        format!("sha256:{}", sha256_hex(&prov))
+    );
+
+    // The .prov travels in the bundle and is served beside the chart.
+    outpost_ok(work, &["bundle", "build", "edge.yaml", "--locked"]);
+    let server = Server::start(work, &["bundles/edge-1.0.tar"]);
+    let served = http(
+        "GET",
+        &format!("{}/charts/stable/web-1.2.7.tgz.prov", server.url()),
+        &[],
+    );
+    assert_eq!(served.status, 200);
+    assert_eq!(served.body, prov);
+
+    // Signed by a key the keyring does not hold: refused, naming the chart; nothing written.
+    upstream.manifest(&entry(&other));
+    std::fs::remove_file(work.join("edge.lock")).unwrap();
+    let err = outpost_fails(work, &["lock", "edge.yaml"], 3);
+    assert!(
+        err.contains("chart web 1.2.7: provenance not verified"),
+        "{err}"
+    );
+    assert!(err.contains("not in the keyring"), "{err}");
+    assert!(!work.join("edge.lock").exists());
 }

@@ -20,7 +20,7 @@ fn a_typo_is_reported_with_line_and_column() {
     let stderr = outpost_fails(work, &["lock", "edge.yaml"], 2);
     assert_eq!(
         stderr.trim(),
-        "error: edge.yaml:6:3: spec: unknown field `imagez`, expected one of `platforms`, `images`, `artifacts`, `upstreams`, `kubernetes`, `components`, `files`, `packages`, `verify`, `referrers`"
+        "error: edge.yaml:6:3: spec: unknown field `imagez`, expected one of `platforms`, `images`, `artifacts`, `upstreams`, `kubernetes`, `components`, `files`, `packages`, `verify`, `referrers`, `charts`"
     );
     insta::assert_snapshot!("imagez", stderr);
 }
