@@ -225,3 +225,70 @@ impl ChartSpec {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::manifest::tests::{parse, GOOD};
+
+    fn with_charts(charts: &str) -> String {
+        format!("{GOOD}  charts:\n{charts}")
+    }
+
+    fn error(charts: &str) -> String {
+        parse(&with_charts(charts)).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn both_sources_parse_with_their_defaults() {
+        let release = parse(&with_charts(
+            "    - {repo: \"https://charts.example.com/stable/\", name: web, version: \"1.2.*\"}\n    - {oci: \"oci://registry.test/charts/cilium\", version: 1.16.1}\n",
+        ))
+        .unwrap();
+        let [repo, oci] = release.spec.charts.as_slice() else {
+            panic!("two charts")
+        };
+        assert_eq!(repo.site_repository().as_deref(), Some("stable"));
+        assert!(repo.images().discover);
+        assert_eq!(
+            oci.source(),
+            Some(super::ChartSource::Oci {
+                reference: "registry.test/charts/cilium"
+            })
+        );
+        assert_eq!(oci.site_repository(), None);
+    }
+
+    #[test]
+    fn mistakes_are_named_where_they_are() {
+        let e = error("    - {repo: \"https://charts.example.com/stable\", version: 1.0.0}\n");
+        assert!(
+            e.contains("m.yaml:11:15:") && e.contains("needs `name:`"),
+            "{e}"
+        );
+        let e = error("    - {name: web, version: 1.0.0}\n");
+        assert!(e.contains("say where the chart comes from"), "{e}");
+        let e = error("    - {oci: \"registry.test/charts/x\", version: 1.0.0}\n");
+        assert!(e.contains("oci://REGISTRY/PATH/NAME"), "{e}");
+        let e = error("    - {oci: \"oci://registry.test/charts/x:1.0.0\", version: 1.0.0}\n");
+        assert!(e.contains("give the version in `version:`"), "{e}");
+        let e = error("    - {repo: \"https://c.test/x\", name: web, version: \">>1\"}\n");
+        assert!(e.contains("version `>>1`"), "{e}");
+        let e = error("    - {repo: \"https://c.test/x\", name: web, version: \"1\", images: {exclude: [\"[\"]}}\n");
+        assert!(e.contains("images.exclude"), "{e}");
+    }
+
+    #[test]
+    fn two_repositories_may_not_share_a_site_name() {
+        let e = error(
+            "    - {repo: \"https://a.test/stable\", name: x, version: \"1\"}\n    - {repo: \"https://b.test/stable\", name: y, version: \"1\"}\n",
+        );
+        assert!(
+            e.contains("/charts/stable/") && e.contains("repoName"),
+            "{e}"
+        );
+        parse(&with_charts(
+            "    - {repo: \"https://a.test/stable\", name: x, version: \"1\"}\n    - {repo: \"https://b.test/stable\", repoName: b, name: y, version: \"1\"}\n",
+        ))
+        .unwrap();
+    }
+}
