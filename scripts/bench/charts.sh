@@ -5,7 +5,7 @@
 # (scripts/testcharts.py's web, whose dependency comes from a second small repository),
 # serves both over loopback HTTP, and times `outpost lock` of that chart (`1.2.*`, image
 # discovery off, cold cache) with its peak RSS, against python3's YAML load of the same
-# index (the C loader when PyYAML has it): the cost of reading the index at all.
+# index (PyYAML's libyaml loader when it has one): the cost of reading the index at all.
 
 run_charts() {
     local dir=$WORK/charts r secs port versions=${BENCH_CHART_VERSIONS:-18000} digest index_bytes

@@ -96,7 +96,7 @@ chart_lock, chart_yaml = med("charts_lock"), med("charts_yaml_load")
 if chart_lock is not None:
     size = int(env.get("BENCH_CHART_INDEX_BYTES") or 0) / 1e6
     row(f"lock a chart from a {size:.0f} MB index.yaml, {env.get('BENCH_CHART_VERSIONS')} versions (s)", "s",
-        chart_lock, chart_yaml, "python3 yaml load of the index (C loader)", rel(chart_lock, chart_yaml),
+        chart_lock, chart_yaml, "python3 PyYAML safe load of the index", rel(chart_lock, chart_yaml),
         "outpost lock/YAML load time; goal <= 2 s and <= 256 MiB", rss_mib("charts_lock"))
 
 push, skopush, again = med("push_outpost"), med("push_skopeo"), med("push_repeat")
