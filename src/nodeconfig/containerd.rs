@@ -25,12 +25,19 @@ fn upstream_server(registry: &str) -> String {
     }
 }
 
-/// The text of `certs.d/<registry>/hosts.toml` for one upstream registry. `ca` is the CA
-/// file (its path on the nodes) that signs the mirror's certificate: it is set on every entry
-/// that is the mirror, the top-level `server` entry included (containerd reads that entry's
-/// `ca` from the top level of the file, not from the `[host]` tables).
-pub fn hosts_toml(registry: &str, mirror: &str, ca: Option<&str>, fallback: Fallback) -> String {
-    let mirror = mirror.trim_end_matches('/');
+/// The text of `certs.d/<registry>/hosts.toml` for one upstream registry: one `[host]`
+/// entry per mirror, in the order given (containerd tries them in turn, so a lost mirror is
+/// skipped). `ca` is the CA file (its path on the nodes) that signs the mirrors'
+/// certificates: it is set on every entry that is a mirror, the top-level `server` entry
+/// included (containerd reads that entry's `ca` from the top level of the file, not from
+/// the `[host]` tables), which is the first mirror.
+pub fn hosts_toml(
+    registry: &str,
+    mirrors: &[super::mirrors::Mirror],
+    ca: Option<&str>,
+    fallback: Fallback,
+) -> String {
+    let first = mirrors.first().map_or("", |m| m.url());
     let ca_line = |indent: &str| {
         ca.map(|ca| format!("{indent}ca = \"{ca}\"\n"))
             .unwrap_or_default()
@@ -38,7 +45,7 @@ pub fn hosts_toml(registry: &str, mirror: &str, ca: Option<&str>, fallback: Fall
     let mut text = match fallback {
         Fallback::Mirror => format!(
             "# Written by `outpost config containerd`: pull {registry} images from the site mirror only.\n\
-             server = \"{mirror}\"\n\
+             server = \"{first}\"\n\
              capabilities = [\"pull\", \"resolve\"]\n{}",
             ca_line("")
         ),
@@ -48,10 +55,12 @@ pub fn hosts_toml(registry: &str, mirror: &str, ca: Option<&str>, fallback: Fall
             upstream_server(registry)
         ),
     };
-    text.push_str(&format!(
-        "\n[host.\"{mirror}\"]\n  capabilities = [\"pull\", \"resolve\"]\n{}",
-        ca_line("  ")
-    ));
+    for mirror in mirrors {
+        text.push_str(&format!(
+            "\n[host.\"{mirror}\"]\n  capabilities = [\"pull\", \"resolve\"]\n{}",
+            ca_line("  ")
+        ));
+    }
     text
 }
 
@@ -67,6 +76,11 @@ pub fn config_path_hint(dir: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nodeconfig::mirrors::Mirror;
+
+    fn one(url: &str) -> Vec<Mirror> {
+        vec![Mirror::parse(url).unwrap()]
+    }
 
     const CA: &str = "/etc/containerd/certs.d/outpost-ca.crt";
 
@@ -75,7 +89,7 @@ mod tests {
         assert_eq!(
             hosts_toml(
                 "docker.io",
-                "https://mirror.site:5000/",
+                &one("https://mirror.site:5000/"),
                 Some(CA),
                 Fallback::Mirror
             ),
@@ -89,15 +103,37 @@ mod tests {
     }
 
     #[test]
+    fn every_mirror_is_a_host_in_order_each_with_the_ca() {
+        let mirrors = [
+            Mirror::parse("https://a.site:5000").unwrap(),
+            Mirror::parse("https://b.site:5000").unwrap(),
+        ];
+        let text = hosts_toml("docker.io", &mirrors, Some(CA), Fallback::Mirror);
+        let a = text.find("[host.\"https://a.site:5000\"]").unwrap();
+        let b = text.find("[host.\"https://b.site:5000\"]").unwrap();
+        assert!(a < b, "{text}");
+        assert_eq!(text.matches("ca = ").count(), 3, "{text}");
+        assert!(
+            text.contains("server = \"https://a.site:5000\"\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn plain_http_mirrors_have_no_ca() {
-        let text = hosts_toml("r.test", "http://m:5000", None, Fallback::Mirror);
+        let text = hosts_toml("r.test", &one("http://m:5000"), None, Fallback::Mirror);
         assert!(!text.contains("ca ="), "{text}");
         assert!(text.contains("server = \"http://m:5000\"\n"), "{text}");
     }
 
     #[test]
     fn only_the_opt_in_names_the_upstream() {
-        let text = hosts_toml("docker.io", "https://m:5000", Some(CA), Fallback::Upstream);
+        let text = hosts_toml(
+            "docker.io",
+            &one("https://m:5000"),
+            Some(CA),
+            Fallback::Upstream,
+        );
         assert_eq!(
             text,
             "# Written by `outpost config containerd --allow-upstream`: pull docker.io images from the site mirror, then from docker.io itself.\n\
@@ -106,7 +142,7 @@ mod tests {
              [host.\"https://m:5000\"]\n  capabilities = [\"pull\", \"resolve\"]\n  ca = \"/etc/containerd/certs.d/outpost-ca.crt\"\n"
         );
         assert!(
-            hosts_toml("quay.io", "https://m:5000", None, Fallback::Upstream)
+            hosts_toml("quay.io", &one("https://m:5000"), None, Fallback::Upstream)
                 .contains("server = \"https://quay.io\"\n")
         );
     }

@@ -6,3 +6,4 @@ pub mod containerd;
 pub mod helm;
 pub mod kubeadm;
 pub mod kubespray;
+pub mod mirrors;

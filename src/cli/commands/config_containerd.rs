@@ -15,9 +15,14 @@ pub fn config_containerd(settings: &ContainerdSettings) -> Result<(), CliError> 
     }
     for registry in &registries {
         let path = settings.out.join(registry).join("hosts.toml");
+        let mirror = outpost::nodeconfig::mirrors::Mirror::parse(settings.mirror.as_str())
+            .map_err(|message| CliError {
+                status: crate::cli::exit::ExitStatus::Input,
+                error: anyhow::anyhow!(message),
+            })?;
         let text = containerd::hosts_toml(
             registry,
-            settings.mirror.as_str(),
+            &[mirror],
             settings.ca.as_deref(),
             settings.fallback,
         );
