@@ -5,6 +5,7 @@
 //! the catalog) nor for choosing what to send (the `distribution` and `mirror` handlers).
 
 use super::catalog::BlobSource;
+use super::conditional;
 use super::error::OciError;
 use super::metrics::Metrics;
 use super::range::{self, RangeAnswer};
@@ -59,7 +60,7 @@ impl VerifiedBlobs {
 }
 
 /// Sends blob or file bytes from a bundle: whole (hashed on the way) or the one range the
-/// `Range` header asks for.
+/// `Range` header asks for; 304 without a body when `If-None-Match` names the digest.
 pub async fn send(
     source: &BlobSource,
     digest: &Digest,
@@ -68,6 +69,9 @@ pub async fn send(
     metrics: &Arc<Metrics>,
     verified: &Arc<VerifiedBlobs>,
 ) -> Result<Response, OciError> {
+    if conditional::matches(headers, digest) {
+        return Ok(conditional::not_modified(digest));
+    }
     let size = source.location.size;
     let range_header = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let answer = range::answer(range_header, size);
@@ -97,7 +101,7 @@ pub async fn send(
     if let Ok(value) = HeaderValue::from_str(&digest.to_string()) {
         out.insert(DIGEST_HEADER, value);
     }
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"{digest}\"")) {
+    if let Ok(etag) = HeaderValue::from_str(&conditional::etag(digest)) {
         out.insert(header::ETAG, etag);
     }
     if status == StatusCode::PARTIAL_CONTENT {

@@ -76,8 +76,9 @@ pub struct ChartRepositories {
 
 impl ChartRepositories {
     /// Reads the chart entries of `bundles` (oldest first; a chart version carried twice is
-    /// taken from the newest) and renders each repository's `index.yaml`, `generated` at
-    /// `now`. A chart entry that cannot be read (damaged config, a name unfit for a path) is
+    /// taken from the newest) and renders each repository's `index.yaml`, `generated` at the
+    /// newest `created` of its charts (not the time of the build: every server of the same
+    /// releases serves the same bytes); `now` stands in only for a time that cannot be read. A chart entry that cannot be read (damaged config, a name unfit for a path) is
     /// logged and left out: the rest is served.
     pub fn build(bundles: &[OpenBundle], now: SystemTime) -> ChartRepositories {
         let mut repositories: BTreeMap<String, SiteRepository> = BTreeMap::new();
@@ -102,9 +103,9 @@ impl ChartRepositories {
                 }
             }
         }
-        let generated = rfc3339(now);
         for site in repositories.values_mut() {
             let charts: Vec<&ServedChart> = site.charts.values().collect();
+            let generated = newest_created(&charts).unwrap_or_else(|| rfc3339(now));
             site.index_yaml = Arc::new(render_index(&charts, &generated));
         }
         ChartRepositories { repositories }
@@ -179,6 +180,15 @@ fn read_chart(
         created,
         provenance,
     })
+}
+
+/// The newest `created` of `charts` (RFC 3339, UTC), if any parses.
+fn newest_created(charts: &[&ServedChart]) -> Option<String> {
+    charts
+        .iter()
+        .filter_map(|chart| chrono::DateTime::parse_from_rfc3339(&chart.created).ok())
+        .max()
+        .map(|newest| rfc3339(newest.into()))
 }
 
 /// When a bundle was made available: its file's modification time, or for a release of a
@@ -303,6 +313,21 @@ mod tests {
             provenance: None,
             digest,
         }
+    }
+
+    #[test]
+    fn generated_is_the_newest_chart_not_the_clock() {
+        let charts = [
+            served("demo", "1.0.0", "2024-10-01T12:00:00Z"),
+            served("demo", "1.1.0", "2024-11-01T13:00:00+01:00"),
+            served("other", "0.1.0", "2024-09-01T00:00:00Z"),
+        ];
+        let refs: Vec<&ServedChart> = charts.iter().collect();
+        assert_eq!(
+            newest_created(&refs).as_deref(),
+            Some("2024-11-01T12:00:00Z")
+        );
+        assert_eq!(newest_created(&[]), None);
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use super::access::RouteLabel;
 use super::blob::{self, DIGEST_HEADER};
 use super::catalog::{Catalog, NameError};
+use super::conditional;
 use super::error::OciError;
 use super::path::{self, PathDigest, PathError, Reference, Route};
 use super::state::AppState;
@@ -62,7 +63,9 @@ async fn handle(
         Route::Base => Ok((StatusCode::OK, Json("{}".into())).into_response()),
         Route::Catalog => catalog_page(&catalog, &query),
         Route::Tags { name } => tags_page(&catalog, &name, &query),
-        Route::Manifest { name, reference } => manifest(&catalog, &name, &query, &reference, head),
+        Route::Manifest { name, reference } => {
+            manifest(&catalog, &name, &query, &reference, &headers, head)
+        }
         Route::Blob { name, digest } => {
             blob(&state, &catalog, &name, &query, &digest, &headers, head).await
         }
@@ -194,6 +197,7 @@ fn manifest(
     name: &str,
     query: &HashMap<String, String>,
     reference: &Reference,
+    headers: &HeaderMap,
     head: bool,
 ) -> Result<Response, OciError> {
     let full = resolve(catalog, name, query)?;
@@ -209,6 +213,9 @@ fn manifest(
         )
         .with_detail(serde_json::json!({"name": name, "reference": shown}))
     })?;
+    if conditional::matches(headers, &found.digest) {
+        return Ok(conditional::not_modified(&found.digest));
+    }
     let mut response = if head {
         Response::new(Body::empty())
     } else {
@@ -221,7 +228,7 @@ fn manifest(
     }
     if let Ok(value) = HeaderValue::from_str(&found.digest.to_string()) {
         headers.insert(DIGEST_HEADER, value.clone());
-        if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", found.digest)) {
+        if let Ok(etag) = HeaderValue::from_str(&conditional::etag(&found.digest)) {
             headers.insert(header::ETAG, etag);
         }
     }

@@ -1,5 +1,5 @@
-//! The server's counters and the `/metrics` (Prometheus text) and `/healthz` endpoints. Not
-//! for naming a request's route: handlers attach that (for `/v2/…`, from `path::parse`) and
+//! The server's counters and the `/metrics` (Prometheus text) and `/healthz` (JSON: the
+//! releases served, by index digest) endpoints. Not for naming a request's route: handlers attach that (for `/v2/…`, from `path::parse`) and
 //! `access` counts it here.
 
 use super::access::RouteLabel;
@@ -86,8 +86,40 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/healthz", any(healthz))
 }
 
-async fn healthz() -> Response {
-    RouteLabel::HEALTHZ.on("ok\n".into_response())
+/// `/healthz`: `{"status":"ok","releases":[{"name","version","index"}…],"uptime_seconds":N}`
+/// as `application/json`. Cheap: read from the catalog built at start or on the last reload.
+async fn healthz(State(state): State<Arc<AppState>>) -> Response {
+    let body = health(&state.catalog(), state.started.elapsed().as_secs());
+    let response = (
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response();
+    RouteLabel::HEALTHZ.on(response)
+}
+
+/// The `/healthz` document: `status` (`"ok"` while serving), `releases` in the order they
+/// are served (a store's releases oldest load first, then the bundles given), each with its
+/// `name`, `version` and `index` (the digest of the release's signed `index.json`, as checked
+/// when it was opened), and `uptime_seconds` since this server started. Two servers of the
+/// same releases list the same `releases`; a load balancer or an operator compares them.
+pub fn health(catalog: &Catalog, uptime_seconds: u64) -> serde_json::Value {
+    let releases: Vec<serde_json::Value> = catalog
+        .bundles()
+        .iter()
+        .map(|bundle| {
+            serde_json::json!({
+                "name": bundle.head.release.name,
+                "version": bundle.head.release.version,
+                "index": bundle.index_digest.to_string(),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "status": "ok",
+        "releases": releases,
+        "uptime_seconds": uptime_seconds,
+    })
 }
 
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {

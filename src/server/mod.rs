@@ -5,8 +5,8 @@
 //! Router assembly only. The `/v2/` handlers are in `distribution` (URL grammar in `path`,
 //! naming rules in `catalog`, errors in `error`), `/files/` and `/apt/` in `mirror`,
 //! `/charts/` in `chartrepo` (what it serves, built per catalog, in `charts`), blob
-//! bytes and their verification in `blob` (byte ranges in `range`), `/metrics` and
-//! `/healthz` in `metrics`, the access log in `access`, the shared state in `state`, the
+//! bytes and their verification in `blob` (byte ranges in `range`, `ETag` and
+//! `If-None-Match` in `conditional`), `/metrics` and `/healthz` in `metrics`, the access log in `access`, the shared state in `state`, the
 //! socket, signals and reload in `lifecycle`, certificates in `tls`.
 
 mod access;
@@ -14,6 +14,7 @@ mod blob;
 pub mod catalog;
 pub mod chartrepo;
 pub mod charts;
+mod conditional;
 pub mod distribution;
 pub mod error;
 mod lifecycle;

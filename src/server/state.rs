@@ -1,16 +1,20 @@
 //! What every handler shares: the catalog being served (swapped whole on a reload), the
-//! counters, and the cache of blobs already verified.
+//! counters, the cache of blobs already verified, and when the server started.
 
 use super::blob::VerifiedBlobs;
 use super::catalog::Catalog;
 use super::metrics::Metrics;
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 pub struct AppState {
     /// Swapped whole on a reload (SIGHUP); requests in flight keep the catalog they took.
     catalog: RwLock<Arc<Catalog>>,
     pub metrics: Arc<Metrics>,
     pub verified_blobs: Arc<VerifiedBlobs>,
+    /// When this server started (for `/healthz`'s uptime only: nothing else may depend on
+    /// it, so that every instance serving the same releases answers the same).
+    pub started: Instant,
 }
 
 impl AppState {
@@ -19,6 +23,7 @@ impl AppState {
             catalog: RwLock::new(Arc::new(catalog)),
             metrics: Arc::new(Metrics::default()),
             verified_blobs: Arc::new(VerifiedBlobs::default()),
+            started: Instant::now(),
         })
     }
 

@@ -103,3 +103,22 @@ async fn metrics_count_requests_by_the_route_their_path_parsed_to() {
         assert!(metrics.contains(line), "{line} in\n{metrics}");
     }
 }
+
+#[tokio::test]
+async fn healthz_is_json_naming_the_releases_served() {
+    let router = super::router(Catalog::new(Vec::new()), 8);
+    let response = send(&router, Method::GET, "/healthz").await;
+    assert_eq!(
+        response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/json")
+    );
+    let body: serde_json::Value = serde_json::from_str(&text(response).await).expect("JSON body");
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["releases"], serde_json::json!([]));
+    assert!(body["uptime_seconds"].is_u64(), "{body}");
+    let keys: Vec<&String> = body.as_object().expect("an object").keys().collect();
+    assert_eq!(keys, ["status", "releases", "uptime_seconds"]);
+}

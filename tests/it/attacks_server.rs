@@ -106,10 +106,8 @@ impl Target {
         let (status, body) = get(&self.addr(), &self.blob_path(), "");
         assert_eq!(status, 200);
         assert!(body.len() > 1000);
-        assert_eq!(
-            http("GET", &format!("{}/healthz", self.server.url()), &[]).text(),
-            "ok\n"
-        );
+        let health = json(&http("GET", &format!("{}/healthz", self.server.url()), &[]).text());
+        assert_eq!(health["status"], "ok");
         let after = peak_kib(self.server.pid());
         assert!(
             after < self.rss_before + 64 * 1024,

@@ -335,7 +335,14 @@ fn the_http_surface_answers_edge_cases_by_the_spec() {
     }
 
     // Health and metrics, and the server is still serving after all that.
-    assert_eq!(http("GET", &format!("{base}/healthz"), &[]).text(), "ok\n");
+    let health = http("GET", &format!("{base}/healthz"), &[]);
+    assert_eq!(
+        health.header("content-type").as_deref(),
+        Some("application/json")
+    );
+    let health = json(&health.text());
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["releases"][0]["name"], "edge");
     let metrics = http("GET", &format!("{base}/metrics"), &[]).text();
     assert!(
         metrics.contains("outpost_requests_total{route=\"blob\",status=\"206\"} 4"),
