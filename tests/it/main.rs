@@ -20,6 +20,7 @@ mod charts;
 mod charts_site;
 mod cli_help;
 mod distribution_spec;
+mod ha_mirrors;
 mod kubernetes_release;
 mod manifest_errors;
 mod node_config;
