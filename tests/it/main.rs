@@ -23,6 +23,7 @@ mod distribution_spec;
 mod kubernetes_release;
 mod manifest_errors;
 mod node_config;
+mod node_runtimes;
 mod pins_and_messages;
 mod platform_variants;
 mod push_registry;
