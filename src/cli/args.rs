@@ -369,12 +369,12 @@ pub struct ContainerdArgs {
     pub trust: TrustArgs,
     #[command(flatten)]
     pub mirrors: MirrorsArgs,
-    /// CA certificate nodes use to trust the mirror (path as it will be on the nodes); set on
-    /// every entry that is the mirror, the `server` fallback included.
+    /// CA certificate nodes use to trust the mirrors (its path on the nodes); set on every
+    /// mirror entry, the `server` fallback included.
     #[arg(long)]
     pub ca: Option<String>,
     /// Let containerd fall back to the real registries when the mirror lacks an image (by
-    /// default the fallback is the mirror itself: nodes never reach the internet).
+    /// default the fallback is the first mirror: nodes never reach the internet).
     #[arg(long)]
     pub allow_upstream: bool,
     /// Bundles whose registries to configure (repeatable).
