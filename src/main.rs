@@ -9,8 +9,11 @@ use cli::commands;
 use cli::exit::{CliError, ExitStatus};
 use cli::settings::{
     AptSettings, BuildSettings, ContainerdSettings, Environment, HelmSettings, KeyGenerateSettings,
-    KubeadmSettings, KubespraySettings, LockSettings, PushCommandSettings, ServeCommandSettings,
+    KubeadmSettings, KubespraySettings, LockSettings, PushCommandSettings, RuntimeSettings,
+    ServeCommandSettings,
 };
+use outpost::nodeconfig::containers::Engine;
+use outpost::nodeconfig::k3s::Distribution;
 
 fn run(cli: Cli, env: &Environment) -> Result<(), CliError> {
     match cli.command {
@@ -36,6 +39,28 @@ fn run(cli: Cli, env: &Environment) -> Result<(), CliError> {
         Command::Serve(args) => commands::serve(&ServeCommandSettings::resolve(&args)),
         Command::Config(ConfigCommand::Containerd(args)) => {
             commands::config_containerd(&ContainerdSettings::resolve(&args)?)
+        }
+        Command::Config(ConfigCommand::K3s(args)) => commands::config_rancher(
+            &RuntimeSettings::resolve(&args.runtime, args.ca.map(Into::into))?,
+            Distribution::K3s,
+        ),
+        Command::Config(ConfigCommand::Rke2(args)) => commands::config_rancher(
+            &RuntimeSettings::resolve(&args.runtime, args.ca.map(Into::into))?,
+            Distribution::Rke2,
+        ),
+        Command::Config(ConfigCommand::Crio(args)) => commands::config_containers(
+            &RuntimeSettings::resolve(&args.runtime, args.ca)?,
+            Engine::CriO,
+        ),
+        Command::Config(ConfigCommand::Podman(args)) => commands::config_containers(
+            &RuntimeSettings::resolve(&args.runtime, args.ca)?,
+            Engine::Podman,
+        ),
+        Command::Config(ConfigCommand::Talos(args)) => {
+            commands::config_talos(&RuntimeSettings::resolve(&args.runtime, args.ca)?)
+        }
+        Command::Config(ConfigCommand::Docker(args)) => {
+            commands::config_docker(&RuntimeSettings::resolve(&args.runtime, args.ca)?)
         }
         Command::Config(ConfigCommand::Kubeadm(args)) => {
             commands::config_kubeadm(&KubeadmSettings::resolve(&args)?)

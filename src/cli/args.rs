@@ -100,6 +100,53 @@ pub struct MirrorArgs {
     pub mirror: String,
 }
 
+/// `--mirror` (repeatable): every mirror, in the order nodes try them.
+#[derive(Debug, Args)]
+pub struct MirrorsArgs {
+    /// A mirror's URL as nodes reach it (http://host:port or https://host:port). Repeat it
+    /// for several mirrors serving the same bundles: nodes try them in the order given.
+    #[arg(long = "mirror", value_name = "URL", required = true)]
+    pub mirrors: Vec<String>,
+}
+
+/// What every runtime's `config` command takes: the bundles, the mirrors and where to write.
+#[derive(Debug, Args)]
+pub struct RuntimeArgs {
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    #[command(flatten)]
+    pub mirrors: MirrorsArgs,
+    /// Bundles whose registries to configure (repeatable).
+    #[arg(long = "bundle", value_name = "BUNDLE", required = true)]
+    pub bundles: Vec<PathBuf>,
+    /// Directory to write the files into, laid out as a node's root (DIR/etc/…); without
+    /// it they are printed.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+}
+
+/// `config k3s` / `config rke2`.
+#[derive(Debug, Args)]
+pub struct RancherArgs {
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+    /// CA certificate that signs the mirrors' certificates, as a path on the nodes
+    /// (`configs.<mirror host>.tls.ca_file`).
+    #[arg(long, value_name = "PATH")]
+    pub ca: Option<String>,
+}
+
+/// `config crio|podman|talos|docker`: the CA is read where the command runs.
+#[derive(Debug, Args)]
+pub struct CaFileArgs {
+    #[command(flatten)]
+    pub runtime: RuntimeArgs,
+    /// CA certificate (PEM) that signs the mirrors' certificates, read here: copied to the
+    /// runtime's certs.d directory for every https mirror (under --out), or embedded (Talos).
+    #[arg(long, value_name = "FILE")]
+    pub ca: Option<PathBuf>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum TlsMode {
     /// Create a site CA once (under --state-dir) and a server certificate for --hostname.
@@ -213,8 +260,29 @@ pub struct ServeArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ConfigCommand {
-    /// containerd: write certs.d/<registry>/hosts.toml for every registry in the bundles.
+    /// containerd: write certs.d/<registry>/hosts.toml for every registry in the bundles,
+    /// listing every --mirror in order.
     Containerd(ContainerdArgs),
+    /// k3s: /etc/rancher/k3s/registries.yaml mirroring every registry in the bundles to
+    /// every --mirror, and the config.yaml line that switches the default endpoint off.
+    K3s(RancherArgs),
+    /// RKE2: /etc/rancher/rke2/registries.yaml (as for k3s), and the config.yaml line.
+    ///
+    /// RKE2 starts its own runtime and system images before containerd reads this file:
+    /// air-gapped nodes also need the release's airgap images tarball.
+    Rke2(RancherArgs),
+    /// CRI-O: a registries.conf drop-in (/etc/containers/registries.conf.d/50-outpost.conf)
+    /// with every --mirror for every registry in the bundles, and the certs.d CA files.
+    Crio(CaFileArgs),
+    /// podman: /etc/containers/registries.conf with every --mirror for every registry in the
+    /// bundles, and the certs.d CA files.
+    Podman(CaFileArgs),
+    /// Talos: a machine-config patch (machine.registries) with every --mirror for every
+    /// registry in the bundles, skipFallback, and the CA.
+    Talos(CaFileArgs),
+    /// Docker: /etc/docker/daemon.json registry-mirrors. Docker mirrors Docker Hub only:
+    /// other registries' images are pulled by their site name.
+    Docker(CaFileArgs),
     /// kubeadm: a ClusterConfiguration with imageRepository and the pinned kubernetesVersion.
     Kubeadm(KubeadmArgs),
     /// kubespray: offline variables (files_repo, dl_k8s_io_url, kube_image_repo, …).
@@ -300,13 +368,13 @@ pub struct ContainerdArgs {
     #[command(flatten)]
     pub trust: TrustArgs,
     #[command(flatten)]
-    pub mirror: MirrorArgs,
-    /// CA certificate nodes use to trust the mirror (path as it will be on the nodes); set on
-    /// every entry that is the mirror, the `server` fallback included.
+    pub mirrors: MirrorsArgs,
+    /// CA certificate nodes use to trust the mirrors (its path on the nodes); set on every
+    /// mirror entry, the `server` fallback included.
     #[arg(long)]
     pub ca: Option<String>,
     /// Let containerd fall back to the real registries when the mirror lacks an image (by
-    /// default the fallback is the mirror itself: nodes never reach the internet).
+    /// default the fallback is the first mirror: nodes never reach the internet).
     #[arg(long)]
     pub allow_upstream: bool,
     /// Bundles whose registries to configure (repeatable).

@@ -116,7 +116,8 @@ impl HasExitStatus for SettingsError {
             | SettingsError::NoPassword
             | SettingsError::PasswordsDiffer
             | SettingsError::BadCreds
-            | SettingsError::MirrorNotUrl(_)
+            | SettingsError::BadMirror(_)
+            | SettingsError::MirrorTwice(_)
             | SettingsError::RegistryIsUrl(_)
             | SettingsError::KubesprayRelease(_) => ExitStatus::Input,
             SettingsError::PasswordRead(_) => ExitStatus::Failure,
@@ -129,7 +130,10 @@ impl HasExitStatus for CommandError {
         match self {
             CommandError::NotSplit(_)
             | CommandError::EmptyStore(_)
-            | CommandError::NoKubernetes(_) => ExitStatus::Input,
+            | CommandError::NoKubernetes(_)
+            | CommandError::CaUnreadable(..)
+            | CommandError::CaTooLarge(..)
+            | CommandError::CaNotPem(_) => ExitStatus::Input,
         }
     }
 }

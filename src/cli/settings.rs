@@ -6,9 +6,10 @@
 
 use super::args::{
     AptArgs, BuildArgs, CacheArgs, ContainerdArgs, HelmArgs, KubeadmArgs, KubesprayArgs, LockArgs,
-    PushArgs, ServeArgs, TlsMode, TrustArgs,
+    MirrorsArgs, PushArgs, RuntimeArgs, ServeArgs, TlsMode, TrustArgs,
 };
 use outpost::fetch::ForeignLayers;
+use outpost::nodeconfig::mirrors::Mirror;
 use outpost::nodeconfig::{containerd, kubespray};
 use outpost::push::PushSettings;
 use outpost::resolve::{ResolveSettings, Update};
@@ -35,8 +36,11 @@ pub enum SettingsError {
     PasswordsDiffer,
     #[error("--creds must be user:password")]
     BadCreds,
-    #[error("--mirror `{0}` must be a URL such as https://mirror.site:5000")]
-    MirrorNotUrl(String),
+    /// `--mirror` is not `http(s)://host[:port]` (the message says what is wrong).
+    #[error("{0}")]
+    BadMirror(String),
+    #[error("--mirror {0} is given twice: give each mirror once, in the order nodes try them")]
+    MirrorTwice(String),
     #[error(
         "--mirror for kubeadm is host:port (it becomes the image repository), not a URL: `{0}`"
     )]
@@ -127,37 +131,22 @@ impl PasswordSource {
     }
 }
 
-/// A mirror as nodes reach it: `http://host[:port]` or `https://host[:port]`, without a
-/// trailing slash.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MirrorUrl(String);
-
-impl MirrorUrl {
-    pub fn parse(text: &str) -> Result<Self, SettingsError> {
-        let trimmed = text.trim_end_matches('/');
-        let authority = trimmed
-            .strip_prefix("http://")
-            .or_else(|| trimmed.strip_prefix("https://"));
-        match authority {
-            Some(authority) if !authority.is_empty() => Ok(MirrorUrl(trimmed.to_string())),
-            _ => Err(SettingsError::MirrorNotUrl(text.to_string())),
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// `host[:port][/path]`: the URL without its scheme.
-    pub fn authority(&self) -> &str {
-        self.0.split_once("://").map_or(&self.0, |(_, rest)| rest)
-    }
+/// One `--mirror`.
+fn mirror(text: &str) -> Result<Mirror, SettingsError> {
+    Mirror::parse(text).map_err(SettingsError::BadMirror)
 }
 
-impl std::fmt::Display for MirrorUrl {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+/// Every `--mirror`, in the order given, each once.
+fn mirrors(args: &MirrorsArgs) -> Result<Vec<Mirror>, SettingsError> {
+    let mut parsed: Vec<Mirror> = Vec::with_capacity(args.mirrors.len());
+    for text in &args.mirrors {
+        let next = mirror(text)?;
+        if parsed.contains(&next) {
+            return Err(SettingsError::MirrorTwice(next.url().to_string()));
+        }
+        parsed.push(next);
     }
+    Ok(parsed)
 }
 
 /// Which key a bundle must be signed with; `None` skips the check (`--insecure-skip-verify`).
@@ -348,7 +337,8 @@ impl ServeCommandSettings {
 
 pub struct ContainerdSettings {
     pub trust: Trust,
-    pub mirror: MirrorUrl,
+    /// In the order nodes try them.
+    pub mirrors: Vec<Mirror>,
     pub ca: Option<String>,
     pub fallback: containerd::Fallback,
     pub bundles: Vec<PathBuf>,
@@ -359,7 +349,7 @@ impl ContainerdSettings {
     pub fn resolve(args: &ContainerdArgs) -> Result<Self, SettingsError> {
         Ok(ContainerdSettings {
             trust: Trust::from_args(&args.trust),
-            mirror: MirrorUrl::parse(&args.mirror.mirror)?,
+            mirrors: mirrors(&args.mirrors)?,
             ca: args.ca.clone(),
             fallback: if args.allow_upstream {
                 containerd::Fallback::Upstream
@@ -367,6 +357,31 @@ impl ContainerdSettings {
                 containerd::Fallback::Mirror
             },
             bundles: args.bundles.clone(),
+            out: args.out.clone(),
+        })
+    }
+}
+
+/// A runtime's `config` command (k3s, rke2, crio, podman, talos, docker): what
+/// `SiteMirrors` is built from, and where the files go.
+pub struct RuntimeSettings {
+    pub trust: Trust,
+    /// In the order nodes try them.
+    pub mirrors: Vec<Mirror>,
+    pub bundles: Vec<PathBuf>,
+    /// The CA: a path on the nodes (k3s, rke2) or a file read here (the others).
+    pub ca: Option<PathBuf>,
+    /// A node-root directory to write into; `None` prints.
+    pub out: Option<PathBuf>,
+}
+
+impl RuntimeSettings {
+    pub fn resolve(args: &RuntimeArgs, ca: Option<PathBuf>) -> Result<Self, SettingsError> {
+        Ok(RuntimeSettings {
+            trust: Trust::from_args(&args.trust),
+            mirrors: mirrors(&args.mirrors)?,
+            bundles: args.bundles.clone(),
+            ca,
             out: args.out.clone(),
         })
     }
@@ -394,7 +409,7 @@ impl KubeadmSettings {
 
 pub struct KubespraySettings {
     pub trust: Trust,
-    pub mirror: MirrorUrl,
+    pub mirror: Mirror,
     pub bundle: PathBuf,
     pub format: kubespray::VersionFormat,
 }
@@ -403,7 +418,7 @@ impl KubespraySettings {
     pub fn resolve(args: &KubesprayArgs) -> Result<Self, SettingsError> {
         Ok(KubespraySettings {
             trust: Trust::from_args(&args.trust),
-            mirror: MirrorUrl::parse(&args.mirror.mirror)?,
+            mirror: mirror(&args.mirror.mirror)?,
             bundle: args.bundle.bundle.clone(),
             format: kubespray::VersionFormat::of_release(&args.kubespray_version)
                 .map_err(SettingsError::KubesprayRelease)?,
@@ -413,7 +428,7 @@ impl KubespraySettings {
 
 pub struct AptSettings {
     pub trust: Trust,
-    pub mirror: MirrorUrl,
+    pub mirror: Mirror,
     pub bundle: PathBuf,
     pub out: PathBuf,
     pub key_dir: String,
@@ -423,7 +438,7 @@ impl AptSettings {
     pub fn resolve(args: &AptArgs) -> Result<Self, SettingsError> {
         Ok(AptSettings {
             trust: Trust::from_args(&args.trust),
-            mirror: MirrorUrl::parse(&args.mirror.mirror)?,
+            mirror: mirror(&args.mirror.mirror)?,
             bundle: args.bundle.bundle.clone(),
             out: args.out.clone(),
             key_dir: args.key_dir.clone(),
@@ -433,7 +448,7 @@ impl AptSettings {
 
 pub struct HelmSettings {
     pub trust: Trust,
-    pub mirror: MirrorUrl,
+    pub mirror: Mirror,
     pub bundle: PathBuf,
     pub ca: Option<String>,
 }
@@ -442,7 +457,7 @@ impl HelmSettings {
     pub fn resolve(args: &HelmArgs) -> Result<Self, SettingsError> {
         Ok(HelmSettings {
             trust: Trust::from_args(&args.trust),
-            mirror: MirrorUrl::parse(&args.mirror.mirror)?,
+            mirror: mirror(&args.mirror.mirror)?,
             bundle: args.bundle.bundle.clone(),
             ca: args.ca.clone(),
         })
@@ -454,18 +469,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn mirror_urls_are_http_or_https_with_a_host() {
-        let mirror = MirrorUrl::parse("https://mirror.site:5000/").unwrap();
-        assert_eq!(mirror.as_str(), "https://mirror.site:5000");
-        assert_eq!(mirror.authority(), "mirror.site:5000");
+    fn mirrors_keep_their_order_and_are_given_once() {
+        let args = |list: &[&str]| MirrorsArgs {
+            mirrors: list.iter().map(|s| s.to_string()).collect(),
+        };
+        let parsed = mirrors(&args(&["https://b.site:5000/", "http://a.site:5000"])).unwrap();
+        let urls: Vec<&str> = parsed.iter().map(Mirror::url).collect();
+        assert_eq!(urls, ["https://b.site:5000", "http://a.site:5000"]);
+        assert!(matches!(
+            mirrors(&args(&["https://b.site:5000", "https://b.site:5000/"])),
+            Err(SettingsError::MirrorTwice(url)) if url == "https://b.site:5000"
+        ));
         for bad in [
             "mirror.site:5000",
             "ftp://mirror.site",
             "https://",
             "http:///",
+            "https://m/x",
         ] {
             assert!(
-                matches!(MirrorUrl::parse(bad), Err(SettingsError::MirrorNotUrl(_))),
+                matches!(mirror(bad), Err(SettingsError::BadMirror(_))),
                 "{bad}"
             );
         }

@@ -24,6 +24,7 @@ mod ha_mirrors;
 mod kubernetes_release;
 mod manifest_errors;
 mod node_config;
+mod node_runtimes;
 mod pins_and_messages;
 mod platform_variants;
 mod push_registry;

@@ -18,7 +18,7 @@ pub fn config_apt(settings: &AptSettings) -> Result<(), CliError> {
         );
         print!(
             "{}",
-            apt::sources_entry(settings.mirror.as_str(), &key.repo, &settings.key_dir)
+            apt::sources_entry(settings.mirror.url(), &key.repo, &settings.key_dir)
         );
     }
     Ok(())

@@ -10,7 +10,7 @@ pub fn config_helm(settings: &HelmSettings) -> Result<(), CliError> {
     let bundle = open_for_config(&settings.bundle, &settings.trust)?;
     let charts = helm::site_charts(&bundle)?;
     let target = helm::Target {
-        mirror: settings.mirror.as_str(),
+        mirror: settings.mirror.url(),
         ca: settings.ca.as_deref(),
     };
     print!("{}", helm::render(target, &charts));

@@ -27,7 +27,7 @@ pub fn config_kubespray(settings: &KubespraySettings) -> Result<(), CliError> {
         "{}",
         kubespray::offline_vars(&kubespray::OfflineInputs {
             files_url: &files_url,
-            registry_host: settings.mirror.authority(),
+            registry_host: settings.mirror.host(),
             kubernetes_version: bundle.head.kubernetes_version.as_deref(),
             files: &files,
             images: &images,

@@ -9,6 +9,7 @@ mod config_containerd;
 mod config_helm;
 mod config_kubeadm;
 mod config_kubespray;
+mod config_runtime;
 mod inspect;
 mod join;
 mod key_generate;
@@ -25,6 +26,7 @@ pub use config_containerd::config_containerd;
 pub use config_helm::config_helm;
 pub use config_kubeadm::config_kubeadm;
 pub use config_kubespray::config_kubespray;
+pub use config_runtime::{config_containers, config_docker, config_rancher, config_talos};
 pub use inspect::inspect;
 pub use join::join;
 pub use key_generate::key_generate;
@@ -39,6 +41,7 @@ use super::exit::CliError;
 use super::settings::Trust;
 use anyhow::Context;
 use outpost::bundle::open::OpenBundle;
+use outpost::nodeconfig::mirrors::{Mirror, SiteMirrors};
 use outpost::sign::Verifier;
 use std::path::{Path, PathBuf};
 
@@ -51,7 +54,16 @@ pub enum CommandError {
     EmptyStore(PathBuf),
     #[error("{} carries no Kubernetes release (its manifest has no spec.kubernetes)", .0.display())]
     NoKubernetes(PathBuf),
+    #[error("--ca {path}: cannot read it here ({source}); give the CA certificate file as it is where outpost runs", path = .0.display(), source = .1)]
+    CaUnreadable(PathBuf, std::io::Error),
+    #[error("--ca {path}: {size} bytes is no CA certificate (at most {MAX_CA_BYTES} bytes)", path = .0.display(), size = .1)]
+    CaTooLarge(PathBuf, u64),
+    #[error("--ca {}: not a PEM certificate (no -----BEGIN CERTIFICATE----- line)", .0.display())]
+    CaNotPem(PathBuf),
 }
+
+/// The largest `--ca` file read (a CA bundle of a few certificates is a few KiB).
+pub const MAX_CA_BYTES: u64 = 1024 * 1024;
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
     tokio::runtime::Builder::new_multi_thread()
@@ -89,4 +101,43 @@ fn open_for_config(path: &Path, trust: &Trust) -> Result<OpenBundle, CliError> {
         Some(key) => Some(Verifier::load(key)?),
     };
     Ok(OpenBundle::open(path, verifier.as_ref())?)
+}
+
+/// The one model every runtime's configuration is rendered from: the registries of every
+/// bundle (each opened and checked as `open_for_config` does), the mirrors in order, the CA.
+fn site_mirrors(
+    bundles: &[PathBuf],
+    trust: &Trust,
+    mirrors: &[Mirror],
+    ca: Option<String>,
+) -> Result<SiteMirrors, CliError> {
+    let mut registries = std::collections::BTreeSet::new();
+    for path in bundles {
+        let bundle = open_for_config(path, trust)?;
+        registries.extend(bundle.registries());
+    }
+    Ok(SiteMirrors {
+        registries: registries.into_iter().collect(),
+        mirrors: mirrors.to_vec(),
+        ca,
+    })
+}
+
+/// Reads a `--ca` file given where outpost runs: at most [`MAX_CA_BYTES`], PEM.
+fn read_ca(path: &Path) -> Result<Vec<u8>, CliError> {
+    use std::io::Read;
+    let file =
+        std::fs::File::open(path).map_err(|e| CommandError::CaUnreadable(path.to_path_buf(), e))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_CA_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| CommandError::CaUnreadable(path.to_path_buf(), e))?;
+    if bytes.len() as u64 > MAX_CA_BYTES {
+        let size = std::fs::metadata(path).map_or(bytes.len() as u64, |m| m.len());
+        return Err(CommandError::CaTooLarge(path.to_path_buf(), size).into());
+    }
+    if !String::from_utf8_lossy(&bytes).contains("-----BEGIN CERTIFICATE-----") {
+        return Err(CommandError::CaNotPem(path.to_path_buf()).into());
+    }
+    Ok(bytes)
 }

@@ -56,6 +56,12 @@ impl Registry {
 }
 
 impl Registry {
+    /// Stops the registry (what a site without the internet sees of it).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// `http://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
