@@ -8,8 +8,9 @@ use cli::args::{BundleCommand, Cli, Command, ConfigCommand, KeyCommand, StoreCom
 use cli::commands;
 use cli::exit::{CliError, ExitStatus};
 use cli::settings::{
-    AptSettings, BuildSettings, ContainerdSettings, Environment, HelmSettings, KeyGenerateSettings,
-    KubeadmSettings, KubespraySettings, LockSettings, PushCommandSettings, ServeCommandSettings,
+    AptSettings, BuildSettings, CheckSettings, ContainerdSettings, Environment, HelmSettings,
+    KeyGenerateSettings, KubeadmSettings, KubespraySettings, LockSettings, PushCommandSettings,
+    ServeCommandSettings,
 };
 
 fn run(cli: Cli, env: &Environment) -> Result<(), CliError> {
@@ -48,6 +49,9 @@ fn run(cli: Cli, env: &Environment) -> Result<(), CliError> {
         }
         Command::Config(ConfigCommand::Helm(args)) => {
             commands::config_helm(&HelmSettings::resolve(&args)?)
+        }
+        Command::Config(ConfigCommand::Check(args)) => {
+            commands::config_check(&CheckSettings::resolve(&args)?)
         }
     }
 }

@@ -19,6 +19,7 @@ mod bundle_tamper;
 mod charts;
 mod charts_site;
 mod cli_help;
+mod config_check;
 mod distribution_spec;
 mod kubernetes_release;
 mod manifest_errors;

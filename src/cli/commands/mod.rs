@@ -5,6 +5,7 @@
 
 mod build;
 mod config_apt;
+mod config_check;
 mod config_containerd;
 mod config_helm;
 mod config_kubeadm;
@@ -21,6 +22,7 @@ mod verify;
 
 pub use build::build;
 pub use config_apt::config_apt;
+pub use config_check::config_check;
 pub use config_containerd::config_containerd;
 pub use config_helm::config_helm;
 pub use config_kubeadm::config_kubeadm;
@@ -51,6 +53,8 @@ pub enum CommandError {
     EmptyStore(PathBuf),
     #[error("{} carries no Kubernetes release (its manifest has no spec.kubernetes)", .0.display())]
     NoKubernetes(PathBuf),
+    #[error("{failing} of {checked} runtime × registry checks fail: a node with this configuration would pull past the mirrors")]
+    PullsPastMirrors { failing: usize, checked: usize },
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, CliError> {

@@ -166,7 +166,7 @@ impl Verdict<'_> {
                 Status::Fallback,
                 self.file,
                 Some(server_at()),
-                format!("server {url} is not a mirror: containerd tries it after the hosts"),
+                format!("{url} is not a mirror: containerd tries it after the hosts"),
             ),
         }
         if mirrors == 0 {
