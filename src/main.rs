@@ -8,9 +8,9 @@ use cli::args::{BundleCommand, Cli, Command, ConfigCommand, KeyCommand, StoreCom
 use cli::commands;
 use cli::exit::{CliError, ExitStatus};
 use cli::settings::{
-    AptSettings, BuildSettings, ContainerdSettings, Environment, HelmSettings, KeyGenerateSettings,
-    KubeadmSettings, KubespraySettings, LockSettings, PushCommandSettings, RuntimeSettings,
-    ServeCommandSettings,
+    AptSettings, BuildSettings, CheckSettings, ContainerdSettings, Environment, HelmSettings,
+    KeyGenerateSettings, KubeadmSettings, KubespraySettings, LockSettings, PushCommandSettings,
+    RuntimeSettings, ServeCommandSettings,
 };
 use outpost::nodeconfig::containers::Engine;
 use outpost::nodeconfig::k3s::Distribution;
@@ -73,6 +73,9 @@ fn run(cli: Cli, env: &Environment) -> Result<(), CliError> {
         }
         Command::Config(ConfigCommand::Helm(args)) => {
             commands::config_helm(&HelmSettings::resolve(&args)?)
+        }
+        Command::Config(ConfigCommand::Check(args)) => {
+            commands::config_check(&CheckSettings::resolve(&args)?)
         }
     }
 }

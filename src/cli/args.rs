@@ -10,7 +10,8 @@ Exit codes:
   2  bad input: arguments, manifest, lockfile (stale or malformed), key or password, a platform
      an image lacks; a Debian package no source has, an unsatisfiable dependency (with the
      chain that led to it) or a conflict; no apt source configured, a missing keyring
-  3  a bundle or site store failed verification (tampered, truncated, wrong key, missing part)
+  3  a bundle or site store failed verification (tampered, truncated, wrong key, missing part);
+     `config check`: a node's configuration would pull past the mirrors
   4  an upstream failed or sent bad content: a registry, a file host, or a Debian archive
      (HTTP error, a signature that does not verify, a Packages index that does not match
      its Release, an expired Release, a binary Release.gpg, an apt source that could not
@@ -296,6 +297,41 @@ pub enum ConfigCommand {
     /// (index.yaml and the .tgz files); a chart from an OCI registry under /v2/ at its
     /// upstream path (oci://<mirror host>/<registry>/<path>). Prints to stdout.
     Helm(HelmArgs),
+    /// Check a node's runtime configuration: does every pull of every registry the bundles
+    /// hold go to a mirror only?
+    ///
+    /// Reads, under NODE_ROOT (the node's `/`, or a copy of its files), whichever of these
+    /// is present: etc/containerd/certs.d/*/hosts.toml, etc/rancher/{k3s,rke2}/registries.yaml
+    /// (and config.yaml), etc/containers/registries.conf (and registries.conf.d), and
+    /// etc/docker/daemon.json; with --talos, a Talos machine config too. Prints a table of
+    /// runtime × registry: OK, UNMIRRORED (pulls go to the registry itself), FALLBACK (the
+    /// registry itself is tried after the mirrors) or NO CA (a TLS mirror without its CA),
+    /// with the file and key at fault.
+    ///
+    /// Exits 0 when every pull stays on the mirrors, 3 (verification failed) when a node
+    /// with this configuration would reach past them, 2 when NODE_ROOT holds no runtime
+    /// configuration at all.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Bundles whose registries to check (repeatable).
+    #[arg(long = "bundle", value_name = "BUNDLE", required = true)]
+    pub bundles: Vec<PathBuf>,
+    /// The mirrors nodes may pull from, as nodes reach them (repeatable) [default: any host
+    /// that is not the upstream registry itself].
+    #[arg(long = "mirror", value_name = "URL")]
+    pub mirrors: Vec<String>,
+    /// A Talos machine configuration or patch to check too.
+    #[arg(long, value_name = "FILE")]
+    pub talos: Option<PathBuf>,
+    #[command(flatten)]
+    pub json: JsonArgs,
+    /// The node's root directory: `/` on the node, or a directory holding a copy of its etc/.
+    pub node_root: PathBuf,
 }
 
 /// Which key a bundle read by a `config` command must be signed with.

@@ -18,6 +18,7 @@ use outpost::kubernetes::KubernetesError;
 use outpost::lock::LockError;
 use outpost::manifest::ManifestError;
 use outpost::nodeconfig::apt::AptConfigError;
+use outpost::nodeconfig::check::CheckError;
 use outpost::nodeconfig::helm::HelmConfigError;
 use outpost::push::PushError;
 use outpost::resolve::ResolveError;
@@ -134,6 +135,7 @@ impl HasExitStatus for CommandError {
             | CommandError::CaUnreadable(..)
             | CommandError::CaTooLarge(..)
             | CommandError::CaNotPem(_) => ExitStatus::Input,
+            CommandError::PullsPastMirrors { .. } => ExitStatus::Verify,
         }
     }
 }
@@ -466,6 +468,19 @@ impl HasExitStatus for HelmConfigError {
         match self {
             HelmConfigError::NoCharts { .. } => ExitStatus::Input,
             HelmConfigError::ChartDamaged { .. } => ExitStatus::Verify,
+        }
+    }
+}
+
+/// `config check`: a node root with nothing to check is the wrong input; a file that cannot
+/// be read is a failure, one too large or not text is not a runtime configuration.
+impl HasExitStatus for CheckError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            CheckError::NothingToCheck { .. }
+            | CheckError::TooLarge { .. }
+            | CheckError::NotText { .. } => ExitStatus::Input,
+            CheckError::Read { .. } => ExitStatus::Failure,
         }
     }
 }

@@ -5,10 +5,11 @@
 //! commands' job. Commands whose arguments are only paths take their clap struct as it is.
 
 use super::args::{
-    AptArgs, BuildArgs, CacheArgs, ContainerdArgs, HelmArgs, KubeadmArgs, KubesprayArgs, LockArgs,
-    MirrorsArgs, PushArgs, RuntimeArgs, ServeArgs, TlsMode, TrustArgs,
+    AptArgs, BuildArgs, CacheArgs, CheckArgs, ContainerdArgs, HelmArgs, KubeadmArgs, KubesprayArgs,
+    LockArgs, MirrorsArgs, PushArgs, RuntimeArgs, ServeArgs, TlsMode, TrustArgs,
 };
 use outpost::fetch::ForeignLayers;
+use outpost::nodeconfig::check::MirrorRule;
 use outpost::nodeconfig::mirrors::Mirror;
 use outpost::nodeconfig::{containerd, kubespray};
 use outpost::push::PushSettings;
@@ -383,6 +384,37 @@ impl RuntimeSettings {
             bundles: args.bundles.clone(),
             ca,
             out: args.out.clone(),
+        })
+    }
+}
+
+/// `config check`: the bundles whose registries are checked, which hosts are mirrors, the
+/// node's root and the Talos file.
+pub struct CheckSettings {
+    pub trust: Trust,
+    pub bundles: Vec<PathBuf>,
+    pub rule: MirrorRule,
+    pub talos: Option<PathBuf>,
+    pub json: bool,
+    pub node_root: PathBuf,
+}
+
+impl CheckSettings {
+    pub fn resolve(args: &CheckArgs) -> Result<Self, SettingsError> {
+        let mirrors = mirrors(&MirrorsArgs {
+            mirrors: args.mirrors.clone(),
+        })?;
+        Ok(CheckSettings {
+            trust: Trust::from_args(&args.trust),
+            bundles: args.bundles.clone(),
+            rule: if mirrors.is_empty() {
+                MirrorRule::NotUpstream
+            } else {
+                MirrorRule::Listed(mirrors)
+            },
+            talos: args.talos.clone(),
+            json: args.json.json,
+            node_root: args.node_root.clone(),
         })
     }
 }

@@ -1,17 +1,17 @@
 //! CRI-O and podman `registries.conf` (containers-registries.conf(5), version 2 TOML) and the
 //! CA files they read from `/etc/containers/certs.d/<host:port>/` (containers-certs.d(5)).
 //!
-//! One `[[registry]]` per upstream registry (`prefix` = `location` = the registry) with one
+//! One `[[registry]]` per upstream registry (`prefix` = the registry) with one
 //! `[[registry.mirror]]` per site mirror, in order, at `<mirror host:port>/<registry>`: the
 //! outpost server serves every image at `/v2/<registry>/<repo>` (a full name,
 //! `server::catalog::resolve_name`), so no `ns=` parameter (which containers/image never
 //! sends) is needed. `mirror-by-digest-only = false`: a digest-only mirror would send every
 //! pull by tag past the mirrors. `insecure = true` only for `http://` mirrors.
 //!
-//! Limit: containers/image tries the registry's own `location` after every mirror failed
-//! (there is no switch to skip it, and `blocked = true` would refuse the mirrors too); in an
-//! air gap that last attempt fails to connect, and the error lists each mirror's answer
-//! first.
+//! containers/image tries the registry's own `location` after every mirror failed, so
+//! `location` is the first mirror too (`<mirror host:port>/<registry>`, `insecure` as that
+//! mirror is): the last attempt stays on the site mirrors and never reaches the internet,
+//! whatever the version does with `blocked`.
 
 use super::mirrors::SiteMirrors;
 
@@ -80,9 +80,13 @@ pub fn registries_conf(site: &SiteMirrors, engine: Engine) -> String {
         registries = site.registries.join(", "),
     );
     for registry in &site.registries {
+        let first = site.mirrors.first();
+        let location = first.map_or(registry.clone(), |m| format!("{}/{registry}", m.host()));
         text.push_str(&format!(
-            "\n[[registry]]\nprefix = {r}\nlocation = {r}\nblocked = false\nmirror-by-digest-only = false\n",
-            r = quote(registry)
+            "\n[[registry]]\nprefix = {}\nlocation = {}\n{}blocked = false\nmirror-by-digest-only = false\n",
+            quote(registry),
+            quote(&location),
+            if first.is_some_and(|m| !m.is_tls()) { "insecure = true\n" } else { "" },
         ));
         for mirror in &site.mirrors {
             text.push_str(&format!(
@@ -132,7 +136,7 @@ mod tests {
             ),
             "{text}"
         );
-        let docker = "\n[[registry]]\nprefix = \"docker.io\"\nlocation = \"docker.io\"\nblocked = false\nmirror-by-digest-only = false\n\
+        let docker = "\n[[registry]]\nprefix = \"docker.io\"\nlocation = \"a.site:5000/docker.io\"\nblocked = false\nmirror-by-digest-only = false\n\
              \n[[registry.mirror]]\nlocation = \"a.site:5000/docker.io\"\n\
              \n[[registry.mirror]]\nlocation = \"b.site:5000/docker.io\"\ninsecure = true\n";
         assert!(text.contains(docker), "{text}");

@@ -6,6 +6,7 @@
 //! (`talos`) and Docker (`docker`).
 
 pub mod apt;
+pub mod check;
 pub mod containerd;
 pub mod containers;
 pub mod docker;

@@ -19,6 +19,7 @@ mod bundle_tamper;
 mod charts;
 mod charts_site;
 mod cli_help;
+mod config_check;
 mod distribution_spec;
 mod ha_mirrors;
 mod kubernetes_release;

@@ -230,7 +230,12 @@ fn every_runtime_file_mirrors_every_registry_to_every_mirror_in_order() {
         assert_eq!(entries.len(), REGISTRIES.len(), "{text}");
         for (entry, registry) in entries.iter().zip(REGISTRIES) {
             assert_eq!(entry["prefix"].as_str(), Some(registry), "{text}");
-            assert_eq!(entry["location"].as_str(), Some(registry), "{text}");
+            // After the mirrors, the location is tried: the first mirror again, never upstream.
+            assert_eq!(
+                entry["location"].as_str(),
+                Some(format!("a.site:5000/{registry}").as_str()),
+                "{text}"
+            );
             assert_eq!(
                 entry["mirror-by-digest-only"].as_bool(),
                 Some(false),

@@ -5,6 +5,7 @@
 
 mod build;
 mod config_apt;
+mod config_check;
 mod config_containerd;
 mod config_helm;
 mod config_kubeadm;
@@ -22,6 +23,7 @@ mod verify;
 
 pub use build::build;
 pub use config_apt::config_apt;
+pub use config_check::config_check;
 pub use config_containerd::config_containerd;
 pub use config_helm::config_helm;
 pub use config_kubeadm::config_kubeadm;
@@ -60,6 +62,8 @@ pub enum CommandError {
     CaTooLarge(PathBuf, u64),
     #[error("--ca {}: not a PEM certificate (no -----BEGIN CERTIFICATE----- line)", .0.display())]
     CaNotPem(PathBuf),
+    #[error("{failing} of {checked} runtime × registry checks fail: a node with this configuration would pull past the mirrors")]
+    PullsPastMirrors { failing: usize, checked: usize },
 }
 
 /// The largest `--ca` file read (a CA bundle of a few certificates is a few KiB).
