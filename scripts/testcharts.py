@@ -9,6 +9,7 @@ it. Writes:
   OUT/stable/web-1.2.3.tgz    web 1.2.3, 1.2.7 and 1.3.0 (the constraint `1.2.*` takes 1.2.7)
   OUT/stable/cache-0.1.*.tgz  cache 0.1.0 and 0.1.2: web's dependency, not vendored
   OUT/stable/liar-1.0.0.tgz   a chart whose index digest is wrong
+  OUT/stable/loop-*.tgz       loop-a and loop-b, each depending on the other
   OUT/oci/ocidemo-0.3.0.tgz   a chart to push as OCI (Chart.yaml as JSON in OUT/oci/ocidemo.json)
 
 web 1.2.7 deploys images found in every way discovery knows: the artifacthub.io/images
@@ -159,6 +160,9 @@ def main():
     entries = {}
     charts = [("web", v, "1.0", web(v)) for v in ("1.2.3", "1.2.7", "1.3.0")]
     charts += [("cache", v, "0.1.2", cache(v)) for v in ("0.1.0", "0.1.2")]
+    for name, other in (("loop-a", "loop-b"), ("loop-b", "loop-a")):
+        deps = f"dependencies:\n  - name: {other}\n    version: 1.0.0\n    repository: https://charts.test/stable\n"
+        charts.append((name, "1.0.0", "1", {"Chart.yaml": chart_yaml(name, "1.0.0", "1", deps), "values.yaml": ""}))
     for name, version, app_version, files in charts:
         data = tgz(name, files)
         file_name = f"{name}-{version}.tgz"

@@ -313,8 +313,18 @@ impl Lockfile {
         }
         self.files.sort_by(|a, b| a.path.cmp(&b.path));
         self.files.dedup_by(|a, b| a.path == b.path);
+        // A chart both listed and pinned as another's dependency keeps the listed pin (its
+        // images, its provenance): it sorts first and dedup keeps the first.
         self.charts.sort_by(|a, b| {
-            (&a.source, &a.name, &a.version).cmp(&(&b.source, &b.name, &b.version))
+            let key = |c: &ChartPin| {
+                (
+                    c.source.clone(),
+                    c.name.clone(),
+                    c.version.clone(),
+                    c.dependency_of.is_some(),
+                )
+            };
+            key(a).cmp(&key(b))
         });
         self.charts
             .dedup_by(|a, b| a.source == b.source && a.name == b.name && a.version == b.version);
@@ -453,6 +463,33 @@ mod tests {
         );
         let stale = sample().check_fresh(Path::new("x.lock"), &Digest::of(b"other"));
         assert!(stale.unwrap_err().to_string().contains("is stale"));
+    }
+
+    #[test]
+    fn a_listed_chart_wins_over_the_same_chart_pinned_as_a_dependency() {
+        let chart = |dependency_of: Option<&str>, images: &[&str]| ChartPin {
+            name: "cache".into(),
+            version: "0.1.2".into(),
+            source: "https://c.test/stable".into(),
+            repository: Some("stable".into()),
+            reference: "c.test/stable/cache:0.1.2".into(),
+            url: Some("https://c.test/stable/cache-0.1.2.tgz".into()),
+            sha256: Digest::of(b"tgz"),
+            size: 3,
+            manifest: None,
+            created: None,
+            metadata: serde_json::json!({"name": "cache"}),
+            provenance: None,
+            dependency_of: dependency_of.map(str::to_string),
+            images: images.iter().map(|s| s.to_string()).collect(),
+            unevaluated: Vec::new(),
+        };
+        let mut lock = sample();
+        lock.charts = vec![chart(Some("web 1.2.7"), &[]), chart(None, &["x.test/a:1"])];
+        lock.canonicalize();
+        assert_eq!(lock.charts.len(), 1);
+        assert_eq!(lock.charts[0].dependency_of, None);
+        assert_eq!(lock.charts[0].images, ["x.test/a:1"]);
     }
 
     #[test]

@@ -236,7 +236,7 @@ fn yaml<T: for<'de> Deserialize<'de> + Default>(
     let Some(data) = files.get(name) else {
         return Ok(None);
     };
-    let parsed: Option<T> = serde_norway::from_slice(data).map_err(|e| ArchiveError::Invalid {
+    let parsed: Option<T> = super::yaml::from_slice(data).map_err(|e| ArchiveError::Invalid {
         file: format!("{prefix}{name}"),
         message: format!("not valid YAML for this file: {e}"),
     })?;
@@ -422,7 +422,19 @@ fn subcharts(
             });
             continue;
         }
-        for scope in scopes {
+        // Each alias is a copy (Helm copies the subchart per alias): copies count against
+        // the unpacked-bytes budget, so aliases of aliases cannot multiply a small archive.
+        let weight = weight(&chart);
+        for (i, scope) in scopes.into_iter().enumerate() {
+            if i > 0 {
+                if weight > budget.bytes {
+                    return Err(ArchiveError::TooBig {
+                        file: format!("{prefix}charts/{} (alias {scope})", chart.name),
+                        limit: budget.limits.bytes,
+                    });
+                }
+                budget.bytes -= weight;
+            }
             out.push(Subchart {
                 scope,
                 chart: chart.clone(),
@@ -430,6 +442,23 @@ fn subcharts(
         }
     }
     Ok(out)
+}
+
+/// About how many bytes a chart holds (templates and values text, and its subcharts).
+fn weight(chart: &Chart) -> u64 {
+    let own: usize = chart
+        .templates
+        .iter()
+        .map(|(p, t)| p.len() + t.len())
+        .sum::<usize>()
+        + chart.values.to_string().len()
+        + chart.metadata.to_string().len();
+    own as u64
+        + chart
+            .subcharts
+            .iter()
+            .map(|s| weight(&s.chart))
+            .sum::<u64>()
 }
 
 fn check_depth(at: &str, depth: usize, budget: &Budget) -> Result<(), ArchiveError> {

@@ -406,3 +406,38 @@ fn sizes_entries_and_depth_are_bounded() {
     let err = load(&tgz(&files)).unwrap_err();
     assert!(matches!(err, ArchiveError::TooDeep { .. }), "{err}");
 }
+
+#[test]
+fn aliases_of_aliases_count_against_the_unpacked_budget() {
+    // a → b → c → d, each vendoring the next under 10 aliases, d holding 1 MiB: 10³ copies
+    // of that MiB if copies were free.
+    let names = ["a", "b", "c", "d"];
+    let big = "x".repeat(1 << 20);
+    let mut owned: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut dir = String::new();
+    for (level, name) in names.iter().enumerate() {
+        dir.push_str(name);
+        dir.push('/');
+        let mut text = chart_yaml(name, "1.0.0");
+        if let Some(next) = names.get(level + 1) {
+            text.push_str("dependencies:\n");
+            for i in 0..10 {
+                text.push_str(&format!(
+                    "  - {{name: {next}, version: 1.0.0, repository: \"\", alias: {next}{i}}}\n"
+                ));
+            }
+        }
+        owned.push((format!("{dir}Chart.yaml"), text.into_bytes()));
+        if level + 1 < names.len() {
+            dir.push_str("charts/");
+        }
+    }
+    owned.push((format!("{dir}templates/big.yaml"), big.into_bytes()));
+    let files: Vec<(&str, &[u8])> = owned
+        .iter()
+        .map(|(p, d)| (p.as_str(), d.as_slice()))
+        .collect();
+    let err = load(&tgz(&files)).unwrap_err();
+    assert!(matches!(err, ArchiveError::TooBig { .. }), "{err}");
+    assert!(err.to_string().contains("alias"), "{err}");
+}

@@ -173,7 +173,7 @@ fn annotated(metadata: &Value) -> Vec<String> {
     else {
         return Vec::new();
     };
-    let Ok(Value::Array(entries)) = serde_norway::from_str::<Value>(text) else {
+    let Ok(Value::Array(entries)) = super::yaml::from_str::<Value>(text) else {
         return Vec::new();
     };
     entries

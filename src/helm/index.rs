@@ -111,7 +111,7 @@ pub fn select(
     })?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let entries = match scan(text, chart) {
-        Scan::Found(block) => match serde_norway::from_str::<Option<Vec<RawEntry>>>(block) {
+        Scan::Found(block) => match super::yaml::from_str::<Option<Vec<RawEntry>>>(block) {
             Ok(entries) => entries.unwrap_or_default(),
             Err(_) => full_entries(text, chart)?,
         },
@@ -122,6 +122,13 @@ pub fn select(
             ))
         }
         Scan::Unexpected => full_entries(text, chart)?,
+        Scan::Duplicate => {
+            return Err(IndexError::Malformed {
+                message: format!(
+                    "it lists chart {chart} twice under entries (Helm refuses such an index)"
+                ),
+            })
+        }
     };
     choose(chart, entries, constraint)
 }
@@ -132,10 +139,10 @@ fn full_entries(text: &str, chart: &str) -> Result<Vec<RawEntry>, IndexError> {
     let parsed: FullIndex = if text.trim_start().starts_with('{') {
         match serde_json::from_str(text) {
             Ok(parsed) => parsed,
-            Err(_) => serde_norway::from_str(text).map_err(|e| malformed(e.to_string()))?,
+            Err(_) => super::yaml::from_str(text).map_err(malformed)?,
         }
     } else {
-        serde_norway::from_str(text).map_err(|e| malformed(e.to_string()))?
+        super::yaml::from_str(text).map_err(malformed)?
     };
     if parsed.api_version.as_deref().is_none_or(str::is_empty) {
         return Err(malformed("it has no apiVersion".into()));
@@ -253,6 +260,8 @@ enum Scan<'a> {
     Absent(Vec<&'a str>),
     /// Not the layout the scan understands: read the whole document instead.
     Unexpected,
+    /// The chart's key appears twice under `entries:`.
+    Duplicate,
 }
 
 /// Finds `chart`'s block under a top-level `entries:` key written in block style.
@@ -315,7 +324,10 @@ fn scan<'a>(text: &'a str, chart: &str) -> Scan<'a> {
         if let Some((_, end @ None)) = &mut found {
             *end = Some(start);
         }
-        if name == chart && found.is_none() {
+        if name == chart {
+            if found.is_some() {
+                return Scan::Duplicate;
+            }
             found = Some((offset, None));
         }
         names.push(name);

@@ -354,3 +354,10 @@ fn chart_urls_resolve_as_helm_resolves_them() {
         assert!(matches!(err, IndexError::BadUrl { .. }), "{err}");
     }
 }
+
+#[test]
+fn a_chart_listed_twice_is_refused_not_picked_by_position() {
+    let index = "apiVersion: v1\nentries:\n  web:\n  - name: web\n    version: 1.0.0\n    urls: [web-1.0.0.tgz]\n  web:\n  - name: web\n    version: 2.0.0\n    urls: [web-2.0.0.tgz]\n";
+    let err = select(index.as_bytes(), "web", &Constraint::parse("*").unwrap()).unwrap_err();
+    assert!(err.to_string().contains("lists chart web twice"), "{err}");
+}

@@ -8,10 +8,12 @@
 pub mod archive;
 pub mod discover;
 pub mod index;
+pub mod metadata;
 pub mod oci;
 pub mod provenance;
 pub mod template;
 pub mod version;
+pub mod yaml;
 
 /// The config media type of a chart pushed as OCI (`helm push`): Chart.yaml as JSON.
 pub const CONFIG_MEDIA_TYPE: &str = "application/vnd.cncf.helm.config.v1+json";

@@ -87,7 +87,7 @@ pub fn verify(
             "the signed text has no `...` line between Chart.yaml and the files".into(),
         ));
     };
-    let sums: Option<Sums> = serde_norway::from_str(sums)
+    let sums: Option<Sums> = super::yaml::from_str(sums)
         .map_err(|e| malformed(format!("the files section is not YAML: {e}")))?;
     let files = sums.and_then(|s| s.files).unwrap_or_default();
     let Some(expected) = files.get(file_name) else {

@@ -44,6 +44,7 @@ pub struct Resolved {
 }
 
 /// A pinned chart and its archive, read.
+#[derive(Clone)]
 struct Fetched {
     pin: ChartPin,
     chart: Chart,
@@ -57,10 +58,18 @@ struct Context<'a> {
     store: &'a Store,
     reporter: &'a dyn Reporter,
     indexes: Mutex<HashMap<String, std::sync::Arc<Vec<u8>>>>,
-    /// Base URL → site repository name, from `spec.charts` (dependencies from the same
-    /// repository are served beside them).
-    names: HashMap<String, String>,
+    /// Base URL → site repository name: from `spec.charts` first (dependencies from the same
+    /// repository are served beside them), then one per dependency repository, unique.
+    names: Mutex<HashMap<String, String>>,
+    /// Dependencies fetched in this lock, by (repository, name, constraint): a dependency
+    /// named under several aliases, or by several charts, is downloaded once.
+    fetched: Mutex<HashMap<(String, String, String), Fetched>>,
+    /// Subcharts attached under the current `spec.charts` entry (bounded).
+    attached: Mutex<usize>,
 }
+
+/// The most subcharts attached under one `spec.charts` entry, all levels together.
+const MAX_ATTACHED: usize = 256;
 
 /// Resolves every chart of `release`.
 pub async fn resolve(
@@ -82,7 +91,9 @@ pub async fn resolve(
         store,
         reporter,
         indexes: Mutex::new(HashMap::new()),
-        names,
+        names: Mutex::new(names),
+        fetched: Mutex::new(HashMap::new()),
+        attached: Mutex::new(0),
     };
     let mut resolved = Resolved::default();
     for spec in &release.spec.charts {
@@ -122,7 +133,11 @@ async fn resolve_one(
         check_provenance(context, release, &verify.keyring, &mut fetched, &label).await?;
     }
     let mut dependencies = Vec::new();
-    attach_dependencies(context, &mut fetched, &label, 0, &mut dependencies).await?;
+    if let Ok(mut attached) = context.attached.lock() {
+        *attached = 0;
+    }
+    let chain = vec![chain_link(&fetched.pin)];
+    attach_dependencies(context, &mut fetched, &label, &chain, &mut dependencies).await?;
     if fetched.pin.repository.is_none() {
         resolved.images.push((
             fetched.pin.reference.clone(),
@@ -209,16 +224,23 @@ fn user_values(release: &Release, spec: &ChartSpec) -> Result<serde_json::Value,
     Ok(values)
 }
 
+/// `NAME VERSION (SOURCE)`: one link of a dependency chain, for cycles and messages.
+fn chain_link(pin: &ChartPin) -> String {
+    format!("{} {} ({})", pin.name, pin.version, pin.source)
+}
+
 /// Pins each dependency `fetched` does not vendor, attaches it as a subchart, and does the
-/// same for its own dependencies (to [`MAX_DEPTH`]); the pins go to `pins`.
+/// same for its own dependencies (to [`MAX_DEPTH`]; `chain` is the path from the listed
+/// chart, to name a cycle); the pins go to `pins`.
 fn attach_dependencies<'a>(
     context: &'a Context<'a>,
     fetched: &'a mut Fetched,
     label: &'a str,
-    depth: usize,
+    chain: &'a [String],
     pins: &'a mut Vec<ChartPin>,
 ) -> BoxFuture<'a, Result<(), ResolveError>> {
     Box::pin(async move {
+        let depth = chain.len() - 1;
         let parent = format!("{} {}", fetched.pin.name, fetched.pin.version);
         let missing: Vec<helm::Dependency> = fetched
             .chart
@@ -242,16 +264,33 @@ fn attach_dependencies<'a>(
             };
             let constraint = Constraint::parse(&dependency.version).map_err(bad)?;
             let repository = dependency.repository.trim();
-            let mut child = if let Some(oci) = repository.strip_prefix("oci://") {
+            let attached = context.attached.lock().map(|mut n| {
+                *n += 1;
+                *n
+            });
+            if attached.is_ok_and(|n| n > MAX_ATTACHED) {
+                return Err(bad(format!(
+                    "more than {MAX_ATTACHED} subcharts to attach under {label}; refusing the chart"
+                )));
+            }
+            let key = (
+                repository.to_string(),
+                dependency.name.clone(),
+                dependency.version.clone(),
+            );
+            let memo = context
+                .fetched
+                .lock()
+                .ok()
+                .and_then(|m| m.get(&key).cloned());
+            let mut child = if let Some(known) = memo {
+                known
+            } else if let Some(oci) = repository.strip_prefix("oci://") {
                 let reference = format!("{}/{}", oci.trim_end_matches('/'), dependency.name);
                 fetch_oci_chart(context, &reference, &constraint, Some(parent.clone())).await?
             } else if repository.starts_with("https://") || repository.starts_with("http://") {
                 let url = base(repository);
-                let name = context
-                    .names
-                    .get(&url)
-                    .cloned()
-                    .unwrap_or_else(|| default_repository_name(&url));
+                let name = site_repository_name(context, &url);
                 fetch_repo_chart(
                     context,
                     &url,
@@ -266,7 +305,20 @@ fn attach_dependencies<'a>(
                     "it is not vendored under charts/ and its repository `{repository}` is not a URL outpost can fetch; vendor it (`helm dependency build`) or give its https:// or oci:// URL in Chart.yaml"
                 )));
             };
-            attach_dependencies(context, &mut child, label, depth + 1, pins).await?;
+            if let Ok(mut fetched) = context.fetched.lock() {
+                fetched.entry(key).or_insert_with(|| child.clone());
+            }
+            let link = chain_link(&child.pin);
+            if chain.contains(&link) {
+                let path: Vec<&str> = chain.iter().map(String::as_str).collect();
+                return Err(bad(format!(
+                    "dependency cycle: {} → {link}",
+                    path.join(" → ")
+                )));
+            }
+            let mut longer = chain.to_vec();
+            longer.push(link);
+            attach_dependencies(context, &mut child, label, &longer, pins).await?;
             let scope = dependency.alias.clone().unwrap_or(dependency.name.clone());
             fetched.chart.subcharts.push(Subchart {
                 scope,
@@ -280,6 +332,45 @@ fn attach_dependencies<'a>(
         }
         Ok(())
     })
+}
+
+/// The site repository a dependency's chart repository is served as: the name `spec.charts`
+/// gives that URL, else its last path segment (its host if none), made a path segment; a
+/// name another URL already has gets the host in front (`grafana.github.io-helm-charts`).
+fn site_repository_name(context: &Context<'_>, url: &str) -> String {
+    let Ok(mut names) = context.names.lock() else {
+        return default_repository_name(url);
+    };
+    if let Some(name) = names.get(url) {
+        return name.clone();
+    }
+    let segment = |text: &str| -> String {
+        let cleaned: String = text
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        cleaned.trim_matches(|c| c == '.' || c == '-').to_string()
+    };
+    let mut name = segment(&default_repository_name(url));
+    if name.is_empty() || names.values().any(|n| n == &name) {
+        let host = url.split_once("://").map_or(url, |(_, r)| r);
+        let host = host.split('/').next().unwrap_or(host);
+        name = segment(&format!("{host}-{name}"));
+    }
+    let mut unique = name.clone();
+    let mut n = 2;
+    while names.values().any(|v| v == &unique) {
+        unique = format!("{name}-{n}");
+        n += 1;
+    }
+    names.insert(url.to_string(), unique.clone());
+    unique
 }
 
 /// A chart from a classic repository: `index.yaml`, the `.tgz` checked against its digest.
@@ -311,11 +402,12 @@ async fn fetch_repo_chart(
         .map_err(|e| ResolveError::Http(e.error))?;
     let sha256 = Digest::of(&tgz);
     if let Some(expected) = &entry.digest {
+        let expected = expected.strip_prefix("sha256:").unwrap_or(expected);
         if !expected.eq_ignore_ascii_case(sha256.hex()) {
             return Err(ResolveError::ChartDigest {
                 chart: format!("{name} {}", entry.version),
                 url,
-                expected: expected.clone(),
+                expected: expected.to_string(),
                 actual: sha256.hex().to_string(),
             });
         }
@@ -351,7 +443,7 @@ async fn fetch_repo_chart(
             size: tgz.len() as u64,
             manifest: None,
             created: entry.created.clone(),
-            metadata: chart.metadata.clone(),
+            metadata: helm::metadata::helm_metadata(&chart.metadata),
             provenance: None,
             dependency_of,
             images: Vec::new(),
@@ -444,7 +536,7 @@ async fn fetch_oci_chart(
             size: tgz.len() as u64,
             manifest: Some(raw.digest.clone()),
             created: None,
-            metadata: chart.metadata.clone(),
+            metadata: helm::metadata::helm_metadata(&chart.metadata),
             provenance: None,
             dependency_of,
             images: Vec::new(),

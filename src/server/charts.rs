@@ -258,8 +258,9 @@ pub fn render_index(charts: &[&ServedChart], generated: &str) -> Vec<u8> {
 
 /// One version's entry: its metadata, then what the repository adds.
 fn index_entry(chart: &ServedChart) -> serde_json::Value {
-    let mut entry = match &chart.metadata {
-        serde_json::Value::Object(fields) => fields.clone(),
+    // Helm reads index.yaml strictly: only its own fields, in its own types.
+    let mut entry = match crate::helm::metadata::helm_metadata(&chart.metadata) {
+        serde_json::Value::Object(fields) => fields,
         _ => serde_json::Map::new(),
     };
     for key in ["digest", "urls", "created", "removed"] {

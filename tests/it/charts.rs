@@ -182,6 +182,15 @@ fn a_range_pins_the_highest_release_and_the_dependency_it_does_not_vendor() {
     assert!(err.contains(&actual) && err.contains(&claimed), "{err}");
     assert!(!work.join("edge.lock").exists(), "nothing is written");
 
+    // Charts that depend on each other are named as a cycle, not followed forever.
+    upstream
+        .manifest("    - {repo: \"https://charts.test/stable\", name: loop-a, version: 1.0.0}\n");
+    let err = outpost_fails(work, &["lock", "edge.yaml"], 2);
+    assert!(
+        err.contains("dependency cycle: loop-a 1.0.0 (https://charts.test/stable) → loop-b 1.0.0 (https://charts.test/stable) → loop-a 1.0.0"),
+        "{err}"
+    );
+
     // A version no release matches is named with what the repository has.
     upstream
         .manifest("    - {repo: \"https://charts.test/stable\", name: web, version: \"2.x\"}\n");

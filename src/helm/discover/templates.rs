@@ -178,14 +178,20 @@ fn image(value: &str, root: &Value, dot: Dot) -> Option<String> {
     crate::reference::parse(&text).ok().map(|r| r.whole())
 }
 
+/// How many lines after an `image:` key are read as its map's fields.
+const MAX_IMAGE_FIELDS: usize = 16;
+
 /// An `image:` followed by an indented map: an image when its `repository` (with `registry`,
 /// `tag`, `digest`) is literal or evaluated and names a tag or digest; otherwise nothing.
 fn nested(following: &[(usize, &str)], indent: usize, root: &Value, dot: Dot) -> Option<String> {
     let (mut registry, mut repository, mut tag, mut digest) = (None, None, None, None);
-    for (_, line) in following {
-        if line.trim().is_empty() {
-            continue;
-        }
+    // An image map has a handful of fields: looking further than this would make a template
+    // of ever deeper `image:` lines cost cubic time.
+    let children = following
+        .iter()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .take(MAX_IMAGE_FIELDS);
+    for (_, line) in children {
         if line.len() - line.trim_start().len() <= indent {
             break;
         }
