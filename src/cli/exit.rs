@@ -200,6 +200,7 @@ impl HasExitStatus for ResolveError {
             | ResolveError::Config { .. }
             | ResolveError::File { .. }
             | ResolveError::ChartDigest { .. }
+            | ResolveError::ChartRepublished { .. }
             | ResolveError::AptSignature { .. }
             | ResolveError::AptIndex { .. }
             | ResolveError::AptHttp { .. }

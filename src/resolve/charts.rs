@@ -77,6 +77,7 @@ pub async fn resolve(
     http: &Http,
     registry: &Registry,
     store: &Store,
+    previous: &super::Previous<'_>,
     reporter: &dyn Reporter,
 ) -> Result<Resolved, ResolveError> {
     let names = release
@@ -97,7 +98,7 @@ pub async fn resolve(
     };
     let mut resolved = Resolved::default();
     for spec in &release.spec.charts {
-        resolve_one(&context, release, spec, &mut resolved).await?;
+        resolve_one(&context, release, spec, previous, &mut resolved).await?;
     }
     Ok(resolved)
 }
@@ -107,12 +108,20 @@ async fn resolve_one(
     context: &Context<'_>,
     release: &Release,
     spec: &ChartSpec,
+    previous: &super::Previous<'_>,
     resolved: &mut Resolved,
 ) -> Result<(), ResolveError> {
-    let constraint = Constraint::parse(&spec.version).map_err(|message| ResolveError::Chart {
+    let wanted = Constraint::parse(&spec.version).map_err(|message| ResolveError::Chart {
         chart: spec.label(),
         message,
     })?;
+    // Like image tags, a chart keeps the version the previous lockfile pinned while it still
+    // matches, unless the lock was asked to update (`lock --update`).
+    let locked = locked_pin(spec, previous).filter(|pin| wanted.matches(&pin.version));
+    let constraint = match locked {
+        Some(pin) => Constraint::parse(&pin.version).unwrap_or_else(|_| wanted.clone()),
+        None => wanted.clone(),
+    };
     let mut fetched = match spec.source() {
         Some(ChartSource::Repo { url, name }) => {
             let repository = spec.site_repository().unwrap_or_else(|| name.to_string());
@@ -129,6 +138,26 @@ async fn resolve_one(
         }
     };
     let label = format!("chart {} {}", fetched.pin.name, fetched.pin.version);
+    if let Some(pin) = locked {
+        if pin.sha256 != fetched.pin.sha256 {
+            return Err(ResolveError::ChartRepublished {
+                chart: format!("{} {}", pin.name, pin.version),
+                locked: pin.sha256.clone(),
+                upstream: fetched.pin.sha256.clone(),
+            });
+        }
+        if let Some(ChartSource::Repo { url, name }) = spec.source() {
+            let index = repository_index(context, &base(url)).await?;
+            if let Ok(newest) = helm::index::select(&index, name, &wanted) {
+                if newest.version != pin.version {
+                    context.reporter.note(&format!(
+                        "{label}: kept from the lockfile; {} matches `{}` upstream now (`outpost lock --update` moves it)",
+                        newest.version, spec.version
+                    ));
+                }
+            }
+        }
+    }
     if let Some(verify) = &spec.verify {
         check_provenance(context, release, &verify.keyring, &mut fetched, &label).await?;
     }
@@ -222,6 +251,23 @@ fn user_values(release: &Release, spec: &ChartSpec) -> Result<serde_json::Value,
         helm::discover::merge_values(&mut values, over);
     }
     Ok(values)
+}
+
+/// The pin the previous lockfile has for `spec` (a listed chart, not a dependency), unless
+/// the lock updates every pin.
+fn locked_pin<'a>(spec: &ChartSpec, previous: &super::Previous<'a>) -> Option<&'a ChartPin> {
+    if matches!(previous.update, super::Update::All) {
+        return None;
+    }
+    let (source, name) = match spec.source()? {
+        ChartSource::Repo { url, name } => (base(url), Some(name)),
+        ChartSource::Oci { reference } => (format!("oci://{reference}"), None),
+    };
+    previous.lockfile?.charts.iter().find(|pin| {
+        pin.dependency_of.is_none()
+            && pin.source == source
+            && name.is_none_or(|name| pin.name == name)
+    })
 }
 
 /// `NAME VERSION (SOURCE)`: one link of a dependency chain, for cycles and messages.

@@ -88,6 +88,13 @@ pub enum ResolveError {
         expected: String,
         actual: String,
     },
+    /// A chart version the previous lockfile pinned has other bytes upstream now.
+    #[error("chart {chart}: the lockfile pinned sha256 {locked}, but upstream now serves sha256 {upstream} for the same version (republished); find out why, then `outpost lock --update` to accept it")]
+    ChartRepublished {
+        chart: String,
+        locked: Digest,
+        upstream: Digest,
+    },
     /// A chart's provenance file is missing, or does not verify with the keyring.
     #[error("chart {chart}: provenance not verified: {message}")]
     ChartProvenance { chart: String, message: String },

@@ -135,7 +135,7 @@ pub async fn lock(
     let http = crate::upstream::http::Http::new(release.upstreams())?;
     let root = trusted_root(settings.trusted_root.as_deref())?;
     let resolved = files::resolve(release, &http, store, &root, reporter).await?;
-    let charts = charts::resolve(release, &http, registry, store, reporter).await?;
+    let charts = charts::resolve(release, &http, registry, store, previous, reporter).await?;
     let implied: Vec<String> = resolved
         .images
         .iter()
