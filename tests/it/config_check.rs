@@ -274,6 +274,16 @@ fn trees_written_by_each_config_command_pass_and_each_leak_fails_naming_it() {
             "UNMIRRORED",
             &registries_yaml,
         );
+        // The whole file removed (the drop-in left): still checked, every registry
+        // unmirrored.
+        remove(&root, &registries_yaml);
+        assert_fails(
+            check(work, &bundle, &root, &[]),
+            flavour,
+            &REGISTRIES,
+            "UNMIRRORED",
+            &registries_yaml,
+        );
         write(&root, &registries_yaml, &saved);
         // (b) The default endpoint switched back on in the drop-in.
         let saved = read(&root, &dropin);
