@@ -393,6 +393,19 @@ mod tests {
     }
 
     #[test]
+    fn a_k3s_drop_in_without_registries_yaml_is_checked_and_unmirrored() {
+        let tree = MemTree::default().file(
+            "/etc/rancher/k3s/config.yaml.d/50-outpost-registries.yaml",
+            "disable-default-registry-endpoint: true\n",
+        );
+        let report =
+            check_node(&tree, &["docker.io".into()], &MirrorRule::NotUpstream, None).unwrap();
+        assert_eq!(report.checks.len(), 1);
+        assert_eq!(report.checks[0].runtime, Runtime::K3s);
+        assert_eq!(report.checks[0].status(), Status::Unmirrored);
+    }
+
+    #[test]
     fn only_present_runtimes_are_checked_and_the_worst_fault_decides() {
         let tree = MemTree::default().file(
             "/etc/docker/daemon.json",

@@ -11,15 +11,18 @@ use super::{
 };
 use serde_json::Value;
 
-/// k3s's `registries.yaml` and `config.yaml`.
+/// k3s's `registries.yaml`, `config.yaml` and its drop-in directory (where `config k3s`
+/// writes `disable-default-registry-endpoint`); any of them present means k3s is checked.
 pub const K3S: &[&str] = &[
     "/etc/rancher/k3s/registries.yaml",
     "/etc/rancher/k3s/config.yaml",
+    "/etc/rancher/k3s/config.yaml.d",
 ];
 /// RKE2's.
 pub const RKE2: &[&str] = &[
     "/etc/rancher/rke2/registries.yaml",
     "/etc/rancher/rke2/config.yaml",
+    "/etc/rancher/rke2/config.yaml.d",
 ];
 
 #[derive(Debug, Clone, Copy)]
