@@ -278,6 +278,19 @@ fn every_image_a_chart_deploys_is_pinned_with_why() {
         upstream_digest(upstream.registry.port, "charts/ocidemo:0.3.0")
     );
 
+    // A new lock keeps the chart version the lockfile pinned while it still matches.
+    upstream.manifest(&WEB_AND_OCI.replace("\"1.2.*\"", "\">=1.2.0\""));
+    let output = outpost(work, &["lock", "edge.yaml"]);
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(chart(&upstream.lockfile(), "web")["version"], "1.2.7");
+    assert!(
+        stderr.contains("1.3.0 matches `>=1.2.0` upstream now"),
+        "{stderr}"
+    );
+    outpost_ok(work, &["lock", "edge.yaml", "--update"]);
+    assert_eq!(chart(&upstream.lockfile(), "web")["version"], "1.3.0");
+
     // Without `add`, the computed image is not carried; without `exclude`, debug is.
     upstream.manifest(
         "    - {repo: \"https://charts.test/stable\", name: web, version: \"1.2.*\", values: {global: {imageRegistry: registry.test}}}\n",
