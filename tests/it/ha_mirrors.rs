@@ -14,10 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// The text `outpost config containerd --mirror A --mirror B [--ca CA]` writes for
-/// `registry` (`nodeconfig::containerd::hosts_toml` with `Fallback::Mirror`): the first
-/// mirror as `server`, then one `[host]` per mirror in order, the CA on every entry. The
-/// single-mirror form is checked against the CLI's own output in each test.
+/// The text `outpost config containerd --mirror A --mirror B [--ca CA]` must write for
+/// `registry`: the first mirror as `server`, then one `[host]` per mirror in order, the CA
+/// on every entry.
 fn hosts_toml(registry: &str, mirrors: &[&str], ca: Option<&str>) -> String {
     let ca_line = |indent: &str| {
         ca.map(|ca| format!("{indent}ca = \"{ca}\"\n"))
@@ -38,27 +37,23 @@ fn hosts_toml(registry: &str, mirrors: &[&str], ca: Option<&str>) -> String {
     text
 }
 
-/// Writes `work/DIR/registry.test/hosts.toml` for `mirrors` (first tried first), after
-/// checking that the one-mirror form is what `config containerd` writes for `mirrors[0]`.
+/// Writes `work/DIR/registry.test/hosts.toml` with `outpost config containerd`, one
+/// `--mirror` per mirror (first tried first), and checks the file is the expected text.
 fn two_mirror_hosts(work: &Path, bundle: &Path, dir: &str, mirrors: &[&str], ca: Option<&str>) {
-    let mut extra = vec!["--out", "certs-cli"];
+    let mut extra = vec!["--out", dir];
+    for mirror in &mirrors[1..] {
+        extra.extend(["--mirror", mirror]);
+    }
     if let Some(ca) = ca {
         extra.extend(["--ca", ca]);
     }
-    let _ = std::fs::remove_dir_all(work.join("certs-cli"));
+    let _ = std::fs::remove_dir_all(work.join(dir));
     outpost_ok(
         work,
         &config_args("containerd", mirrors[0], bundle.to_str().unwrap(), &extra),
     );
-    let cli = std::fs::read_to_string(work.join("certs-cli/registry.test/hosts.toml")).unwrap();
-    assert_eq!(cli, hosts_toml("registry.test", &mirrors[..1], ca));
-    let out = work.join(dir).join("registry.test");
-    std::fs::create_dir_all(&out).unwrap();
-    std::fs::write(
-        out.join("hosts.toml"),
-        hosts_toml("registry.test", mirrors, ca),
-    )
-    .unwrap();
+    let written = std::fs::read_to_string(work.join(dir).join("registry.test/hosts.toml")).unwrap();
+    assert_eq!(written, hosts_toml("registry.test", mirrors, ca));
 }
 
 /// A private containerd under a short directory in /tmp (the socket path must be short).
