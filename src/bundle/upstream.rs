@@ -61,10 +61,8 @@ pub fn reverify(bundle: &OpenBundle) -> Result<Vec<Rechecked>, UpstreamError> {
         path: bundle.path.clone(),
         message,
     };
-    let lock_bytes = artifact_content(bundle, &EntryKind::Lockfile)?
+    let lock = carried_lockfile(bundle)?
         .ok_or_else(|| invalid("the bundle carries no lockfile".into()))?;
-    let lock = Lockfile::from_bytes(&bundle.path, &lock_bytes)
-        .map_err(|e| invalid(format!("its lockfile: {e}")))?;
     let signed_images: Vec<&ImagePin> = lock
         .images
         .iter()
@@ -214,6 +212,21 @@ fn reverify_file(
         subject: file.sha256.clone(),
         signer,
     }))
+}
+
+/// The lockfile a bundle (or stored release) carries, read and checked against its digest;
+/// `None` when it carries none. The one reader of it for every view of a release (upstream
+/// re-verification, the site dashboard, `bundle diff`, `bundle sbom`).
+pub fn carried_lockfile(bundle: &OpenBundle) -> Result<Option<Lockfile>, UpstreamError> {
+    let Some(bytes) = artifact_content(bundle, &EntryKind::Lockfile)? else {
+        return Ok(None);
+    };
+    Lockfile::from_bytes(&bundle.path, &bytes)
+        .map(Some)
+        .map_err(|e| UpstreamError::Invalid {
+            path: bundle.path.clone(),
+            message: format!("its lockfile: {e}"),
+        })
 }
 
 /// The content (first layer) of the bundle's artifact of `kind`, read whole and checked.
