@@ -247,10 +247,13 @@ fn images(old: &[ImagePin], new: &[ImagePin]) -> Vec<ImageChange> {
     changes
 }
 
+/// The pins of one key on the old and the new side.
+type Sides<'a, T> = (Vec<&'a T>, Vec<&'a T>);
+
 /// Charts by source and name; when a side pins several versions of one chart (dependencies
 /// of different parents), by source, name and version.
 fn charts(old: &[ChartPin], new: &[ChartPin]) -> Vec<ChartChange> {
-    let mut groups: BTreeMap<(String, String), (Vec<&ChartPin>, Vec<&ChartPin>)> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, String), Sides<ChartPin>> = BTreeMap::new();
     for chart in old {
         let key = (chart.source.clone(), chart.name.clone());
         groups.entry(key).or_default().0.push(chart);
