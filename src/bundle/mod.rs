@@ -13,6 +13,8 @@
 
 pub mod aptrepo;
 pub mod delta;
+pub mod diff;
+pub mod diff_render;
 pub mod entries;
 pub mod graph;
 pub mod head;

@@ -472,6 +472,28 @@ pub enum BundleCommand {
     Inspect(InspectArgs),
     /// Reassemble a split bundle (NAME.parts.json or any part) into one tar, checking each part.
     Join(JoinArgs),
+    /// What changed between two releases: images, charts, files, Debian packages, and the
+    /// bytes the new one adds. Exits 0 whether or not anything changed.
+    Diff(DiffArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// The old release: a bundle (NAME.tar, NAME.parts.json or any part), a lockfile
+    /// (NAME.lock), or a release in a site store (store:DIR/NAME/VERSION).
+    pub old: String,
+    /// The new release, given the same ways.
+    pub new: String,
+    /// Key the bundles and stored releases must be signed with (their carried lockfile is
+    /// read only once the signature holds).
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    /// Print the diff as JSON.
+    #[arg(long, conflicts_with = "markdown")]
+    pub json: bool,
+    /// Print the diff as Markdown tables (for a pull request or an audit record).
+    #[arg(long)]
+    pub markdown: bool,
 }
 
 #[derive(Debug, Args)]

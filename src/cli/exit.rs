@@ -134,7 +134,10 @@ impl HasExitStatus for CommandError {
             | CommandError::NoKubernetes(_)
             | CommandError::CaUnreadable(..)
             | CommandError::CaTooLarge(..)
-            | CommandError::CaNotPem(_) => ExitStatus::Input,
+            | CommandError::CaNotPem(_)
+            | CommandError::DiffSide(_)
+            | CommandError::NoStoredRelease { .. } => ExitStatus::Input,
+            CommandError::NoLockfile(_) => ExitStatus::Verify,
             CommandError::PullsPastMirrors { .. } => ExitStatus::Verify,
         }
     }

@@ -14,6 +14,7 @@ mod artifacts;
 mod attacks_bundle;
 mod attacks_server;
 mod bundle_build;
+mod bundle_diff;
 mod bundle_parts;
 mod bundle_tamper;
 mod charts;

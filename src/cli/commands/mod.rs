@@ -11,6 +11,7 @@ mod config_helm;
 mod config_kubeadm;
 mod config_kubespray;
 mod config_runtime;
+mod diff;
 mod inspect;
 mod join;
 mod key_generate;
@@ -29,6 +30,7 @@ pub use config_helm::config_helm;
 pub use config_kubeadm::config_kubeadm;
 pub use config_kubespray::config_kubespray;
 pub use config_runtime::{config_containers, config_docker, config_rancher, config_talos};
+pub use diff::diff;
 pub use inspect::inspect;
 pub use join::join;
 pub use key_generate::key_generate;
@@ -62,6 +64,16 @@ pub enum CommandError {
     CaTooLarge(PathBuf, u64),
     #[error("--ca {}: not a PEM certificate (no -----BEGIN CERTIFICATE----- line)", .0.display())]
     CaNotPem(PathBuf),
+    #[error("{0}: give a bundle (NAME.tar, NAME.parts.json or a part), a lockfile (NAME.lock) or a stored release (store:DIR/NAME/VERSION)")]
+    DiffSide(String),
+    #[error("store {store} holds no release {name} {version}; `outpost store list --store {store}` shows what it holds")]
+    NoStoredRelease {
+        store: String,
+        name: String,
+        version: String,
+    },
+    #[error("{0} carries no lockfile (built by an older outpost?); diff its lockfile (NAME.lock) instead")]
+    NoLockfile(String),
     #[error("{failing} of {checked} runtime × registry checks fail: a node with this configuration would pull past the mirrors")]
     PullsPastMirrors { failing: usize, checked: usize },
 }
