@@ -15,6 +15,7 @@ mod attacks_bundle;
 mod attacks_server;
 mod bundle_build;
 mod bundle_parts;
+mod bundle_sbom;
 mod bundle_tamper;
 mod charts;
 mod charts_site;
