@@ -111,7 +111,7 @@ pub fn file(pin: &FilePin) -> String {
     build(
         "generic",
         &[],
-        &crate::file_plan::file_name(&pin.url),
+        crate::file_plan::file_name(&pin.url),
         None,
         &[
             ("checksum", format!("sha256:{}", pin.sha256.hex())),
