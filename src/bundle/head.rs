@@ -470,6 +470,10 @@ mod tests {
                     "application/vnd.dev.cosign.simplesigning.v1+json",
                     Some(Digest::of(b"i")),
                 ),
+                Entry {
+                    descriptor: descriptor(b"b"),
+                    kind: EntryKind::Sbom,
+                },
             ],
         }
     }
@@ -488,6 +492,7 @@ mod tests {
         assert_eq!(back.entries[2].name(), "docker.io/library/alpine:3");
         assert_eq!(back.entries[1].name(), "dl.k8s.io/x");
         assert_eq!(back.entries[0].name(), "lockfile");
+        assert_eq!(back.entries[5].name(), "SBOM");
         // Writing what was read gives the same bytes (the head is canonical).
         assert_eq!(back.to_json(), json);
     }

@@ -213,6 +213,16 @@ fn bundle_sbom_lists_every_image_file_and_package_and_validates() {
         );
     }
 
+    // A time that is no number of seconds is named, as wrong input.
+    let out = outpost_env(
+        work,
+        &["bundle", "sbom", "bundles/edge-1.0.tar"],
+        &[("SOURCE_DATE_EPOCH", "yesterday")],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("SOURCE_DATE_EPOCH=yesterday"), "{stderr}");
+
     // A bundle built without --sbom carries none; inspect says nothing of one.
     outpost_ok(work, &["bundle", "build", "edge.yaml", "--locked"]);
     let inspected = json(&outpost_ok(
