@@ -28,6 +28,7 @@ fn run(cli: Cli, env: &Environment) -> Result<(), CliError> {
         Command::Bundle(BundleCommand::Inspect(args)) => commands::inspect(&args),
         Command::Bundle(BundleCommand::Join(args)) => commands::join(&args),
         Command::Bundle(BundleCommand::Diff(args)) => commands::diff(&args),
+        Command::Bundle(BundleCommand::Sbom(args)) => commands::sbom(&args),
         Command::Load(args) => commands::load(&args),
         Command::Store(StoreCommand::List(target)) => commands::store_list(&target),
         Command::Store(StoreCommand::Prune { target, keep }) => {

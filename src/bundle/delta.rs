@@ -80,11 +80,12 @@ impl Base {
             message,
         };
         let lock = Lockfile::load(path).map_err(|e| fail(e.to_string()))?;
-        let plan = super::pack::plan(&lock, store, signer_fingerprint, apt, None).map_err(|e| {
-            fail(format!(
-                "{e} (a lockfile base is rebuilt from this cache; give the old bundle instead)"
-            ))
-        })?;
+        let plan =
+            super::pack::plan(&lock, store, signer_fingerprint, apt, None, None).map_err(|e| {
+                fail(format!(
+                    "{e} (a lockfile base is rebuilt from this cache; give the old bundle instead)"
+                ))
+            })?;
         Ok(Base {
             index_digest: Digest::of(&plan.index_json),
             release: format!("{} {}", lock.release.name, lock.release.version),

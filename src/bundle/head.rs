@@ -82,6 +82,8 @@ pub enum EntryKind {
     Lockfile,
     /// The Sigstore trusted root upstream signatures were checked against, as an artifact.
     TrustedRoot,
+    /// The release's CycloneDX SBOM (`bundle build --sbom`), as an artifact.
+    Sbom,
     /// An entry this version of outpost does not know; carried and verified, not served.
     Other,
 }
@@ -151,6 +153,7 @@ impl Entry {
             EntryKind::File { path, .. } => path.clone(),
             EntryKind::Lockfile => "lockfile".to_string(),
             EntryKind::TrustedRoot => "trusted root".to_string(),
+            EntryKind::Sbom => "SBOM".to_string(),
             EntryKind::Other => self.descriptor.digest.to_string(),
         }
     }
@@ -226,6 +229,8 @@ impl Entry {
             EntryKind::Lockfile
         } else if note(ENTRY_KIND).map(String::as_str) == Some("trusted-root") {
             EntryKind::TrustedRoot
+        } else if note(ENTRY_KIND).map(String::as_str) == Some("sbom") {
+            EntryKind::Sbom
         } else {
             EntryKind::Other
         };
@@ -273,6 +278,9 @@ impl Entry {
             }
             EntryKind::TrustedRoot => {
                 notes.insert(ENTRY_KIND.into(), "trusted-root".into());
+            }
+            EntryKind::Sbom => {
+                notes.insert(ENTRY_KIND.into(), "sbom".into());
             }
             EntryKind::Other => {}
         }
@@ -462,6 +470,10 @@ mod tests {
                     "application/vnd.dev.cosign.simplesigning.v1+json",
                     Some(Digest::of(b"i")),
                 ),
+                Entry {
+                    descriptor: descriptor(b"b"),
+                    kind: EntryKind::Sbom,
+                },
             ],
         }
     }
@@ -480,6 +492,7 @@ mod tests {
         assert_eq!(back.entries[2].name(), "docker.io/library/alpine:3");
         assert_eq!(back.entries[1].name(), "dl.k8s.io/x");
         assert_eq!(back.entries[0].name(), "lockfile");
+        assert_eq!(back.entries[5].name(), "SBOM");
         // Writing what was read gives the same bytes (the head is canonical).
         assert_eq!(back.to_json(), json);
     }

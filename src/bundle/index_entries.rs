@@ -65,6 +65,27 @@ pub(super) fn lock_artifact(lock: &Lockfile, store: &Store) -> Result<Entry, Pac
     artifact(store, LOCK_ARTIFACT_TYPE, vec![layer], EntryKind::Lockfile)
 }
 
+/// The CycloneDX SBOM of the lockfile ([`crate::sbom::cyclonedx`], at `timestamp`) as an
+/// artifact of type `application/vnd.cyclonedx+json` whose one layer is the document.
+pub(super) fn sbom_artifact(
+    lock: &Lockfile,
+    timestamp: &str,
+    store: &Store,
+) -> Result<Entry, PackError> {
+    use crate::sbom::{self, cyclonedx::MEDIA_TYPE};
+    let bytes = sbom::render(lock, sbom::Format::CycloneDx, timestamp);
+    let digest = Digest::of(&bytes);
+    store.put_bytes(&digest, &bytes)?;
+    let title = format!("{}-{}.cdx.json", lock.release.name, lock.release.version);
+    let layer = serde_json::json!({
+        "mediaType": MEDIA_TYPE,
+        "digest": digest,
+        "size": bytes.len(),
+        "annotations": {ANNOTATION_TITLE: title},
+    });
+    artifact(store, MEDIA_TYPE, vec![layer], EntryKind::Sbom)
+}
+
 /// The Sigstore trusted root the lockfile's upstream signatures were checked against, as an
 /// artifact: the site checks them again against it. Taken from the cache (lock put it
 /// there), else the production root when it is that one.

@@ -40,6 +40,8 @@ pub struct Inspection {
     /// The Sigstore trusted root carried for re-verifying upstream signatures: its sha256,
     /// as the lockfile's `trusted_root` names it.
     pub trusted_root: Option<Digest>,
+    /// The CycloneDX SBOM carried (`bundle build --sbom`): the document's sha256.
+    pub sbom: Option<Digest>,
     pub kubernetes_version: Option<String>,
     pub files: Vec<FileInfo>,
     /// Helm charts (from chart repositories and OCI registries), from the lockfile the
@@ -194,6 +196,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
     let mut lockfile = None;
     let mut lock_layer: Option<Digest> = None;
     let mut trusted_root = None;
+    let mut sbom = None;
     let is_delta = head.delta.is_some();
     let mut unique: HashMap<Digest, u64> = HashMap::new();
     for entry in &head.entries {
@@ -252,6 +255,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
             EntryKind::TrustedRoot => {
                 trusted_root = data.first().map(|layer| layer.descriptor.digest.clone())
             }
+            EntryKind::Sbom => sbom = data.first().map(|layer| layer.descriptor.digest.clone()),
             EntryKind::Image {
                 reference,
                 artifact_type,
@@ -295,6 +299,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
         images,
         lockfile,
         trusted_root,
+        sbom,
         kubernetes_version: head.kubernetes_version.clone(),
         files,
         charts,

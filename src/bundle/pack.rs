@@ -9,7 +9,7 @@ use super::graph::{walk, Carried, Role};
 use super::head::{BundleHead, DeltaHead, ReleaseName, FORMAT_VERSION};
 use super::index_entries::{
     apt_repository, chart_entries, file_artifact, image_entry, lock_artifact, referrer_entries,
-    trusted_root_artifact,
+    sbom_artifact, trusted_root_artifact,
 };
 use super::*;
 use crate::digest::Digest;
@@ -54,6 +54,9 @@ pub struct PackOptions {
     pub split_size: Option<u64>,
     /// Build a delta: leave out every blob this base already has.
     pub base: Option<super::delta::Base>,
+    /// Carry a CycloneDX SBOM of the lockfile ([`crate::sbom::cyclonedx`]) with this time
+    /// (RFC 3339 UTC); `None`: no SBOM.
+    pub sbom: Option<String>,
 }
 
 /// What was written.
@@ -87,8 +90,12 @@ pub fn plan(
     signer_fingerprint: &str,
     apt: Option<&crate::sign::apt::AptSigner>,
     base: Option<&super::delta::Base>,
+    sbom: Option<&str>,
 ) -> Result<Plan, PackError> {
     let mut entries = vec![lock_artifact(lock, store)?];
+    if let Some(timestamp) = sbom {
+        entries.push(sbom_artifact(lock, timestamp, store)?);
+    }
     if let Some(digest) = &lock.trusted_root {
         entries.push(trusted_root_artifact(digest, store)?);
     }
@@ -190,6 +197,7 @@ pub fn pack(
         signer.fingerprint(),
         apt,
         options.base.as_ref(),
+        options.sbom.as_deref(),
     )?;
     let signature = signer.sign(&plan.index_json)?;
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {

@@ -475,6 +475,9 @@ pub enum BundleCommand {
     /// What changed between two releases: images, charts, files, Debian packages, and the
     /// bytes the new one adds. Exits 0 whether or not anything changed.
     Diff(DiffArgs),
+    /// Write a bill of materials of everything a bundle carries (images, charts, files,
+    /// Debian packages) from its lockfile, as CycloneDX 1.5 or SPDX 2.3 JSON. Does not verify.
+    Sbom(SbomArgs),
 }
 
 #[derive(Debug, Args)]
@@ -494,6 +497,28 @@ pub struct DiffArgs {
     /// Print the diff as Markdown tables (for a pull request or an audit record).
     #[arg(long)]
     pub markdown: bool,
+}
+
+/// The SBOM document format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SbomFormat {
+    /// CycloneDX 1.5 JSON.
+    Cyclonedx,
+    /// SPDX 2.3 JSON.
+    Spdx,
+}
+
+#[derive(Debug, Args)]
+pub struct SbomArgs {
+    #[command(flatten)]
+    pub bundle: BundleArgs,
+    /// Document format.
+    #[arg(long, value_enum, default_value = "cyclonedx")]
+    pub format: SbomFormat,
+    /// Write the document to FILE instead of standard output. Its time is SOURCE_DATE_EPOCH
+    /// when set, else 1970-01-01T00:00:00Z (a bundle records no time of its own).
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -535,6 +560,10 @@ pub struct BuildArgs {
     /// against when locking [default: the public-good root outpost ships].
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
+    /// Carry a CycloneDX 1.5 SBOM of the release in the bundle, under its signature (an
+    /// artifact of type application/vnd.cyclonedx+json; time: SOURCE_DATE_EPOCH, else 1970).
+    #[arg(long)]
+    pub sbom: bool,
     #[command(flatten)]
     pub cache: CacheArgs,
     #[command(flatten)]

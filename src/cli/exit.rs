@@ -22,6 +22,7 @@ use outpost::nodeconfig::check::CheckError;
 use outpost::nodeconfig::helm::HelmConfigError;
 use outpost::push::PushError;
 use outpost::resolve::ResolveError;
+use outpost::sbom::SbomError;
 use outpost::server::catalog::CatalogError;
 use outpost::server::tls::TlsError;
 use outpost::server::ServeError;
@@ -340,6 +341,17 @@ impl HasExitStatus for LoadError {
             LoadError::Site(e) => e.exit_status(),
             LoadError::Verify { source, .. } => source.exit_status(),
             LoadError::Upstream(e) => e.exit_status(),
+        }
+    }
+}
+
+/// Writing a bill of materials: a bundle whose lockfile cannot be read is as in
+/// re-verification; one with none, or a bad `SOURCE_DATE_EPOCH`, is wrong input.
+impl HasExitStatus for SbomError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            SbomError::Upstream(e) => e.exit_status(),
+            SbomError::NoLockfile { .. } | SbomError::BadEpoch { .. } => ExitStatus::Input,
         }
     }
 }

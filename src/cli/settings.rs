@@ -230,6 +230,8 @@ pub struct BuildSettings {
     pub resolve: ResolveSettings,
     /// Whether foreign layers are fetched from their URLs or refused.
     pub foreign_layers: ForeignLayers,
+    /// Carry a CycloneDX SBOM in the bundle.
+    pub sbom: bool,
     pub json: bool,
 }
 
@@ -242,6 +244,7 @@ impl BuildSettings {
             out: args.out.clone(),
             locked: args.locked,
             split_size: args.split_size,
+            sbom: args.sbom,
             base: args.base.clone(),
             cache: env.cache_dir(&args.cache)?,
             resolve: env.resolve_settings(args.trusted_root.clone()),

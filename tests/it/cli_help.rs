@@ -75,6 +75,7 @@ fn every_help_text_matches_its_snapshot() {
         "outpost_bundle_inspect",
         "outpost_bundle_join",
         "outpost_bundle_diff",
+        "outpost_bundle_sbom",
         "outpost_load",
         "outpost_store_list",
         "outpost_push",

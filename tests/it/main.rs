@@ -16,6 +16,7 @@ mod attacks_server;
 mod bundle_build;
 mod bundle_diff;
 mod bundle_parts;
+mod bundle_sbom;
 mod bundle_tamper;
 mod charts;
 mod charts_site;

@@ -65,9 +65,15 @@ pub fn build(settings: &BuildSettings) -> Result<(), CliError> {
             ),
             Some(path) => Some(Base::from_bundle(path)?),
         };
+    let sbom = if settings.sbom {
+        Some(outpost::sbom::timestamp_from_env()?)
+    } else {
+        None
+    };
     let options = PackOptions {
         split_size: settings.split_size,
         base,
+        sbom,
     };
     let packed = pack::pack(
         &lockfile,

@@ -71,6 +71,9 @@ fn print_head(found: &Inspection) {
     if let Some(lock) = &found.lockfile {
         println!("lockfile:  artifact {lock}");
     }
+    if let Some(sbom) = &found.sbom {
+        println!("sbom:      CycloneDX 1.5 document {sbom} (`bundle sbom` writes it)");
+    }
     if let Some(root) = &found.trusted_root {
         println!("trust:     Sigstore trusted root {root} (`bundle verify --upstream` checks the publishers' keyless signatures against it)");
     }
