@@ -293,7 +293,12 @@ impl Catalog {
 /// A file's modification time, seconds since the epoch.
 fn modified_seconds(path: &Path) -> Option<u64> {
     let modified = std::fs::metadata(path).ok()?.modified().ok()?;
-    Some(modified.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs())
+    Some(
+        modified
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs(),
+    )
 }
 
 /// Whether a path component is a registry host (`docker.io`, `localhost`, `host:5000`).

@@ -35,10 +35,7 @@ pub fn routes() -> Router<Arc<AppState>> {
 /// `?q=` and `?page=`, read leniently: a bad page number is page 1.
 fn query(params: &HashMap<String, String>) -> (&str, usize) {
     let q = params.get("q").map(String::as_str).unwrap_or("");
-    let page = params
-        .get("page")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(1);
+    let page = params.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
     (q, page)
 }
 
@@ -106,14 +103,12 @@ async fn release(
         .iter()
         .find(|r| r.name == name && r.version == version)
     else {
-        return RouteLabel::UI.on(
-            (
-                StatusCode::NOT_FOUND,
-                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-                "no such release is served; the releases are listed at /ui/",
-            )
-                .into_response(),
-        );
+        return RouteLabel::UI.on((
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "no such release is served; the releases are listed at /ui/",
+        )
+            .into_response());
     };
     let (q, number) = query(&params);
     let body = ReleasePage {

@@ -184,7 +184,11 @@ fn image_row(pin: &crate::lock::ImagePin) -> ImageRow {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let mut signers: Vec<String> = pin.signatures.iter().map(|s| s.signer.to_string()).collect();
+    let mut signers: Vec<String> = pin
+        .signatures
+        .iter()
+        .map(|s| s.signer.to_string())
+        .collect();
     signers.dedup();
     ImageRow {
         reference: pin.reference.clone(),
@@ -285,7 +289,10 @@ mod tests {
     fn pages_of_a_hundred_clamped() {
         let rows = names(250);
         let first = page(&rows, "", 1, String::as_str);
-        assert_eq!((first.rows.len(), first.pages, first.matching), (100, 3, 250));
+        assert_eq!(
+            (first.rows.len(), first.pages, first.matching),
+            (100, 3, 250)
+        );
         let last = page(&rows, "", 9, String::as_str);
         assert_eq!((last.number, last.rows.len()), (3, 50));
         assert_eq!(page(&rows, "", 0, String::as_str).number, 1);

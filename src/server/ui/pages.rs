@@ -1,8 +1,8 @@
 //! The dashboard's HTML pages: `askama` templates (in `templates/ui/`, HTML auto-escaping
 //! on) and the values each renders. No I/O; rendering is proportional to one page of rows.
 
-use super::model::{human_bytes, utc_time, ChartRow, FileRow, ImageRow, PackageRow, Page};
 use super::model::ReleaseView;
+use super::model::{human_bytes, utc_time, ChartRow, FileRow, ImageRow, PackageRow, Page};
 use askama::Template;
 
 /// `/ui/`: the releases served, with a health summary.
