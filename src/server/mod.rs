@@ -74,7 +74,7 @@ async fn not_found() -> Response {
     error::OciError::new(
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
-        "no such endpoint: this server answers /v2/, /files/, /apt/, /charts/, /healthz and /metrics",
+        "no such endpoint: this server answers /v2/, /files/, /apt/, /charts/, /ui/, /healthz and /metrics",
     )
     .into_response()
 }
