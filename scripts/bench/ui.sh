@@ -54,6 +54,8 @@ YML
         sleep 0.1
     done
     [[ $status == 200 ]] || die "outpost serve did not answer (see $dir/serve.log)"
+    curl -s "http://127.0.0.1:$port/ui/release/ui/1" | grep -q "Images ($images)" ||
+        die "the release page does not list $images images"
     printf '%-48s %12s %12s\n' "page" "median ms" "max ms"
     for page in "/ui/" "/ui/release/ui/1" "/ui/release/ui/1?page=25" \
         "/ui/release/ui/1?q=app4999" "/ui/release/ui/1?q=app1" "/ui/health"; do
