@@ -2,7 +2,8 @@
 //! and the rule that maps a requested name (with containerd's `ns` parameter, Docker Hub's
 //! implied `library/`, or a short name) to a repository. `Catalog::open` opens what is served
 //! (a site store's releases and bundles, signatures checked); everything else is without I/O
-//! but the site chart repositories' build (`charts`), which reads each chart's small config.
+//! but the site chart repositories' build (`charts`), which reads each chart's small config, and
+//! the dashboard's views (`ui::model`), which read each release's carried lockfile once.
 
 use crate::bundle::open::{Backing, BlobLocation, OpenBundle, OpenError};
 use crate::digest::Digest;
