@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark outpost against the tools an operator would otherwise use.
 #
-#   scripts/bench.sh [build|verify|serve|push|supply|charts|resolve|all]   (default: all = every mode)
+#   scripts/bench.sh [build|verify|serve|push|supply|charts|resolve|ui|all]   (default: all = every mode but ui)
 #
 # Everything runs on loopback in a temporary directory: a deterministic image corpus
 # (scripts/testimages.py --set bench) is pushed to a local `docker-registry`, then
@@ -34,6 +34,10 @@
 #   charts  `outpost lock` of one chart from a generated chart repository index.yaml the size of
 #           the biggest public ones (BENCH_CHART_VERSIONS, default 18,000 versions, ~28 MB):
 #           time and peak RSS (goal <= 2 s, <= 256 MiB) vs python3's YAML load of the index.
+#   ui      the site dashboard: a bundle of BENCH_UI_IMAGES (5,000) tiny images written
+#           straight into a registry's storage (scripts/bench/ui_corpus.py), served; each /ui
+#           page timed with curl, BENCH_UI_SAMPLES (21) GETs, median and max (goal <= 200 ms).
+#           `BENCH_UI_IMAGES=5000 scripts/bench.sh ui`; it needs no corpus of its own.
 #   resolve `outpost lock` of 8 node packages against the host's apt sources vs
 #           `apt-get install --simulate` (needs the network).
 # A table goes to stdout and the same figures, with every sample, to BENCH_JSON.
@@ -55,13 +59,13 @@ set -euo pipefail
 
 MODE=${1:-all}
 case "$MODE" in
-    build | verify | serve | push | supply | charts | resolve | all) ;;
+    build | verify | serve | push | supply | charts | resolve | ui | all) ;;
     -h | --help)
         sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
         exit 0
         ;;
     *)
-        echo "usage: $0 [build|verify|serve|push|supply|charts|resolve|all]" >&2
+        echo "usage: $0 [build|verify|serve|push|supply|charts|resolve|ui|all]" >&2
         exit 2
         ;;
 esac
@@ -80,6 +84,8 @@ source "$REPO_ROOT/scripts/bench/push.sh"
 source "$REPO_ROOT/scripts/bench/supply.sh"
 # shellcheck source=scripts/bench/charts.sh
 source "$REPO_ROOT/scripts/bench/charts.sh"
+# shellcheck source=scripts/bench/ui.sh
+source "$REPO_ROOT/scripts/bench/ui.sh"
 # shellcheck source=scripts/bench/report.sh
 source "$REPO_ROOT/scripts/bench/report.sh"
 
@@ -174,6 +180,13 @@ DEADLINE=$((START + BUDGET))
 
 SAMPLES=$WORK/samples.tsv # figure <TAB> seconds <TAB> peak RSS KiB (or empty) <TAB> bytes
 : >"$SAMPLES"
+
+# The dashboard figure needs no corpus: it writes its own many small images.
+if [[ $MODE == ui ]]; then
+    need curl "install curl for the ui measurements"
+    run_ui
+    exit 0
+fi
 
 # --- corpus and registry -----------------------------------------------------------------------
 log "work dir $WORK; corpus: $COUNT images x ${LAYER_MIB} MiB on a shared ${BASE_MIB} MiB base"

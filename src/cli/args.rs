@@ -257,6 +257,9 @@ pub struct ServeArgs {
     /// Requests answered at once; more wait their turn.
     #[arg(long, default_value_t = 512)]
     pub max_concurrent_requests: usize,
+    /// Serve the site dashboard at /ui/ (`--ui=false` turns it off).
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub ui: bool,
 }
 
 #[derive(Debug, Subcommand)]

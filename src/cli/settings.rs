@@ -313,6 +313,8 @@ pub struct ServeCommandSettings {
     pub key: Option<PathBuf>,
     pub tls: TlsSettings,
     pub max_concurrent_requests: usize,
+    /// Whether `/ui/` is served.
+    pub ui: bool,
 }
 
 impl ServeCommandSettings {
@@ -335,6 +337,7 @@ impl ServeCommandSettings {
             key: (!args.insecure_skip_verify).then(|| args.key.key.clone()),
             tls,
             max_concurrent_requests: args.max_concurrent_requests.max(1),
+            ui: args.ui,
         }
     }
 }

@@ -20,6 +20,8 @@ impl RouteLabel {
     pub const CHARTS: RouteLabel = RouteLabel("charts");
     pub const HEALTHZ: RouteLabel = RouteLabel("healthz");
     pub const METRICS: RouteLabel = RouteLabel("metrics");
+    /// The site dashboard (`/ui/`).
+    pub const UI: RouteLabel = RouteLabel("ui");
     /// A method other than GET or HEAD, refused wherever it was sent.
     pub const WRITE: RouteLabel = RouteLabel("write");
     pub const OTHER: RouteLabel = RouteLabel("other");

@@ -2,14 +2,15 @@
 //! and the rule that maps a requested name (with containerd's `ns` parameter, Docker Hub's
 //! implied `library/`, or a short name) to a repository. `Catalog::open` opens what is served
 //! (a site store's releases and bundles, signatures checked); everything else is without I/O
-//! but the site chart repositories' build (`charts`), which reads each chart's small config.
+//! but the site chart repositories' build (`charts`), which reads each chart's small config, and
+//! the dashboard's views (`ui::model`), which read each release's carried lockfile once.
 
 use crate::bundle::open::{Backing, BlobLocation, OpenBundle, OpenError};
 use crate::digest::Digest;
 use crate::oci::Descriptor;
 use crate::server::path::Reference;
 use crate::sign::Verifier;
-use crate::sitestore::{SiteError, SiteStore};
+use crate::sitestore::{SiteError, SiteStore, StoredRelease};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -75,6 +76,8 @@ pub struct Catalog {
     repositories: BTreeMap<String, Repository>,
     manifests: HashMap<Digest, ManifestBody>,
     charts: super::charts::ChartRepositories,
+    /// The site dashboard's view of each bundle (same order), built once per load.
+    views: Vec<super::ui::model::ReleaseView>,
 }
 
 impl Catalog {
@@ -87,19 +90,45 @@ impl Catalog {
         verifier: Option<&Verifier>,
     ) -> Result<Catalog, CatalogError> {
         let mut opened = Vec::new();
+        let mut records = Vec::new();
         if let Some(dir) = store {
             let site = SiteStore::open(dir)?;
-            for release in &site.releases()? {
-                opened.push(site.open_release(release, verifier)?);
+            for release in site.releases()? {
+                opened.push(site.open_release(&release, verifier)?);
+                records.push(Some(release));
             }
         }
         for path in bundles {
             opened.push(OpenBundle::open(path, verifier)?);
+            records.push(None);
         }
-        Ok(Catalog::new(opened))
+        Ok(Catalog::with_records(opened, records))
     }
 
+    /// The catalog of `bundles` (bundle files: the dashboard shows each file's mtime).
     pub fn new(bundles: Vec<OpenBundle>) -> Self {
+        let records = bundles.iter().map(|_| None).collect();
+        Catalog::with_records(bundles, records)
+    }
+
+    /// The catalog of `bundles`, each with its site store record when it is a stored
+    /// release (`records` in the same order; missing ones count as `None`). Reads each
+    /// bundle's carried lockfile once, for the dashboard.
+    pub fn with_records(bundles: Vec<OpenBundle>, records: Vec<Option<StoredRelease>>) -> Self {
+        let views = bundles
+            .iter()
+            .enumerate()
+            .map(|(i, bundle)| {
+                let record = records.get(i).and_then(Option::as_ref);
+                let mtime = match record {
+                    Some(_) => None,
+                    None => modified_seconds(&bundle.path),
+                };
+                let lock = crate::bundle::upstream::carried_lockfile(bundle)
+                    .map_err(|e| crate::errors::chain(&e));
+                super::ui::model::ReleaseView::build(bundle, record, mtime, lock)
+            })
+            .collect();
         let mut repositories: BTreeMap<String, Repository> = BTreeMap::new();
         let mut manifests = HashMap::new();
         let mut files = BTreeMap::new();
@@ -176,7 +205,13 @@ impl Catalog {
             repositories,
             manifests,
             charts,
+            views,
         }
+    }
+
+    /// The dashboard's view of each bundle, in serving order.
+    pub fn views(&self) -> &[super::ui::model::ReleaseView] {
+        &self.views
     }
 
     pub fn bundles(&self) -> &[OpenBundle] {
@@ -254,6 +289,17 @@ impl Catalog {
             })
             .unwrap_or_default()
     }
+}
+
+/// A file's modification time, seconds since the epoch.
+fn modified_seconds(path: &Path) -> Option<u64> {
+    let modified = std::fs::metadata(path).ok()?.modified().ok()?;
+    Some(
+        modified
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_secs(),
+    )
 }
 
 /// Whether a path component is a registry host (`docker.io`, `localhost`, `host:5000`).

@@ -19,6 +19,10 @@ pub struct ServeSettings {
     pub tls: Option<tls::TlsFiles>,
     pub max_concurrent_requests: usize,
     pub shutdown_grace: Duration,
+    /// Whether `/ui/` (the site dashboard) is served.
+    pub ui: bool,
+    /// The site store served, if any (the dashboard reports the space free under it).
+    pub store: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,11 +57,11 @@ pub async fn serve(
     reload: Option<Reload>,
     on_ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
-    let state = AppState::new(catalog);
+    let state = AppState::with_store(catalog, settings.store.clone());
     if let Some(reload) = reload {
         tokio::spawn(reload_on_hangup(state.clone(), Arc::new(reload)));
     }
-    let app = super::router_for(state, settings.max_concurrent_requests);
+    let app = super::router_for(state, settings.max_concurrent_requests, settings.ui);
     let listener = listen(settings.listen).map_err(|source| ServeError::Bind {
         addr: settings.listen,
         source,

@@ -47,6 +47,33 @@ impl Metrics {
         self.damaged_blobs.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Requests answered so far by route label: `(route, requests, client errors (4xx),
+    /// server errors (5xx))`, sorted by route.
+    pub fn by_route(&self) -> Vec<(&'static str, u64, u64, u64)> {
+        let mut out: Vec<(&'static str, u64, u64, u64)> = Vec::new();
+        if let Ok(requests) = self.requests.lock() {
+            for ((route, status), count) in requests.iter() {
+                if out.last().is_none_or(|last| last.0 != *route) {
+                    out.push((route, 0, 0, 0));
+                }
+                if let Some(last) = out.last_mut() {
+                    last.1 += count;
+                    match status {
+                        400..=499 => last.2 += count,
+                        500.. => last.3 += count,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Blob and file bytes sent so far.
+    pub fn bytes_served(&self) -> u64 {
+        self.bytes_served.load(Ordering::Relaxed)
+    }
+
     /// The Prometheus text exposition of the counters and of what `catalog` serves.
     pub fn render(&self, catalog: &Catalog) -> String {
         let mut out = String::new();

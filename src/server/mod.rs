@@ -4,7 +4,7 @@
 //!
 //! Router assembly only. The `/v2/` handlers are in `distribution` (URL grammar in `path`,
 //! naming rules in `catalog`, errors in `error`), `/files/` and `/apt/` in `mirror`,
-//! `/charts/` in `chartrepo` (what it serves, built per catalog, in `charts`), blob
+//! `/charts/` in `chartrepo`, the site dashboard `/ui/` in `ui` (what it serves, built per catalog, in `charts`), blob
 //! bytes and their verification in `blob` (byte ranges in `range`, `ETag` and
 //! `If-None-Match` in `conditional`), `/metrics` and `/healthz` in `metrics`, the access log in `access`, the shared state in `state`, the
 //! socket, signals and reload in `lifecycle`, certificates in `tls`.
@@ -24,6 +24,7 @@ pub mod path;
 pub mod range;
 mod state;
 pub mod tls;
+pub mod ui;
 
 pub use lifecycle::{serve, Reload, ServeError, ServeSettings};
 
@@ -35,13 +36,18 @@ use state::AppState;
 use std::sync::Arc;
 use tower::limit::GlobalConcurrencyLimitLayer;
 
-/// The router, for tests and for `serve`.
+/// The router, for tests and for `serve` (with the site dashboard).
 pub fn router(catalog: Catalog, max_concurrent_requests: usize) -> Router {
-    router_for(AppState::new(catalog), max_concurrent_requests)
+    router_for(AppState::new(catalog), max_concurrent_requests, true)
 }
 
-fn router_for(state: Arc<AppState>, max_concurrent_requests: usize) -> Router {
-    Router::new()
+fn router_for(state: Arc<AppState>, max_concurrent_requests: usize, ui: bool) -> Router {
+    let areas = if ui {
+        Router::new().merge(ui::routes())
+    } else {
+        Router::new()
+    };
+    areas
         .merge(distribution::routes())
         .merge(mirror::routes())
         .merge(chartrepo::routes())
@@ -68,7 +74,7 @@ async fn not_found() -> Response {
     error::OciError::new(
         StatusCode::NOT_FOUND,
         "NOT_FOUND",
-        "no such endpoint: this server answers /v2/, /files/, /apt/, /charts/, /healthz and /metrics",
+        "no such endpoint: this server answers /v2/, /files/, /apt/, /charts/, /ui/, /healthz and /metrics",
     )
     .into_response()
 }

@@ -4,6 +4,7 @@
 use super::blob::VerifiedBlobs;
 use super::catalog::Catalog;
 use super::metrics::Metrics;
+use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
@@ -15,11 +16,19 @@ pub struct AppState {
     /// When this server started (for `/healthz`'s uptime only: nothing else may depend on
     /// it, so that every instance serving the same releases answers the same).
     pub started: Instant,
+    /// The site store served, if any (the dashboard reports the disk space free under it).
+    pub store: Option<PathBuf>,
 }
 
 impl AppState {
     pub fn new(catalog: Catalog) -> Arc<AppState> {
+        AppState::with_store(catalog, None)
+    }
+
+    /// As [`AppState::new`], serving the site store at `store`.
+    pub fn with_store(catalog: Catalog, store: Option<PathBuf>) -> Arc<AppState> {
         Arc::new(AppState {
+            store,
             catalog: RwLock::new(Arc::new(catalog)),
             metrics: Arc::new(Metrics::default()),
             verified_blobs: Arc::new(VerifiedBlobs::default()),

@@ -122,3 +122,35 @@ async fn healthz_is_json_naming_the_releases_served() {
     let keys: Vec<&String> = body.as_object().expect("an object").keys().collect();
     assert_eq!(keys, ["status", "releases", "uptime_seconds"]);
 }
+
+#[tokio::test]
+async fn the_dashboard_answers_html_and_is_off_with_ui_false() {
+    let router = super::router(Catalog::new(Vec::new()), 8);
+    let index = send(&router, Method::GET, "/ui/?q=%3Cscript%3E&page=x").await;
+    assert_eq!(index.status(), StatusCode::OK);
+    assert_eq!(
+        index.headers().get("content-type").map(|v| v.as_bytes()),
+        Some(&b"text/html; charset=utf-8"[..])
+    );
+    let body = text(index).await;
+    assert!(body.contains("Releases served") && !body.contains("<script>"));
+    let health = send(&router, Method::GET, "/ui/health").await;
+    assert_eq!(health.status(), StatusCode::OK);
+    assert!(text(health).await.contains("<td>ui</td>"));
+    let unknown = send(&router, Method::GET, "/ui/release/none/1").await;
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        send(&router, Method::GET, "/ui").await.status(),
+        StatusCode::PERMANENT_REDIRECT
+    );
+
+    let off = super::router_for(
+        super::state::AppState::new(Catalog::new(Vec::new())),
+        8,
+        false,
+    );
+    assert_eq!(
+        send(&off, Method::GET, "/ui/").await.status(),
+        StatusCode::NOT_FOUND
+    );
+}

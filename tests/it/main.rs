@@ -37,6 +37,7 @@ mod serve_containerd;
 mod serve_load;
 mod serve_registry;
 mod site_store;
+mod site_ui;
 mod supply_files;
 mod supply_images;
 mod upstream_faults;

@@ -74,6 +74,8 @@ pub fn serve(settings: &ServeCommandSettings) -> Result<(), CliError> {
         tls: tls_files,
         max_concurrent_requests: settings.max_concurrent_requests,
         shutdown_grace: std::time::Duration::from_secs(30),
+        ui: settings.ui,
+        store: settings.store.clone(),
     };
     let bundle_count = catalog.bundles().len();
     runtime()?.block_on(server::serve(

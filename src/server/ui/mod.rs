@@ -1,0 +1,136 @@
+//! The site dashboard, `/ui/`: server-rendered HTML (no JavaScript, no external assets) for
+//! the technician at the mirror. `/ui/` lists the releases served with a health summary,
+//! `/ui/release/<name>/<version>` one release's images, charts, files and Debian packages,
+//! `/ui/health` uptime, requests by route, bytes served and disk free under the store.
+//! Every list takes `?q=TEXT` (case-insensitive substring of the reference or name) and
+//! `?page=N` (1-based, [`model::PAGE_SIZE`] rows). Rows are built once per catalog load
+//! ([`model::ReleaseView`], kept in the catalog); a request filters and renders one page.
+//! Off with `serve --ui=false` (the paths then answer 404). Route label `ui`.
+
+pub mod model;
+mod pages;
+
+use super::access::RouteLabel;
+use super::state::AppState;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use model::{human_bytes, page};
+use pages::{duration_text, HealthPage, IndexPage, ReleasePage};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// `/ui/`, `/ui/release/{name}/{version}`, `/ui/health` (and `/ui` redirected).
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/ui", get(to_index))
+        .route("/ui/", get(index))
+        .route("/ui/health", get(health))
+        .route("/ui/release/{name}/{version}", get(release))
+}
+
+/// `?q=` and `?page=`, read leniently: a bad page number is page 1.
+fn query(params: &HashMap<String, String>) -> (&str, usize) {
+    let q = params.get("q").map(String::as_str).unwrap_or("");
+    let page = params.get("page").and_then(|p| p.parse().ok()).unwrap_or(1);
+    (q, page)
+}
+
+fn html(result: Result<String, askama::Error>) -> Response {
+    let response = match result {
+        Ok(body) => (
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(error) => {
+            tracing::error!(%error, "rendering a dashboard page");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the dashboard page could not be rendered; see the server log",
+            )
+                .into_response()
+        }
+    };
+    RouteLabel::UI.on(response)
+}
+
+async fn to_index() -> Response {
+    RouteLabel::UI.on(axum::response::Redirect::permanent("/ui/").into_response())
+}
+
+/// Space available to unprivileged users on the store's filesystem, as text.
+fn disk_free(state: &AppState) -> Option<String> {
+    let store = state.store.as_ref()?;
+    let stat = rustix::fs::statvfs(store).ok()?;
+    Some(human_bytes(stat.f_bavail.saturating_mul(stat.f_frsize)))
+}
+
+async fn index(
+    State(state): State<Arc<AppState>>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let catalog = state.catalog();
+    let (q, number) = query(&params);
+    let routes = state.metrics.by_route();
+    let body = IndexPage {
+        q,
+        p: page(catalog.views(), q, number, |r| &r.name),
+        uptime: duration_text(state.started.elapsed().as_secs()),
+        requests: routes.iter().map(|r| r.1).sum(),
+        errors: routes.iter().map(|r| r.3).sum(),
+        bytes_served: human_bytes(state.metrics.bytes_served()),
+        disk_free: disk_free(&state),
+    }
+    .render();
+    html(body)
+}
+
+async fn release(
+    State(state): State<Arc<AppState>>,
+    Path((name, version)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+) -> Response {
+    let catalog = state.catalog();
+    let Some(r) = catalog
+        .views()
+        .iter()
+        .find(|r| r.name == name && r.version == version)
+    else {
+        return RouteLabel::UI.on((
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "no such release is served; the releases are listed at /ui/",
+        )
+            .into_response());
+    };
+    let (q, number) = query(&params);
+    let body = ReleasePage {
+        q,
+        r,
+        images: page(&r.images, q, number, |i| &i.reference),
+        charts: page(&r.charts, q, number, |c| &c.name),
+        files: page(&r.files, q, number, |f| &f.path),
+        packages: page(&r.packages, q, number, |d| &d.name),
+    }
+    .render();
+    html(body)
+}
+
+async fn health(State(state): State<Arc<AppState>>) -> Response {
+    let body = HealthPage {
+        uptime: duration_text(state.started.elapsed().as_secs()),
+        releases: state.catalog().views().len(),
+        bytes_served: human_bytes(state.metrics.bytes_served()),
+        disk_free: disk_free(&state),
+        routes: state.metrics.by_route(),
+    }
+    .render();
+    html(body)
+}
