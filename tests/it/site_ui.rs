@@ -172,6 +172,31 @@ fn dashboard_in_headless_chromium() {
         "{dom}"
     );
     assert!(!dom.contains("<script"), "{dom}");
+    // The page links the release's SBOM: CycloneDX with every image's purl.
+    let link = "/ui/release/edge/1.0/sbom.cdx.json";
+    assert!(dom.contains(&format!("href=\"{link}\"")), "{dom}");
+    let reply = http("GET", &format!("{base}{link}"), &[]);
+    assert_eq!(reply.status, 200);
+    assert_eq!(
+        reply.header("Content-Type").as_deref(),
+        Some("application/vnd.cyclonedx+json")
+    );
+    let sbom: serde_json::Value = serde_json::from_slice(&reply.body).unwrap();
+    assert_eq!(sbom["specVersion"], "1.5");
+    let purls: Vec<&str> = sbom["components"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["purl"].as_str())
+        .collect();
+    for app in ["app0", "app1", "app2"] {
+        assert!(
+            purls
+                .iter()
+                .any(|p| p.starts_with(&format!("pkg:oci/{app}@sha256"))),
+            "{app}: {purls:?}"
+        );
+    }
     let dom = dump_dom(work, &format!("{base}/ui/release/edge/2.0"));
     for reference in ["bench/app0:1", "bench/app1:2", "bench/app2:2"] {
         assert!(

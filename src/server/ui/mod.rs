@@ -5,6 +5,8 @@
 //! Every list takes `?q=TEXT` (case-insensitive substring of the reference or name) and
 //! `?page=N` (1-based, [`model::PAGE_SIZE`] rows). Rows are built once per catalog load
 //! ([`model::ReleaseView`], kept in the catalog); a request filters and renders one page.
+//! `/ui/release/<name>/<version>/sbom.cdx.json` is the release's CycloneDX 1.5 SBOM, made
+//! from its carried lockfile as `bundle sbom` makes it (`crate::sbom`).
 //! Off with `serve --ui=false` (the paths then answer 404). Route label `ui`.
 
 pub mod model;
@@ -30,6 +32,35 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/ui/", get(index))
         .route("/ui/health", get(health))
         .route("/ui/release/{name}/{version}", get(release))
+        .route("/ui/release/{name}/{version}/sbom.cdx.json", get(sbom))
+}
+
+/// The release's CycloneDX SBOM (404 when the release or its lockfile is not there).
+async fn sbom(
+    State(state): State<Arc<AppState>>,
+    Path((name, version)): Path<(String, String)>,
+) -> Response {
+    let catalog = state.catalog();
+    let lock = catalog
+        .views()
+        .iter()
+        .find(|r| r.name == name && r.version == version)
+        .and_then(|r| r.lock.clone());
+    let Some(lock) = lock else {
+        return RouteLabel::UI.on((
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            "no such release is served, or it carries no lockfile; the releases are listed at /ui/",
+        )
+            .into_response());
+    };
+    let time = crate::sbom::timestamp(None).unwrap_or_default();
+    let body = crate::sbom::render(&lock, crate::sbom::Format::CycloneDx, &time);
+    RouteLabel::UI.on((
+        [(header::CONTENT_TYPE, crate::sbom::cyclonedx::MEDIA_TYPE)],
+        body,
+    )
+        .into_response())
 }
 
 /// `?q=` and `?page=`, read leniently: a bad page number is page 1.

@@ -72,6 +72,8 @@ pub struct ReleaseView {
     pub charts: Vec<ChartRow>,
     pub files: Vec<FileRow>,
     pub packages: Vec<PackageRow>,
+    /// The carried lockfile, kept for the release's SBOM (`…/sbom.cdx.json`).
+    pub lock: Option<std::sync::Arc<Lockfile>>,
 }
 
 impl ReleaseView {
@@ -170,6 +172,7 @@ impl ReleaseView {
             charts,
             files,
             packages,
+            lock: lock.map(std::sync::Arc::new),
         }
     }
 }
