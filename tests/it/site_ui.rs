@@ -220,6 +220,15 @@ fn dashboard_in_headless_chromium() {
     assert!(!dom.contains("no store served"), "{dom}");
     drop(server);
 
+    // Served straight from a bundle file: the same release, the same counts.
+    let server = Server::start(work, &["bundles/edge-1.0.tar"]);
+    let dom = dump_dom(work, &format!("{}/ui/", server.url()));
+    assert!(dom.contains(index1.as_str()), "{dom}");
+    assert!(!dom.contains(index2.as_str()), "{dom}");
+    let dom = dump_dom(work, &format!("{}/ui/release/edge/1.0", server.url()));
+    assert!(dom.contains("registry.test/bench/app2:1"), "{dom}");
+    drop(server);
+
     // --ui=false: the dashboard is gone.
     let server = Server::start(work, &["--store", "site", "--ui=false"]);
     let reply = http("GET", &format!("{}/ui/", server.url()), &[]);
