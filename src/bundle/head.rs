@@ -185,6 +185,20 @@ impl Entry {
         self
     }
 
+    /// For a Helm chart (a platform-less artifact of Helm's chart config type, not a
+    /// referrer): the reference it is served under. The one test of "is this entry a chart".
+    pub fn helm_chart(&self) -> Option<&str> {
+        match &self.kind {
+            EntryKind::Image {
+                reference,
+                artifact_type: Some(artifact_type),
+                subject: None,
+                ..
+            } if artifact_type == crate::helm::CONFIG_MEDIA_TYPE => Some(reference),
+            _ => None,
+        }
+    }
+
     /// The site chart repository this entry (a Helm chart) is served in, if any.
     pub fn chart_repository(&self) -> Option<&str> {
         self.descriptor

@@ -332,18 +332,9 @@ fn chart_from_pin(pin: &crate::lock::ChartPin) -> ChartInfo {
 fn charts_from_entries(head: &BundleHead, metadata: &HashMap<Digest, Vec<u8>>) -> Vec<ChartInfo> {
     let mut charts = Vec::new();
     for entry in &head.entries {
-        let EntryKind::Image {
-            reference,
-            artifact_type: Some(artifact_type),
-            subject: None,
-            ..
-        } = &entry.kind
-        else {
+        let Some(reference) = entry.helm_chart() else {
             continue;
         };
-        if artifact_type != crate::helm::CONFIG_MEDIA_TYPE {
-            continue;
-        }
         let Some(layers) = metadata
             .get(&entry.descriptor.digest)
             .and_then(|bytes| crate::helm::oci::layers(bytes).ok())
@@ -365,7 +356,7 @@ fn charts_from_entries(head: &BundleHead, metadata: &HashMap<Digest, Vec<u8>>) -
                 None => format!("oci://{reference}"),
             },
             repository,
-            reference: reference.clone(),
+            reference: reference.to_string(),
             images: None,
         });
     }

@@ -8,9 +8,9 @@
 //! (<https://argo-cd.readthedocs.io/en/stable/operator-manual/declarative-setup/#repositories>)
 //! and Flux's `source.toolkit.fluxcd.io/v1` `HelmRepository`.
 
-use crate::bundle::head::{Entry, EntryKind};
+use crate::bundle::head::Entry;
 use crate::bundle::open::OpenBundle;
-use crate::helm::{oci as chart_oci, CONFIG_MEDIA_TYPE};
+use crate::helm::oci as chart_oci;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -61,18 +61,9 @@ pub enum HelmConfigError {
 pub fn site_charts(bundle: &OpenBundle) -> Result<SiteCharts, HelmConfigError> {
     let mut charts = SiteCharts::default();
     for entry in &bundle.head.entries {
-        let EntryKind::Image {
-            reference,
-            artifact_type: Some(artifact_type),
-            subject: None,
-            ..
-        } = &entry.kind
-        else {
+        let Some(reference) = entry.helm_chart() else {
             continue;
         };
-        if artifact_type != CONFIG_MEDIA_TYPE {
-            continue;
-        }
         let chart = chart_version(bundle, entry)?;
         match entry.chart_repository() {
             Some(repository) => charts
