@@ -426,7 +426,7 @@ mod tests {
         assert_eq!(
             rows,
             [
-                (Runtime::Docker, "docker.io", Status::Ok),
+                (Runtime::Docker, "docker.io", Status::Fallback),
                 (Runtime::Docker, "quay.io", Status::Unmirrored)
             ]
         );

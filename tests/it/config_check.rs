@@ -3,7 +3,8 @@
 //! `--ca`: every tree passes (exit 0, snapshot `snapshots/it__config_check__passing_node.snap`).
 //! On each tree, removing one registry, switching a fallback on, or deleting the CA fails
 //! with exit 3 and a row naming the runtime, the registry and the file. Docker mirrors
-//! Docker Hub only: its tree passes for a bundle of docker.io images, and for a bundle of
+//! Docker Hub only, and dockerd falls back to Docker Hub itself when every mirror fails: its
+//! tree is reported `FALLBACK` even for a bundle of docker.io images, and for a bundle of
 //! other registries every other registry is `UNMIRRORED` ("docker.io only").
 
 use crate::common::*;
@@ -418,33 +419,38 @@ fn trees_written_by_each_config_command_pass_and_each_leak_fails_naming_it() {
         name,
     );
 
-    // Docker: a bundle of Docker Hub images passes; the CA missing fails.
+    // Docker: even for a bundle of Docker Hub images through its mirrors, dockerd tries
+    // Docker Hub itself when every mirror fails, and nothing turns that off: reported.
     let hub = build_bundle(&site, "hub", &["docker.io/library/alpha:1"]);
     let root = work.join("docker-node");
     config(work, "docker", &hub, ca_file, &root, &[]);
-    let result = check(work, &hub, &root, &[]);
-    assert_passes(&result, "docker", &["docker.io"]);
-    assert!(result.1.contains("note: "), "{}", result.1);
-    passing.add("docker (docker.io images)", &result);
-    // (a) The mirror list removed.
-    let saved = read(&root, "/etc/docker/daemon.json");
-    write(&root, "/etc/docker/daemon.json", "{}\n");
     assert_fails(
         check(work, &hub, &root, &[]),
         "docker",
         &["docker.io"],
-        "UNMIRRORED",
+        "FALLBACK",
         "/etc/docker/daemon.json",
     );
+    // (a) The mirror list removed; (c) the CA of mirror A missing: each named as well.
+    let saved = read(&root, "/etc/docker/daemon.json");
+    write(&root, "/etc/docker/daemon.json", "{}\n");
+    let (code, stdout) = check(work, &hub, &root, &[]);
+    assert_eq!(code, 3);
+    assert!(
+        failing_rows(&stdout)
+            .iter()
+            .any(|r| r.contains("UNMIRRORED") && r.contains("/etc/docker/daemon.json")),
+        "{stdout}"
+    );
     write(&root, "/etc/docker/daemon.json", &saved);
-    // (c) The CA of mirror A missing.
     remove(&root, "/etc/docker/certs.d/a.site:5000/ca.crt");
-    assert_fails(
-        check(work, &hub, &root, &[]),
-        "docker",
-        &["docker.io"],
-        "NO CA",
-        "a.site:5000",
+    let (code, stdout) = check(work, &hub, &root, &[]);
+    assert_eq!(code, 3);
+    assert!(
+        failing_rows(&stdout)
+            .iter()
+            .any(|r| r.contains("NO CA") && r.contains("a.site:5000")),
+        "{stdout}"
     );
 
     let _filters = snapshot_settings().bind_to_scope();

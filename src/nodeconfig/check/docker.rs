@@ -2,7 +2,8 @@
 //! (`docker.io`) only, so every other registry is pulled from itself whatever the file
 //! says. Each mirror must be a mirror; a TLS one needs a `*.crt` in
 //! `/etc/docker/certs.d/<host:port>/`. dockerd also tries Docker Hub when every mirror
-//! fails: no setting turns that off, so it is said as a note, not a failure.
+//! fails and no setting turns that off, so a Docker node always has that fallback: it is
+//! reported (`FALLBACK`), since the node would try the internet.
 
 use super::tree::NodeTree;
 use super::{
@@ -94,8 +95,11 @@ fn check_hub(
             "no mirror: dockerd pulls docker.io images from Docker Hub".to_string(),
         );
     } else {
-        check.notes.push(
-            "dockerd tries Docker Hub itself when every mirror fails; only the node's network keeps it in".to_string(),
+        check.fault(
+            Status::Fallback,
+            DAEMON_JSON,
+            at(),
+            "dockerd tries Docker Hub itself when every mirror fails, and no setting turns that off; where no pull may leave the site use containerd, CRI-O or podman".to_string(),
         );
     }
 }
@@ -112,7 +116,7 @@ mod tests {
     }
 
     #[test]
-    fn docker_hub_through_a_mirror_with_its_ca_passes_with_a_note() {
+    fn docker_hub_through_a_mirror_still_falls_back_to_docker_hub() {
         let tree = MemTree::default()
             .file(
                 DAEMON_JSON,
@@ -120,12 +124,17 @@ mod tests {
             )
             .file("/etc/docker/certs.d/m:5000/ca.crt", "pem");
         let check = run(&tree, "docker.io");
-        assert_eq!(check.faults, []);
-        assert_eq!(check.notes.len(), 1);
+        assert_eq!(check.status(), Status::Fallback);
+        assert_eq!(check.faults.len(), 1);
+        assert!(check.faults[0].message.contains("Docker Hub itself"));
         // Without the CA.
         let tree =
             MemTree::default().file(DAEMON_JSON, "{\"registry-mirrors\": [\"https://m:5000\"]}");
-        assert_eq!(run(&tree, "docker.io").status(), Status::NoCa);
+        let no_ca = run(&tree, "docker.io");
+        assert!(
+            no_ca.faults.iter().any(|f| f.status == Status::NoCa),
+            "{no_ca:?}"
+        );
     }
 
     #[test]

@@ -55,10 +55,54 @@ impl RootDir {
         }
     }
 
+    /// Where the node's `path` is under the root, resolved as the node resolves it: each
+    /// symbolic link followed inside the root (an absolute target is re-rooted, as in a
+    /// chroot; `..` never leaves the root), at most [`MAX_LINKS`] of them. A path whose links
+    /// loop or go on too long resolves to nothing there (the root's `/.outpost-no-such`).
     fn host_path(&self, path: &str) -> PathBuf {
-        self.root.join(node_path("/", path).trim_start_matches('/'))
+        let mut pending: Vec<String> = node_path("/", path)
+            .split('/')
+            .filter(|p| !p.is_empty())
+            .rev()
+            .map(str::to_string)
+            .collect();
+        let mut resolved: Vec<String> = Vec::new();
+        let mut links = 0;
+        while let Some(part) = pending.pop() {
+            if part == ".." {
+                resolved.pop();
+                continue;
+            }
+            if part == "." {
+                continue;
+            }
+            let host = self.root.join(resolved.join("/")).join(&part);
+            let Ok(target) = std::fs::read_link(&host) else {
+                resolved.push(part);
+                continue;
+            };
+            links += 1;
+            if links > MAX_LINKS {
+                return self.root.join(".outpost-no-such");
+            }
+            let target = target.to_string_lossy().into_owned();
+            if target.starts_with('/') {
+                resolved.clear();
+            }
+            pending.extend(
+                target
+                    .split('/')
+                    .filter(|p| !p.is_empty())
+                    .rev()
+                    .map(str::to_string),
+            );
+        }
+        self.root.join(resolved.join("/"))
     }
 }
+
+/// How many symbolic links one path may go through (Linux's own limit).
+const MAX_LINKS: usize = 40;
 
 impl NodeTree for RootDir {
     fn read(&self, path: &str) -> Result<Option<String>, CheckError> {
@@ -202,5 +246,35 @@ mod tests {
             read_bounded(&path),
             Err(CheckError::TooLarge { .. })
         ));
+    }
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::*;
+
+    #[test]
+    fn links_resolve_inside_the_node_root_never_on_the_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::create_dir_all(root.join("usr/share/ca")).unwrap();
+        std::fs::write(root.join("usr/share/ca/site.crt"), "node CA").unwrap();
+        // An absolute link is the node's path: found under the root.
+        std::os::unix::fs::symlink("/usr/share/ca/site.crt", root.join("etc/ca.crt")).unwrap();
+        // A link to a host file the node does not have is not there.
+        std::os::unix::fs::symlink("/etc/hostname", root.join("etc/host.crt")).unwrap();
+        // `..` in a link stops at the root.
+        std::os::unix::fs::symlink("../../../../etc/passwd", root.join("etc/up")).unwrap();
+        // A loop resolves to nothing.
+        std::os::unix::fs::symlink("/etc/loop", root.join("etc/loop")).unwrap();
+        let tree = RootDir::new(root);
+        assert_eq!(
+            tree.read("/etc/ca.crt").unwrap().as_deref(),
+            Some("node CA")
+        );
+        assert!(!tree.is_file("/etc/host.crt"));
+        assert!(!tree.is_file("/etc/up"));
+        assert!(!tree.is_file("/etc/loop"));
     }
 }
