@@ -28,7 +28,7 @@ fn upstream_server(registry: &str) -> String {
 /// The text of `certs.d/<registry>/hosts.toml` for one upstream registry: one `[host]`
 /// entry per mirror, in the order given (containerd tries them in turn, so a lost mirror is
 /// skipped). `ca` is the CA file (its path on the nodes) that signs the mirrors'
-/// certificates: it is set on every entry that is a mirror, the top-level `server` entry
+/// certificates: it is set on every entry that is a TLS mirror, the top-level `server` entry
 /// included (containerd reads that entry's `ca` from the top level of the file, not from
 /// the `[host]` tables), which is the first mirror.
 pub fn hosts_toml(
@@ -37,28 +37,32 @@ pub fn hosts_toml(
     ca: Option<&str>,
     fallback: Fallback,
 ) -> String {
-    let first = mirrors.first().map_or("", |m| m.url());
-    let ca_line = |indent: &str| {
-        ca.map(|ca| format!("{indent}ca = \"{ca}\"\n"))
-            .unwrap_or_default()
+    use super::mirrors::toml_string;
+    // The CA goes on TLS mirrors only (a plain-http entry has no certificate to check).
+    let ca_line = |indent: &str, tls: bool| match ca {
+        Some(ca) if tls => format!("{indent}ca = {}\n", toml_string(ca)),
+        _ => String::new(),
     };
+    let first = mirrors.first();
     let mut text = match fallback {
         Fallback::Mirror => format!(
             "# Written by `outpost config containerd`: pull {registry} images from the site mirror only.\n\
-             server = \"{first}\"\n\
+             server = {}\n\
              capabilities = [\"pull\", \"resolve\"]\n{}",
-            ca_line("")
+            toml_string(first.map_or("", |m| m.url())),
+            ca_line("", first.is_some_and(|m| m.is_tls()))
         ),
         Fallback::Upstream => format!(
             "# Written by `outpost config containerd --allow-upstream`: pull {registry} images from the site mirror, then from {registry} itself.\n\
-             server = \"{}\"\n",
-            upstream_server(registry)
+             server = {}\n",
+            toml_string(&upstream_server(registry))
         ),
     };
     for mirror in mirrors {
         text.push_str(&format!(
-            "\n[host.\"{mirror}\"]\n  capabilities = [\"pull\", \"resolve\"]\n{}",
-            ca_line("  ")
+            "\n[host.{}]\n  capabilities = [\"pull\", \"resolve\"]\n{}",
+            toml_string(mirror.url()),
+            ca_line("  ", mirror.is_tls())
         ));
     }
     text

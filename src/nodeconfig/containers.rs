@@ -53,22 +53,6 @@ impl Engine {
     }
 }
 
-/// A TOML basic string.
-fn quote(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 /// The text of `registries.conf` for `site`: a `[[registry]]` per registry with every
 /// mirror in order. Starts with a comment naming the file and the writer.
 pub fn registries_conf(site: &SiteMirrors, engine: Engine) -> String {
@@ -84,14 +68,14 @@ pub fn registries_conf(site: &SiteMirrors, engine: Engine) -> String {
         let location = first.map_or(registry.clone(), |m| format!("{}/{registry}", m.host()));
         text.push_str(&format!(
             "\n[[registry]]\nprefix = {}\nlocation = {}\n{}blocked = false\nmirror-by-digest-only = false\n",
-            quote(registry),
-            quote(&location),
+            crate::nodeconfig::mirrors::toml_string(registry),
+            crate::nodeconfig::mirrors::toml_string(&location),
             if first.is_some_and(|m| !m.is_tls()) { "insecure = true\n" } else { "" },
         ));
         for mirror in &site.mirrors {
             text.push_str(&format!(
                 "\n[[registry.mirror]]\nlocation = {}\n",
-                quote(&format!("{}/{registry}", mirror.host()))
+                crate::nodeconfig::mirrors::toml_string(&format!("{}/{registry}", mirror.host()))
             ));
             if !mirror.is_tls() {
                 text.push_str("insecure = true\n");
@@ -165,6 +149,9 @@ mod tests {
 
     #[test]
     fn toml_strings_are_escaped() {
-        assert_eq!(quote("a\"b\\c\n"), "\"a\\\"b\\\\c\\u000A\"");
+        assert_eq!(
+            crate::nodeconfig::mirrors::toml_string("a\"b\\c\n"),
+            "\"a\\\"b\\\\c\\u000A\""
+        );
     }
 }

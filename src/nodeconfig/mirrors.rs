@@ -16,6 +16,11 @@ impl Mirror {
             .or_else(|| trimmed.strip_prefix("https://"));
         match authority {
             Some(authority) if !authority.is_empty() && !authority.contains('/') => {
+                if !valid_authority(authority) {
+                    return Err(format!(
+                        "--mirror {text}: `{authority}` is not a host[:port] (a DNS name, an IPv4 address or a bracketed IPv6 address, and a port number)"
+                    ));
+                }
                 Ok(Mirror(trimmed.to_string()))
             }
             Some(authority) if authority.contains('/') => Err(format!(
@@ -49,6 +54,75 @@ impl std::fmt::Display for Mirror {
     }
 }
 
+/// `host[:port]` with a DNS name, an IPv4 address or a bracketed IPv6 address: nothing a
+/// runtime's file would need quoted or would read as user info, a query or a fragment.
+fn valid_authority(authority: &str) -> bool {
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let Some((v6, after)) = rest.split_once(']') else {
+            return false;
+        };
+        if v6.is_empty()
+            || !v6
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '.')
+        {
+            return false;
+        }
+        let port = match after.strip_prefix(':') {
+            Some(port) => Some(port),
+            None if after.is_empty() => None,
+            None => return false,
+        };
+        (None, port)
+    } else {
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        };
+        (Some(host), port)
+    };
+    let host_ok = host.is_none_or(|h| {
+        !h.is_empty()
+            && h.split('.').all(|label| {
+                !label.is_empty()
+                    && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+            })
+    });
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.parse::<u16>().is_ok());
+    host_ok && port_ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirrors_are_scheme_host_and_port_only() {
+        for good in [
+            "https://mirror.site:5000/",
+            "http://10.0.0.5:5000",
+            "https://[fd00::1]:5000",
+            "https://m",
+        ] {
+            assert!(Mirror::parse(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "https://a b",
+            "https://m\"x:5000",
+            "https://user@m:5000",
+            "https://m:5000?x",
+            "https://m:port",
+            "https://[fd00::1",
+            "https://m:5000/path",
+            "ftp://m",
+        ] {
+            assert!(Mirror::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
+
 /// Which registries are mirrored where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SiteMirrors {
@@ -59,4 +133,21 @@ pub struct SiteMirrors {
     pub mirrors: Vec<Mirror>,
     /// The CA file that signs the mirrors' certificates, as a path on the nodes.
     pub ca: Option<String>,
+}
+
+/// `text` as a TOML basic string (quoted; `"`, `\\` and control characters escaped): the
+/// one quoting of every TOML file outpost writes (containerd `hosts.toml`, `registries.conf`).
+pub fn toml_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }

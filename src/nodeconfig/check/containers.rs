@@ -209,7 +209,7 @@ fn check_entry(tree: &dyn NodeTree, check: &mut Check, entry: &Entry, rule: &Mir
         check.fault(Status::Unmirrored, &entry.file, at(key.clone()), outcome);
         return;
     }
-    if digest_only {
+    if digest_only && !location_is_mirror {
         check.fault(
             Status::Fallback,
             &entry.file,
