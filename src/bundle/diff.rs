@@ -65,6 +65,10 @@ impl Change {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ImageChange {
     pub reference: String,
+    /// For a tag bump (`nginx:1.25` → `nginx:1.26`, the one reference of a repository that
+    /// left and the one that came): the old reference, paired as a change.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_reference: Option<String>,
     pub change: Change,
     pub old_digest: Option<Digest>,
     pub new_digest: Option<Digest>,
@@ -213,6 +217,7 @@ fn images(old: &[ImagePin], new: &[ImagePin]) -> Vec<ImageChange> {
         let reference = o.or(n).map(|i| i.reference.clone()).unwrap_or_default();
         let mut change = ImageChange {
             reference,
+            old_reference: None,
             change: Change::Changed,
             old_digest: o.map(|i| i.digest.clone()),
             new_digest: n.map(|i| i.digest.clone()),
@@ -244,7 +249,56 @@ fn images(old: &[ImagePin], new: &[ImagePin]) -> Vec<ImageChange> {
         }
         changes.push(change);
     }
-    changes
+    pair_tag_bumps(changes)
+}
+
+/// `registry/repository` of a reference, without tag or digest.
+fn repository_of(reference: &str) -> String {
+    crate::reference::parse(reference)
+        .map(|r| format!("{}/{}", r.registry(), r.repository()))
+        .unwrap_or_else(|_| reference.to_string())
+}
+
+/// Where a repository lost exactly one reference and gained exactly one (references that
+/// stayed the same aside), that removal and addition are one change: a new tag.
+fn pair_tag_bumps(changes: Vec<ImageChange>) -> Vec<ImageChange> {
+    let mut per_repository: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
+    for c in &changes {
+        let counts = per_repository
+            .entry(repository_of(&c.reference))
+            .or_default();
+        match c.change {
+            Change::Removed => counts.0 += 1,
+            Change::Added => counts.1 += 1,
+            _ => counts.2 += 1,
+        }
+    }
+    let bumped = |c: &ImageChange| {
+        per_repository
+            .get(&repository_of(&c.reference))
+            .is_some_and(|&counts| counts == (1, 1, 0))
+    };
+    let removed: BTreeMap<String, ImageChange> = changes
+        .iter()
+        .filter(|c| c.change == Change::Removed && bumped(c))
+        .map(|c| (repository_of(&c.reference), c.clone()))
+        .collect();
+    let mut out = Vec::new();
+    for mut c in changes {
+        if !bumped(&c) {
+            out.push(c);
+            continue;
+        }
+        if c.change == Change::Added {
+            if let Some(old) = removed.get(&repository_of(&c.reference)) {
+                c.change = Change::Changed;
+                c.old_reference = Some(old.reference.clone());
+                c.old_digest = old.old_digest.clone();
+                out.push(c);
+            }
+        }
+    }
+    out
 }
 
 /// The pins of one key on the old and the new side.

@@ -83,6 +83,7 @@ pub fn text(diff: &Diff) -> String {
                 arrow(&short_opt(&image.old_digest), &short_opt(&image.new_digest))
             );
             let notes: Vec<String> = [
+                image.old_reference.as_ref().map(|old| format!("was {old}")),
                 image_notes(
                     &image.platforms_added,
                     &image.platforms_dropped,
@@ -203,6 +204,7 @@ pub fn markdown(diff: &Diff) -> String {
         .iter()
         .map(|i| {
             let notes = [
+                i.old_reference.as_ref().map(|old| format!("was {old}")),
                 image_notes(&i.platforms_added, &i.platforms_dropped, "platforms"),
                 image_notes(&i.signers_added, &i.signers_removed, "signers"),
             ]

@@ -351,3 +351,55 @@ fn json_schema_is_stable() {
     assert_eq!(value["debs"][0]["change"], "downgraded");
     assert_eq!(value["added_bytes"]["basis"], "lockfile");
 }
+
+#[test]
+fn a_tag_bump_is_one_change_from_the_old_reference() {
+    let mut old = lock("1");
+    old.images = vec![
+        image("docker.io/library/nginx:1.25", "n25", &["linux/amd64"]),
+        image("docker.io/library/redis:7.0", "r70", &["linux/amd64"]),
+        image("docker.io/library/redis:6.2", "r62", &["linux/amd64"]),
+        image("docker.io/library/etcd:3.5", "e35", &["linux/amd64"]),
+    ];
+    let mut new = lock("2");
+    new.images = vec![
+        image("docker.io/library/nginx:1.26", "n26", &["linux/amd64"]),
+        // redis 7.0 → 7.2 beside an unchanged 6.2 is a bump; two etcd tags in for one out
+        // are said as they are.
+        image("docker.io/library/redis:7.2", "r72", &["linux/amd64"]),
+        image("docker.io/library/redis:6.2", "r62", &["linux/amd64"]),
+        image("docker.io/library/etcd:3.6", "e36", &["linux/amd64"]),
+        image("docker.io/library/etcd:3.7", "e37", &["linux/amd64"]),
+    ];
+    let found = diff(&side(old), &side(new));
+    let nginx: Vec<_> = found
+        .images
+        .iter()
+        .filter(|i| i.reference.contains("nginx"))
+        .collect();
+    assert_eq!(nginx.len(), 1, "{:?}", found.images);
+    assert_eq!(nginx[0].change, Change::Changed);
+    assert_eq!(nginx[0].reference, "docker.io/library/nginx:1.26");
+    assert_eq!(
+        nginx[0].old_reference.as_deref(),
+        Some("docker.io/library/nginx:1.25")
+    );
+    assert_eq!(nginx[0].old_digest, Some(d("n25")));
+    assert_eq!(nginx[0].new_digest, Some(d("n26")));
+    let rest: Vec<_> = found
+        .images
+        .iter()
+        .filter(|i| !i.reference.contains("nginx"))
+        .map(|i| (i.reference.as_str(), i.change))
+        .collect();
+    assert_eq!(
+        rest,
+        [
+            ("docker.io/library/etcd:3.5", Change::Removed),
+            ("docker.io/library/etcd:3.6", Change::Added),
+            ("docker.io/library/etcd:3.7", Change::Added),
+            ("docker.io/library/redis:7.2", Change::Changed),
+        ]
+    );
+    assert!(crate::bundle::diff_render::text(&found).contains("(was docker.io/library/nginx:1.25)"));
+}
