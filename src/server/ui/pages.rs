@@ -106,7 +106,12 @@ mod tests {
                 description: "<script>alert(1)</script>".into(),
                 sha256: "sha256:ef".into(),
             }],
-            files: Vec::new(),
+            files: vec![FileRow {
+                path: "files.test/a b#1?.bin".into(),
+                url: "https://files.test/a b#1?.bin".into(),
+                sha256: "sha256:01".into(),
+                size: 1,
+            }],
             packages: Vec::new(),
         }
     }
@@ -128,6 +133,11 @@ mod tests {
         assert!(html.contains("&#60;script&#62;alert(1)"), "{html}");
         assert!(html.contains("registry.test/a:&#60;b&#62;"));
         assert!(html.contains("2.0 KiB"));
+        // A file link is percent-encoded: `#` and `?` in a path stay part of the path.
+        assert!(
+            html.contains("href=\"/files/files.test/a%20b%231%3F.bin\""),
+            "{html}"
+        );
     }
 
     #[test]
