@@ -10,6 +10,8 @@
 run_charts() {
     local dir=$WORK/charts r secs port versions=${BENCH_CHART_VERSIONS:-18000} digest index_bytes
     mkdir -p "$dir"
+    python3 -c 'import yaml' 2>/dev/null ||
+        die "the chart figure's peer is python3's PyYAML: install it (Debian package 'python3-yaml', or pip install pyyaml)"
     bounded python3 "$REPO_ROOT/scripts/testcharts.py" "$dir/upstream" >/dev/null || die "scripts/testcharts.py failed"
     mkdir -p "$dir/upstream/big"
     cp "$dir/upstream/stable/web-1.2.7.tgz" "$dir/upstream/big/"
@@ -38,7 +40,6 @@ run_charts() {
         rm -rf "$dir/cache" "$dir"/*.lock
         secs=$(timed charts_lock "$index_bytes" "$WORK/charts-lock-$r.log" "$OUTPOST" lock "$dir/charts.yaml" --cache "$dir/cache")
         log "run $r/$RUNS: lock a chart from the big index ${secs}s"
-        python3 -c 'import yaml' 2>/dev/null || continue
         secs=$(timed charts_yaml_load "$index_bytes" "$WORK/charts-yaml-$r.log" python3 -c '
 import sys, yaml
 loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -88,11 +88,7 @@ pub fn registries_conf(site: &SiteMirrors, engine: Engine) -> String {
 /// Where each TLS mirror's CA goes on the nodes: `/etc/containers/certs.d/<host:port>/ca.crt`
 /// (one per TLS mirror, in mirror order; none for `http://` mirrors).
 pub fn ca_paths(site: &SiteMirrors) -> Vec<String> {
-    site.mirrors
-        .iter()
-        .filter(|m| m.is_tls())
-        .map(|m| format!("/etc/containers/certs.d/{}/ca.crt", m.host()))
-        .collect()
+    site.ca_paths("/etc/containers/certs.d")
 }
 
 #[cfg(test)]

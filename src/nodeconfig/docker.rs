@@ -34,11 +34,7 @@ pub fn daemon_json(site: &SiteMirrors) -> String {
 
 /// Where each TLS mirror's CA goes on a Docker host: `/etc/docker/certs.d/<host:port>/ca.crt`.
 pub fn ca_paths(site: &SiteMirrors) -> Vec<String> {
-    site.mirrors
-        .iter()
-        .filter(|m| m.is_tls())
-        .map(|m| format!("/etc/docker/certs.d/{}/ca.crt", m.host()))
-        .collect()
+    site.ca_paths("/etc/docker/certs.d")
 }
 
 /// The notes to print with `daemon.json`: what Docker mirrors and what it does not, and how

@@ -151,3 +151,16 @@ pub fn toml_string(text: &str) -> String {
     out.push('"');
     out
 }
+
+impl SiteMirrors {
+    /// Where each TLS mirror's CA goes under a `certs.d` directory (`/etc/containers/certs.d`,
+    /// `/etc/docker/certs.d`): `<certs_d>/<host:port>/ca.crt`, in mirror order; none for
+    /// `http://` mirrors.
+    pub fn ca_paths(&self, certs_d: &str) -> Vec<String> {
+        self.mirrors
+            .iter()
+            .filter(|m| m.is_tls())
+            .map(|m| format!("{certs_d}/{}/ca.crt", m.host()))
+            .collect()
+    }
+}
