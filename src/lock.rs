@@ -33,6 +33,9 @@ pub struct Lockfile {
     /// Helm charts (and the dependencies they do not vendor).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub charts: Vec<ChartPin>,
+    /// RPM packages (the closure of `packages.rpm`), served as signed dnf repositories.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rpms: Vec<RpmPin>,
     /// sha256 of the Sigstore trusted root upstream signatures were checked against (kept
     /// in the cache; the bundle carries it), when any were.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -94,6 +97,60 @@ pub struct ProvenancePin {
     pub size: u64,
     /// Who signed: the key's user id and fingerprint.
     pub signer: String,
+}
+
+/// One RPM package, pinned by the sha256 of the `.rpm` file (the file is carried unchanged;
+/// the bundle's `rpm/<repo>/repodata/` is generated from the packages' own headers).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RpmPin {
+    pub name: String,
+    /// RPM epoch; 0 when the package has none.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub epoch: u32,
+    pub version: String,
+    pub release: String,
+    /// `x86_64`, `aarch64`, `noarch`, …
+    pub arch: String,
+    /// The repository it is served from at the site: `/rpm/<repo>/` (the manifest entry's
+    /// `name`, or one derived from its baseurl).
+    pub repo: String,
+    /// `location href` in the upstream repository (`Packages/c/container-selinux-….rpm`);
+    /// also its path under `/rpm/<repo>/` at the site.
+    pub path: String,
+    /// Where it was fetched from (baseurl + path, `$basearch` expanded).
+    pub url: String,
+    pub sha256: Digest,
+    pub size: u64,
+    /// The repository's baseurl with `$basearch` expanded.
+    pub source: String,
+    /// `requested`, or the chain that pulled it in (`needed by X (requires Y)`).
+    pub why: String,
+    /// Fingerprint of the OpenPGP key whose header signature was checked (upper-case hex),
+    /// empty when the manifest entry said `gpgcheck: false`.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub signer: String,
+    /// False when the manifest turned signature checks off for this repository (flagged by
+    /// `inspect`).
+    pub gpgcheck: bool,
+}
+
+impl RpmPin {
+    /// `name-[epoch:]version-release.arch`, as rpm and dnf print a package.
+    pub fn nevra(&self) -> String {
+        if self.epoch == 0 {
+            format!("{}-{}-{}.{}", self.name, self.version, self.release, self.arch)
+        } else {
+            format!(
+                "{}-{}:{}-{}.{}",
+                self.name, self.epoch, self.version, self.release, self.arch
+            )
+        }
+    }
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
 }
 
 /// One Debian package, pinned by the sha256 its signed index gives.
@@ -332,6 +389,11 @@ impl Lockfile {
             .sort_by(|a, b| (&a.arch, &a.name).cmp(&(&b.arch, &b.name)));
         self.debs
             .dedup_by(|a, b| a.arch == b.arch && a.name == b.name);
+        self.rpms.sort_by(|a, b| {
+            (&a.repo, &a.arch, &a.name, &a.path).cmp(&(&b.repo, &b.arch, &b.name, &b.path))
+        });
+        self.rpms
+            .dedup_by(|a, b| a.repo == b.repo && a.path == b.path);
     }
 
     /// The canonical bytes.
@@ -436,6 +498,7 @@ mod tests {
             files: Vec::new(),
             debs: Vec::new(),
             charts: Vec::new(),
+            rpms: Vec::new(),
             trusted_root: None,
         }
     }

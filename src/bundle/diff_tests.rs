@@ -22,6 +22,7 @@ fn lock(version: &str) -> Lockfile {
         files: Vec::new(),
         debs: Vec::new(),
         charts: Vec::new(),
+        rpms: Vec::new(),
         trusted_root: None,
     }
 }

@@ -362,6 +362,7 @@ mod tests {
             files: Vec::new(),
             debs: Vec::new(),
             charts: vec![pin("demo", Some("stable")), pin("cilium", None)],
+            rpms: Vec::new(),
             trusted_root: None,
         };
         let entries = chart_entries(&lock, &store).unwrap();

@@ -89,6 +89,7 @@ mod tests {
             files: Vec::new(),
             debs: Vec::new(),
             charts,
+            rpms: Vec::new(),
             trusted_root: None,
         }
     }

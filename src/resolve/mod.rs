@@ -178,6 +178,7 @@ pub async fn lock(
         files: resolved.files,
         debs,
         charts: charts.charts,
+        rpms: Vec::new(),
         trusted_root,
     };
     lockfile.canonicalize();

@@ -74,6 +74,7 @@ fn lockfile() -> Lockfile {
             images: Vec::new(),
             unevaluated: Vec::new(),
         }],
+        rpms: Vec::new(),
         trusted_root: None,
     }
 }

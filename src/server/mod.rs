@@ -15,6 +15,7 @@ pub mod catalog;
 pub mod chartrepo;
 pub mod charts;
 mod conditional;
+pub mod identity;
 pub mod distribution;
 pub mod error;
 mod lifecycle;
