@@ -36,6 +36,10 @@ pub struct Lockfile {
     /// RPM packages (the closure of `packages.rpm`), served as signed dnf repositories.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rpms: Vec<RpmPin>,
+    /// The RPM repositories those packages come from, with the packager keys their
+    /// signatures were checked against (carried so dnf at the site checks them too).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rpm_repos: Vec<RpmRepoPin>,
     /// sha256 of the Sigstore trusted root upstream signatures were checked against (kept
     /// in the cache; the bundle carries it), when any were.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -135,11 +139,29 @@ pub struct RpmPin {
     pub gpgcheck: bool,
 }
 
+/// One RPM repository of the manifest, as the site serves it at `/rpm/<name>/`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RpmRepoPin {
+    pub name: String,
+    /// Upstream baseurls, `$basearch` expanded, one per architecture resolved.
+    pub sources: Vec<String>,
+    /// ASCII-armored OpenPGP public keys the packages' header signatures were checked
+    /// against (the manifest's `gpgkey`), in the order given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<String>,
+    /// False when the manifest said `gpgcheck: false`.
+    pub gpgcheck: bool,
+}
+
 impl RpmPin {
     /// `name-[epoch:]version-release.arch`, as rpm and dnf print a package.
     pub fn nevra(&self) -> String {
         if self.epoch == 0 {
-            format!("{}-{}-{}.{}", self.name, self.version, self.release, self.arch)
+            format!(
+                "{}-{}-{}.{}",
+                self.name, self.version, self.release, self.arch
+            )
         } else {
             format!(
                 "{}-{}:{}-{}.{}",
@@ -394,6 +416,8 @@ impl Lockfile {
         });
         self.rpms
             .dedup_by(|a, b| a.repo == b.repo && a.path == b.path);
+        self.rpm_repos.sort_by(|a, b| a.name.cmp(&b.name));
+        self.rpm_repos.dedup_by(|a, b| a.name == b.name);
     }
 
     /// The canonical bytes.
@@ -499,6 +523,7 @@ mod tests {
             debs: Vec::new(),
             charts: Vec::new(),
             rpms: Vec::new(),
+            rpm_repos: Vec::new(),
             trusted_root: None,
         }
     }

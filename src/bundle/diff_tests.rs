@@ -23,6 +23,7 @@ fn lock(version: &str) -> Lockfile {
         debs: Vec::new(),
         charts: Vec::new(),
         rpms: Vec::new(),
+        rpm_repos: Vec::new(),
         trusted_root: None,
     }
 }

@@ -363,6 +363,7 @@ mod tests {
             debs: Vec::new(),
             charts: vec![pin("demo", Some("stable")), pin("cilium", None)],
             rpms: Vec::new(),
+            rpm_repos: Vec::new(),
             trusted_root: None,
         };
         let entries = chart_entries(&lock, &store).unwrap();

@@ -90,6 +90,7 @@ mod tests {
             debs: Vec::new(),
             charts,
             rpms: Vec::new(),
+            rpm_repos: Vec::new(),
             trusted_root: None,
         }
     }

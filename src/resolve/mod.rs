@@ -179,6 +179,7 @@ pub async fn lock(
         debs,
         charts: charts.charts,
         rpms: Vec::new(),
+        rpm_repos: Vec::new(),
         trusted_root,
     };
     lockfile.canonicalize();

@@ -75,6 +75,7 @@ fn lockfile() -> Lockfile {
             unevaluated: Vec::new(),
         }],
         rpms: Vec::new(),
+        rpm_repos: Vec::new(),
         trusted_root: None,
     }
 }
