@@ -12,6 +12,7 @@
 
 use pgp::composed::{Deserializable, DetachedSignature, SignedPublicKey};
 use pgp::types::KeyDetails;
+use std::io::Read;
 
 mod tags;
 pub use tags::*;
@@ -41,6 +42,8 @@ pub enum HeaderError {
     WrongKey { package: String, key_id: String },
     #[error("{package}: the header signature or digest does not verify ({reason}): the package was altered after signing")]
     BadSignature { package: String, reason: String },
+    #[error("reading the RPM file: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 /// One index entry of a header.
@@ -280,6 +283,28 @@ pub fn parse(prefix: &[u8]) -> Result<Package, HeaderError> {
         header_end: end,
         header_bytes,
     })
+}
+
+/// Reads the file's first [`header_end`] bytes from `reader` (in steps: the lead and each
+/// header's size first) and parses them; the payload is not read. Errors as [`parse`], and
+/// `Io`.
+pub fn read(mut reader: impl std::io::Read) -> Result<Package, HeaderError> {
+    let mut prefix = Vec::new();
+    loop {
+        match parse(&prefix) {
+            Err(HeaderError::Truncated { needed, have }) => {
+                let want = (needed - have) as u64;
+                let got = (&mut reader).take(want).read_to_end(&mut prefix)?;
+                if got as u64 != want {
+                    return Err(HeaderError::Truncated {
+                        needed,
+                        have: prefix.len(),
+                    });
+                }
+            }
+            result => return result,
+        }
+    }
 }
 
 impl Package {
