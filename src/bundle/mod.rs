@@ -9,7 +9,7 @@
 //! descriptors), `entries` (tar member names and the writer's headers), `read` (the one tar
 //! reader), `parts` (split bundles), `pack` (write), `verify` (check in one read), `open`
 //! (index in place for serving), `inspect`, `delta`, `aptrepo` (the generated apt
-//! repository).
+//! repository), `rpmrepo` (the packages and generated dnf repositories).
 
 pub mod aptrepo;
 pub mod delta;
@@ -24,6 +24,7 @@ pub mod open;
 pub mod pack;
 pub mod parts;
 pub mod read;
+pub mod rpmrepo;
 pub mod upstream;
 pub mod verify;
 

@@ -41,8 +41,19 @@ pub enum PackError {
     Sign(#[from] crate::sign::SignError),
     #[error("index.json would be {0} bytes, over the {max}-byte limit readers accept; split the release into several bundles", max = oci::MAX_MANIFEST_SIZE)]
     IndexTooLarge(usize),
-    #[error("the release has Debian packages but no apt signing key was given (outpost-apt.key beside the bundle key; `outpost key generate` creates it)")]
+    #[error("the release has Debian or RPM packages but no OpenPGP signing key was given for their repositories (outpost-apt.key beside the bundle key; `outpost key generate` creates it)")]
     NoAptKey,
+    #[error(
+        "RPM package {package} in the cache: {source}; delete it from the cache and build again"
+    )]
+    RpmHeader {
+        package: String,
+        source: crate::rpm::header::HeaderError,
+    },
+    #[error("lockfile: rpm path {path}: {message}")]
+    RpmPath { path: String, message: String },
+    #[error(transparent)]
+    Repodata(#[from] crate::rpm::repodata::RepodataError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
 }
@@ -105,6 +116,12 @@ pub fn plan(
     if !lock.debs.is_empty() {
         let signer = apt.ok_or(PackError::NoAptKey)?;
         for file in apt_repository(lock, store, signer)? {
+            entries.push(file_artifact(&file, store)?);
+        }
+    }
+    if !lock.rpms.is_empty() || !lock.rpm_repos.is_empty() {
+        let signer = apt.ok_or(PackError::NoAptKey)?;
+        for file in super::rpmrepo::files(lock, store, signer)? {
             entries.push(file_artifact(&file, store)?);
         }
     }

@@ -302,7 +302,9 @@ impl HasExitStatus for PackError {
             | PackError::Sign(_)
             | PackError::IndexTooLarge(_)
             | PackError::NoAptKey
+            | PackError::RpmHeader { .. }
             | PackError::Store(_) => ExitStatus::Failure,
+            PackError::RpmPath { .. } | PackError::Repodata(_) => ExitStatus::Input,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! What fetch downloads from a URL rather than from a registry: files and their upstream
-//! signature material, Debian packages, and the Helm charts of classic chart repositories
+//! signature material, Debian and RPM packages, and the Helm charts of classic chart repositories
 //! (each chart's `.tgz` from `pin.url`, and its `.prov` from `provenance.url` when one is
 //! pinned). Each blob is checked against its pinned sha256 and size as it enters the store,
 //! like every other; a chart from an OCI registry is an image pin, fetched as one.
@@ -23,7 +23,8 @@ pub(super) fn url_blobs(lock: &Lockfile) -> Result<Vec<UrlBlob<'_>>, FetchError>
         .flat_map(|s| &s.material)
         .map(|m| (&m.sha256, m.size, &m.url));
     let debs = lock.debs.iter().map(|d| (&d.sha256, d.size, &d.url));
-    let mut blobs: Vec<UrlBlob> = files.chain(debs).chain(material).collect();
+    let rpms = lock.rpms.iter().map(|r| (&r.sha256, r.size, &r.url));
+    let mut blobs: Vec<UrlBlob> = files.chain(debs).chain(rpms).chain(material).collect();
     for pin in &lock.charts {
         blobs.extend(chart_blobs(pin)?);
     }

@@ -17,6 +17,7 @@ pub struct RouteLabel(pub &'static str);
 impl RouteLabel {
     pub const FILES: RouteLabel = RouteLabel("files");
     pub const APT: RouteLabel = RouteLabel("apt");
+    pub const RPM: RouteLabel = RouteLabel("rpm");
     pub const CHARTS: RouteLabel = RouteLabel("charts");
     pub const HEALTHZ: RouteLabel = RouteLabel("healthz");
     pub const METRICS: RouteLabel = RouteLabel("metrics");

@@ -3,7 +3,8 @@
 //! decoded once, then `..`, `.`, empty segments, backslashes and double encoding of a
 //! separator are refused; any other `%` left after decoding is part of a name.
 //! `/apt/<repo>/…` answers from the same files: the generated apt repositories are files
-//! under `apt/<repo>/`. Only GET and HEAD are routed.
+//! under `apt/<repo>/`; `/rpm/<repo>/…` likewise for the dnf repositories under
+//! `rpm/<repo>/`. Only GET and HEAD are routed.
 
 use super::access::RouteLabel;
 use super::blob;
@@ -17,7 +18,7 @@ use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
 
-/// GET and HEAD on `/files…` and `/apt…`.
+/// GET and HEAD on `/files…`, `/apt…` and `/rpm…`.
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/files", get(files_route))
@@ -26,6 +27,9 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/apt", get(apt_route))
         .route("/apt/", get(apt_route))
         .route("/apt/{*path}", get(apt_route))
+        .route("/rpm", get(rpm_route))
+        .route("/rpm/", get(rpm_route))
+        .route("/rpm/{*path}", get(rpm_route))
 }
 
 async fn files_route(
@@ -49,6 +53,18 @@ async fn apt_route(
     let raw = format!("apt/{}", below(uri.path(), "/apt"));
     let response = handle(&state, &raw, &headers, method == Method::HEAD).await;
     RouteLabel::APT.on(response)
+}
+
+/// `/rpm/<repo>/…` is the mirror path `rpm/<repo>/…`.
+async fn rpm_route(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let raw = format!("rpm/{}", below(uri.path(), "/rpm"));
+    let response = handle(&state, &raw, &headers, method == Method::HEAD).await;
+    RouteLabel::RPM.on(response)
 }
 
 /// What follows `area` (and its slash) in `path`.

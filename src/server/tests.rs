@@ -50,6 +50,7 @@ async fn every_response_carries_the_api_version_errors_included() {
         ),
         (Method::GET, "/files/nothing", StatusCode::NOT_FOUND),
         (Method::POST, "/apt/x", StatusCode::METHOD_NOT_ALLOWED),
+        (Method::POST, "/rpm/x", StatusCode::METHOD_NOT_ALLOWED),
         (
             Method::PUT,
             "/charts/x/a-1.tgz",
@@ -81,6 +82,7 @@ async fn metrics_count_requests_by_the_route_their_path_parsed_to() {
         (Method::DELETE, "/v2/a/manifests/1"),
         (Method::GET, "/files/x"),
         (Method::GET, "/apt/x"),
+        (Method::GET, "/rpm/x/repodata/repomd.xml"),
         (Method::GET, "/charts/x/index.yaml"),
         (Method::GET, "/charts/"),
         (Method::GET, "/nowhere"),
@@ -96,6 +98,7 @@ async fn metrics_count_requests_by_the_route_their_path_parsed_to() {
         r#"outpost_requests_total{route="write",status="405"} 1"#,
         r#"outpost_requests_total{route="files",status="404"} 1"#,
         r#"outpost_requests_total{route="apt",status="404"} 1"#,
+        r#"outpost_requests_total{route="rpm",status="404"} 1"#,
         r#"outpost_requests_total{route="charts",status="404"} 1"#,
         r#"outpost_requests_total{route="charts",status="200"} 1"#,
         r#"outpost_requests_total{route="other",status="404"} 1"#,

@@ -52,11 +52,12 @@ pub fn build(settings: &BuildSettings) -> Result<(), CliError> {
         &bars,
     ))?;
     let out = settings.out.join(format!("{}.tar", release.bundle_stem()));
-    let apt_signer = if lockfile.debs.is_empty() {
-        None
-    } else {
-        Some(AptSigner::load(&settings.key, &password)?)
-    };
+    let apt_signer =
+        if lockfile.debs.is_empty() && lockfile.rpms.is_empty() && lockfile.rpm_repos.is_empty() {
+            None
+        } else {
+            Some(AptSigner::load(&settings.key, &password)?)
+        };
     let base =
         match &settings.base {
             None => None,
