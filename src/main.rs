@@ -8,9 +8,9 @@ use cli::args::{BundleCommand, Cli, Command, ConfigCommand, KeyCommand, StoreCom
 use cli::commands;
 use cli::exit::{CliError, ExitStatus};
 use cli::settings::{
-    AptSettings, BuildSettings, CheckSettings, ContainerdSettings, Environment, HelmSettings,
-    KeyGenerateSettings, KubeadmSettings, KubespraySettings, LockSettings, PushCommandSettings,
-    RuntimeSettings, ServeCommandSettings,
+    AptSettings, BuildSettings, CheckSettings, ContainerdSettings, DnfSettings, Environment,
+    HelmSettings, KeyGenerateSettings, KubeadmSettings, KubespraySettings, LockSettings,
+    PushCommandSettings, RuntimeSettings, ServeCommandSettings,
 };
 use outpost::nodeconfig::containers::Engine;
 use outpost::nodeconfig::k3s::Distribution;
@@ -72,6 +72,9 @@ fn run(cli: Cli, env: &Environment) -> Result<(), CliError> {
         }
         Command::Config(ConfigCommand::Apt(args)) => {
             commands::config_apt(&AptSettings::resolve(&args)?)
+        }
+        Command::Config(ConfigCommand::Dnf(args)) => {
+            commands::config_dnf(&DnfSettings::resolve(&args)?)
         }
         Command::Config(ConfigCommand::Helm(args)) => {
             commands::config_helm(&HelmSettings::resolve(&args)?)

@@ -296,6 +296,12 @@ pub enum ConfigCommand {
     Kubespray(KubesprayArgs),
     /// apt: a deb822 sources entry for the bundle's repository, and its key file.
     Apt(AptArgs),
+    /// dnf/yum: a `.repo` file for the bundle's RPM repositories (baseurl
+    /// <mirror>/rpm/<repo>/, gpgcheck=1, repo_gpgcheck=1, gpgkey= the keys the mirror
+    /// serves beside each repository: the packagers' keys and the bundle's key).
+    ///
+    /// Prints it, or with --out writes DIR/outpost-<release>.repo (for /etc/yum.repos.d).
+    Dnf(DnfArgs),
     /// helm: `helm repo add` / `helm pull` lines, Argo CD repository Secrets and Flux
     /// HelmRepository objects for the bundle's charts.
     ///
@@ -364,6 +370,19 @@ pub struct AptArgs {
     /// Where the key will be on the nodes (the `Signed-By` directory).
     #[arg(long, default_value = "/etc/apt/keyrings")]
     pub key_dir: String,
+}
+
+#[derive(Debug, Args)]
+pub struct DnfArgs {
+    #[command(flatten)]
+    pub trust: TrustArgs,
+    #[command(flatten)]
+    pub mirror: MirrorArgs,
+    #[command(flatten)]
+    pub bundle: ConfigBundleArgs,
+    /// Directory to write outpost-<release>.repo into, instead of printing it.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -19,6 +19,7 @@ use outpost::lock::LockError;
 use outpost::manifest::ManifestError;
 use outpost::nodeconfig::apt::AptConfigError;
 use outpost::nodeconfig::check::CheckError;
+use outpost::nodeconfig::dnf::DnfConfigError;
 use outpost::nodeconfig::helm::HelmConfigError;
 use outpost::push::PushError;
 use outpost::resolve::ResolveError;
@@ -474,6 +475,18 @@ impl HasExitStatus for AptConfigError {
             AptConfigError::NoRepository { .. } => ExitStatus::Input,
             AptConfigError::KeyMissing { .. } | AptConfigError::KeyDamaged { .. } => {
                 ExitStatus::Verify
+            }
+        }
+    }
+}
+
+/// `config dnf`: a bundle without an RPM repository is the wrong input; one without the
+/// bundle key was built by an outpost that did not carry it.
+impl HasExitStatus for DnfConfigError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            DnfConfigError::NoRepository { .. } | DnfConfigError::KeyMissing { .. } => {
+                ExitStatus::Input
             }
         }
     }

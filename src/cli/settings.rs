@@ -5,8 +5,8 @@
 //! commands' job. Commands whose arguments are only paths take their clap struct as it is.
 
 use super::args::{
-    AptArgs, BuildArgs, CacheArgs, CheckArgs, ContainerdArgs, HelmArgs, KubeadmArgs, KubesprayArgs,
-    LockArgs, MirrorsArgs, PushArgs, RuntimeArgs, ServeArgs, TlsMode, TrustArgs,
+    AptArgs, BuildArgs, CacheArgs, CheckArgs, ContainerdArgs, DnfArgs, HelmArgs, KubeadmArgs,
+    KubesprayArgs, LockArgs, MirrorsArgs, PushArgs, RuntimeArgs, ServeArgs, TlsMode, TrustArgs,
 };
 use outpost::fetch::ForeignLayers;
 use outpost::nodeconfig::check::MirrorRule;
@@ -480,6 +480,24 @@ impl AptSettings {
             bundle: args.bundle.bundle.clone(),
             out: args.out.clone(),
             key_dir: args.key_dir.clone(),
+        })
+    }
+}
+
+pub struct DnfSettings {
+    pub trust: Trust,
+    pub mirror: Mirror,
+    pub bundle: PathBuf,
+    pub out: Option<PathBuf>,
+}
+
+impl DnfSettings {
+    pub fn resolve(args: &DnfArgs) -> Result<Self, SettingsError> {
+        Ok(DnfSettings {
+            trust: Trust::from_args(&args.trust),
+            mirror: mirror(&args.mirror.mirror)?,
+            bundle: args.bundle.bundle.clone(),
+            out: args.out.clone(),
         })
     }
 }

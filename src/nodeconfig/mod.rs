@@ -9,6 +9,7 @@ pub mod apt;
 pub mod check;
 pub mod containerd;
 pub mod containers;
+pub mod dnf;
 pub mod docker;
 pub mod helm;
 pub mod k3s;
