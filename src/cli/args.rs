@@ -297,10 +297,13 @@ pub enum ConfigCommand {
     /// apt: a deb822 sources entry for the bundle's repository, and its key file.
     Apt(AptArgs),
     /// dnf/yum: a `.repo` file for the bundle's RPM repositories (baseurl
-    /// <mirror>/rpm/<repo>/, gpgcheck=1, repo_gpgcheck=1, gpgkey= the keys the mirror
-    /// serves beside each repository: the packagers' keys and the bundle's key).
+    /// <mirror>/rpm/<repo>/, gpgcheck=1, repo_gpgcheck=1) and their keys.
     ///
-    /// Prints it, or with --out writes DIR/outpost-<release>.repo (for /etc/yum.repos.d).
+    /// Writes into --out the keys taken from the bundle (the packagers' RPM-GPG-KEY-<FPR>
+    /// files, which check each package's header signature, and RPM-GPG-KEY-outpost-<repo>,
+    /// the bundle's key, which checks repomd.xml.asc) and outpost-<release>.repo, whose
+    /// gpgkey= names them in --key-dir; prints the .repo file too. Copy the keys to
+    /// --key-dir and the .repo file to /etc/yum.repos.d/ on every node.
     Dnf(DnfArgs),
     /// helm: `helm repo add` / `helm pull` lines, Argo CD repository Secrets and Flux
     /// HelmRepository objects for the bundle's charts.
@@ -380,9 +383,12 @@ pub struct DnfArgs {
     pub mirror: MirrorArgs,
     #[command(flatten)]
     pub bundle: ConfigBundleArgs,
-    /// Directory to write outpost-<release>.repo into, instead of printing it.
-    #[arg(long)]
-    pub out: Option<PathBuf>,
+    /// Directory to write the key files and outpost-<release>.repo into.
+    #[arg(long, default_value = ".")]
+    pub out: PathBuf,
+    /// Where the keys will be on the nodes (the gpgkey= file:// directory).
+    #[arg(long, default_value = "/etc/pki/rpm-gpg")]
+    pub key_dir: String,
 }
 
 #[derive(Debug, Args)]

@@ -480,13 +480,14 @@ impl HasExitStatus for AptConfigError {
     }
 }
 
-/// `config dnf`: a bundle without an RPM repository is the wrong input; one without the
-/// bundle key was built by an outpost that did not carry it.
+/// `config dnf`: a bundle without an RPM repository is the wrong input; a key that is
+/// missing or damaged is a bundle that fails verification.
 impl HasExitStatus for DnfConfigError {
     fn exit_status(&self) -> ExitStatus {
         match self {
-            DnfConfigError::NoRepository { .. } | DnfConfigError::KeyMissing { .. } => {
-                ExitStatus::Input
+            DnfConfigError::NoRepository { .. } => ExitStatus::Input,
+            DnfConfigError::KeyMissing { .. } | DnfConfigError::KeyDamaged { .. } => {
+                ExitStatus::Verify
             }
         }
     }

@@ -488,7 +488,8 @@ pub struct DnfSettings {
     pub trust: Trust,
     pub mirror: Mirror,
     pub bundle: PathBuf,
-    pub out: Option<PathBuf>,
+    pub out: PathBuf,
+    pub key_dir: String,
 }
 
 impl DnfSettings {
@@ -498,6 +499,7 @@ impl DnfSettings {
             mirror: mirror(&args.mirror.mirror)?,
             bundle: args.bundle.bundle.clone(),
             out: args.out.clone(),
+            key_dir: args.key_dir.clone(),
         })
     }
 }
