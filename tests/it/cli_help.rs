@@ -82,6 +82,7 @@ fn every_help_text_matches_its_snapshot() {
         "outpost_serve",
         "outpost_config_containerd",
         "outpost_config_apt",
+        "outpost_config_dnf",
         "outpost_config_check",
     ] {
         assert!(
