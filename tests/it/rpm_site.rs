@@ -232,6 +232,21 @@ fn dnf_installs_from_the_bundle_and_refuses_another_key() {
 
     outpost_ok(work, &["bundle", "build", "t.yaml", "--locked"]);
     outpost_ok(work, &["bundle", "verify", "bundles/t-1.tar"]);
+    let inspected = outpost_ok(work, &["bundle", "inspect", "bundles/t-1.tar"]);
+    assert!(
+        inspected.contains("app-2.0-1.x86_64") && inspected.contains(&fingerprint),
+        "{inspected}"
+    );
+    assert!(
+        inspected.contains("rpm/base/repodata/repomd.xml.asc"),
+        "{inspected}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&outpost_ok(
+        work,
+        &["bundle", "inspect", "bundles/t-1.tar", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(json["rpms"].as_array().map(Vec::len), Some(3), "{json}");
     // Two builds agree byte for byte (repodata and its signature included).
     outpost_ok(
         work,

@@ -17,6 +17,7 @@ pub fn inspect(args: &InspectArgs) -> Result<(), CliError> {
     print_images(&found);
     print_artifacts(&found);
     print_charts(&found);
+    print_rpms(&found);
     print_files(&found);
     println!();
     let artifacts = found.images.iter().filter(|i| i.is_artifact()).count() as u64;
@@ -193,6 +194,43 @@ fn print_charts(found: &Inspection) {
             chart
                 .images
                 .map_or_else(|| "?".to_string(), |n| n.to_string()),
+        );
+    }
+}
+
+/// RPM packages: NEVRA, site repository, size, and the key that signed it (or that its
+/// signature was never checked).
+fn print_rpms(found: &Inspection) {
+    if found.rpms.is_empty() {
+        return;
+    }
+    println!();
+    let nevra = found
+        .rpms
+        .iter()
+        .map(|r| r.nevra.len())
+        .max()
+        .unwrap_or(3)
+        .max(3);
+    let repo = found
+        .rpms
+        .iter()
+        .map(|r| r.repo.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!("{:nevra$}  {:repo$}  {:>10}  SIGNER", "RPM", "REPO", "SIZE");
+    for rpm in &found.rpms {
+        let signer = if rpm.gpgcheck {
+            rpm.signer.as_str()
+        } else {
+            "UNCHECKED: gpgcheck false"
+        };
+        println!(
+            "{:nevra$}  {:repo$}  {:>10}  {signer}",
+            rpm.nevra,
+            rpm.repo,
+            size_text(rpm.size)
         );
     }
 }
