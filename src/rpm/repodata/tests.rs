@@ -53,6 +53,36 @@ fn dnf(dir: &Path, repo: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// The lines of a repository's `<kind>.xml.gz`, sorted, with what may differ between two
+/// equivalent documents normalized: `<time>` (file times), `&quot;` in text.
+fn sorted_lines(repo: &Path, kind: &str) -> Vec<String> {
+    let repodata = repo.join("repodata");
+    let file = std::fs::read_dir(&repodata)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_str()
+                .unwrap()
+                .ends_with(&format!("-{kind}.xml.gz"))
+        })
+        .unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(file).unwrap()),
+        &mut text,
+    )
+    .unwrap();
+    let mut lines: Vec<String> = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("<time "))
+        .map(|l| l.trim().replace("&quot;", "\""))
+        .collect();
+    lines.sort();
+    lines
+}
+
 #[test]
 fn dnf_reads_the_generated_repository() {
     let dir = tempfile::tempdir().unwrap();
@@ -136,6 +166,29 @@ fn dnf_reads_the_generated_repository() {
     assert!(list.contains("/var/lib/beta/state"), "filelists: {list}");
     let changelog = dnf(dir.path(), &repo, &["repoquery", "--changelog", "alpha"]);
     assert!(changelog.contains("first"), "other: {changelog}");
+
+    // The XML says what createrepo_c says for the same packages (the time a file was
+    // written aside, which outpost takes from the build time).
+    let reference = dir.path().join("createrepo");
+    std::fs::create_dir_all(&reference).unwrap();
+    let status = Command::new("cp")
+        .arg("-r")
+        .arg(repo.join("Packages"))
+        .arg(&reference)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let status = Command::new("createrepo_c")
+        .arg("-q")
+        .arg(&reference)
+        .status()
+        .expect("createrepo_c (scripts/test.sh installs createrepo-c)");
+    assert!(status.success());
+    for kind in ["primary", "filelists", "other"] {
+        let ours = sorted_lines(&repo, kind);
+        let theirs = sorted_lines(&reference, kind);
+        assert_eq!(ours, theirs, "{kind}.xml differs from createrepo_c's");
+    }
 
     // repomd.xml.asc verifies with the bundle key (gpg, as dnf's repo_gpgcheck does).
     let home = dir.path().join("verify-home");

@@ -2,11 +2,12 @@
 //! `other.xml`) written from package headers, in createrepo_c's shape (namespaces
 //! `http://linux.duke.edu/metadata/{common,rpm,filelists,other}`): dependencies with flags
 //! and `epoch`/`ver`/`rel`, `pre="1"` on install-time requirements, `rpmlib(…)`
-//! requirements left out, the primary file subset (`/etc/…`, `…bin/…`,
+//! requirements and those the package satisfies itself left out, the primary file subset (`/etc/…`, `…bin/…`,
 //! `/usr/lib/sendmail`), directories and `%ghost` files marked.
 
 use super::RepoPackage;
 use crate::rpm::header::{self as h, Header};
+use std::collections::HashSet;
 use std::fmt::Write;
 
 /// XML 1.0 text or attribute value: `&`, `<`, `>`, `"` escaped, characters XML 1.0 cannot
@@ -73,7 +74,32 @@ fn dependencies(out: &mut String, header: &Header, element: &str, tags: [u32; 3]
     let flags = header.ints(tags[1]);
     let versions = header.strings(tags[2]);
     let requires = element == "requires";
-    let mut seen: Vec<(String, u64, String)> = Vec::new();
+    // createrepo_c leaves out what the package satisfies itself: a requirement equal to one
+    // of its provides, or one of its own files.
+    let own: HashSet<(String, u64, String)> = if requires {
+        let provides = header.strings(h::PROVIDENAME);
+        let provide_flags = header.ints(h::PROVIDEFLAGS);
+        let provide_versions = header.strings(h::PROVIDEVERSION);
+        provides
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                (
+                    name.clone(),
+                    provide_flags.get(i).copied().unwrap_or(0) & 0xe,
+                    provide_versions.get(i).cloned().unwrap_or_default(),
+                )
+            })
+            .collect()
+    } else {
+        HashSet::new()
+    };
+    let own_files: HashSet<String> = if requires {
+        files(header).into_iter().map(|(path, _)| path).collect()
+    } else {
+        HashSet::new()
+    };
+    let mut seen: HashSet<(String, u64, String)> = HashSet::new();
     let mut entries = String::new();
     for (i, name) in names.iter().enumerate() {
         let flag = flags.get(i).copied().unwrap_or(0);
@@ -82,10 +108,9 @@ fn dependencies(out: &mut String, header: &Header, element: &str, tags: [u32; 3]
             continue;
         }
         let key = (name.clone(), flag & 0xe, version.clone());
-        if seen.contains(&key) {
+        if own.contains(&key) || own_files.contains(name) || !seen.insert(key) {
             continue;
         }
-        seen.push(key);
         let _ = write!(entries, r#"      <rpm:entry name="{}""#, escape(name));
         if let (Some(flags), false) = (flags_name(flag), version.is_empty()) {
             let (epoch, ver, rel) = evr(&version);
