@@ -331,6 +331,34 @@ fn dnf_installs_from_the_bundle_and_refuses_another_key() {
         "the repository did not come from outpost:\n{log}"
     );
 
+    // The same from a site store: load, serve --store, install.
+    outpost_ok(work, &["load", "bundles/t-1.tar", "--store", "site"]);
+    let stored = Server::start(work, &["--store", "site"]);
+    let store_repos = work.join("store-repos");
+    std::fs::create_dir_all(&store_repos).unwrap();
+    let store_dir = store_repos.to_str().unwrap();
+    outpost_ok(
+        work,
+        &config_args(
+            "dnf",
+            &stored.url(),
+            "bundles/t-1.tar",
+            &["--out", store_dir, "--key-dir", store_dir],
+        ),
+    );
+    let from_store = node_dnf(
+        work,
+        &store_repos,
+        "store-node",
+        &["install", "--downloadonly", "app"],
+    );
+    assert!(
+        from_store.status.success(),
+        "dnf install from the store failed:\n{}",
+        String::from_utf8_lossy(&from_store.stderr)
+    );
+    assert!(stored.log().contains("/rpm/base/Packages/"));
+
     // Another bundle key on the node: dnf refuses the repository's metadata.
     let other = work.join("other-keys");
     outpost_ok(work, &["key", "generate", "--out", other.to_str().unwrap()]);
