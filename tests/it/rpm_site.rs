@@ -281,6 +281,13 @@ fn dnf_installs_from_the_bundle_and_refuses_another_key() {
         repo.contains(&format!("file://{dir}/RPM-GPG-KEY-{fingerprint} ")),
         "{repo}"
     );
+    // The dashboard lists the packages.
+    let page = http("GET", &format!("{}/ui/release/t/1", server.url()), &[]);
+    let page = String::from_utf8_lossy(&page.body);
+    assert!(
+        page.contains("libthing") && page.contains("1:1.2~beta-4"),
+        "{page}"
+    );
     // The mirror serves the keys too, the same bytes.
     let served = http(
         "GET",

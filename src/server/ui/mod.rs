@@ -1,6 +1,6 @@
 //! The site dashboard, `/ui/`: server-rendered HTML (no JavaScript, no external assets) for
 //! the technician at the mirror. `/ui/` lists the releases served with a health summary,
-//! `/ui/release/<name>/<version>` one release's images, charts, files and Debian packages,
+//! `/ui/release/<name>/<version>` one release's images, charts, files and Debian and RPM packages,
 //! `/ui/health` uptime, requests by route, bytes served and disk free under the store.
 //! Every list takes `?q=TEXT` (case-insensitive substring of the reference or name) and
 //! `?page=N` (1-based, [`model::PAGE_SIZE`] rows). Rows are built once per catalog load

@@ -43,7 +43,7 @@ pub struct FileRow {
     pub size: u64,
 }
 
-/// One Debian package of a release.
+/// One Debian or RPM package of a release.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PackageRow {
     pub name: String,
@@ -150,6 +150,14 @@ impl ReleaseView {
                         version: d.version.clone(),
                         arch: d.arch.clone(),
                     })
+                    .chain(lock.rpms.iter().map(|r| PackageRow {
+                        name: r.name.clone(),
+                        version: match r.epoch {
+                            0 => format!("{}-{}", r.version, r.release),
+                            epoch => format!("{epoch}:{}-{}", r.version, r.release),
+                        },
+                        arch: r.arch.clone(),
+                    }))
                     .collect(),
             ),
             None => (Vec::new(), Vec::new()),
