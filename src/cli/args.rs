@@ -3,7 +3,9 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+mod config;
 mod release;
+pub use config::DnfArgs;
 pub use release::{DiffArgs, SbomArgs, SbomFormat};
 
 const AFTER_HELP: &str = "\
@@ -372,22 +374,6 @@ pub struct AptArgs {
     pub out: PathBuf,
     /// Where the key will be on the nodes (the `Signed-By` directory).
     #[arg(long, default_value = "/etc/apt/keyrings")]
-    pub key_dir: String,
-}
-
-#[derive(Debug, Args)]
-pub struct DnfArgs {
-    #[command(flatten)]
-    pub trust: TrustArgs,
-    #[command(flatten)]
-    pub mirror: MirrorArgs,
-    #[command(flatten)]
-    pub bundle: ConfigBundleArgs,
-    /// Directory to write the key files and outpost-<release>.repo into.
-    #[arg(long, default_value = ".")]
-    pub out: PathBuf,
-    /// Where the keys will be on the nodes (the gpgkey= file:// directory).
-    #[arg(long, default_value = "/etc/pki/rpm-gpg")]
     pub key_dir: String,
 }
 

@@ -4,9 +4,12 @@
 //! environment is read here and nowhere below; prompting, files and the network are the
 //! commands' job. Commands whose arguments are only paths take their clap struct as it is.
 
+mod dnf;
+pub use dnf::DnfSettings;
+
 use super::args::{
-    AptArgs, BuildArgs, CacheArgs, CheckArgs, ContainerdArgs, DnfArgs, HelmArgs, KubeadmArgs,
-    KubesprayArgs, LockArgs, MirrorsArgs, PushArgs, RuntimeArgs, ServeArgs, TlsMode, TrustArgs,
+    AptArgs, BuildArgs, CacheArgs, CheckArgs, ContainerdArgs, HelmArgs, KubeadmArgs, KubesprayArgs,
+    LockArgs, MirrorsArgs, PushArgs, RuntimeArgs, ServeArgs, TlsMode, TrustArgs,
 };
 use outpost::fetch::ForeignLayers;
 use outpost::nodeconfig::check::MirrorRule;
@@ -475,26 +478,6 @@ pub struct AptSettings {
 impl AptSettings {
     pub fn resolve(args: &AptArgs) -> Result<Self, SettingsError> {
         Ok(AptSettings {
-            trust: Trust::from_args(&args.trust),
-            mirror: mirror(&args.mirror.mirror)?,
-            bundle: args.bundle.bundle.clone(),
-            out: args.out.clone(),
-            key_dir: args.key_dir.clone(),
-        })
-    }
-}
-
-pub struct DnfSettings {
-    pub trust: Trust,
-    pub mirror: Mirror,
-    pub bundle: PathBuf,
-    pub out: PathBuf,
-    pub key_dir: String,
-}
-
-impl DnfSettings {
-    pub fn resolve(args: &DnfArgs) -> Result<Self, SettingsError> {
-        Ok(DnfSettings {
             trust: Trust::from_args(&args.trust),
             mirror: mirror(&args.mirror.mirror)?,
             bundle: args.bundle.bundle.clone(),
