@@ -120,3 +120,37 @@ fn headers_parse_with_typed_tags_and_bounds() {
         Err(HeaderError::Malformed(_))
     ));
 }
+
+#[test]
+fn no_flipped_byte_of_the_headers_panics() {
+    let f = fixture();
+    let keys = f.key.public();
+    let end = header_end(&f.signed).unwrap();
+    for at in 0..end {
+        for value in [0x00, 0xff, f.signed[at] ^ 0x01] {
+            let mut mutated = f.signed[..end].to_vec();
+            mutated[at] = value;
+            if let Ok(package) = parse(&mutated) {
+                let h = &package.header;
+                for tag in [
+                    NAME,
+                    REQUIRENAME,
+                    REQUIREFLAGS,
+                    BASENAMES,
+                    DIRINDEXES,
+                    FILEMODES,
+                ] {
+                    let _ = h.get(tag);
+                }
+            }
+            if mutated != f.signed[..end] {
+                assert!(
+                    verify_header_signature(&mutated, &keys).is_err()
+                        || at < LEAD_SIZE
+                        || (LEAD_SIZE..parse(&f.signed).unwrap().header_start).contains(&at),
+                    "a change at byte {at} of the main header still verifies"
+                );
+            }
+        }
+    }
+}
