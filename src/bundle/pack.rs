@@ -321,6 +321,7 @@ fn write_parts(
         index_digest: index_digest.clone(),
         part_size: split_size,
         parts,
+        parity: None,
     };
     let list_path = list_path_for(out);
     crate::fsutil::write_atomic(&list_path, &list.to_bytes()).map_err(|source| PackError::Io {

@@ -389,7 +389,10 @@ impl HasExitStatus for PartsError {
             | PartsError::Missing { .. }
             | PartsError::Size { .. }
             | PartsError::Damaged { .. }
-            | PartsError::NoList { .. } => ExitStatus::Verify,
+            | PartsError::NoList { .. }
+            | PartsError::Unhealthy(_)
+            | PartsError::RepairMismatch { .. } => ExitStatus::Verify,
+            PartsError::Parity { .. } => ExitStatus::Input,
         }
     }
 }
