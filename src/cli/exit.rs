@@ -303,6 +303,7 @@ impl HasExitStatus for PackError {
             | PackError::IndexTooLarge(_)
             | PackError::NoAptKey
             | PackError::Store(_) => ExitStatus::Failure,
+            PackError::Parity(e) => e.exit_status(),
         }
     }
 }

@@ -225,6 +225,8 @@ pub struct BuildSettings {
     pub out: PathBuf,
     pub locked: bool,
     pub split_size: Option<u64>,
+    /// Parity parts to write with `split_size`.
+    pub parity: Option<usize>,
     pub base: Option<PathBuf>,
     pub cache: PathBuf,
     pub resolve: ResolveSettings,
@@ -244,6 +246,7 @@ impl BuildSettings {
             out: args.out.clone(),
             locked: args.locked,
             split_size: args.split_size,
+            parity: args.parity.map(usize::from),
             sbom: args.sbom,
             base: args.base.clone(),
             cache: env.cache_dir(&args.cache)?,

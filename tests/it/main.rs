@@ -28,6 +28,7 @@ mod kubernetes_release;
 mod manifest_errors;
 mod node_config;
 mod node_runtimes;
+mod parity;
 mod pins_and_messages;
 mod platform_variants;
 mod push_registry;

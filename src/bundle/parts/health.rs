@@ -23,9 +23,15 @@ pub enum PartState {
     Intact,
     Missing,
     /// Present with another size than the list's.
-    Size { expected: u64, actual: u64 },
+    Size {
+        expected: u64,
+        actual: u64,
+    },
     /// Present with the right size, but another sha256.
-    Damaged { expected: Digest, actual: Digest },
+    Damaged {
+        expected: Digest,
+        actual: Digest,
+    },
 }
 
 /// One part (data or parity) and its state.
@@ -60,31 +66,46 @@ impl Survey {
         self.bad().count() <= self.parity
     }
 
-    /// One line: which parts are bad and what to do (`bundle repair`, or copy them again).
+    /// One line: which parts are bad (`part 2 of 8 (PATH) is missing`, `parity part 1 of 2
+    /// (PATH) has a sha256 mismatch …`) and what to do (`bundle repair`, or copy them again).
     pub fn summary(&self) -> String {
         let bad: Vec<&PartHealth> = self.bad().collect();
-        let shape = format!("{}+{}", self.data, self.parity);
+        let shape = match self.parity {
+            0 => format!("{}", self.data),
+            p => format!("{}+{p}", self.data),
+        };
         if bad.is_empty() {
-            return format!("all {} parts ({shape}) are intact", self.parts.len());
+            return format!("all {shape} parts are intact");
         }
-        let named: Vec<String> = bad
+        let mut numbers = (0usize, 0usize);
+        let named: Vec<String> = self
+            .parts
             .iter()
-            .map(|p| {
-                let what = match &p.state {
-                    PartState::Intact => "intact".to_string(),
-                    PartState::Missing => "missing".to_string(),
-                    PartState::Size { expected, actual } => {
-                        format!("{actual} bytes, expected {expected}")
-                    }
-                    PartState::Damaged { .. } => "damaged: sha256 mismatch".to_string(),
+            .filter_map(|p| {
+                let (kind, number, count) = if p.parity {
+                    numbers.1 += 1;
+                    ("parity part", numbers.1, self.parity)
+                } else {
+                    numbers.0 += 1;
+                    ("part", numbers.0, self.data)
                 };
-                format!("{} ({what})", p.path.display())
+                let what = match &p.state {
+                    PartState::Intact => return None,
+                    PartState::Missing => "is missing".to_string(),
+                    PartState::Size { expected, actual } => format!(
+                        "is {actual} bytes, the list says {expected}: the copy is incomplete or damaged"
+                    ),
+                    PartState::Damaged { expected, actual } => {
+                        format!("has a sha256 mismatch (expected {expected}, got {actual})")
+                    }
+                };
+                Some(format!("{kind} {number} of {count} ({}) {what}", p.path.display()))
             })
             .collect();
         let head = format!(
-            "{} lost or damaged of {shape}: {}",
-            crate::errors::plural(bad.len() as u64, "part"),
-            named.join(", ")
+            "{} of {shape} parts lost or damaged: {}",
+            bad.len(),
+            named.join("; ")
         );
         if self.repairable() {
             format!(
@@ -92,7 +113,8 @@ impl Survey {
                 self.list_path.display()
             )
         } else if self.parity == 0 {
-            format!("{head}; no parity parts, cannot repair: copy them again")
+            let them = if bad.len() == 1 { "it" } else { "them" };
+            format!("{head}; no parity parts to rebuild {them}: copy {them} again")
         } else {
             format!(
                 "{head}; parity {}: cannot repair (at most {} can be rebuilt): copy the lost parts again",
@@ -115,8 +137,8 @@ pub fn survey(
 ) -> Result<Survey, PartsError> {
     let list = load_list(list_path)?;
     let parity = list.parity.as_ref().map_or(&[][..], |p| &p.parts[..]);
-    let total: u64 = parity.iter().map(|p| p.size).sum::<u64>()
-        + if hash_data { list.size } else { 0 };
+    let total: u64 =
+        parity.iter().map(|p| p.size).sum::<u64>() + if hash_data { list.size } else { 0 };
     reporter.start("check parts", total);
     let mut parts = Vec::new();
     let all = list.parts.iter().map(|p| (p, false));

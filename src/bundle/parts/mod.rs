@@ -241,7 +241,11 @@ mod tests {
                 let survey = survey(&list_path, true, &progress).unwrap();
                 assert_eq!(survey.bad().count(), 2, "{a} {b}");
                 assert!(survey.repairable());
-                assert!(survey.summary().contains("can repair"), "{}", survey.summary());
+                assert!(
+                    survey.summary().contains("can repair"),
+                    "{}",
+                    survey.summary()
+                );
                 let report = repair(&list_path, &progress).unwrap();
                 assert_eq!(report.rebuilt.len(), 2);
                 for (name, original) in names.iter().zip(&originals) {
@@ -269,7 +273,10 @@ mod tests {
         std::fs::write(dir.path().join("x.tar.002"), vec![6u8; 1000]).unwrap();
         let progress = crate::progress::NoProgress;
         let err = parity::add_parity_chunked(&list_path, 1, 64, &progress).unwrap_err();
-        assert!(matches!(err, PartsError::Damaged { number: 2, .. }), "{err}");
+        assert!(
+            matches!(err, PartsError::Damaged { number: 2, .. }),
+            "{err}"
+        );
         assert!(!dir.path().join("x.parity.001").exists());
         assert!(load_list(&list_path).unwrap().parity.is_none());
         assert!(add_parity(&list_path, 0, &progress).is_err());

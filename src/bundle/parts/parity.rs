@@ -186,7 +186,10 @@ pub(super) fn open_part(
             number: index + 1,
             count,
             path: path.clone(),
-            hint: list.remedy(list_path, &format!("copy it next to {}", list_path.display())),
+            hint: list.remedy(
+                list_path,
+                &format!("copy it next to {}", list_path.display()),
+            ),
         },
         _ => PartsError::Io {
             path: path.clone(),

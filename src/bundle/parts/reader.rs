@@ -296,7 +296,12 @@ pub fn load_list(list_path: &Path) -> Result<PartsList, PartsError> {
         )));
     }
     let parity = list.parity.iter().flat_map(|p| p.parts.iter());
-    if let Some(part) = list.parts.iter().chain(parity).find(|p| !plain_name(&p.name)) {
+    if let Some(part) = list
+        .parts
+        .iter()
+        .chain(parity)
+        .find(|p| !plain_name(&p.name))
+    {
         return Err(bad(format!(
             "part name `{}` is not a plain file name",
             part.name

@@ -72,6 +72,7 @@ pub fn build(settings: &BuildSettings) -> Result<(), CliError> {
     };
     let options = PackOptions {
         split_size: settings.split_size,
+        parity: settings.parity,
         base,
         sbom,
     };
@@ -123,7 +124,7 @@ impl Built<'_> {
             "cached_bytes": fetched.cached_bytes,
             "signer": self.signer,
             "unchanged": packed.unchanged,
-            "parts": packed.parts.as_ref().map(|(count, list)| json!({"count": count, "list": list})),
+            "parts": packed.parts.as_ref().map(|(count, list)| json!({"count": count, "parity": packed.parity, "list": list})),
             "delta": packed.omitted.map(|(blobs, bytes)| json!({"omitted_blobs": blobs, "omitted_bytes": bytes})),
         })
     }
@@ -151,8 +152,15 @@ impl Built<'_> {
             }
         );
         if let Some((count, list)) = &packed.parts {
+            let parity = match packed.parity {
+                0 => String::new(),
+                p => format!(
+                    " + {} (any {p} lost parts can be rebuilt with `outpost bundle repair`)",
+                    outpost::errors::plural(p as u64, "parity part")
+                ),
+            };
             println!(
-                "parts:    {count} parts listed in {} (carry them all, with the list)",
+                "parts:    {count} parts{parity} listed in {} (carry them all, with the list)",
                 list.display()
             );
         }
