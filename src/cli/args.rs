@@ -168,6 +168,10 @@ pub struct LoadArgs {
     pub store: PathBuf,
     #[command(flatten)]
     pub key: PublicKeyArgs,
+    /// Check the signature, then print the blobs and bytes the store lacks and the space
+    /// needed and free there; store nothing. A real load checks the same space first.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub json: JsonArgs,
 }
@@ -532,6 +536,12 @@ pub struct BuildArgs {
     /// artifact of type application/vnd.cyclonedx+json; time: SOURCE_DATE_EPOCH, else 1970).
     #[arg(long)]
     pub sbom: bool,
+    /// Lock (unless --locked) and fetch the manifests only, then print the bytes to download
+    /// (cache misses), the bundle's estimated size and parts, and the space needed and free
+    /// at --out and the cache; download no blob, write no bundle. A real build checks the same
+    /// space first and stops before downloading when it would not fit.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub cache: CacheArgs,
     #[command(flatten)]

@@ -29,6 +29,7 @@ use outpost::server::ServeError;
 use outpost::sign::SignError;
 use outpost::sitestore::load::LoadError;
 use outpost::sitestore::SiteError;
+use outpost::space::SpaceError;
 use outpost::store::StoreError;
 use outpost::upstream::http::HttpError;
 use std::path::Path;
@@ -382,6 +383,14 @@ impl HasExitStatus for OpenError {
 }
 
 /// Reading the parts of a split bundle (`bundle join`).
+impl HasExitStatus for SpaceError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            SpaceError::NoSpace(_) | SpaceError::Measure { .. } => ExitStatus::Failure,
+        }
+    }
+}
+
 impl HasExitStatus for PartsError {
     fn exit_status(&self) -> ExitStatus {
         match self {

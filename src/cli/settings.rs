@@ -234,6 +234,8 @@ pub struct BuildSettings {
     pub foreign_layers: ForeignLayers,
     /// Carry a CycloneDX SBOM in the bundle.
     pub sbom: bool,
+    /// Only estimate: download no blob, write no bundle.
+    pub dry_run: bool,
     pub json: bool,
 }
 
@@ -248,6 +250,7 @@ impl BuildSettings {
             split_size: args.split_size,
             parity: args.parity.map(usize::from),
             sbom: args.sbom,
+            dry_run: args.dry_run,
             base: args.base.clone(),
             cache: env.cache_dir(&args.cache)?,
             resolve: env.resolve_settings(args.trusted_root.clone()),

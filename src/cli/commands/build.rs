@@ -13,6 +13,7 @@ use outpost::lock::{lock_path_for, Lockfile};
 use outpost::manifest::Release;
 use outpost::sign::apt::AptSigner;
 use outpost::sign::Signer;
+use outpost::space;
 use outpost::store::Store;
 use outpost::upstream::http::Http;
 use outpost::upstream::registry::Registry;
@@ -43,7 +44,7 @@ pub fn build(settings: &BuildSettings) -> Result<(), CliError> {
     };
     let registry = Registry::new(release.upstreams());
     let http = Http::new(release.upstreams())?;
-    let fetched = rt.block_on(fetch::fetch_all(
+    let plan = rt.block_on(fetch::plan_fetch(
         &lockfile,
         &registry,
         &http,
@@ -51,6 +52,12 @@ pub fn build(settings: &BuildSettings) -> Result<(), CliError> {
         settings.foreign_layers,
         &bars,
     ))?;
+    let estimate = super::estimate::Estimate::of_build(&plan, settings);
+    if settings.dry_run {
+        return estimate.print(settings.json);
+    }
+    space::check(&estimate.needs())?;
+    let fetched = rt.block_on(plan.run(&store, &bars))?;
     let out = settings.out.join(format!("{}.tar", release.bundle_stem()));
     let apt_signer = if lockfile.debs.is_empty() {
         None

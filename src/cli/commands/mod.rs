@@ -12,6 +12,7 @@ mod config_kubeadm;
 mod config_kubespray;
 mod config_runtime;
 mod diff;
+mod estimate;
 mod inspect;
 mod join;
 mod key_generate;
