@@ -23,6 +23,7 @@ mod charts_site;
 mod cli_help;
 mod config_check;
 mod distribution_spec;
+mod estimates;
 mod ha_mirrors;
 mod kubernetes_release;
 mod manifest_errors;

@@ -24,7 +24,11 @@ impl Estimate {
         let bundle_bytes = plan.bundle_bytes;
         let parts = settings.split_size.map(|split| {
             let parity = settings.parity.unwrap_or(0) as u64;
-            (bundle_bytes.div_ceil(split), parity, split.min(bundle_bytes))
+            (
+                bundle_bytes.div_ceil(split),
+                parity,
+                split.min(bundle_bytes),
+            )
         });
         Estimate {
             summary: plan.summary.clone(),

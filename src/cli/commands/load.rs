@@ -1,15 +1,15 @@
 //! `outpost load`: verify a bundle and import it into a site store in one pass.
 
+use super::estimate::print_places;
 use super::{mib, print_json};
 use crate::cli::args::LoadArgs;
 use crate::cli::exit::CliError;
 use crate::cli::progress::Bars;
-use super::estimate::print_places;
 use outpost::bundle::open::OpenBundle;
 use outpost::progress::Reporter;
-use outpost::space::{self, Place};
 use outpost::sign::Verifier;
 use outpost::sitestore::SiteStore;
+use outpost::space::{self, Place};
 use serde_json::json;
 
 pub fn load(args: &LoadArgs) -> Result<(), CliError> {
