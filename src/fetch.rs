@@ -16,8 +16,6 @@ pub use plan::{plan_fetch, FetchPlan};
 
 use pins::check_platform_pins;
 
-use crate::bundle::graph::{walk, Carried, Role};
-use crate::bundle::index_entries::{image_entry, referrer_entries};
 use crate::digest::Digest;
 use crate::lock::Lockfile;
 use crate::oci::{Descriptor, MAX_MANIFEST_SIZE};
@@ -28,7 +26,7 @@ use crate::upstream::registry::{Download, Registry};
 use crate::upstream::retry::{retried, Failure, Reason};
 use futures::StreamExt;
 use oci_client::Reference;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};

@@ -2,7 +2,20 @@
 //! only counted against the cache, and the bundle's size estimated, before anything large is
 //! downloaded (`bundle build --dry-run`, and the space check before a real build).
 
-use super::*;
+use super::{
+    check_platform_pins, ensure_manifest, urls, FetchError, FetchSummary, ForeignLayers, Source,
+    Wanted, MAX_NESTING,
+};
+use crate::bundle::graph::{walk, Carried, Role};
+use crate::bundle::index_entries::{image_entry, referrer_entries};
+use crate::digest::Digest;
+use crate::lock::Lockfile;
+use crate::oci::Descriptor;
+use crate::progress::Reporter;
+use crate::store::Store;
+use crate::upstream::http::Http;
+use crate::upstream::registry::Registry;
+use std::collections::BTreeMap;
 
 /// What a fetch will download, worked out before any blob is: the manifests are fetched
 /// (small; they say which blobs there are), the blobs only counted. [`FetchPlan::run`]

@@ -269,7 +269,10 @@ fn load_survives_sigkill_at_any_point_and_a_full_disk() {
     );
     // The space check before the load stops it before any blob is written (issue 17).
     assert!(err.contains("not enough space"), "{err}");
-    assert!(err.contains(&format!("store at {} needs", store.display())), "{err}");
+    assert!(
+        err.contains(&format!("store at {} needs", store.display())),
+        "{err}"
+    );
     assert_eq!(store_releases(work, store.to_str().unwrap()), 0);
     assert_blobs_whole(&store, "full disk");
 }

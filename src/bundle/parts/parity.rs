@@ -56,7 +56,7 @@ impl ParityInfo {
         if self.data_parts != list.parts.len()
             || self.shard_size != stripe::shard_size(largest)
             || self.chunk_size == 0
-            || self.chunk_size % 2 != 0
+            || !self.chunk_size.is_multiple_of(2)
             || self.chunk_size > 64 << 20
             || self.parts.is_empty()
             || self.parts.len() > MAX_PARITY

@@ -31,7 +31,7 @@ impl Estimate {
             )
         });
         Estimate {
-            summary: plan.summary.clone(),
+            summary: plan.summary,
             bundle_bytes,
             parts,
             out: settings.out.clone(),
