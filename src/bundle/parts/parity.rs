@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 
 /// The `scheme` recorded in parts lists: Leopard-RS Reed-Solomon over GF(2^16).
 pub const PARITY_SCHEME: &str = "reed-solomon-gf16";
-/// Bytes of each part coded at a time (one stripe).
+/// Bytes of each part coded at a time (one stripe), at most; less when many parts would
+/// make a stripe of every part exceed [`stripe::STRIPE_BUDGET`].
 pub const PARITY_CHUNK: u64 = 1 << 20;
 /// The most parity parts one list may carry.
 pub const MAX_PARITY: usize = 255;
@@ -32,7 +33,8 @@ pub const MAX_PARITY: usize = 255;
 pub struct ParityInfo {
     /// [`PARITY_SCHEME`].
     pub scheme: String,
-    /// Stripe length in bytes (even).
+    /// Stripe length in bytes (even; at most what [`stripe::chunk_for`] gives, which bounds
+    /// the coder's memory for a list from anywhere).
     pub chunk_size: u64,
     /// How many data parts the parity covers (all of the list's parts).
     pub data_parts: usize,
@@ -57,7 +59,7 @@ impl ParityInfo {
             || self.shard_size != stripe::shard_size(largest)
             || self.chunk_size == 0
             || !self.chunk_size.is_multiple_of(2)
-            || self.chunk_size > 64 << 20
+            || self.chunk_size > stripe::chunk_for(self.data_parts + self.parts.len(), PARITY_CHUNK)
             || self.parts.is_empty()
             || self.parts.len() > MAX_PARITY
             || self.parts.iter().any(|p| p.size != self.shard_size)
@@ -81,7 +83,9 @@ pub fn add_parity(
     count: usize,
     reporter: &dyn Reporter,
 ) -> Result<PartsList, PartsError> {
-    add_parity_chunked(list_path, count, PARITY_CHUNK, reporter)
+    let data = load_list(list_path)?.parts.len();
+    let chunk = stripe::chunk_for(data + count, PARITY_CHUNK);
+    add_parity_chunked(list_path, count, chunk, reporter)
 }
 
 /// [`add_parity`] with stripes of `chunk` bytes (even, ≤ 64 MiB).

@@ -12,6 +12,16 @@ pub fn shard_size(largest_part: u64) -> u64 {
     (largest_part + (largest_part & 1)).max(2)
 }
 
+/// Memory the coder may hold for one stripe of every part.
+pub const STRIPE_BUDGET: u64 = 64 << 20;
+
+/// The stripe length for `shards` parts (data + parity): `largest` (1 MiB), or less so that
+/// one stripe of every part fits [`STRIPE_BUDGET`]; a multiple of 64 bytes, at least 64.
+pub fn chunk_for(shards: usize, largest: u64) -> u64 {
+    let share = STRIPE_BUDGET / (shards.max(1) as u64);
+    (share.min(largest) / 64 * 64).max(64)
+}
+
 /// One stripe: `len` bytes (even, ≤ chunk) at `offset` of every shard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stripe {
@@ -68,6 +78,14 @@ mod tests {
         let total: u64 = stripes(big, 1 << 20).map(|s| s.len as u64).sum();
         assert_eq!(total, big);
         assert!(stripes(big, 1 << 20).all(|s| s.len % 2 == 0));
+    }
+
+    #[test]
+    fn stripes_fit_the_memory_budget() {
+        assert_eq!(chunk_for(10, 1 << 20), 1 << 20);
+        assert_eq!(chunk_for(3000, 1 << 20), (STRIPE_BUDGET / 3000) / 64 * 64);
+        assert!(chunk_for(3000, 1 << 20) * 3000 <= STRIPE_BUDGET);
+        assert_eq!(chunk_for(10_000_000, 1 << 20), 64);
     }
 
     #[test]
