@@ -253,6 +253,14 @@ mod tests {
                 }
             }
         }
+        // A list from anywhere cannot make the coder hold more than its stripe budget.
+        let good = std::fs::read(&list_path).unwrap();
+        let mut hostile: serde_json::Value = serde_json::from_slice(&good).unwrap();
+        hostile["parity"]["chunkSize"] = (64u64 << 20).into();
+        std::fs::write(&list_path, serde_json::to_vec(&hostile).unwrap()).unwrap();
+        let err = load_list(&list_path).unwrap_err();
+        assert!(err.to_string().contains("parity section"), "{err}");
+        std::fs::write(&list_path, &good).unwrap();
         // Three lost of 5+2: refused, nothing written.
         for name in &names[..3] {
             std::fs::remove_file(dir.path().join(name)).unwrap();
