@@ -8,22 +8,25 @@
 //! images are fetched once. Retries follow `upstream::retry`. What comes from a URL instead
 //! (files, debs, charts of chart repositories) is listed by `urls`.
 
+mod pins;
+mod plan;
 mod urls;
 
-use crate::bundle::graph::{walk, Carried, Role};
-use crate::bundle::index_entries::{image_entry, referrer_entries};
+pub use plan::{plan_fetch, FetchPlan};
+
+use pins::check_platform_pins;
+
 use crate::digest::Digest;
 use crate::lock::Lockfile;
-use crate::oci::{Descriptor, Parsed, MAX_MANIFEST_SIZE};
+use crate::oci::{Descriptor, MAX_MANIFEST_SIZE};
 use crate::progress::Reporter;
-use crate::resolve::image::pins_select_themselves;
 use crate::store::{Store, StoreError};
 use crate::upstream::http::Http;
 use crate::upstream::registry::{Download, Registry};
 use crate::upstream::retry::{retried, Failure, Reason};
 use futures::StreamExt;
 use oci_client::Reference;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -138,217 +141,50 @@ pub async fn fetch_all(
     foreign_layers: ForeignLayers,
     reporter: &dyn Reporter,
 ) -> Result<FetchSummary, FetchError> {
-    let mut wanted: BTreeMap<Digest, Wanted> = BTreeMap::new();
-    let mut images = std::collections::HashMap::new();
-    for pin in &lock.images {
-        let image =
-            crate::reference::parse(&pin.reference).map_err(|message| FetchError::Manifest {
-                image: pin.reference.clone(),
-                digest: pin.digest.clone(),
-                message,
-            })?;
-        ensure_manifest(registry, store, &image, &pin.digest, pin.size, reporter).await?;
-        for platform in pin.platforms.iter().chain(&pin.also_carried) {
-            if platform.digest != pin.digest {
-                ensure_manifest(
-                    registry,
-                    store,
-                    &image,
-                    &platform.digest,
-                    platform.size,
-                    reporter,
-                )
-                .await?;
-            }
-        }
-        check_platform_pins(store, pin)?;
-        images.insert(pin.reference.clone(), image);
-    }
-    // Referrers live in their subject's repository; each is fetched under its own entry.
-    let referrers = referrer_entries(&lock.images);
-    for entry in &referrers {
-        let name = entry.name();
-        let image = crate::reference::parse(&name).map_err(|message| FetchError::Manifest {
-            image: name.clone(),
-            digest: entry.descriptor.digest.clone(),
-            message,
-        })?;
-        let (digest, size) = (&entry.descriptor.digest, entry.descriptor.size);
-        ensure_manifest(registry, store, &image, digest, size, reporter).await?;
-        images.insert(name, image);
-    }
-    // Which blobs the manifests need: the bundle's own graph, so fetch gets what pack packs.
-    // A manifest below the first level (an index inside a carried index) is fetched when the
-    // walk reaches it, and the walk runs again, a level deeper each time.
-    let roots: Vec<Carried> = lock
-        .images
-        .iter()
-        .map(image_entry)
-        .chain(referrers)
-        .map(|entry| Carried::root(&entry))
-        .collect();
-    for level in 0.. {
-        let mut missing: Vec<Carried> = Vec::new();
-        wanted.clear();
-        walk(
-            roots.iter().cloned(),
-            |item| {
-                let manifest_error = |message: String| FetchError::Manifest {
-                    image: item.owner.clone(),
-                    digest: item.descriptor.digest.clone(),
-                    message,
-                };
-                if item.role == Role::Manifest {
-                    if !store.has(&item.descriptor.digest, item.descriptor.size) {
-                        missing.push(item.clone());
-                        return Ok(None);
-                    }
-                    return store
-                        .read_bytes(&item.descriptor.digest)
-                        .map(Some)
-                        .map_err(|e| manifest_error(e.to_string()));
-                }
-                let source = match item.descriptor.urls.first() {
-                    Some(url) if foreign_layers == ForeignLayers::Refuse => {
-                        return Err(FetchError::ForeignLayer {
-                            image: item.owner.clone(),
-                            digest: item.descriptor.digest.clone(),
-                            url: url.clone(),
-                        })
-                    }
-                    Some(url) => Source::Url(http, url.clone()),
-                    None => Source::Image(
-                        registry,
-                        images
-                            .get(&item.owner)
-                            .ok_or_else(|| manifest_error("not a pinned image".into()))?
-                            .clone(),
-                    ),
-                };
-                let descriptor = item.descriptor.clone();
-                wanted.insert(descriptor.digest.clone(), Wanted { source, descriptor });
-                Ok(None)
-            },
-            |item, e| FetchError::Manifest {
-                image: item.owner.clone(),
-                digest: item.descriptor.digest.clone(),
-                message: e.to_string(),
-            },
-        )?;
-        let Some(first) = missing.first() else {
-            break;
-        };
-        if level >= MAX_NESTING {
-            return Err(FetchError::Manifest {
-                image: first.owner.clone(),
-                digest: first.descriptor.digest.clone(),
-                message: format!("indexes nested more than {MAX_NESTING} levels deep"),
-            });
-        }
-        for item in &missing {
-            let image = images
-                .get(&item.owner)
-                .ok_or_else(|| FetchError::Manifest {
-                    image: item.owner.clone(),
-                    digest: item.descriptor.digest.clone(),
-                    message: "not a pinned image".into(),
-                })?;
-            let (digest, size) = (&item.descriptor.digest, item.descriptor.size);
-            ensure_manifest(registry, store, image, digest, size, reporter).await?;
-        }
-    }
-    for (sha256, size, url) in urls::url_blobs(lock)? {
-        wanted.entry(sha256.clone()).or_insert_with(|| Wanted {
-            source: Source::Url(http, url.clone()),
-            descriptor: Descriptor {
-                media_type: "application/octet-stream".into(),
-                digest: sha256.clone(),
-                size,
-                platform: None,
-                artifact_type: None,
-                annotations: Default::default(),
-                urls: Vec::new(),
-            },
-        });
-    }
+    plan_fetch(lock, registry, http, store, foreign_layers, reporter)
+        .await?
+        .run(store, reporter)
+        .await
+}
 
-    let mut summary = FetchSummary {
-        blobs: wanted.len(),
-        ..Default::default()
-    };
-    let mut missing: Vec<Wanted> = Vec::new();
-    for (_, w) in wanted {
-        if store.has(&w.descriptor.digest, w.descriptor.size) {
-            summary.cached_bytes += w.descriptor.size;
-        } else {
-            missing.push(w);
-        }
+impl FetchPlan<'_> {
+    /// Downloads every blob the plan counted as missing (parallel, retried, resumed).
+    pub async fn run(
+        self,
+        store: &Store,
+        reporter: &dyn Reporter,
+    ) -> Result<FetchSummary, FetchError> {
+        let FetchPlan {
+            summary, missing, ..
+        } = self;
+        reporter.start("fetch", summary.downloaded_bytes);
+        // After a failure no new download starts, but those under way finish (into the cache,
+        // or as partial files to resume from) rather than being cut off mid-write.
+        let failed = AtomicBool::new(false);
+        let results: Vec<Result<(), FetchError>> = futures::stream::iter(missing.iter())
+            .map(|w| {
+                let failed = &failed;
+                async move {
+                    if failed.load(Ordering::SeqCst) {
+                        return Ok(());
+                    }
+                    let result = fetch_blob(store, w, reporter).await;
+                    if result.is_err() {
+                        failed.store(true, Ordering::SeqCst);
+                    }
+                    result
+                }
+            })
+            .buffer_unordered(PARALLEL_DOWNLOADS)
+            .collect()
+            .await;
+        reporter.finish();
+        results.into_iter().collect::<Result<Vec<()>, _>>()?;
+        Ok(summary)
     }
-    // Largest first: the long downloads start early and the tail is short ones.
-    missing.sort_by_key(|w| std::cmp::Reverse(w.descriptor.size));
-    summary.downloaded_blobs = missing.len();
-    summary.downloaded_bytes = missing.iter().map(|w| w.descriptor.size).sum();
-
-    reporter.start("fetch", summary.downloaded_bytes);
-    // After a failure no new download starts, but those under way finish (into the cache,
-    // or as partial files to resume from) rather than being cut off mid-write.
-    let failed = AtomicBool::new(false);
-    let results: Vec<Result<(), FetchError>> = futures::stream::iter(missing.iter())
-        .map(|w| {
-            let failed = &failed;
-            async move {
-                if failed.load(Ordering::SeqCst) {
-                    return Ok(());
-                }
-                let result = fetch_blob(store, w, reporter).await;
-                if result.is_err() {
-                    failed.store(true, Ordering::SeqCst);
-                }
-                result
-            }
-        })
-        .buffer_unordered(PARALLEL_DOWNLOADS)
-        .collect()
-        .await;
-    reporter.finish();
-    results.into_iter().collect::<Result<Vec<()>, _>>()?;
-    Ok(summary)
 }
 
 /// Fetches a manifest by digest into the store unless it is there already.
-/// A lockfile's children of an index must be what its recorded platforms select (what the
-/// bundle's graph carries): one written before outpost followed containerd's platform rule
-/// may have pinned another entry.
-fn check_platform_pins(store: &Store, pin: &crate::lock::ImagePin) -> Result<(), FetchError> {
-    if pin.artifact_type.is_some() {
-        // An artifact has no platforms: every entry of its index travels.
-        return Ok(());
-    }
-    let bytes = store
-        .read_bytes(&pin.digest)
-        .map_err(|e| FetchError::Manifest {
-            image: pin.reference.clone(),
-            digest: pin.digest.clone(),
-            message: e.to_string(),
-        })?;
-    let Ok(Parsed::Index { manifests, .. }) = Parsed::from_bytes(&bytes, Some(&pin.media_type))
-    else {
-        return Ok(());
-    };
-    if pins_select_themselves(&manifests, &pin.platforms) {
-        return Ok(());
-    }
-    Err(FetchError::PlatformPins {
-        image: pin.reference.clone(),
-        digest: pin.digest.clone(),
-        pinned: pin
-            .platforms
-            .iter()
-            .map(|p| format!("{} {}", p.platform, p.digest))
-            .collect(),
-    })
-}
-
 async fn ensure_manifest(
     registry: &Registry,
     store: &Store,

@@ -1,4 +1,5 @@
-//! Small filesystem helpers shared by every writer: atomic writes (temp file + rename).
+//! Small filesystem helpers shared by every writer: atomic writes (temp file + rename), and
+//! the one measure of free space (statvfs).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -28,4 +29,42 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let _ = std::fs::remove_file(&temp);
     }
     result
+}
+
+/// Free space on the filesystem that holds `path`: bytes available to unprivileged users
+/// (statvfs `f_bavail × f_frsize`) and the filesystem's device id (`st_dev`), so two places
+/// on one filesystem can be told apart from two filesystems. A path that does not exist yet
+/// is measured at its nearest existing ancestor (where it will be created).
+///
+/// Errors: the statvfs or stat error of that ancestor.
+pub fn free_space(path: &Path) -> std::io::Result<FreeSpace> {
+    use std::os::unix::fs::MetadataExt;
+    let mut at = if path.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        path
+    };
+    while !at.exists() {
+        match at.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => at = parent,
+            _ => {
+                at = Path::new(".");
+                break;
+            }
+        }
+    }
+    let stat = rustix::fs::statvfs(at).map_err(std::io::Error::from)?;
+    Ok(FreeSpace {
+        available: stat.f_bavail.saturating_mul(stat.f_frsize),
+        device: std::fs::metadata(at)?.dev(),
+    })
+}
+
+/// What [`free_space`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FreeSpace {
+    /// Bytes an unprivileged writer may still use.
+    pub available: u64,
+    /// `st_dev` of the filesystem.
+    pub device: u64,
 }

@@ -28,6 +28,7 @@ pub mod sbom;
 pub mod server;
 pub mod sign;
 pub mod sitestore;
+pub mod space;
 pub mod store;
 pub mod trust;
 pub mod upstream;

@@ -27,6 +27,8 @@ fn run(cli: Cli, env: &Environment) -> Result<(), CliError> {
         Command::Bundle(BundleCommand::Verify(args)) => commands::verify(&args),
         Command::Bundle(BundleCommand::Inspect(args)) => commands::inspect(&args),
         Command::Bundle(BundleCommand::Join(args)) => commands::join(&args),
+        Command::Bundle(BundleCommand::Parity(args)) => commands::parity(&args),
+        Command::Bundle(BundleCommand::Repair(args)) => commands::repair(&args),
         Command::Bundle(BundleCommand::Diff(args)) => commands::diff(&args),
         Command::Bundle(BundleCommand::Sbom(args)) => commands::sbom(&args),
         Command::Load(args) => commands::load(&args),

@@ -56,6 +56,8 @@ pub enum PackError {
     Repodata(#[from] crate::rpm::repodata::RepodataError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Parity(#[from] super::parts::PartsError),
 }
 
 /// How to write the bundle.
@@ -68,6 +70,9 @@ pub struct PackOptions {
     /// Carry a CycloneDX SBOM of the lockfile ([`crate::sbom::cyclonedx`]) with this time
     /// (RFC 3339 UTC); `None`: no SBOM.
     pub sbom: Option<String>,
+    /// With `split_size`: write this many Reed-Solomon parity parts after the data parts
+    /// (`NAME.parity.001…`, see [`super::parts::add_parity`]).
+    pub parity: Option<usize>,
 }
 
 /// What was written.
@@ -82,6 +87,8 @@ pub struct PackSummary {
     pub unchanged: bool,
     /// Parts written (split bundles), and the parts list.
     pub parts: Option<(usize, PathBuf)>,
+    /// Parity parts beside the data parts (0 without).
+    pub parity: usize,
     /// For a delta: blobs and bytes left out because the base has them.
     pub omitted: Option<(usize, u64)>,
 }
@@ -237,6 +244,7 @@ pub fn pack(
         bytes,
         unchanged,
         parts,
+        parity: 0,
         omitted: options.base.as_ref().map(|_| plan.omitted),
     };
     let Some(split_size) = options.split_size else {
@@ -260,20 +268,46 @@ pub fn pack(
         };
     };
     let list_path = super::parts::list_path_for(out);
-    if parts_already_written(&list_path, &index_digest, size, split_size) {
-        let count = size.div_ceil(split_size) as usize;
-        return Ok(summary(size, true, Some((count, list_path))));
+    let mut unchanged = parts_already_written(&list_path, &index_digest, size, split_size);
+    let count = if unchanged {
+        size.div_ceil(split_size) as usize
+    } else {
+        write_parts(
+            out,
+            split_size,
+            &plan,
+            &head,
+            store,
+            reporter,
+            &index_digest,
+        )?
+    };
+    let mut parity = 0;
+    if let Some(wanted) = options.parity {
+        if !parity_written(&list_path, wanted) {
+            super::parts::add_parity(&list_path, wanted, reporter)?;
+            unchanged = false;
+        }
+        parity = wanted;
     }
-    let count = write_parts(
-        out,
-        split_size,
-        &plan,
-        &head,
-        store,
-        reporter,
-        &index_digest,
-    )?;
-    Ok(summary(size, false, Some((count, list_path))))
+    Ok(PackSummary {
+        parity,
+        ..summary(size, unchanged, Some((count, list_path)))
+    })
+}
+
+/// Whether the parts list already carries `count` parity parts, each there with its size.
+fn parity_written(list_path: &Path, count: usize) -> bool {
+    let Ok(list) = super::parts::load_list(list_path) else {
+        return false;
+    };
+    list.parity.is_some_and(|parity| {
+        parity.parts.len() == count
+            && parity.parts.iter().all(|p| {
+                std::fs::metadata(list_path.with_file_name(&p.name))
+                    .is_ok_and(|m| m.len() == p.size)
+            })
+    })
 }
 
 /// Whether the parts list beside `out` already describes this bundle and every part is there.
@@ -328,6 +362,11 @@ fn write_parts(
     while std::fs::remove_file(part_path_for(out, stale)).is_ok() {
         stale += 1;
     }
+    // Parity parts of an earlier build cover other bytes; the new list names none.
+    let mut stale = 1;
+    while std::fs::remove_file(super::parts::parity_path_for(out, stale)).is_ok() {
+        stale += 1;
+    }
     let list = PartsList {
         format: PARTS_FORMAT,
         bundle: out
@@ -338,6 +377,7 @@ fn write_parts(
         index_digest: index_digest.clone(),
         part_size: split_size,
         parts,
+        parity: None,
     };
     let list_path = list_path_for(out);
     crate::fsutil::write_atomic(&list_path, &list.to_bytes()).map_err(|source| PackError::Io {

@@ -34,7 +34,10 @@ pub enum VerifyError {
     #[error(transparent)]
     Parts(#[from] PartsError),
     #[error("{part} ({detail})")]
-    InPart { part: PartsError, detail: String },
+    InPart {
+        part: Box<PartsError>,
+        detail: String,
+    },
     #[error(transparent)]
     BadEntry(#[from] BadEntry),
     #[error("duplicate tar entry `{0}`: a bundle holds each file once")]
@@ -195,7 +198,7 @@ pub fn verify_with(
             for index in bundle.part_index_at(last_good)..bundle.part_count() {
                 if let Err(part @ PartsError::Damaged { .. }) = bundle.check_part(index) {
                     return Err(VerifyError::InPart {
-                        part,
+                        part: Box::new(part),
                         detail: e.to_string(),
                     });
                 }

@@ -4,8 +4,10 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 mod config;
+mod parts;
 mod release;
 pub use config::DnfArgs;
+pub use parts::{JoinArgs, ParityArgs, RepairArgs};
 pub use release::{DiffArgs, SbomArgs, SbomFormat};
 
 const AFTER_HELP: &str = "\
@@ -168,6 +170,10 @@ pub struct LoadArgs {
     pub store: PathBuf,
     #[command(flatten)]
     pub key: PublicKeyArgs,
+    /// Check the signature, then print the blobs and bytes the store lacks and the space
+    /// needed and free there; store nothing. A real load checks the same space first.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub json: JsonArgs,
 }
@@ -489,21 +495,18 @@ pub enum BundleCommand {
     Inspect(InspectArgs),
     /// Reassemble a split bundle (NAME.parts.json or any part) into one tar, checking each part.
     Join(JoinArgs),
+    /// Add Reed-Solomon parity parts to a split bundle (NAME.parity.001, …): any P lost or
+    /// damaged parts can then be rebuilt by `bundle repair`.
+    Parity(ParityArgs),
+    /// Rebuild lost or damaged parts of a split bundle in place from its parity parts, each
+    /// checked against its sha256 before it replaces anything.
+    Repair(RepairArgs),
     /// What changed between two releases: images, charts, files, Debian packages, and the
     /// bytes the new one adds. Exits 0 whether or not anything changed.
     Diff(DiffArgs),
     /// Write a bill of materials of everything a bundle carries (images, charts, files,
     /// Debian packages) from its lockfile, as CycloneDX 1.5 or SPDX 2.3 JSON. Does not verify.
     Sbom(SbomArgs),
-}
-
-#[derive(Debug, Args)]
-pub struct JoinArgs {
-    /// The parts list (NAME.parts.json) or any part (NAME.tar.001).
-    pub bundle: PathBuf,
-    /// Where to write the tar [default: NAME.tar beside the parts].
-    #[arg(long)]
-    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -523,6 +526,10 @@ pub struct BuildArgs {
     /// NAME.tar.001, NAME.tar.002, … and NAME.parts.json.
     #[arg(long, value_name = "SIZE", value_parser = parse_split_size)]
     pub split_size: Option<u64>,
+    /// With --split-size: also write P Reed-Solomon parity parts (NAME.parity.001, …); any P
+    /// lost or damaged parts can then be rebuilt with `bundle repair`.
+    #[arg(long, value_name = "P", requires = "split_size", value_parser = clap::value_parser!(u8).range(1..))]
+    pub parity: Option<u8>,
     /// Build a delta on top of an old release: leave out every blob it has. OLD is the old
     /// bundle (tar, parts list or part) or its lockfile (rebuilt from this cache and key).
     #[arg(long, value_name = "OLD")]
@@ -540,6 +547,12 @@ pub struct BuildArgs {
     /// artifact of type application/vnd.cyclonedx+json; time: SOURCE_DATE_EPOCH, else 1970).
     #[arg(long)]
     pub sbom: bool,
+    /// Lock (unless --locked) and fetch the manifests only, then print the bytes to download
+    /// (cache misses), the bundle's estimated size and parts, and the space needed and free
+    /// at --out and the cache; download no blob, write no bundle. A real build checks the same
+    /// space first and stops before downloading when it would not fit.
+    #[arg(long)]
+    pub dry_run: bool,
     #[command(flatten)]
     pub cache: CacheArgs,
     #[command(flatten)]

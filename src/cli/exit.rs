@@ -30,6 +30,7 @@ use outpost::server::ServeError;
 use outpost::sign::SignError;
 use outpost::sitestore::load::LoadError;
 use outpost::sitestore::SiteError;
+use outpost::space::SpaceError;
 use outpost::store::StoreError;
 use outpost::upstream::http::HttpError;
 use std::path::Path;
@@ -306,6 +307,7 @@ impl HasExitStatus for PackError {
             | PackError::RpmHeader { .. }
             | PackError::Store(_) => ExitStatus::Failure,
             PackError::RpmPath { .. } | PackError::Repodata(_) => ExitStatus::Input,
+            PackError::Parity(e) => e.exit_status(),
         }
     }
 }
@@ -384,6 +386,14 @@ impl HasExitStatus for OpenError {
 }
 
 /// Reading the parts of a split bundle (`bundle join`).
+impl HasExitStatus for SpaceError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            SpaceError::NoSpace(_) | SpaceError::Measure { .. } => ExitStatus::Failure,
+        }
+    }
+}
+
 impl HasExitStatus for PartsError {
     fn exit_status(&self) -> ExitStatus {
         match self {
@@ -392,7 +402,10 @@ impl HasExitStatus for PartsError {
             | PartsError::Missing { .. }
             | PartsError::Size { .. }
             | PartsError::Damaged { .. }
-            | PartsError::NoList { .. } => ExitStatus::Verify,
+            | PartsError::NoList { .. }
+            | PartsError::Unhealthy(_)
+            | PartsError::RepairMismatch { .. } => ExitStatus::Verify,
+            PartsError::Parity { .. } => ExitStatus::Input,
         }
     }
 }

@@ -228,6 +228,8 @@ pub struct BuildSettings {
     pub out: PathBuf,
     pub locked: bool,
     pub split_size: Option<u64>,
+    /// Parity parts to write with `split_size`.
+    pub parity: Option<usize>,
     pub base: Option<PathBuf>,
     pub cache: PathBuf,
     pub resolve: ResolveSettings,
@@ -235,6 +237,8 @@ pub struct BuildSettings {
     pub foreign_layers: ForeignLayers,
     /// Carry a CycloneDX SBOM in the bundle.
     pub sbom: bool,
+    /// Only estimate: download no blob, write no bundle.
+    pub dry_run: bool,
     pub json: bool,
 }
 
@@ -247,7 +251,9 @@ impl BuildSettings {
             out: args.out.clone(),
             locked: args.locked,
             split_size: args.split_size,
+            parity: args.parity.map(usize::from),
             sbom: args.sbom,
+            dry_run: args.dry_run,
             base: args.base.clone(),
             cache: env.cache_dir(&args.cache)?,
             resolve: env.resolve_settings(args.trusted_root.clone()),

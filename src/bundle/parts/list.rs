@@ -1,7 +1,7 @@
 //! The parts list (`NAME.parts.json`: each part's name, size and sha256), the names of parts
 //! beside their tar, and part sizes as users write them (`4GiB`, `fat32`).
 
-use super::FAT32_MAX;
+use super::{ParityInfo, FAT32_MAX};
 use crate::digest::Digest;
 use serde::{Deserialize, Serialize};
 use std::fs::File;
@@ -30,9 +30,35 @@ pub struct PartsList {
     pub index_digest: Digest,
     pub part_size: u64,
     pub parts: Vec<PartInfo>,
+    /// Parity parts over `parts`, if any (absent in lists written before parity existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parity: Option<ParityInfo>,
 }
 
 impl PartsList {
+    /// What to do about a lost part: `copy` (e.g. "copy it next to LIST"), preceded by the
+    /// `bundle repair` command when this list has parity parts.
+    pub fn remedy(&self, list_path: &Path, copy: &str) -> String {
+        match &self.parity {
+            Some(parity) => format!(
+                "run `outpost bundle repair {}` first (its {} rebuild up to {} lost or damaged), or {copy}",
+                list_path.display(),
+                crate::errors::plural(parity.parts.len() as u64, "parity part"),
+                crate::errors::plural(parity.parts.len() as u64, "part"),
+            ),
+            None => copy.to_string(),
+        }
+    }
+
+    /// The parity remedy as a suffix (`""` without parity), for messages that already say
+    /// what is wrong.
+    pub fn repair_suffix(&self, list_path: &Path) -> String {
+        match &self.parity {
+            Some(_) => format!("; {}", self.remedy(list_path, "copy it again")),
+            None => String::new(),
+        }
+    }
+
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut bytes = serde_json::to_vec_pretty(self).unwrap_or_default();
         bytes.push(b'\n');
@@ -57,6 +83,17 @@ pub fn part_path_for(tar: &Path, number: usize) -> PathBuf {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     tar.with_file_name(format!("{name}.{number:03}"))
+}
+
+/// `NAME.tar` → `NAME.parity.NNN` (1-based), the parity parts; not matched by `NAME.tar.*`,
+/// so `cat NAME.tar.*` still gives the whole tar.
+pub fn parity_path_for(tar: &Path, number: usize) -> PathBuf {
+    let name = tar
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name.strip_suffix(".tar").unwrap_or(&name);
+    tar.with_file_name(format!("{stem}.parity.{number:03}"))
 }
 
 /// If `path` names a part (`NAME.tar.007`), the whole tar's path (`NAME.tar`).

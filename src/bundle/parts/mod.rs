@@ -6,13 +6,21 @@
 //! either form as one [`BundleFile`] (positioned reads for serving, a sequential reader that
 //! checks each part for verify/load, a seekable one for indexing), `writer` cuts a stream into
 //! parts. Every command that takes a bundle accepts the tar, the `.parts.json` or any part.
+//! `parity` adds Reed-Solomon parity parts (`NAME.parity.001 …`, any `data` of the
+//! `data + parity` parts rebuild the rest; `stripe` is the pure layout), `health` surveys
+//! every part and repairs lost or damaged ones in place.
 
+mod health;
 mod list;
+mod parity;
 mod reader;
+mod stripe;
 mod writer;
 
-pub use list::{list_path_for, parse_size, part_path_for, PartInfo, PartsList};
-pub use reader::{join, BundleFile, BundleReader};
+pub use health::{repair, survey, PartHealth, PartState, RepairReport, Survey};
+pub use list::{list_path_for, parity_path_for, parse_size, part_path_for, PartInfo, PartsList};
+pub use parity::{add_parity, ParityInfo, PARITY_CHUNK, PARITY_SCHEME};
+pub use reader::{join, load_list, locate_list, BundleFile, BundleReader};
 pub use writer::PartWriter;
 
 use crate::digest::Digest;
@@ -32,14 +40,16 @@ pub enum PartsError {
     },
     #[error("{path}: not a valid parts list: {message}")]
     BadList { path: PathBuf, message: String },
-    #[error("part {number} of {count} ({path}) is missing; copy it next to {list}")]
+    /// `hint`: what to do (copy it next to the list, or run `bundle repair` when parity can).
+    #[error("part {number} of {count} ({path}) is missing; {hint}")]
     Missing {
         number: usize,
         count: usize,
         path: PathBuf,
-        list: PathBuf,
+        hint: String,
     },
-    #[error("part {number} of {count} ({path}): {actual} bytes, {list} says {expected}; the copy is incomplete or damaged")]
+    /// `hint`: `""`, or `"; run outpost bundle repair …"` when parity can rebuild it.
+    #[error("part {number} of {count} ({path}): {actual} bytes, {list} says {expected}; the copy is incomplete or damaged{hint}")]
     Size {
         number: usize,
         count: usize,
@@ -47,19 +57,34 @@ pub enum PartsError {
         list: PathBuf,
         expected: u64,
         actual: u64,
+        hint: String,
     },
-    #[error("part {number} of {count} ({path}): sha256 mismatch (expected {expected}, got {actual}); copy this part again")]
+    /// `hint`: what to do (copy it again, or run `bundle repair` when parity can).
+    #[error("part {number} of {count} ({path}): sha256 mismatch (expected {expected}, got {actual}); {hint}")]
     Damaged {
         number: usize,
         count: usize,
         path: PathBuf,
         expected: Digest,
         actual: Digest,
+        hint: String,
     },
     #[error(
         "{path} is a part of a split bundle but {list} is not beside it; copy the parts list too"
     )]
     NoList { path: PathBuf, list: PathBuf },
+    /// Some parts (data or parity) are missing or damaged; the survey says which and whether
+    /// the parity parts can rebuild them.
+    #[error("{}", .0.summary())]
+    Unhealthy(Box<Survey>),
+    #[error("{list}: {message}")]
+    Parity { list: PathBuf, message: String },
+    #[error("repairing {path}: the rebuilt bytes hash to {actual}, the parts list says {expected}; nothing was replaced (the parity parts may be damaged too)")]
+    RepairMismatch {
+        path: PathBuf,
+        expected: Digest,
+        actual: Digest,
+    },
 }
 
 #[cfg(test)]
@@ -112,6 +137,7 @@ mod tests {
             index_digest: Digest::of(b"i"),
             part_size: 3000,
             parts,
+            parity: None,
         };
         std::fs::write(list_path_for(&tar), list.to_bytes()).unwrap();
         for name in ["x.parts.json", "x.tar.002", "x.tar"] {
@@ -160,5 +186,107 @@ mod tests {
         std::fs::remove_file(dir.path().join("x.tar.003")).unwrap();
         let err = BundleFile::open(&tar).unwrap_err();
         assert!(err.to_string().starts_with("part 3 of 4"), "{err}");
+    }
+
+    /// Splits `data` into parts of `part_size` beside `dir/x.tar` with its list.
+    fn split(dir: &Path, data: &[u8], part_size: u64) -> PathBuf {
+        let tar = dir.join("x.tar");
+        let mut writer = PartWriter::new(&tar, part_size);
+        writer.write_all(data).unwrap();
+        let parts = writer.finish().unwrap();
+        let list = PartsList {
+            format: PARTS_FORMAT,
+            bundle: "x.tar".into(),
+            size: data.len() as u64,
+            index_digest: Digest::of(b"i"),
+            part_size,
+            parts,
+            parity: None,
+        };
+        let list_path = list_path_for(&tar);
+        std::fs::write(&list_path, list.to_bytes()).unwrap();
+        list_path
+    }
+
+    #[test]
+    fn parity_rebuilds_any_two_of_five_plus_two() {
+        let dir = tempfile::tempdir().unwrap();
+        // 5 parts of 1001 bytes (odd, so shards are padded), the last one short: 4 × 1001 + 77.
+        let data: Vec<u8> = (0..4081u32).map(|i| (i * 31 % 253) as u8).collect();
+        let list_path = split(dir.path(), &data, 1001);
+        let progress = crate::progress::NoProgress;
+        let list = parity::add_parity_chunked(&list_path, 2, 64, &progress).unwrap();
+        let parity = list.parity.clone().unwrap();
+        assert_eq!(parity.parts.len(), 2);
+        assert_eq!(parity.shard_size, 1002);
+        assert_eq!(load_list(&list_path).unwrap(), list);
+        let names: Vec<String> = list
+            .parts
+            .iter()
+            .chain(parity.parts.iter())
+            .map(|p| p.name.clone())
+            .collect();
+        assert_eq!(names[5], "x.parity.001");
+        let originals: Vec<Vec<u8>> = names
+            .iter()
+            .map(|n| std::fs::read(dir.path().join(n)).unwrap())
+            .collect();
+        for a in 0..names.len() {
+            for b in a + 1..names.len() {
+                std::fs::remove_file(dir.path().join(&names[a])).unwrap();
+                // The other one damaged rather than missing.
+                let mut bytes = originals[b].clone();
+                bytes[7] ^= 0x40;
+                std::fs::write(dir.path().join(&names[b]), bytes).unwrap();
+                let survey = survey(&list_path, true, &progress).unwrap();
+                assert_eq!(survey.bad().count(), 2, "{a} {b}");
+                assert!(survey.repairable());
+                assert!(
+                    survey.summary().contains("can repair"),
+                    "{}",
+                    survey.summary()
+                );
+                let report = repair(&list_path, &progress).unwrap();
+                assert_eq!(report.rebuilt.len(), 2);
+                for (name, original) in names.iter().zip(&originals) {
+                    assert_eq!(&std::fs::read(dir.path().join(name)).unwrap(), original);
+                }
+            }
+        }
+        // A list from anywhere cannot make the coder hold more than its stripe budget.
+        let good = std::fs::read(&list_path).unwrap();
+        let mut hostile: serde_json::Value = serde_json::from_slice(&good).unwrap();
+        hostile["parity"]["chunkSize"] = (64u64 << 20).into();
+        std::fs::write(&list_path, serde_json::to_vec(&hostile).unwrap()).unwrap();
+        let err = load_list(&list_path).unwrap_err();
+        assert!(err.to_string().contains("parity section"), "{err}");
+        std::fs::write(&list_path, &good).unwrap();
+        // Three lost of 5+2: refused, nothing written.
+        for name in &names[..3] {
+            std::fs::remove_file(dir.path().join(name)).unwrap();
+        }
+        let err = repair(&list_path, &progress).unwrap_err();
+        assert!(err.to_string().contains("cannot repair"), "{err}");
+        assert!(!dir.path().join(&names[0]).exists());
+        // Opening names the repair command for a missing part.
+        let err = BundleFile::open(&list_path).unwrap_err();
+        assert!(err.to_string().contains("outpost bundle repair"), "{err}");
+    }
+
+    #[test]
+    fn parity_refuses_a_damaged_data_part() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = vec![5u8; 3000];
+        let list_path = split(dir.path(), &data, 1000);
+        std::fs::write(dir.path().join("x.tar.002"), vec![6u8; 1000]).unwrap();
+        let progress = crate::progress::NoProgress;
+        let err = parity::add_parity_chunked(&list_path, 1, 64, &progress).unwrap_err();
+        assert!(
+            matches!(err, PartsError::Damaged { number: 2, .. }),
+            "{err}"
+        );
+        assert!(!dir.path().join("x.parity.001").exists());
+        assert!(load_list(&list_path).unwrap().parity.is_none());
+        assert!(add_parity(&list_path, 0, &progress).is_err());
     }
 }

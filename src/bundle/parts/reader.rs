@@ -41,24 +41,7 @@ impl BundleFile {
             let p = p.to_path_buf();
             move |source| PartsError::Io { path: p, source }
         };
-        let name = path.to_string_lossy();
-        let list_path = if name.ends_with(".parts.json") {
-            Some(path.to_path_buf())
-        } else if let Some(tar) = tar_of_part(path) {
-            let list = list_path_for(&tar);
-            if !list.exists() {
-                return Err(PartsError::NoList {
-                    path: path.to_path_buf(),
-                    list,
-                });
-            }
-            Some(list)
-        } else if !path.exists() && list_path_for(path).exists() {
-            Some(list_path_for(path))
-        } else {
-            None
-        };
-        let Some(list_path) = list_path else {
+        let Some(list_path) = locate_list(path)? else {
             let file = File::open(path).map_err(io(path))?;
             let len = file.metadata().map_err(io(path))?.len();
             return Ok(BundleFile {
@@ -75,44 +58,11 @@ impl BundleFile {
                 list_path: None,
             });
         };
-        let bytes = read_capped(&list_path).map_err(io(&list_path))?;
-        let list: PartsList = serde_json::from_slice(&bytes).map_err(|e| PartsError::BadList {
-            path: list_path.clone(),
-            message: e.to_string(),
-        })?;
-        let bad = |message: String| PartsError::BadList {
-            path: list_path.clone(),
-            message,
-        };
-        if list.format != PARTS_FORMAT {
-            return Err(bad(format!(
-                "format {} (this outpost reads {PARTS_FORMAT})",
-                list.format
-            )));
-        }
-        let total = list
-            .parts
-            .iter()
-            .try_fold(0u64, |sum, p| sum.checked_add(p.size));
-        if list.parts.is_empty() || total != Some(list.size) {
-            return Err(bad("the part sizes do not add up to the bundle size".into()));
-        }
-        if !plain_name(&list.bundle) {
-            return Err(bad(format!(
-                "bundle name `{}` is not a plain file name",
-                list.bundle
-            )));
-        }
+        let list = load_list(&list_path)?;
         let count = list.parts.len();
         let mut segments = Vec::with_capacity(count);
         let mut start = 0;
         for (i, part) in list.parts.iter().enumerate() {
-            if !plain_name(&part.name) {
-                return Err(bad(format!(
-                    "part name `{}` is not a plain file name",
-                    part.name
-                )));
-            }
             let part_path = list_path.with_file_name(&part.name);
             let file = match File::open(&part_path) {
                 Ok(file) => file,
@@ -121,7 +71,10 @@ impl BundleFile {
                         number: i + 1,
                         count,
                         path: part_path,
-                        list: list_path.clone(),
+                        hint: list.remedy(
+                            &list_path,
+                            &format!("copy it next to {}", list_path.display()),
+                        ),
                     })
                 }
                 Err(e) => return Err(io(&part_path)(e)),
@@ -133,6 +86,7 @@ impl BundleFile {
                     count,
                     path: part_path,
                     list: list_path.clone(),
+                    hint: list.repair_suffix(&list_path),
                     expected: part.size,
                     actual,
                 });
@@ -274,8 +228,89 @@ impl BundleFile {
             path: segment.path.clone(),
             expected: segment.sha256.clone().unwrap_or_else(|| actual.clone()),
             actual,
+            hint: match (&self.parts, &self.list_path) {
+                (Some(list), Some(path)) => list.remedy(path, "copy this part again"),
+                _ => "copy this part again".into(),
+            },
         }
     }
+}
+
+/// The parts list `path` names: the list itself, the one beside a part (`NAME.tar.007`),
+/// or the one beside a missing `NAME.tar`; `None` for a whole tar.
+///
+/// Errors: [`PartsError::NoList`] for a part without its list.
+pub fn locate_list(path: &Path) -> Result<Option<PathBuf>, PartsError> {
+    let name = path.to_string_lossy();
+    if name.ends_with(".parts.json") {
+        Ok(Some(path.to_path_buf()))
+    } else if let Some(tar) = tar_of_part(path) {
+        let list = list_path_for(&tar);
+        if !list.exists() {
+            return Err(PartsError::NoList {
+                path: path.to_path_buf(),
+                list,
+            });
+        }
+        Ok(Some(list))
+    } else if !path.exists() && list_path_for(path).exists() {
+        Ok(Some(list_path_for(path)))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Reads and checks a parts list: format, sizes adding up, plain file names (parity too).
+///
+/// Errors: [`PartsError::Io`], [`PartsError::BadList`].
+pub fn load_list(list_path: &Path) -> Result<PartsList, PartsError> {
+    let bytes = read_capped(list_path).map_err(|source| PartsError::Io {
+        path: list_path.to_path_buf(),
+        source,
+    })?;
+    let list: PartsList = serde_json::from_slice(&bytes).map_err(|e| PartsError::BadList {
+        path: list_path.to_path_buf(),
+        message: e.to_string(),
+    })?;
+    let bad = |message: String| PartsError::BadList {
+        path: list_path.to_path_buf(),
+        message,
+    };
+    if list.format != PARTS_FORMAT {
+        return Err(bad(format!(
+            "format {} (this outpost reads {PARTS_FORMAT})",
+            list.format
+        )));
+    }
+    let total = list
+        .parts
+        .iter()
+        .try_fold(0u64, |sum, p| sum.checked_add(p.size));
+    if list.parts.is_empty() || total != Some(list.size) {
+        return Err(bad("the part sizes do not add up to the bundle size".into()));
+    }
+    if !plain_name(&list.bundle) {
+        return Err(bad(format!(
+            "bundle name `{}` is not a plain file name",
+            list.bundle
+        )));
+    }
+    let parity = list.parity.iter().flat_map(|p| p.parts.iter());
+    if let Some(part) = list
+        .parts
+        .iter()
+        .chain(parity)
+        .find(|p| !plain_name(&p.name))
+    {
+        return Err(bad(format!(
+            "part name `{}` is not a plain file name",
+            part.name
+        )));
+    }
+    if let Some(parity) = &list.parity {
+        parity.check(&list).map_err(bad)?;
+    }
+    Ok(list)
 }
 
 /// Reads a [`BundleFile`] from a position; optionally checks part hashes on the way.

@@ -13,6 +13,7 @@ use outpost::lock::{lock_path_for, Lockfile};
 use outpost::manifest::Release;
 use outpost::sign::apt::AptSigner;
 use outpost::sign::Signer;
+use outpost::space;
 use outpost::store::Store;
 use outpost::upstream::http::Http;
 use outpost::upstream::registry::Registry;
@@ -43,7 +44,7 @@ pub fn build(settings: &BuildSettings) -> Result<(), CliError> {
     };
     let registry = Registry::new(release.upstreams());
     let http = Http::new(release.upstreams())?;
-    let fetched = rt.block_on(fetch::fetch_all(
+    let plan = rt.block_on(fetch::plan_fetch(
         &lockfile,
         &registry,
         &http,
@@ -51,6 +52,12 @@ pub fn build(settings: &BuildSettings) -> Result<(), CliError> {
         settings.foreign_layers,
         &bars,
     ))?;
+    let estimate = super::estimate::Estimate::of_build(&plan, settings);
+    if settings.dry_run {
+        return estimate.print(settings.json);
+    }
+    space::check(&estimate.needs())?;
+    let fetched = rt.block_on(plan.run(&store, &bars))?;
     let out = settings.out.join(format!("{}.tar", release.bundle_stem()));
     let apt_signer =
         if lockfile.debs.is_empty() && lockfile.rpms.is_empty() && lockfile.rpm_repos.is_empty() {
@@ -73,6 +80,7 @@ pub fn build(settings: &BuildSettings) -> Result<(), CliError> {
     };
     let options = PackOptions {
         split_size: settings.split_size,
+        parity: settings.parity,
         base,
         sbom,
     };
@@ -124,7 +132,7 @@ impl Built<'_> {
             "cached_bytes": fetched.cached_bytes,
             "signer": self.signer,
             "unchanged": packed.unchanged,
-            "parts": packed.parts.as_ref().map(|(count, list)| json!({"count": count, "list": list})),
+            "parts": packed.parts.as_ref().map(|(count, list)| json!({"count": count, "parity": packed.parity, "list": list})),
             "delta": packed.omitted.map(|(blobs, bytes)| json!({"omitted_blobs": blobs, "omitted_bytes": bytes})),
         })
     }
@@ -152,8 +160,15 @@ impl Built<'_> {
             }
         );
         if let Some((count, list)) = &packed.parts {
+            let parity = match packed.parity {
+                0 => String::new(),
+                p => format!(
+                    " + {} (any {p} lost parts can be rebuilt with `outpost bundle repair`)",
+                    outpost::errors::plural(p as u64, "parity part")
+                ),
+            };
             println!(
-                "parts:    {count} parts listed in {} (carry them all, with the list)",
+                "parts:    {count} parts{parity} listed in {} (carry them all, with the list)",
                 list.display()
             );
         }

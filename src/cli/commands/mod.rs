@@ -13,11 +13,13 @@ mod config_kubeadm;
 mod config_kubespray;
 mod config_runtime;
 mod diff;
+mod estimate;
 mod inspect;
 mod join;
 mod key_generate;
 mod load;
 mod lock;
+mod parity;
 mod push;
 mod sbom;
 mod serve;
@@ -39,6 +41,7 @@ pub use join::join;
 pub use key_generate::key_generate;
 pub use load::load;
 pub use lock::lock;
+pub use parity::{parity, repair};
 pub use push::push;
 pub use sbom::sbom;
 pub use serve::serve;
@@ -56,7 +59,7 @@ use std::path::{Path, PathBuf};
 /// What a command itself finds wrong with its input, after the library has answered.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
-    #[error("{} is a whole tar already; join takes NAME.parts.json or a part", .0.display())]
+    #[error("{} is a whole tar, not a split bundle; give NAME.parts.json or a part (NAME.tar.001)", .0.display())]
     NotSplit(PathBuf),
     #[error("store {} holds no release; `outpost load BUNDLE --store {}` first", .0.display(), .0.display())]
     EmptyStore(PathBuf),

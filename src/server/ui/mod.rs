@@ -99,8 +99,8 @@ async fn to_index() -> Response {
 /// Space available to unprivileged users on the store's filesystem, as text.
 fn disk_free(state: &AppState) -> Option<String> {
     let store = state.store.as_ref()?;
-    let stat = rustix::fs::statvfs(store).ok()?;
-    Some(human_bytes(stat.f_bavail.saturating_mul(stat.f_frsize)))
+    let free = crate::fsutil::free_space(store).ok()?;
+    Some(human_bytes(free.available))
 }
 
 async fn index(
