@@ -23,6 +23,7 @@ pub mod push;
 pub mod reference;
 pub mod referrers;
 pub mod resolve;
+pub mod rpm;
 pub mod sbom;
 pub mod server;
 pub mod sign;
