@@ -6,6 +6,7 @@ pub mod closure;
 pub mod dep;
 pub mod filelists;
 pub mod primary;
+pub mod repofile;
 pub mod repomd;
 pub mod version;
 mod xml;
