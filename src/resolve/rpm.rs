@@ -197,7 +197,6 @@ pub async fn resolve(
                             .map_err(|e| repo_error(&url, e))?,
                     ),
                 };
-                reporter.note(&format!("reading rpm repository {url} ({arch})"));
                 let repomd = read_repomd(http, &url, keyring.as_ref()).await?;
                 let primary = repomd.get("primary").ok_or_else(|| {
                     repo_error(

@@ -208,14 +208,19 @@ pub fn closure(universe: &Universe, request: &Request) -> Result<Vec<Chosen>, Cl
             .requested_candidates(&dep)
             .ok_or_else(|| ClosureError::Unknown(text.clone()))?;
         let obsoleters: Vec<usize> = found.iter().flat_map(|&i| universe.obsoleters(i)).collect();
-        found.extend(obsoleters);
+        found.extend(obsoleters.iter().copied());
         let best = solver
             .choose(&found)
             .ok_or_else(|| ClosureError::Unknown(text.clone()))?;
         if solver.in_selection.contains(&best) {
             continue;
         }
-        solver.select(best, None, "requested".into())?;
+        let why = if universe.package(best).name != dep.name && obsoleters.contains(&best) {
+            format!("requested as {text}, which it obsoletes")
+        } else {
+            "requested".into()
+        };
+        solver.select(best, None, why)?;
     }
     solver.run(request.weakdeps)?;
     solver.check_conflicts()?;
@@ -564,7 +569,8 @@ impl Solver<'_> {
                 "needed by {} (requires {via})",
                 self.universe.packages[*parent].nevra()
             ),
-            _ => "requested".into(),
+            Some((None, via)) => via.clone(),
+            None => "requested".into(),
         }
     }
 

@@ -154,6 +154,8 @@ fn an_obsoleted_request_is_replaced_and_conflicts_are_named() {
         "x86_64",
     );
     assert_eq!(names(&universe, &request(&["old"])), ["new-2-1.x86_64"]);
+    let chosen = closure(&universe, &request(&["old"])).unwrap();
+    assert_eq!(chosen[0].why, "requested as old, which it obsoletes");
     let error = closure(&universe, &request(&["left", "right"])).unwrap_err();
     let text = error.to_string();
     assert!(
