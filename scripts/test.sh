@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the integration tests use as real components.
-PACKAGES=(docker-registry skopeo containerd openssl curl wrk nginx python3 ca-certificates apache2-utils debian-archive-keyring gpgv gnupg dpkg apt mount podman python3-pip chromium)
+PACKAGES=(docker-registry skopeo containerd openssl curl wrk nginx python3 ca-certificates apache2-utils debian-archive-keyring gpgv gnupg dpkg apt mount podman python3-pip chromium rpm dnf createrepo-c)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
