@@ -31,6 +31,7 @@ run_rpm() {
         echo "        arch: [x86_64]"
         echo "        gpgcheck: false"
         echo "        repo_gpgcheck: false"
+        # shellcheck disable=SC2086 # the request is a list of words
         echo "        packages: [$(printf "'%s', " $wanted | sed 's/, $//')]"
     } >"$dir/rpm.yaml"
     log "rpm: $count packages ($(du -sh "$dir/repo/repodata" | cut -f1) of metadata) on 127.0.0.1:$port"
