@@ -47,6 +47,9 @@ pub struct Inspection {
     /// Helm charts (from chart repositories and OCI registries), from the lockfile the
     /// bundle carries, else from its chart entries.
     pub charts: Vec<ChartInfo>,
+    /// RPM packages, from the lockfile the bundle carries (`gpgcheck: false` ones are
+    /// flagged by `inspect`).
+    pub rpms: Vec<crate::lock::RpmPin>,
     pub blobs: usize,
     pub unique_bytes: u64,
     /// Number of parts, for a split bundle.
@@ -282,11 +285,14 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
         }
     }
     let images = attach_referrers(images, referrers);
-    let charts = lock_layer
+    let lock = lock_layer
         .and_then(|digest| metadata.get(&digest))
-        .and_then(|bytes| crate::lock::Lockfile::from_bytes(path, bytes).ok())
+        .and_then(|bytes| crate::lock::Lockfile::from_bytes(path, bytes).ok());
+    let charts = lock
+        .as_ref()
         .map(|lock| lock.charts.iter().map(chart_from_pin).collect())
         .unwrap_or_else(|| charts_from_entries(&head, &metadata));
+    let rpms = lock.map(|lock| lock.rpms).unwrap_or_default();
     Ok(Inspection {
         path: path.to_path_buf(),
         file_size,
@@ -303,6 +309,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
         kubernetes_version: head.kubernetes_version.clone(),
         files,
         charts,
+        rpms,
         blobs: unique.len(),
         unique_bytes: unique.values().sum(),
         parts: file.parts.as_ref().map(|p| p.parts.len()),

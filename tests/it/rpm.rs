@@ -139,6 +139,35 @@ fn rpm_closure_equals_what_dnf_installs_for_each_arch() {
     let stderr = outpost_fails(work, &["lock", "rpms.yaml"], 2);
     assert!(stderr.contains("`no-such-package`"), "{stderr}");
 
+    // A repository with checks off is flagged by lock and by inspect.
+    manifest(
+        work,
+        &url,
+        "x86_64",
+        &["app"],
+        "        gpgcheck: false\n        repo_gpgcheck: false\n",
+    );
+    let stdout = outpost_ok(work, &["lock", "rpms.yaml"]);
+    assert!(
+        stdout.contains("WARNING: 6 rpm packages from repositories with `gpgcheck: false`"),
+        "{stdout}"
+    );
+    keys(work);
+    outpost_ok(work, &["bundle", "build", "rpms.yaml"]);
+    let shown = outpost_ok(work, &["bundle", "inspect", "bundles/rpms-1.tar"]);
+    assert!(
+        shown.contains("app-2:1.0-1.x86_64")
+            && shown.contains("NOT SIGNATURE-CHECKED (gpgcheck: false)"),
+        "{shown}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&outpost_ok(
+        work,
+        &["bundle", "inspect", "bundles/rpms-1.tar", "--json"],
+    ))
+    .unwrap();
+    assert_eq!(json["rpms"].as_array().unwrap().len(), 6, "{json}");
+    assert_eq!(json["rpms"][0]["gpgcheck"], false, "{json}");
+
     // --dry-run names the request without the network.
     drop(server);
     manifest(work, &url, "x86_64", &["app"], "");

@@ -17,6 +17,7 @@ pub fn inspect(args: &InspectArgs) -> Result<(), CliError> {
     print_images(&found);
     print_artifacts(&found);
     print_charts(&found);
+    print_rpms(&found);
     print_files(&found);
     println!();
     let artifacts = found.images.iter().filter(|i| i.is_artifact()).count() as u64;
@@ -193,6 +194,36 @@ fn print_charts(found: &Inspection) {
             chart
                 .images
                 .map_or_else(|| "?".to_string(), |n| n.to_string()),
+        );
+    }
+}
+
+/// RPM packages: NEVRA, site repository, size, and a flag on those not signature-checked.
+fn print_rpms(found: &Inspection) {
+    if found.rpms.is_empty() {
+        return;
+    }
+    println!();
+    let nevra: Vec<String> = found.rpms.iter().map(|r| r.nevra()).collect();
+    let width = nevra.iter().map(String::len).max().unwrap_or(3).max(3);
+    let repo = found
+        .rpms
+        .iter()
+        .map(|r| r.repo.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    println!("{:width$}  {:repo$}  {:>10}  NOTE", "RPM", "REPO", "SIZE");
+    for (rpm, nevra) in found.rpms.iter().zip(&nevra) {
+        let note = if rpm.gpgcheck {
+            ""
+        } else {
+            "NOT SIGNATURE-CHECKED (gpgcheck: false)"
+        };
+        println!(
+            "{nevra:width$}  {:repo$}  {:>10}  {note}",
+            rpm.repo,
+            size_text(rpm.size)
         );
     }
 }
