@@ -201,7 +201,7 @@ pub enum ResolveError {
     RpmClosure {
         repo: String,
         arch: String,
-        closure: crate::rpm::closure::ClosureError,
+        closure: Box<crate::rpm::closure::ClosureError>,
     },
 }
 

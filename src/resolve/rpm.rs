@@ -246,7 +246,7 @@ pub async fn resolve(
                     .collect::<Vec<_>>()
                     .join(", "),
                 arch: arch.clone(),
-                closure,
+                closure: Box::new(closure),
             })?;
             for pick in chosen {
                 let package = universe.package(pick.index);

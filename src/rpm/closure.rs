@@ -22,103 +22,8 @@
 //!   requirements and are not selected.
 
 use super::dep::{Dep, Req};
-use super::primary::Package;
+pub use super::universe::Universe;
 use std::collections::{HashMap, HashSet};
-
-/// The packages of one architecture (target and `noarch`), indexed by what they provide.
-pub struct Universe {
-    arch: String,
-    packages: Vec<Package>,
-    provides: HashMap<String, Vec<(usize, Dep)>>,
-    files: HashMap<String, Vec<usize>>,
-    obsoletes: HashMap<String, Vec<(usize, Dep)>>,
-}
-
-impl Universe {
-    /// Keeps the packages of `arch` and `noarch` and indexes them.
-    pub fn new(packages: Vec<Package>, arch: &str) -> Universe {
-        let packages: Vec<Package> = packages
-            .into_iter()
-            .filter(|p| p.arch == arch || p.arch == "noarch")
-            .collect();
-        let mut provides: HashMap<String, Vec<(usize, Dep)>> = HashMap::new();
-        let mut files: HashMap<String, Vec<usize>> = HashMap::new();
-        let mut obsoletes: HashMap<String, Vec<(usize, Dep)>> = HashMap::new();
-        for (i, p) in packages.iter().enumerate() {
-            let own = p.self_provide();
-            provides.entry(own.name.clone()).or_default().push((i, own));
-            for dep in &p.provides {
-                provides
-                    .entry(dep.name.clone())
-                    .or_default()
-                    .push((i, dep.clone()));
-            }
-            for file in &p.files {
-                files.entry(file.clone()).or_default().push(i);
-            }
-            for dep in &p.obsoletes {
-                obsoletes
-                    .entry(dep.name.clone())
-                    .or_default()
-                    .push((i, dep.clone()));
-            }
-        }
-        for list in files.values_mut() {
-            list.dedup();
-        }
-        Universe {
-            arch: arch.to_string(),
-            packages,
-            provides,
-            files,
-            obsoletes,
-        }
-    }
-
-    pub fn package(&self, index: usize) -> &Package {
-        &self.packages[index]
-    }
-
-    pub fn len(&self) -> usize {
-        self.packages.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.packages.is_empty()
-    }
-
-    /// Packages providing `dep` (a file path matches the package's files).
-    pub fn providers(&self, dep: &Dep) -> Vec<usize> {
-        let mut found: Vec<usize> = self
-            .provides
-            .get(&dep.name)
-            .into_iter()
-            .flatten()
-            .filter(|(_, provide)| provide.satisfies(dep))
-            .map(|(i, _)| *i)
-            .collect();
-        if dep.name.starts_with('/') {
-            found.extend(self.files.get(&dep.name).into_iter().flatten().copied());
-        }
-        found.sort_unstable();
-        found.dedup();
-        found
-    }
-
-    /// Packages that obsolete package `index` (by its name and EVR, as rpm matches
-    /// Obsoletes), other than ones of its own name.
-    fn obsoleters(&self, index: usize) -> Vec<usize> {
-        let package = &self.packages[index];
-        let own = package.self_provide();
-        self.obsoletes
-            .get(&package.name)
-            .into_iter()
-            .flatten()
-            .filter(|(i, dep)| self.packages[*i].name != package.name && own.satisfies(dep))
-            .map(|(i, _)| *i)
-            .collect()
-    }
-}
 
 /// One selected package and why it is there.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -140,14 +45,13 @@ pub enum ClosureError {
     #[error("{chain} → needs {requirement} → nothing provides it")]
     Unsatisfiable { chain: String, requirement: String },
     /// Two selected packages conflict (or one obsoletes the other).
-    #[error("{first} {relation} {second} ({dep}); both are needed: {first} ({first_why}), {second} ({second_why})")]
+    /// `detail`: the dependency, and why each of the two is needed.
+    #[error("{first} {relation} {second} ({detail})")]
     Conflict {
         first: String,
-        first_why: String,
         relation: String,
         second: String,
-        second_why: String,
-        dep: String,
+        detail: String,
     },
 }
 
@@ -522,24 +426,34 @@ impl Solver<'_> {
             .copied()
             .find(|&s| self.conflicts_between(s, candidate))
             .unwrap_or(owner);
+        let first = self.universe.packages[other].nevra();
         ClosureError::Conflict {
-            first: self.universe.packages[other].nevra(),
-            first_why: self.why_text(other),
+            detail: format!(
+                "{req}; both are needed: {first} ({}), {} ({} needs {req})",
+                self.why_text(other),
+                package.nevra(),
+                self.chain(owner)
+            ),
+            first,
             relation: "conflicts with".into(),
             second: package.nevra(),
-            second_why: format!("{} needs {req}", self.chain(owner)),
-            dep: req.to_string(),
         }
     }
 
     fn conflict(&self, a: usize, relation: &str, b: usize, dep: String) -> ClosureError {
+        let (first, second) = (
+            self.universe.packages[a].nevra(),
+            self.universe.packages[b].nevra(),
+        );
         ClosureError::Conflict {
-            first: self.universe.packages[a].nevra(),
-            first_why: self.why_text(a),
+            detail: format!(
+                "{dep}; both are needed: {first} ({}), {second} ({})",
+                self.why_text(a),
+                self.why_text(b)
+            ),
+            first,
             relation: relation.into(),
-            second: self.universe.packages[b].nevra(),
-            second_why: self.why_text(b),
-            dep,
+            second,
         }
     }
 

@@ -1,4 +1,5 @@
 use super::*;
+use crate::rpm::primary::Package;
 use crate::rpm::version::Evr;
 
 /// `name-evr.arch` with dependencies written `requires: [..]` etc.
@@ -210,4 +211,54 @@ fn weak_dependencies_and_assumed_packages() {
     assert_eq!(names(&universe, &r), ["a-1-1.x86_64"]);
     r.weakdeps = true;
     assert_eq!(names(&universe, &r), ["a-1-1.x86_64", "docs-1-1.noarch"]);
+}
+
+#[test]
+fn unless_else_with_and_without_choose_the_right_package() {
+    let universe = Universe::new(
+        vec![
+            with(pkg("a 1-1", "noarch"), |p| {
+                p.requires = vec![
+                    req("(fast unless slow else slow-addon)"),
+                    req("(kmod with kmod(x86))"),
+                    req("(daemon without daemon-legacy)"),
+                ];
+            }),
+            pkg("fast 1-1", "noarch"),
+            pkg("slow 1-1", "noarch"),
+            pkg("slow-addon 1-1", "noarch"),
+            with(pkg("kmod-generic 1-1", "x86_64"), |p| {
+                p.provides = vec![Dep::name("kmod")]
+            }),
+            with(pkg("kmod-x86 1-1", "x86_64"), |p| {
+                p.provides = vec![Dep::name("kmod"), Dep::name("kmod(x86)")]
+            }),
+            with(pkg("daemon-a 1-1", "x86_64"), |p| {
+                p.provides = vec![Dep::name("daemon"), Dep::name("daemon-legacy")]
+            }),
+            with(pkg("daemon-b 1-1", "x86_64"), |p| {
+                p.provides = vec![Dep::name("daemon")]
+            }),
+        ],
+        "x86_64",
+    );
+    assert_eq!(
+        names(&universe, &request(&["a"])),
+        [
+            "a-1-1.noarch",
+            "daemon-b-1-1.x86_64",
+            "fast-1-1.noarch",
+            "kmod-x86-1-1.x86_64"
+        ]
+    );
+    assert_eq!(
+        names(&universe, &request(&["a", "slow"])),
+        [
+            "a-1-1.noarch",
+            "daemon-b-1-1.x86_64",
+            "kmod-x86-1-1.x86_64",
+            "slow-1-1.noarch",
+            "slow-addon-1-1.noarch"
+        ]
+    );
 }

@@ -8,5 +8,6 @@ pub mod filelists;
 pub mod primary;
 pub mod repofile;
 pub mod repomd;
+pub mod universe;
 pub mod version;
 mod xml;

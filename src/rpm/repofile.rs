@@ -74,11 +74,7 @@ pub fn parse(file: &str, text: &str) -> Result<Vec<RepoFileEntry>, String> {
                 .collect::<Vec<_>>()
         };
         match key.as_str() {
-            "baseurl" => {
-                if entry.baseurl.is_none() {
-                    entry.baseurl = urls().into_iter().next();
-                }
-            }
+            "baseurl" if entry.baseurl.is_none() => entry.baseurl = urls().into_iter().next(),
             "enabled" => entry.enabled = boolean(&value),
             "gpgcheck" => entry.gpgcheck = boolean(&value),
             "repo_gpgcheck" => entry.repo_gpgcheck = boolean(&value),

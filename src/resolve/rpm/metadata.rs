@@ -87,16 +87,13 @@ pub(super) async fn read_data(
         _ => None,
     };
     let compressed = match &cached {
-        Some(digest)
-            if store.has(digest, data.size.unwrap_or(0)) || store.read_bytes(digest).is_ok() =>
-        {
-            store
-                .read_bytes(digest)
-                .map_err(|store| ResolveError::RpmCache {
-                    url: url.clone(),
-                    store,
-                })?
-        }
+        // Verified when it was stored (put_bytes checks the digest).
+        Some(digest) if data.size.is_some_and(|size| store.has(digest, size)) => store
+            .read_bytes(digest)
+            .map_err(|store| ResolveError::RpmCache {
+                url: url.clone(),
+                store,
+            })?,
         _ => {
             let limit = data.size.map_or(FILE_LIMIT, |s| {
                 (s as usize).saturating_add(1).min(FILE_LIMIT)
