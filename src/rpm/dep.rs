@@ -202,19 +202,35 @@ impl std::fmt::Display for Req {
     }
 }
 
+/// Splits a rich dependency into `(`, `)` and words. A name may hold balanced parentheses
+/// (`kmod(x86)`, `libc.so.6()(64bit)`), as rpm's parser allows: a `(` inside a word opens
+/// a nesting that the next `)` closes.
 fn tokenize(text: &str) -> Vec<String> {
     let mut tokens = Vec::new();
     let mut word = String::new();
+    let mut depth = 0usize;
     for c in text.chars() {
-        if c == '(' || c == ')' || c.is_whitespace() {
-            if !word.is_empty() {
-                tokens.push(std::mem::take(&mut word));
+        match c {
+            '(' if !word.is_empty() => {
+                depth += 1;
+                word.push(c);
             }
-            if !c.is_whitespace() {
+            ')' if depth > 0 => {
+                depth -= 1;
+                word.push(c);
+            }
+            '(' | ')' => {
+                if !word.is_empty() {
+                    tokens.push(std::mem::take(&mut word));
+                }
                 tokens.push(c.to_string());
             }
-        } else {
-            word.push(c);
+            c if c.is_whitespace() && depth == 0 => {
+                if !word.is_empty() {
+                    tokens.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
         }
     }
     if !word.is_empty() {
@@ -372,6 +388,12 @@ mod tests {
             "(kernel-modules if kernel)"
         );
         assert_eq!(Req::parse("((a))").unwrap(), Req::Simple(dep("a")));
+        assert_eq!(
+            Req::parse("(libc.so.6()(64bit) or kmod(x86) >= 2)")
+                .unwrap()
+                .to_string(),
+            "(libc.so.6()(64bit) or kmod(x86) >= 2)"
+        );
     }
 
     #[test]
