@@ -49,6 +49,7 @@ pub struct Inspection {
     pub charts: Vec<ChartInfo>,
     /// RPM packages, from the lockfile the bundle carries (`gpgcheck: false` ones are
     /// flagged by `inspect`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rpms: Vec<crate::lock::RpmPin>,
     pub blobs: usize,
     pub unique_bytes: u64,
