@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark outpost against the tools an operator would otherwise use.
 #
-#   scripts/bench.sh [build|verify|serve|push|supply|charts|resolve|ui|all]   (default: all = every mode but ui)
+#   scripts/bench.sh [build|verify|serve|push|supply|charts|resolve|ui|rpm|all]   (default: all = every mode but ui and rpm)
 #
 # Everything runs on loopback in a temporary directory: a deterministic image corpus
 # (scripts/testimages.py --set bench) is pushed to a local `docker-registry`, then
@@ -38,6 +38,11 @@
 #           straight into a registry's storage (scripts/bench/ui_corpus.py), served; each /ui
 #           page timed with curl, BENCH_UI_SAMPLES (21) GETs, median and max (goal <= 200 ms).
 #           `BENCH_UI_IMAGES=5000 scripts/bench.sh ui`; it needs no corpus of its own.
+#   rpm     `outpost lock` of an RPM closure against a generated rpm-md repository of
+#           BENCH_RPM_PACKAGES (32,000) packages (scripts/bench/rpm_corpus.py) vs dnf's own
+#           resolution of the same request (`dnf install --assumeno` into an empty root), cold
+#           caches, BENCH_RUNS times: time and peak RSS ratios (goal <= 0.5x dnf's time).
+#           It needs no corpus of its own.
 #   resolve `outpost lock` of 8 node packages against the host's apt sources vs
 #           `apt-get install --simulate` (needs the network).
 # A table goes to stdout and the same figures, with every sample, to BENCH_JSON.
@@ -59,13 +64,13 @@ set -euo pipefail
 
 MODE=${1:-all}
 case "$MODE" in
-    build | verify | serve | push | supply | charts | resolve | ui | all) ;;
+    build | verify | serve | push | supply | charts | resolve | ui | rpm | all) ;;
     -h | --help)
         sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
         exit 0
         ;;
     *)
-        echo "usage: $0 [build|verify|serve|push|supply|charts|resolve|ui|all]" >&2
+        echo "usage: $0 [build|verify|serve|push|supply|charts|resolve|ui|rpm|all]" >&2
         exit 2
         ;;
 esac
@@ -86,6 +91,8 @@ source "$REPO_ROOT/scripts/bench/supply.sh"
 source "$REPO_ROOT/scripts/bench/charts.sh"
 # shellcheck source=scripts/bench/ui.sh
 source "$REPO_ROOT/scripts/bench/ui.sh"
+# shellcheck source=scripts/bench/rpm.sh
+source "$REPO_ROOT/scripts/bench/rpm.sh"
 # shellcheck source=scripts/bench/report.sh
 source "$REPO_ROOT/scripts/bench/report.sh"
 
@@ -185,6 +192,12 @@ SAMPLES=$WORK/samples.tsv # figure <TAB> seconds <TAB> peak RSS KiB (or empty) <
 if [[ $MODE == ui ]]; then
     need curl "install curl for the ui measurements"
     run_ui
+    exit 0
+fi
+
+# The RPM figure needs no corpus either: it writes its own repository metadata.
+if [[ $MODE == rpm ]]; then
+    run_rpm
     exit 0
 fi
 

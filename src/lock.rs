@@ -137,6 +137,10 @@ pub struct RpmPin {
     /// False when the manifest turned signature checks off for this repository (flagged by
     /// `inspect`).
     pub gpgcheck: bool,
+    /// `rpm:header-range end` from primary.xml: the byte offset where the package's
+    /// signature header and header end (what a header signature check reads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_end: Option<u64>,
 }
 
 /// One RPM repository of the manifest, as the site serves it at `/rpm/<name>/`.

@@ -9,11 +9,13 @@ use crate::upstream::endpoint::check_repository_prefix;
 pub use crate::upstream::endpoint::{parse_upstream, Upstream};
 pub use charts::{default_repository_name, ChartImages, ChartSource, ChartSpec, ChartVerify};
 pub use referrers::{ReferrerClass, ReferrerRule, ReferrersSpec};
+pub use rpm::{rpm_arch, OneOrMany, RpmSpec};
 use signing::{check_file_signature, check_image_policy};
 pub use signing::{ImagePolicySpec, KeylessSpec, SignatureSpec, VerifySpec};
 
 mod charts;
 mod referrers;
+mod rpm;
 mod signing;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -92,6 +94,8 @@ pub struct Spec {
 pub struct PackagesSpec {
     #[serde(default)]
     pub apt: Vec<AptSpec>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rpm: Vec<RpmSpec>,
 }
 
 /// Debian packages from one source: the host's own apt sources, or an explicit archive.
@@ -336,6 +340,10 @@ impl Release {
                     }
                 }
             }
+        }
+        for rpm in self.spec.packages.iter().flat_map(|p| &p.rpm) {
+            rpm.check()
+                .map_err(|(needle, message)| fail(&needle, message))?;
         }
         for (host, url) in &self.spec.upstreams {
             let upstream = parse_upstream(url)

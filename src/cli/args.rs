@@ -24,8 +24,9 @@ Exit codes:
      its Release, an expired Release, a binary Release.gpg, an apt source that could not
      be used while the packages need it)
 Environment: OUTPOST_KEY_PASSWORD (private key password), OUTPOST_CACHE (cache directory),
-OUTPOST_APT_ETC (the host's apt configuration, default /etc/apt), RUST_LOG (log filter,
-e.g. outpost=debug).";
+OUTPOST_APT_ETC (the host's apt configuration, default /etc/apt), OUTPOST_YUM_REPOS_DIR
+(the host's dnf repositories, default /etc/yum.repos.d), RUST_LOG (log filter, e.g.
+outpost=debug).";
 
 /// Carry a Kubernetes release into sites with no internet.
 ///

@@ -210,7 +210,8 @@ impl HasExitStatus for ResolveError {
             | ResolveError::AptSignature { .. }
             | ResolveError::AptIndex { .. }
             | ResolveError::AptHttp { .. }
-            | ResolveError::AptSourceNeeded { .. } => ExitStatus::Upstream,
+            | ResolveError::AptSourceNeeded { .. }
+            | ResolveError::RpmRepo { .. } => ExitStatus::Upstream,
             ResolveError::ChartImage { source, .. } => source.exit_status(),
             ResolveError::Chart { .. } => ExitStatus::Input,
             ResolveError::FileSignature { .. }
@@ -228,11 +229,16 @@ impl HasExitStatus for ResolveError {
             | ResolveError::AptKeyring { .. }
             | ResolveError::AptRequest { .. }
             | ResolveError::AptVersionClash(_)
-            | ResolveError::AptMalformedSource(_) => ExitStatus::Input,
+            | ResolveError::AptMalformedSource(_)
+            | ResolveError::RpmKey { .. }
+            | ResolveError::RpmNoHostRepo { .. }
+            | ResolveError::RpmClosure { .. } => ExitStatus::Input,
             ResolveError::Kubernetes(error) => error.exit_status(),
             ResolveError::Http(error) => error.exit_status(),
             ResolveError::AptClosure { closure, .. } => closure.exit_status(),
-            ResolveError::Store { .. } | ResolveError::AptCache { .. } => ExitStatus::Failure,
+            ResolveError::Store { .. }
+            | ResolveError::AptCache { .. }
+            | ResolveError::RpmCache { .. } => ExitStatus::Failure,
         }
     }
 }

@@ -27,6 +27,8 @@ use std::path::{Path, PathBuf};
 pub const PASSWORD_ENV: &str = "OUTPOST_KEY_PASSWORD";
 /// The host's apt configuration directory, when not `/etc/apt` (tests, chroots).
 pub const APT_ETC_ENV: &str = "OUTPOST_APT_ETC";
+/// The host's dnf repository directory, when not `/etc/yum.repos.d` (tests, chroots).
+pub const YUM_REPOS_ENV: &str = "OUTPOST_YUM_REPOS_DIR";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
@@ -60,6 +62,7 @@ pub struct Environment {
     pub xdg_cache_home: Option<OsString>,
     pub home: Option<OsString>,
     pub apt_etc: Option<OsString>,
+    pub yum_repos: Option<OsString>,
 }
 
 impl Environment {
@@ -70,6 +73,7 @@ impl Environment {
             xdg_cache_home: var("XDG_CACHE_HOME"),
             home: std::env::var_os("HOME"),
             apt_etc: var(APT_ETC_ENV),
+            yum_repos: var(YUM_REPOS_ENV),
         }
     }
 
@@ -95,6 +99,10 @@ impl Environment {
                 .apt_etc
                 .as_ref()
                 .map_or_else(|| PathBuf::from("/etc/apt"), PathBuf::from),
+            yum_repos: self
+                .yum_repos
+                .as_ref()
+                .map_or_else(|| PathBuf::from("/etc/yum.repos.d"), PathBuf::from),
         }
     }
 

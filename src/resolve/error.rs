@@ -180,6 +180,29 @@ pub enum ResolveError {
         closure: ClosureError,
         skipped: Vec<SkippedSource>,
     },
+
+    // RPM packages (`spec.packages.rpm`).
+    /// A `gpgkey` could not be read, or is not an ASCII-armored OpenPGP public key.
+    #[error("gpgkey {key}: {message}")]
+    RpmKey { key: String, message: String },
+    /// `source: system`, but the host has no usable dnf repository.
+    #[error("{dir}: {message}")]
+    RpmNoHostRepo { dir: PathBuf, message: String },
+    /// A repository's metadata is unreachable, not signed (or not by its key), malformed,
+    /// or does not match repomd.xml's checksums; the URL names the file.
+    #[error("{url}: {message}")]
+    RpmRepo { url: String, message: String },
+    /// The local cache failed while keeping a metadata file.
+    #[error("{url}: {store}")]
+    RpmCache { url: String, store: StoreError },
+    /// The dependency closure failed: an unknown package, an unsatisfiable dependency (with
+    /// the chain that led to it) or a conflict.
+    #[error("rpm packages from {repo} for {arch}: {closure}")]
+    RpmClosure {
+        repo: String,
+        arch: String,
+        closure: Box<crate::rpm::closure::ClosureError>,
+    },
 }
 
 /// A source left out of a resolution because it could not be used (unreachable, unsigned,

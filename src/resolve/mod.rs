@@ -1,6 +1,6 @@
 //! Resolving a release manifest into pins (the lockfile): files first (they fix the
 //! Kubernetes version, which implies images), then images and what refers to them
-//! (signatures, attestations, SBOMs), then Debian packages. `plan` is
+//! (signatures, attestations, SBOMs), then Debian and RPM packages. `plan` is
 //! the same walk without the network (`lock --dry-run`). A new lock keeps the image pins of
 //! the lockfile before it ([`Previous`]) unless asked to update them.
 
@@ -11,6 +11,7 @@ pub mod files;
 pub mod image;
 pub mod plan;
 pub mod referrers;
+pub mod rpm;
 mod signed;
 pub mod verify;
 
@@ -117,6 +118,9 @@ pub struct ResolveSettings {
     /// The host's apt configuration directory (normally `/etc/apt`): the sources of
     /// `source: system` entries and the keys that check sources without `keyring:`.
     pub etc_apt: PathBuf,
+    /// The host's dnf repository directory (normally `/etc/yum.repos.d`): the
+    /// repositories of `source: system` rpm entries.
+    pub yum_repos: PathBuf,
     /// `--trusted-root FILE`; none: the production Sigstore root.
     pub trusted_root: Option<PathBuf>,
 }
@@ -151,6 +155,8 @@ pub async fn lock(
     let policies = image_policies(release)?;
     verify::check_all(&mut images, &policies, registry, store, &root, reporter).await?;
     let debs = apt::resolve(release, &http, store, &settings.etc_apt, reporter).await?;
+    let (rpms, rpm_repos) =
+        rpm::resolve(release, &http, store, &settings.yum_repos, reporter).await?;
     let checked_any = images.iter().any(|i| !i.signatures.is_empty())
         || resolved.files.iter().any(|f| f.signature.is_some());
     let trusted_root = if checked_any {
@@ -178,8 +184,8 @@ pub async fn lock(
         files: resolved.files,
         debs,
         charts: charts.charts,
-        rpms: Vec::new(),
-        rpm_repos: Vec::new(),
+        rpms,
+        rpm_repos,
         trusted_root,
     };
     lockfile.canonicalize();

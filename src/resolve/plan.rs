@@ -17,6 +17,9 @@ pub struct Plan {
     /// Helm charts as `spec.charts` names them (`ingress-nginx 4.11.* from URL`); the images
     /// they deploy are found only by `lock`, which reads them.
     pub charts: Vec<String>,
+    /// RPM requests per entry and architecture (`a, b >= 2 from URL (x86_64)`); their
+    /// closure is found only by `lock`, which reads the repositories.
+    pub rpms: Vec<String>,
 }
 
 /// Plans `release` without any network access.
@@ -46,10 +49,29 @@ pub fn plan(release: &Release) -> Result<Plan, ResolveError> {
             _ => format!("{} {}", chart.label(), chart.version),
         })
         .collect();
+    let rpms = release
+        .spec
+        .packages
+        .iter()
+        .flat_map(|p| &p.rpm)
+        .flat_map(|spec| {
+            let from = match &spec.baseurl {
+                Some(url) => url.clone(),
+                None => "the host's dnf repositories".into(),
+            };
+            super::rpm::arches_of(spec, release)
+                .into_iter()
+                .map(move |arch| {
+                    let from = from.replace("$basearch", &arch);
+                    format!("{} from {from} ({arch})", spec.packages.join(", "))
+                })
+        })
+        .collect();
     Ok(Plan {
         files,
         images,
         charts,
+        rpms,
     })
 }
 

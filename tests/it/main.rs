@@ -35,6 +35,7 @@ mod platform_variants;
 mod push_registry;
 mod referrers;
 mod registry_auth;
+mod rpm;
 mod rpm_site;
 mod serve_containerd;
 mod serve_load;

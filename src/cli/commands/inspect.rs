@@ -224,7 +224,7 @@ fn print_rpms(found: &Inspection) {
         let signer = if rpm.gpgcheck {
             rpm.signer.as_str()
         } else {
-            "UNCHECKED: gpgcheck false"
+            "NOT SIGNATURE-CHECKED (gpgcheck: false)"
         };
         println!(
             "{:nevra$}  {:repo$}  {:>10}  {signer}",

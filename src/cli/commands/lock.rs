@@ -44,6 +44,8 @@ pub fn lock(settings: &LockSettings) -> Result<(), CliError> {
             "signed_files": signed_files(&lockfile),
             "files": lockfile.files.len(),
             "packages": lockfile.debs.len(),
+            "rpms": lockfile.rpms.len(),
+            "rpms_unchecked": lockfile.rpms.iter().filter(|r| !r.gpgcheck).count(),
             "charts": lockfile.charts.len(),
             "chart_images": chart_images(&lockfile),
             "manifest_digest": lockfile.manifest_digest,
@@ -54,6 +56,13 @@ pub fn lock(settings: &LockSettings) -> Result<(), CliError> {
             what_was_locked(&lockfile),
             path.display()
         );
+        let unchecked = lockfile.rpms.iter().filter(|r| !r.gpgcheck).count();
+        if unchecked > 0 {
+            println!(
+                "WARNING: {} from repositories with `gpgcheck: false` (not signature-checked)",
+                plural(unchecked as u64, "rpm package")
+            );
+        }
         if !lockfile.charts.is_empty() {
             println!(
                 "charts deploy {} (each pinned with why it is there)",
@@ -124,6 +133,7 @@ fn what_was_locked(lockfile: &Lockfile) -> String {
         (referrer_count(lockfile), "referrer"),
         (lockfile.files.len(), "file"),
         (lockfile.debs.len(), "package"),
+        (lockfile.rpms.len(), "rpm package"),
         (lockfile.charts.len(), "chart"),
     ]
     .into_iter()
@@ -208,7 +218,7 @@ fn print_plan(release: &Release, settings: &LockSettings) -> Result<(), CliError
     let plan = resolve::plan(release)?;
     if settings.json {
         print_json(
-            &json!({"manifest": settings.manifest, "valid": true, "files": plan.files, "images": plan.images, "charts": plan.charts}),
+            &json!({"manifest": settings.manifest, "valid": true, "files": plan.files, "images": plan.images, "charts": plan.charts, "rpms": plan.rpms}),
         );
     } else {
         println!("{} is valid; it would fetch:", settings.manifest.display());
@@ -220,6 +230,9 @@ fn print_plan(release: &Release, settings: &LockSettings) -> Result<(), CliError
         }
         for chart in &plan.charts {
             println!("chart {chart} (and the images it deploys)");
+        }
+        for rpm in &plan.rpms {
+            println!("rpm   {rpm} (and their dependencies)");
         }
     }
     Ok(())

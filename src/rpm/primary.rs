@@ -1,0 +1,307 @@
+//! `primary.xml` (rpm-md, as createrepo_c writes it), read as a stream with `quick-xml`:
+//! per `<package type="rpm">` the name, arch, epoch/version/release, the package checksum
+//! (with its algorithm), `size package=` (bytes of the `.rpm`), `location href`,
+//! `rpm:header-range end=` (byte offset where the header ends: the part a header
+//! signature check reads), the dependency lists (`rpm:provides`, `rpm:requires` with
+//! `pre="1"`, `rpm:conflicts`, `rpm:obsoletes`, `rpm:recommends`, `rpm:supplements`) and
+//! the file entries primary carries (`/etc/…`, `*bin/…`, the rest is in filelists.xml).
+
+use super::dep::{Dep, Op, Req};
+use super::repomd::Checksum;
+use super::version::Evr;
+use super::xml::{attr, reference};
+use quick_xml::events::{BytesStart, Event};
+use quick_xml::Reader;
+use std::io::BufRead;
+
+/// One package of a repository.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Package {
+    pub name: String,
+    pub arch: String,
+    pub evr: Evr,
+    /// The checksum of the `.rpm` file (also its `pkgid` in filelists.xml).
+    pub checksum: Option<Checksum>,
+    /// Bytes of the `.rpm` file.
+    pub size: u64,
+    /// `location href`, relative to the repository's base URL.
+    pub location: String,
+    /// `rpm:header-range end`: the byte offset where the signature header and header end.
+    pub header_end: Option<u64>,
+    pub provides: Vec<Dep>,
+    /// Requires (including `pre="1"` ones), simple or rich.
+    pub requires: Vec<Req>,
+    pub conflicts: Vec<Req>,
+    pub obsoletes: Vec<Dep>,
+    pub recommends: Vec<Req>,
+    pub supplements: Vec<Req>,
+    /// Files listed in primary.xml (a subset of the package's files).
+    pub files: Vec<String>,
+}
+
+impl Package {
+    /// `name-[epoch:]version-release.arch`.
+    pub fn nevra(&self) -> String {
+        format!("{}-{}.{}", self.name, self.evr, self.arch)
+    }
+
+    /// The package as a provide of its own name (`name = epoch:version-release`).
+    pub fn self_provide(&self) -> Dep {
+        Dep {
+            name: self.name.clone(),
+            range: Some((Op::Eq, self.evr.clone())),
+        }
+    }
+}
+
+/// What primary.xml holds.
+#[derive(Debug, Clone, Default)]
+pub struct Primary {
+    /// `<metadata packages="N">`.
+    pub declared: Option<u64>,
+    pub packages: Vec<Package>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum List {
+    None,
+    Provides,
+    Requires,
+    Conflicts,
+    Obsoletes,
+    Recommends,
+    Supplements,
+    Other,
+}
+
+/// Reads primary.xml. A package count that differs from `<metadata packages="N">` is an
+/// error (a truncated or substituted file), as is malformed XML or a malformed dependency.
+pub fn parse(input: impl BufRead) -> Result<Primary, String> {
+    let mut reader = Reader::from_reader(input);
+    reader.config_mut().trim_text(true);
+    let mut buf = Vec::new();
+    let mut primary = Primary::default();
+    let mut package: Option<Package> = None;
+    let mut list = List::None;
+    let mut text = String::new();
+    let mut seen_root = false;
+    let mut closed = false;
+    loop {
+        let event = reader
+            .read_event_into(&mut buf)
+            .map_err(|e| format!("at byte {}: {e}", reader.buffer_position()))?;
+        match event {
+            Event::Start(e) | Event::Empty(e) => {
+                text.clear();
+                let name = e.local_name();
+                match name.as_ref() {
+                    b"metadata" => {
+                        seen_root = true;
+                        primary.declared = attr(&e, b"packages")?.and_then(|n| n.parse().ok());
+                    }
+                    b"package" => package = Some(Package::default()),
+                    _ => {
+                        if let Some(p) = package.as_mut() {
+                            start(p, &e, &mut list)
+                                .map_err(|m| format!("package {}: {m}", p.name))?;
+                        }
+                    }
+                }
+            }
+            Event::Text(t) => text.push_str(&t.decode().map_err(|e| e.to_string())?),
+            Event::GeneralRef(r) => text.push_str(&reference(&r)?),
+            Event::End(e) => {
+                if e.local_name().as_ref() == b"metadata" {
+                    closed = true;
+                }
+                if let Some(p) = package.as_mut() {
+                    match e.local_name().as_ref() {
+                        b"name" if list == List::None => p.name = text.trim().to_string(),
+                        b"arch" => p.arch = text.trim().to_string(),
+                        b"checksum" => {
+                            if let Some(c) = p.checksum.as_mut() {
+                                c.hex = text.trim().to_ascii_lowercase();
+                            }
+                        }
+                        b"file" => p.files.push(text.trim().to_string()),
+                        b"provides" | b"requires" | b"conflicts" | b"obsoletes" | b"recommends"
+                        | b"supplements" | b"suggests" | b"enhances" => list = List::None,
+                        b"package" => primary.packages.extend(package.take()),
+                        _ => {}
+                    }
+                }
+                text.clear();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    if seen_root && !closed {
+        return Err("the document ends early (truncated)".into());
+    }
+    if !seen_root {
+        return Err("not a primary.xml (no <metadata> element)".into());
+    }
+    if let Some(declared) = primary.declared {
+        if declared != primary.packages.len() as u64 {
+            return Err(format!(
+                "it says it lists {declared} packages but {} were read (truncated or replaced)",
+                primary.packages.len()
+            ));
+        }
+    }
+    Ok(primary)
+}
+
+/// An opening tag inside `<package>`.
+fn start(p: &mut Package, e: &BytesStart<'_>, list: &mut List) -> Result<(), String> {
+    match e.local_name().as_ref() {
+        b"version" => {
+            p.evr = Evr::from_parts(
+                attr(e, b"epoch")?.as_deref(),
+                &attr(e, b"ver")?.unwrap_or_default(),
+                attr(e, b"rel")?.as_deref(),
+            )
+        }
+        b"checksum" => {
+            let kind = attr(e, b"type")?.unwrap_or_default().to_ascii_lowercase();
+            p.checksum = Some(Checksum {
+                kind: if kind == "sha" { "sha1".into() } else { kind },
+                hex: String::new(),
+            });
+        }
+        b"size" => {
+            p.size = attr(e, b"package")?
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0)
+        }
+        b"location" => p.location = attr(e, b"href")?.unwrap_or_default(),
+        b"header-range" => p.header_end = attr(e, b"end")?.and_then(|s| s.parse().ok()),
+        b"provides" => *list = List::Provides,
+        b"requires" => *list = List::Requires,
+        b"conflicts" => *list = List::Conflicts,
+        b"obsoletes" => *list = List::Obsoletes,
+        b"recommends" => *list = List::Recommends,
+        b"supplements" => *list = List::Supplements,
+        b"suggests" | b"enhances" => *list = List::Other,
+        b"entry" => {
+            let name = attr(e, b"name")?.unwrap_or_default();
+            let range = match attr(e, b"flags")?.as_deref().and_then(Op::from_flags) {
+                Some(op) => Some((
+                    op,
+                    Evr::from_parts(
+                        attr(e, b"epoch")?.as_deref(),
+                        &attr(e, b"ver")?.unwrap_or_default(),
+                        attr(e, b"rel")?.as_deref(),
+                    ),
+                )),
+                None => None,
+            };
+            let req = || -> Result<Req, String> {
+                if name.starts_with('(') {
+                    Req::parse(&name)
+                } else {
+                    Ok(Req::Simple(Dep {
+                        name: name.clone(),
+                        range: range.clone(),
+                    }))
+                }
+            };
+            match *list {
+                List::Provides => p.provides.push(Dep {
+                    name: name.clone(),
+                    range: range.clone(),
+                }),
+                List::Obsoletes => p.obsoletes.push(Dep {
+                    name: name.clone(),
+                    range: range.clone(),
+                }),
+                List::Requires => p.requires.push(req()?),
+                List::Conflicts => p.conflicts.push(req()?),
+                List::Recommends => p.recommends.push(req()?),
+                List::Supplements => p.supplements.push(req()?),
+                List::None | List::Other => {}
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub const PRIMARY: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<metadata xmlns="http://linux.duke.edu/metadata/common" xmlns:rpm="http://linux.duke.edu/metadata/rpm" packages="2">
+<package type="rpm">
+  <name>app</name>
+  <arch>x86_64</arch>
+  <version epoch="2" ver="1.0~rc1" rel="1"/>
+  <checksum type="sha256" pkgid="YES">ABCDEF</checksum>
+  <summary>an app &amp; more</summary>
+  <size package="6789" installed="100" archive="200"/>
+  <location href="Packages/a/app-1.0~rc1-1.x86_64.rpm"/>
+  <format>
+    <rpm:license>MIT</rpm:license>
+    <rpm:header-range start="4504" end="5986"/>
+    <rpm:provides>
+      <rpm:entry name="app" flags="EQ" epoch="2" ver="1.0~rc1" rel="1"/>
+      <rpm:entry name="webserver"/>
+    </rpm:provides>
+    <rpm:requires>
+      <rpm:entry name="/bin/sh" pre="1"/>
+      <rpm:entry name="lib" flags="GE" epoch="0" ver="2"/>
+      <rpm:entry name="(tool-a or tool-b)"/>
+    </rpm:requires>
+    <rpm:conflicts><rpm:entry name="rival"/></rpm:conflicts>
+    <rpm:obsoletes><rpm:entry name="old-app" flags="LT" epoch="0" ver="2"/></rpm:obsoletes>
+    <rpm:recommends><rpm:entry name="docs"/></rpm:recommends>
+    <file>/usr/bin/app</file>
+    <file type="dir">/etc/app</file>
+  </format>
+</package>
+<package type="rpm">
+  <name>docs</name>
+  <arch>noarch</arch>
+  <version epoch="0" ver="1" rel="1.el9"/>
+  <checksum type="sha" pkgid="YES">0011</checksum>
+  <size package="10"/>
+  <location href="docs.rpm"/>
+  <format/>
+</package>
+</metadata>"#;
+
+    #[test]
+    fn packages_carry_identity_location_and_dependencies() {
+        let primary = parse(PRIMARY.as_bytes()).unwrap();
+        assert_eq!(primary.declared, Some(2));
+        let app = &primary.packages[0];
+        assert_eq!(app.nevra(), "app-2:1.0~rc1-1.x86_64");
+        assert_eq!(app.checksum.as_ref().unwrap().to_string(), "sha256:abcdef");
+        assert_eq!((app.size, app.header_end), (6789, Some(5986)));
+        assert_eq!(app.location, "Packages/a/app-1.0~rc1-1.x86_64.rpm");
+        assert_eq!(app.provides.len(), 2);
+        assert_eq!(app.requires.len(), 3);
+        assert_eq!(app.requires[2].to_string(), "(tool-a or tool-b)");
+        assert_eq!(app.requires[1].to_string(), "lib >= 2");
+        assert_eq!(app.obsoletes[0].to_string(), "old-app < 2");
+        assert_eq!(app.conflicts.len(), 1);
+        assert_eq!(app.recommends.len(), 1);
+        assert_eq!(app.files, ["/usr/bin/app", "/etc/app"]);
+        let docs = &primary.packages[1];
+        assert_eq!(docs.checksum.as_ref().unwrap().kind, "sha1");
+        assert_eq!(docs.evr.release.as_deref(), Some("1.el9"));
+    }
+
+    #[test]
+    fn a_count_other_than_declared_is_an_error() {
+        let truncated = PRIMARY.replace("packages=\"2\"", "packages=\"3\"");
+        let error = parse(truncated.as_bytes()).unwrap_err();
+        assert!(error.contains("3 packages but 2"), "{error}");
+        let empty = "<metadata packages=\"5\"></metadata>";
+        assert!(parse(empty.as_bytes()).is_err());
+        assert!(parse(&b"<html/>"[..]).is_err());
+    }
+}
