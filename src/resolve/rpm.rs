@@ -6,6 +6,7 @@
 //! `/etc/yum.repos.d/*.repo` repositories with a `baseurl`.
 
 mod metadata;
+mod signature;
 
 pub use metadata::decompress;
 
@@ -252,7 +253,13 @@ pub async fn resolve(
                 let package = universe.package(pick.index);
                 let repo = &loaded[origin[pick.index]];
                 let source = &sources[repo.source];
-                pins.push(pin(package, repo, source, pick.why)?);
+                let mut pin = pin(package, repo, source, pick.why)?;
+                if source.gpgcheck {
+                    let keys = Keyring::from_bytes(&source.name, source.keys.join("\n").as_bytes())
+                        .map_err(|e| repo_error(&pin.url, e))?;
+                    signature::check(http, &keys, &mut pin).await?;
+                }
+                pins.push(pin);
             }
         }
     }

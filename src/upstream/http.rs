@@ -146,6 +146,43 @@ impl Http {
         Ok(body)
     }
 
+    /// The first `len` bytes of `url` (fewer when it is shorter): asked for with a Range, and
+    /// cut at `len` when the server ignores it and sends the whole file.
+    pub async fn get_prefix(&self, url: &str, len: usize) -> Result<Vec<u8>, HttpError> {
+        let target = self.target(url);
+        let last = len.saturating_sub(1);
+        let response = self
+            .client
+            .get(&target)
+            .header(reqwest::header::RANGE, format!("bytes=0-{last}"))
+            .send()
+            .await
+            .map_err(|e| HttpError::Request {
+                url: url.to_string(),
+                message: describe(&e),
+            })?;
+        if !response.status().is_success() {
+            return Err(HttpError::Status {
+                url: url.to_string(),
+                status: response.status().as_u16(),
+            });
+        }
+        let mut body = Vec::with_capacity(len.min(1 << 20));
+        let mut stream = response.bytes_stream();
+        while body.len() < len {
+            let Some(chunk) = stream.try_next().await.map_err(|e| HttpError::Request {
+                url: url.to_string(),
+                message: describe(&e),
+            })?
+            else {
+                break;
+            };
+            let take = chunk.len().min(len - body.len());
+            body.extend_from_slice(&chunk[..take]);
+        }
+        Ok(body)
+    }
+
     /// The bytes of `url` from `offset` on: a Range only to resume (`offset > 0`). A resume
     /// the server ignores (200) or refuses (a 4xx such as 416 or 400) comes whole from byte 0
     /// instead ([`Download::resumed`] is false); nothing here checks the bytes.

@@ -123,6 +123,12 @@ fn rpm_closure_equals_what_dnf_installs_for_each_arch() {
         "{lock}"
     );
     assert!(lock.contains("\"header_end\""), "{lock}");
+    // Every package's header signature was checked at lock time, by the test key.
+    let fingerprint = key_fingerprint(&work.join("key.asc"));
+    let pins: serde_json::Value = serde_json::from_str(&lock).unwrap();
+    for pin in pins["rpms"].as_array().unwrap() {
+        assert_eq!(pin["signer"], fingerprint.as_str(), "{pin}");
+    }
     assert!(
         lock.contains("-----BEGIN PGP PUBLIC KEY BLOCK-----"),
         "{lock}"
@@ -236,4 +242,52 @@ fn rpm_lock_fails_on_tampered_or_wrongly_signed_metadata() {
         stderr.contains(&name) && stderr.contains("does not match repomd.xml's"),
         "{stderr}"
     );
+}
+
+/// The primary key's fingerprint of an armored public key file, as gpg prints it.
+fn key_fingerprint(key: &Path) -> String {
+    let listed = run_ok(
+        Command::new("gpg")
+            .args(["--show-keys", "--with-colons"])
+            .arg(key),
+    );
+    listed
+        .lines()
+        .find(|l| l.starts_with("fpr:"))
+        .and_then(|l| l.split(':').nth(9))
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn rpm_lock_refuses_an_unsigned_package_in_a_gpgcheck_repository() {
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    let out = generate(work, &["--unsigned", "tool"]);
+    let server = StaticServer::start(out);
+    let url = format!("http://127.0.0.1:{}", server.port);
+
+    // The repository metadata is signed and intact; one package's header is not.
+    manifest(work, &url, "x86_64", &["tool"], "");
+    let stderr = outpost_fails(work, &["lock", "rpms.yaml"], 4);
+    assert!(
+        stderr.contains("/repo/x86_64/")
+            && stderr.contains("tool-")
+            && stderr.contains(".rpm")
+            && stderr.contains("the package header is not signed"),
+        "{stderr}"
+    );
+    assert!(
+        !work.join("rpms.lock").exists(),
+        "no lockfile after a refusal"
+    );
+
+    // With gpgcheck off for the repository it locks, flagged and with no signer.
+    manifest(work, &url, "x86_64", &["tool"], "        gpgcheck: false\n");
+    outpost_ok(work, &["lock", "rpms.yaml"]);
+    let lock: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(work.join("rpms.lock")).unwrap()).unwrap();
+    let pin = &lock["rpms"][0];
+    assert_eq!(pin["gpgcheck"], false, "{pin}");
+    assert!(pin.get("signer").is_none(), "{pin}");
 }
