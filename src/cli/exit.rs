@@ -21,8 +21,10 @@ use outpost::nodeconfig::apt::AptConfigError;
 use outpost::nodeconfig::check::CheckError;
 use outpost::nodeconfig::helm::HelmConfigError;
 use outpost::push::PushError;
+use outpost::receipt::ReceiptError;
 use outpost::resolve::ResolveError;
 use outpost::sbom::SbomError;
+use outpost::server::audit::AuditError;
 use outpost::server::catalog::CatalogError;
 use outpost::server::tls::TlsError;
 use outpost::server::ServeError;
@@ -456,10 +458,30 @@ impl HasExitStatus for TlsError {
     }
 }
 
+/// A receipt that does not match its signature fails verification; a key, a time or an
+/// audit log that cannot be used is bad input.
+impl HasExitStatus for ReceiptError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            ReceiptError::Io { .. } => ExitStatus::Failure,
+            ReceiptError::AuditLog { .. }
+            | ReceiptError::BadSince { .. }
+            | ReceiptError::TooLarge { .. } => ExitStatus::Input,
+            ReceiptError::Site(e) => e.exit_status(),
+            ReceiptError::Sign(e) => e.exit_status(),
+            ReceiptError::SignatureMissing { .. }
+            | ReceiptError::Tampered { .. }
+            | ReceiptError::NotReceipt { .. } => ExitStatus::Verify,
+        }
+    }
+}
+
 impl HasExitStatus for ServeError {
     fn exit_status(&self) -> ExitStatus {
         match self {
             ServeError::Bind { .. } | ServeError::Tls { .. } => ExitStatus::Failure,
+            ServeError::Audit(AuditError::Open { .. }) => ExitStatus::Input,
+            ServeError::Audit(AuditError::Thread { .. }) => ExitStatus::Failure,
         }
     }
 }

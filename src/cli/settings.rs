@@ -6,7 +6,7 @@
 
 use super::args::{
     AptArgs, BuildArgs, CacheArgs, CheckArgs, ContainerdArgs, HelmArgs, KubeadmArgs, KubesprayArgs,
-    LockArgs, MirrorsArgs, PushArgs, RuntimeArgs, ServeArgs, TlsMode, TrustArgs,
+    LockArgs, MirrorsArgs, PushArgs, RuntimeArgs, ServeArgs, StoreReportArgs, TlsMode, TrustArgs,
 };
 use outpost::fetch::ForeignLayers;
 use outpost::nodeconfig::check::MirrorRule;
@@ -14,6 +14,7 @@ use outpost::nodeconfig::mirrors::Mirror;
 use outpost::nodeconfig::{containerd, kubespray};
 use outpost::push::PushSettings;
 use outpost::resolve::{ResolveSettings, Update};
+use outpost::server::audit::AuditSettings;
 use outpost::server::tls::TlsFiles;
 use std::ffi::OsString;
 use std::io::IsTerminal;
@@ -167,13 +168,39 @@ impl Trust {
 pub struct KeyGenerateSettings {
     pub out: PathBuf,
     pub password: PasswordSource,
+    /// The site key (`site.key`, `site.pub`) instead of the bundle key.
+    pub site: bool,
 }
 
 impl KeyGenerateSettings {
-    pub fn resolve(out: &Path, env: &Environment) -> Self {
+    pub fn resolve(out: &Path, site: bool, env: &Environment) -> Self {
         KeyGenerateSettings {
             out: out.to_path_buf(),
             password: env.password(true),
+            site,
+        }
+    }
+}
+
+/// `store report`: the store, the site key and its password, what to count.
+pub struct StoreReportSettings {
+    pub store: PathBuf,
+    pub key: PathBuf,
+    pub password: PasswordSource,
+    pub since: Option<String>,
+    pub audit_logs: Vec<PathBuf>,
+    pub out: PathBuf,
+}
+
+impl StoreReportSettings {
+    pub fn resolve(args: &StoreReportArgs, env: &Environment) -> Self {
+        StoreReportSettings {
+            store: args.store.clone(),
+            key: args.key.clone(),
+            password: env.password(false),
+            since: args.since.clone(),
+            audit_logs: args.audit_logs.clone(),
+            out: args.out.clone(),
         }
     }
 }
@@ -315,6 +342,8 @@ pub struct ServeCommandSettings {
     pub max_concurrent_requests: usize,
     /// Whether `/ui/` is served.
     pub ui: bool,
+    /// `--audit-log` and its rotation.
+    pub audit: Option<AuditSettings>,
 }
 
 impl ServeCommandSettings {
@@ -338,6 +367,11 @@ impl ServeCommandSettings {
             tls,
             max_concurrent_requests: args.max_concurrent_requests.max(1),
             ui: args.ui,
+            audit: args.audit.audit_log.as_ref().map(|path| AuditSettings {
+                path: path.clone(),
+                max_size: args.audit.audit_log_max_size,
+                keep: args.audit.audit_log_keep,
+            }),
         }
     }
 }

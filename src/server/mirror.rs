@@ -6,6 +6,7 @@
 //! under `apt/<repo>/`. Only GET and HEAD are routed.
 
 use super::access::RouteLabel;
+use super::audit::AuditTarget;
 use super::blob;
 use super::catalog::Catalog;
 use super::error::OciError;
@@ -36,7 +37,7 @@ async fn files_route(
 ) -> Response {
     let raw = below(uri.path(), "/files");
     let response = handle(&state, raw, &headers, method == Method::HEAD).await;
-    RouteLabel::FILES.on(response)
+    AuditTarget::path(raw).on(RouteLabel::FILES.on(response))
 }
 
 /// `/apt/<repo>/…` is the mirror path `apt/<repo>/…`.
@@ -48,7 +49,7 @@ async fn apt_route(
 ) -> Response {
     let raw = format!("apt/{}", below(uri.path(), "/apt"));
     let response = handle(&state, &raw, &headers, method == Method::HEAD).await;
-    RouteLabel::APT.on(response)
+    AuditTarget::path(&raw).on(RouteLabel::APT.on(response))
 }
 
 /// What follows `area` (and its slash) in `path`.

@@ -76,6 +76,7 @@ pub fn serve(settings: &ServeCommandSettings) -> Result<(), CliError> {
         shutdown_grace: std::time::Duration::from_secs(30),
         ui: settings.ui,
         store: settings.store.clone(),
+        audit: settings.audit.clone(),
     };
     let bundle_count = catalog.bundles().len();
     runtime()?.block_on(server::serve(
