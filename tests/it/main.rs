@@ -32,6 +32,7 @@ mod node_runtimes;
 mod pins_and_messages;
 mod platform_variants;
 mod push_registry;
+mod receipt;
 mod referrers;
 mod registry_auth;
 mod serve_containerd;
