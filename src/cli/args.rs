@@ -15,7 +15,8 @@ Exit codes:
   2  bad input: arguments, manifest, lockfile (stale or malformed), key or password, a platform
      an image lacks; a Debian package no source has, an unsatisfiable dependency (with the
      chain that led to it) or a conflict; no apt source configured, a missing keyring
-  3  a bundle or site store failed verification (tampered, truncated, wrong key, missing part);
+  3  a bundle, a site store or a site receipt failed verification (tampered, truncated, wrong
+     key, missing part);
      `config check`: a node's configuration would pull past the mirrors
   4  an upstream failed or sent bad content: a registry, a file host, or a Debian archive
      (HTTP error, a signature that does not verify, a Packages index that does not match

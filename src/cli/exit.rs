@@ -44,8 +44,8 @@ pub enum ExitStatus {
     /// The input is wrong: command line, manifest, lockfile, key or password, a Debian package
     /// that does not exist or cannot be satisfied, no apt source, a missing keyring.
     Input = 2,
-    /// A bundle or a site store failed verification: tampered, truncated, wrong key, missing
-    /// blobs or parts.
+    /// A bundle, a site store or a site receipt failed verification: tampered, truncated,
+    /// wrong key, missing blobs or parts.
     Verify = 3,
     /// An upstream (registry, file host, Debian archive) failed or sent bad content.
     Upstream = 4,

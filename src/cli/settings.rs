@@ -6,7 +6,7 @@
 
 use super::args::{
     AptArgs, BuildArgs, CacheArgs, CheckArgs, ContainerdArgs, HelmArgs, KubeadmArgs, KubesprayArgs,
-    LockArgs, MirrorsArgs, PushArgs, RuntimeArgs, ServeArgs, StoreReportArgs, TlsMode, TrustArgs,
+    LockArgs, MirrorsArgs, PushArgs, RuntimeArgs, ServeArgs, TlsMode, TrustArgs,
 };
 use outpost::fetch::ForeignLayers;
 use outpost::nodeconfig::check::MirrorRule;
@@ -15,7 +15,10 @@ use outpost::nodeconfig::{containerd, kubespray};
 use outpost::push::PushSettings;
 use outpost::resolve::{ResolveSettings, Update};
 use outpost::server::audit::AuditSettings;
+
+mod report;
 use outpost::server::tls::TlsFiles;
+pub use report::StoreReportSettings;
 use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -178,29 +181,6 @@ impl KeyGenerateSettings {
             out: out.to_path_buf(),
             password: env.password(true),
             site,
-        }
-    }
-}
-
-/// `store report`: the store, the site key and its password, what to count.
-pub struct StoreReportSettings {
-    pub store: PathBuf,
-    pub key: PathBuf,
-    pub password: PasswordSource,
-    pub since: Option<String>,
-    pub audit_logs: Vec<PathBuf>,
-    pub out: PathBuf,
-}
-
-impl StoreReportSettings {
-    pub fn resolve(args: &StoreReportArgs, env: &Environment) -> Self {
-        StoreReportSettings {
-            store: args.store.clone(),
-            key: args.key.clone(),
-            password: env.password(false),
-            since: args.since.clone(),
-            audit_logs: args.audit_logs.clone(),
-            out: args.out.clone(),
         }
     }
 }

@@ -81,3 +81,80 @@ impl Drop for Counted {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::audit::writer::{AuditCounters, AuditSettings};
+    use http_body::Body as _;
+
+    fn pending() -> Pending {
+        Pending {
+            arrived: SystemTime::now(),
+            started: Instant::now(),
+            line: AuditLine {
+                time: String::new(),
+                identity: "anonymous".into(),
+                client: None,
+                method: "GET".into(),
+                route: "blob".into(),
+                repository: None,
+                reference: None,
+                digest: None,
+                status: 200,
+                bytes: 0,
+                ms: 0,
+                pull: false,
+            },
+        }
+    }
+
+    /// The lines of `path` once the writer has written `count`.
+    fn lines(path: &std::path::Path, counters: &AuditCounters, count: u64) -> Vec<AuditLine> {
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        while counters.lines.load(std::sync::atomic::Ordering::Relaxed) < count
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .filter_map(AuditLine::parse)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn an_aborted_body_logs_the_bytes_that_went_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("audit.log");
+        let counters = Arc::new(AuditCounters::default());
+        let settings = AuditSettings {
+            path: path.clone(),
+            max_size: 1 << 20,
+            keep: 1,
+        };
+        let log = Arc::new(AuditLog::open(settings, counters.clone()).unwrap());
+        let chunks: Vec<Result<Bytes, std::io::Error>> =
+            (0..4).map(|_| Ok(Bytes::from(vec![7u8; 1000]))).collect();
+        let inner = Body::from_stream(futures::stream::iter(chunks));
+        let mut body = Counted::new(inner, pending(), log.clone());
+        for _ in 0..2 {
+            let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
+            assert!(frame.unwrap().unwrap().is_data());
+        }
+        drop(body); // the client went away after two chunks
+
+        let whole = Counted::new(Body::from(vec![1u8; 123]), pending(), log.clone());
+        let collected = axum::body::to_bytes(Body::new(whole), 1 << 20)
+            .await
+            .unwrap();
+        assert_eq!(collected.len(), 123);
+        drop(log);
+        let written = lines(&path, &counters, 2);
+        let bytes: Vec<u64> = written.iter().map(|l| l.bytes).collect();
+        assert_eq!(bytes, [2000, 123]);
+        assert!(written.iter().all(|l| l.time.ends_with('Z')));
+    }
+}
