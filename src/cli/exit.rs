@@ -465,6 +465,7 @@ impl HasExitStatus for ReceiptError {
         match self {
             ReceiptError::Io { .. } => ExitStatus::Failure,
             ReceiptError::AuditLog { .. }
+            | ReceiptError::NoStore { .. }
             | ReceiptError::BadSince { .. }
             | ReceiptError::TooLarge { .. } => ExitStatus::Input,
             ReceiptError::Site(e) => e.exit_status(),

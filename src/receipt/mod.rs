@@ -34,6 +34,8 @@ pub enum ReceiptError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("store {path} does not exist: give the --store that `outpost load` filled")]
+    NoStore { path: PathBuf },
     #[error("--since {text}: not an RFC 3339 time (example: 2026-11-01T00:00:00Z)")]
     BadSince { text: String },
     #[error(transparent)]
@@ -139,6 +141,11 @@ pub fn build(input: &ReportInput, site_key: &str) -> Result<Receipt, ReceiptErro
         Some(text) => Some(parse_time(text)?),
         None => None,
     };
+    if !input.store.is_dir() {
+        return Err(ReceiptError::NoStore {
+            path: input.store.to_path_buf(),
+        });
+    }
     let mut counts = PullCounts::default();
     for path in input.audit_logs {
         pulls::count_file(path, since.as_ref(), &mut counts).map_err(|source| {
@@ -352,6 +359,17 @@ mod tests {
         let signer = Signer::load(&keys.private_key, b"pw").unwrap();
         let verifier = Verifier::load(&keys.public_key).unwrap();
         let store = dir.path().join("store");
+        let input_missing = ReportInput {
+            store: &store,
+            audit_logs: &[],
+            since: None,
+            now: std::time::UNIX_EPOCH,
+        };
+        assert!(matches!(
+            build(&input_missing, signer.fingerprint()),
+            Err(ReceiptError::NoStore { .. })
+        ));
+        std::fs::create_dir_all(&store).unwrap();
         let input = ReportInput {
             store: &store,
             audit_logs: &[],

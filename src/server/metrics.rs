@@ -108,7 +108,7 @@ impl Metrics {
         let audit = [
             (
                 "outpost_audit_lines_total",
-                "Audit log lines written.",
+                "Audit log lines handed to the file (lines buffered when a write fails are lost: see the write errors).",
                 &self.audit.lines,
             ),
             (

@@ -33,7 +33,8 @@ pub struct AuditSettings {
 /// The audit counters `/metrics` shows.
 #[derive(Debug, Default)]
 pub struct AuditCounters {
-    /// Lines handed to the file.
+    /// Lines handed to the file (through its buffer: a write or fsync that fails later loses
+    /// the lines buffered since the last one, and counts a write error).
     pub lines: AtomicU64,
     /// Lines dropped because the queue was full (the disk is slower than the requests).
     pub dropped: AtomicU64,
