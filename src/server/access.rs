@@ -53,10 +53,13 @@ pub async fn log_and_count(
     let started = Instant::now();
     let arrived = SystemTime::now();
     let method = request.method().clone();
-    let client = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.to_string());
+    let client = match state.audit {
+        Some(_) => request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.to_string()),
+        None => None,
+    };
     let target = match request.uri().path_and_query() {
         Some(target) => target.to_string(),
         None => request.uri().path().to_string(),

@@ -69,6 +69,7 @@ pub async fn serve(
         None => None,
     };
     let state = AppState::serving(catalog, settings.store.clone(), audit, metrics);
+    let audit = state.audit.clone();
     if let Some(reload) = reload {
         tokio::spawn(reload_on_hangup(state.clone(), Arc::new(reload)));
     }
@@ -117,6 +118,10 @@ pub async fn serve(
             server.serve(service).await
         }
     };
+    if let Some(audit) = audit {
+        // Lines of the last requests reach the disk before the process ends.
+        let _ = tokio::task::spawn_blocking(move || audit.sync(Duration::from_secs(5))).await;
+    }
     result.map_err(bind_error)
 }
 

@@ -58,16 +58,15 @@ pub struct Request {
 
 /// `response` with a body that sends its audit line to `log` when it ends or is dropped.
 pub fn track(
-    response: Response,
+    mut response: Response,
     request: Request,
     route: &'static str,
     log: Arc<AuditLog>,
 ) -> Response {
     let status = response.status().as_u16();
     let target = response
-        .extensions()
-        .get::<AuditTarget>()
-        .cloned()
+        .extensions_mut()
+        .remove::<AuditTarget>()
         .unwrap_or_default();
     let line = AuditLine {
         time: String::new(),

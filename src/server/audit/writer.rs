@@ -56,10 +56,19 @@ pub enum AuditError {
     },
 }
 
-/// The sending end: cheap to share, never blocks.
+/// What the writer thread is sent.
+#[derive(Debug)]
+enum Message {
+    /// One line, without its newline.
+    Line(String),
+    /// Flush and fsync now, then answer (at shutdown).
+    Sync(std::sync::mpsc::Sender<()>),
+}
+
+/// The sending end: cheap to share, never blocks a request.
 #[derive(Debug)]
 pub struct AuditLog {
-    sender: SyncSender<String>,
+    sender: SyncSender<Message>,
     counters: Arc<AuditCounters>,
 }
 
@@ -86,12 +95,36 @@ impl AuditLog {
 
     /// Queues one line (without its newline); drops and counts it when the queue is full.
     pub fn send(&self, line: String) {
-        match self.sender.try_send(line) {
+        match self.sender.try_send(Message::Line(line)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 self.counters.dropped.fetch_add(1, Ordering::Relaxed);
             }
         }
+    }
+
+    /// Waits (up to `timeout`) until every line queued so far is written and fsynced; for
+    /// shutdown. Returns whether it was.
+    pub fn sync(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let (ack, acked) = std::sync::mpsc::channel();
+        let mut message = Message::Sync(ack);
+        loop {
+            match self.sender.try_send(message) {
+                Ok(()) => break,
+                Err(TrySendError::Disconnected(_)) => return false,
+                Err(TrySendError::Full(back)) => {
+                    if Instant::now() >= deadline {
+                        return false;
+                    }
+                    message = back;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+            }
+        }
+        acked
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .is_ok()
     }
 }
 
@@ -120,7 +153,7 @@ impl Output {
 /// The thread: write lines as they come, fsync in batches, rotate by size; ends (after a
 /// last fsync) when every sender is gone.
 fn run(
-    receiver: Receiver<String>,
+    receiver: Receiver<Message>,
     settings: AuditSettings,
     first: Output,
     counters: &AuditCounters,
@@ -137,7 +170,11 @@ fn run(
             None => Duration::from_secs(3600),
         };
         let received = receiver.recv_timeout(wait);
-        if let Ok(line) = &received {
+        let mut ack = None;
+        if let Ok(Message::Sync(sender)) = received.as_ref() {
+            ack = Some(sender.clone());
+        }
+        if let Ok(Message::Line(line)) = &received {
             if output.is_none() {
                 output = Output::open(&settings.path).map_err(|_| error()).ok();
             }
@@ -176,7 +213,7 @@ fn run(
         }
         let closing = matches!(received, Err(RecvTimeoutError::Disconnected));
         let due = oldest_unsynced.is_some_and(|since| since.elapsed() >= BATCH_WAIT);
-        if unsynced >= BATCH_LINES || due || (closing && unsynced > 0) {
+        if unsynced >= BATCH_LINES || due || ((closing || ack.is_some()) && unsynced > 0) {
             if let Some(out) = output.as_mut() {
                 if out.sync().is_err() {
                     error();
@@ -185,6 +222,9 @@ fn run(
             }
             unsynced = 0;
             oldest_unsynced = None;
+        }
+        if let Some(ack) = ack {
+            let _ = ack.send(());
         }
         if closing {
             return;
@@ -265,12 +305,7 @@ mod tests {
         for n in 0..30 {
             log.send(format!("{{\"line\":{n:04}}}"));
         }
-        drop(log);
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while counters.lines.load(Ordering::Relaxed) < 30 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        std::thread::sleep(Duration::from_millis(50));
+        assert!(log.sync(Duration::from_secs(5)));
         assert_eq!(counters.lines.load(Ordering::Relaxed), 30);
         assert_eq!(counters.write_errors.load(Ordering::Relaxed), 0);
         assert!(!rotated_name(&path, 3).exists());
