@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Lines waiting for the writer at most; more are dropped (and counted).
-pub const QUEUE_LINES: usize = 8192;
+pub const QUEUE_LINES: usize = 32768;
 /// Lines written between two fsyncs at most.
-pub const BATCH_LINES: usize = 256;
+pub const BATCH_LINES: usize = 4096;
 /// Longest time a written line waits for its fsync.
 pub const BATCH_WAIT: Duration = Duration::from_millis(200);
 
