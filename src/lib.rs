@@ -20,6 +20,7 @@ pub mod oci;
 pub mod platform;
 pub mod progress;
 pub mod push;
+pub mod receipt;
 pub mod reference;
 pub mod referrers;
 pub mod resolve;

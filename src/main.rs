@@ -4,21 +4,23 @@
 mod cli;
 
 use clap::Parser;
-use cli::args::{BundleCommand, Cli, Command, ConfigCommand, KeyCommand, StoreCommand};
+use cli::args::{
+    BundleCommand, Cli, Command, ConfigCommand, KeyCommand, ReportCommand, StoreCommand,
+};
 use cli::commands;
 use cli::exit::{CliError, ExitStatus};
 use cli::settings::{
     AptSettings, BuildSettings, CheckSettings, ContainerdSettings, DnfSettings, Environment,
     HelmSettings, KeyGenerateSettings, KubeadmSettings, KubespraySettings, LockSettings,
-    PushCommandSettings, RuntimeSettings, ServeCommandSettings,
+    PushCommandSettings, RuntimeSettings, ServeCommandSettings, StoreReportSettings,
 };
 use outpost::nodeconfig::containers::Engine;
 use outpost::nodeconfig::k3s::Distribution;
 
 fn run(cli: Cli, env: &Environment) -> Result<(), CliError> {
     match cli.command {
-        Command::Key(KeyCommand::Generate { out }) => {
-            commands::key_generate(&KeyGenerateSettings::resolve(&out, env))
+        Command::Key(KeyCommand::Generate { out, site }) => {
+            commands::key_generate(&KeyGenerateSettings::resolve(&out, site, env))
         }
         Command::Lock(args) => commands::lock(&LockSettings::resolve(&args, env)?),
         Command::Bundle(BundleCommand::Build(args)) => {
@@ -39,6 +41,10 @@ fn run(cli: Cli, env: &Environment) -> Result<(), CliError> {
         Command::Store(StoreCommand::Verify { target, key }) => {
             commands::store_verify(&target, &key.key)
         }
+        Command::Store(StoreCommand::Report(args)) => {
+            commands::store_report(&StoreReportSettings::resolve(&args, env))
+        }
+        Command::Report(ReportCommand::Verify(args)) => commands::report_verify(&args),
         Command::Push(args) => commands::push(&PushCommandSettings::resolve(&args)?),
         Command::Serve(args) => commands::serve(&ServeCommandSettings::resolve(&args)),
         Command::Config(ConfigCommand::Containerd(args)) => {

@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 
 pub const PRIVATE_KEY_FILE: &str = "outpost.key";
 pub const PUBLIC_KEY_FILE: &str = "outpost.pub";
+/// The site's key pair (`outpost key generate --site`), which signs `store report` receipts.
+pub const SITE_PRIVATE_KEY_FILE: &str = "site.key";
+pub const SITE_PUBLIC_KEY_FILE: &str = "site.pub";
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {
@@ -50,10 +53,28 @@ pub struct KeyFiles {
     pub fingerprint: String,
 }
 
-/// Creates a new key pair in `dir`; never overwrites.
+/// Creates a new key pair in `dir` (and the OpenPGP apt key beside it); never overwrites.
 pub fn generate(dir: &Path, password: &[u8]) -> Result<KeyFiles, SignError> {
-    let private_key = dir.join(PRIVATE_KEY_FILE);
-    let public_key = dir.join(PUBLIC_KEY_FILE);
+    let files = generate_pair(dir, password, PRIVATE_KEY_FILE, PUBLIC_KEY_FILE)?;
+    apt::generate(dir, password)?;
+    Ok(files)
+}
+
+/// Creates the site's key pair in `dir`: `site.key` (encrypted like `outpost.key`) and
+/// `site.pub`; never overwrites.
+pub fn generate_site(dir: &Path, password: &[u8]) -> Result<KeyFiles, SignError> {
+    generate_pair(dir, password, SITE_PRIVATE_KEY_FILE, SITE_PUBLIC_KEY_FILE)
+}
+
+/// An ECDSA P-256 pair: `dir/private_name` (cosign's encrypted PEM) and `dir/public_name`.
+fn generate_pair(
+    dir: &Path,
+    password: &[u8],
+    private_name: &str,
+    public_name: &str,
+) -> Result<KeyFiles, SignError> {
+    let private_key = dir.join(private_name);
+    let public_key = dir.join(public_name);
     for path in [&private_key, &public_key] {
         if path.exists() {
             return Err(SignError::Exists { path: path.clone() });
@@ -84,7 +105,6 @@ pub fn generate(dir: &Path, password: &[u8]) -> Result<KeyFiles, SignError> {
             source,
         }
     })?;
-    apt::generate(dir, password)?;
     Ok(KeyFiles {
         private_key,
         public_key,

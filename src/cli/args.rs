@@ -3,9 +3,11 @@
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
+mod audit;
 mod config;
 mod parts;
 mod release;
+pub use audit::{AuditLogArgs, ReportCommand, ReportVerifyArgs, StoreReportArgs};
 pub use config::DnfArgs;
 pub use parts::{JoinArgs, ParityArgs, RepairArgs};
 pub use release::{DiffArgs, SbomArgs, SbomFormat};
@@ -17,7 +19,8 @@ Exit codes:
   2  bad input: arguments, manifest, lockfile (stale or malformed), key or password, a platform
      an image lacks; a Debian package no source has, an unsatisfiable dependency (with the
      chain that led to it) or a conflict; no apt source configured, a missing keyring
-  3  a bundle or site store failed verification (tampered, truncated, wrong key, missing part);
+  3  a bundle, a site store or a site receipt failed verification (tampered, truncated, wrong
+     key, missing part);
      `config check`: a node's configuration would pull past the mirrors
   4  an upstream failed or sent bad content: a registry, a file host, or a Debian archive
      (HTTP error, a signature that does not verify, a Packages index that does not match
@@ -56,7 +59,8 @@ pub enum Command {
     /// Verify a bundle and import it into a persistent site store (crash-safe; deltas apply
     /// on top of their base).
     Load(LoadArgs),
-    /// Manage a site store: list releases, prune old ones, check every blob.
+    /// Manage a site store: list releases, prune old ones, check every blob, write the signed
+    /// receipt for HQ.
     #[command(subcommand)]
     Store(StoreCommand),
     /// Copy a bundle's images (and its files, as OCI artifacts) into an existing registry.
@@ -68,6 +72,9 @@ pub enum Command {
     /// Print or write node configuration that points nodes at the mirror.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Check a site's signed receipt (`outpost store report`) at HQ.
+    #[command(subcommand)]
+    Report(ReportCommand),
 }
 
 /// `--key`: the public key a bundle must be signed with.
@@ -226,13 +233,20 @@ pub enum StoreCommand {
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
         keep: u64,
     },
-    /// Check every release's signature and hash every blob they reference.
+    /// Check every release's signature and hash every blob they reference (the result and
+    /// time are recorded in the store for `store report`).
     Verify {
         #[command(flatten)]
         target: StoreArgs,
         #[command(flatten)]
         key: PublicKeyArgs,
     },
+    /// Write a signed receipt for HQ: every release (index digest, signer, load time), the
+    /// last `store verify`, and pull counts from the audit logs (report.json and
+    /// report.json.sig, cosign-compatible).
+    ///
+    /// The key password comes from OUTPOST_KEY_PASSWORD, or is asked for on the terminal.
+    Report(StoreReportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -272,6 +286,8 @@ pub struct ServeArgs {
     /// Serve the site dashboard at /ui/ (`--ui=false` turns it off).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub ui: bool,
+    #[command(flatten)]
+    pub audit: AuditLogArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -454,6 +470,10 @@ pub enum KeyCommand {
         /// Directory to write outpost.key and outpost.pub into.
         #[arg(long, default_value = "keys")]
         out: PathBuf,
+        /// Make the site's key instead (site.key and site.pub), which signs `store report`
+        /// receipts; HQ keeps site.pub.
+        #[arg(long)]
+        site: bool,
     },
 }
 

@@ -22,8 +22,10 @@ use outpost::nodeconfig::check::CheckError;
 use outpost::nodeconfig::dnf::DnfConfigError;
 use outpost::nodeconfig::helm::HelmConfigError;
 use outpost::push::PushError;
+use outpost::receipt::ReceiptError;
 use outpost::resolve::ResolveError;
 use outpost::sbom::SbomError;
+use outpost::server::audit::AuditError;
 use outpost::server::catalog::CatalogError;
 use outpost::server::tls::TlsError;
 use outpost::server::ServeError;
@@ -44,8 +46,8 @@ pub enum ExitStatus {
     /// The input is wrong: command line, manifest, lockfile, key or password, a Debian package
     /// that does not exist or cannot be satisfied, no apt source, a missing keyring.
     Input = 2,
-    /// A bundle or a site store failed verification: tampered, truncated, wrong key, missing
-    /// blobs or parts.
+    /// A bundle, a site store or a site receipt failed verification: tampered, truncated,
+    /// wrong key, missing blobs or parts.
     Verify = 3,
     /// An upstream (registry, file host, Debian archive) failed or sent bad content.
     Upstream = 4,
@@ -478,10 +480,31 @@ impl HasExitStatus for TlsError {
     }
 }
 
+/// A receipt that does not match its signature fails verification; a key, a time or an
+/// audit log that cannot be used is bad input.
+impl HasExitStatus for ReceiptError {
+    fn exit_status(&self) -> ExitStatus {
+        match self {
+            ReceiptError::Io { .. } => ExitStatus::Failure,
+            ReceiptError::AuditLog { .. }
+            | ReceiptError::NoStore { .. }
+            | ReceiptError::BadSince { .. }
+            | ReceiptError::TooLarge { .. } => ExitStatus::Input,
+            ReceiptError::Site(e) => e.exit_status(),
+            ReceiptError::Sign(e) => e.exit_status(),
+            ReceiptError::SignatureMissing { .. }
+            | ReceiptError::Tampered { .. }
+            | ReceiptError::NotReceipt { .. } => ExitStatus::Verify,
+        }
+    }
+}
+
 impl HasExitStatus for ServeError {
     fn exit_status(&self) -> ExitStatus {
         match self {
             ServeError::Bind { .. } | ServeError::Tls { .. } => ExitStatus::Failure,
+            ServeError::Audit(AuditError::Open { .. }) => ExitStatus::Input,
+            ServeError::Audit(AuditError::Thread { .. }) => ExitStatus::Failure,
         }
     }
 }

@@ -17,7 +17,11 @@ use outpost::nodeconfig::mirrors::Mirror;
 use outpost::nodeconfig::{containerd, kubespray};
 use outpost::push::PushSettings;
 use outpost::resolve::{ResolveSettings, Update};
+use outpost::server::audit::AuditSettings;
+
+mod report;
 use outpost::server::tls::TlsFiles;
+pub use report::StoreReportSettings;
 use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -178,13 +182,16 @@ impl Trust {
 pub struct KeyGenerateSettings {
     pub out: PathBuf,
     pub password: PasswordSource,
+    /// The site key (`site.key`, `site.pub`) instead of the bundle key.
+    pub site: bool,
 }
 
 impl KeyGenerateSettings {
-    pub fn resolve(out: &Path, env: &Environment) -> Self {
+    pub fn resolve(out: &Path, site: bool, env: &Environment) -> Self {
         KeyGenerateSettings {
             out: out.to_path_buf(),
             password: env.password(true),
+            site,
         }
     }
 }
@@ -332,6 +339,8 @@ pub struct ServeCommandSettings {
     pub max_concurrent_requests: usize,
     /// Whether `/ui/` is served.
     pub ui: bool,
+    /// `--audit-log` and its rotation.
+    pub audit: Option<AuditSettings>,
 }
 
 impl ServeCommandSettings {
@@ -355,6 +364,11 @@ impl ServeCommandSettings {
             tls,
             max_concurrent_requests: args.max_concurrent_requests.max(1),
             ui: args.ui,
+            audit: args.audit.audit_log.as_ref().map(|path| AuditSettings {
+                path: path.clone(),
+                max_size: args.audit.audit_log_max_size,
+                keep: args.audit.audit_log_keep,
+            }),
         }
     }
 }

@@ -1,13 +1,15 @@
-//! The access log and request counting: one middleware around every request. The route
-//! label it records is the one the handler attached to its response (for `/v2/…`, from the
-//! single `path::parse` of the request), so no path is classified twice.
+//! The access log, request counting and the audit log: one middleware around every request.
+//! The route label it records is the one the handler attached to its response (for `/v2/…`,
+//! from the single `path::parse` of the request), so no path is classified twice.
 
+use super::audit;
 use super::state::AppState;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 /// The route a response answered, for metrics and the access log (a bounded set of values).
 /// Handlers attach it to their response; a response without one counts as `other`.
@@ -42,14 +44,23 @@ impl RouteLabel {
     }
 }
 
-/// Counts the request (in flight, then by route and status) and writes its access log line.
+/// Counts the request (in flight, then by route and status), writes its access log line and,
+/// with `--audit-log`, has its audit line written when the response body ends.
 pub async fn log_and_count(
     State(state): State<Arc<AppState>>,
     request: Request,
     next: Next,
 ) -> Response {
     let started = Instant::now();
+    let arrived = SystemTime::now();
     let method = request.method().clone();
+    let client = match state.audit {
+        Some(_) => request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.to_string()),
+        None => None,
+    };
     let target = match request.uri().path_and_query() {
         Some(target) => target.to_string(),
         None => request.uri().path().to_string(),
@@ -61,5 +72,16 @@ pub async fn log_and_count(
     let RouteLabel(route) = RouteLabel::of(&response);
     state.metrics.count_request(route, status);
     tracing::info!(target: "outpost::access", %method, path = %target, status, route, ms = started.elapsed().as_millis() as u64, "request");
-    response
+    match &state.audit {
+        Some(log) => {
+            let request = audit::Request {
+                arrived,
+                started,
+                client,
+                method: method.to_string(),
+            };
+            audit::track(response, request, route, log.clone())
+        }
+        None => response,
+    }
 }

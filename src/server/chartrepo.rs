@@ -8,6 +8,7 @@
 //! and HEAD are routed.
 
 use super::access::RouteLabel;
+use super::audit::AuditTarget;
 use super::blob;
 use super::charts::SiteRepository;
 use super::error::OciError;
@@ -79,7 +80,7 @@ async fn charts_route(
         .map(|rest| rest.strip_prefix('/').unwrap_or(rest))
         .unwrap_or("");
     let response = handle(&state, raw, &headers, method == Method::HEAD).await;
-    RouteLabel::CHARTS.on(response)
+    AuditTarget::path(raw).on(RouteLabel::CHARTS.on(response))
 }
 
 fn error(status: StatusCode, code: &'static str, message: impl Into<String>) -> Response {

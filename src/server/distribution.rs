@@ -3,6 +3,7 @@
 //! Only GET and HEAD are routed. Blob bytes go out through `blob`.
 
 use super::access::RouteLabel;
+use super::audit::AuditTarget;
 use super::blob::{self, DIGEST_HEADER};
 use super::catalog::{Catalog, NameError};
 use super::conditional;
@@ -59,6 +60,7 @@ async fn handle(
     let query = parse_query(uri.query());
     let head = method == Method::HEAD;
     let catalog = state.catalog();
+    let target = audit_target(&catalog, &route, &query);
     let result = match route {
         Route::Base => Ok((StatusCode::OK, Json("{}".into())).into_response()),
         Route::Catalog => catalog_page(&catalog, &query),
@@ -72,7 +74,48 @@ async fn handle(
         Route::Referrers { name, digest } => referrers(&catalog, &name, &query, &digest),
         Route::Upload { .. } => Err(OciError::read_only()),
     };
-    label.on(result.unwrap_or_else(IntoResponse::into_response))
+    let response = label.on(result.unwrap_or_else(IntoResponse::into_response));
+    target.resolved(response)
+}
+
+/// What the audit log records of `route`: the repository (its full name when the catalog
+/// knows it) and the tag or digest asked for.
+fn audit_target(catalog: &Catalog, route: &Route, query: &HashMap<String, String>) -> AuditTarget {
+    let (name, reference) = match route {
+        Route::Manifest { name, reference } => (
+            name,
+            Some(match reference {
+                Reference::Tag(tag) => tag.clone(),
+                Reference::Digest(digest) => digest.to_string(),
+            }),
+        ),
+        Route::Blob { name, digest } | Route::Referrers { name, digest } => {
+            (name, Some(digest.to_string()))
+        }
+        Route::Tags { name } | Route::Upload { name, .. } => (name, None),
+        Route::Base | Route::Catalog => return AuditTarget::default(),
+    };
+    let repository = catalog
+        .resolve_name(name, query.get("ns").map(String::as_str))
+        .map(str::to_string)
+        .unwrap_or_else(|_| name.clone());
+    AuditTarget {
+        repository: Some(repository),
+        reference,
+        digest: None,
+    }
+}
+
+impl AuditTarget {
+    /// This target on `response`, with the digest it answered (its `Docker-Content-Digest`).
+    fn resolved(mut self, response: Response) -> Response {
+        self.digest = response
+            .headers()
+            .get(DIGEST_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_string);
+        self.on(response)
+    }
 }
 
 /// A JSON body with the right content type.

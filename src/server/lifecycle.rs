@@ -2,7 +2,9 @@
 //! heads and header timeouts, graceful shutdown on SIGTERM or Ctrl-C, and the SIGHUP reload
 //! that swaps in a new catalog. Not for what is answered (the router in `mod.rs`).
 
+use super::audit::{AuditError, AuditLog, AuditSettings};
 use super::catalog::Catalog;
+use super::metrics::Metrics;
 use super::state::AppState;
 use super::tls;
 use std::net::SocketAddr;
@@ -23,6 +25,8 @@ pub struct ServeSettings {
     pub ui: bool,
     /// The site store served, if any (the dashboard reports the space free under it).
     pub store: Option<PathBuf>,
+    /// Where the audit log goes (`--audit-log`), if anywhere.
+    pub audit: Option<AuditSettings>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -38,6 +42,8 @@ pub enum ServeError {
         key: PathBuf,
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Audit(#[from] AuditError),
 }
 
 /// Backlog of the listening socket: long enough for a site's nodes all starting at once
@@ -57,7 +63,13 @@ pub async fn serve(
     reload: Option<Reload>,
     on_ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
-    let state = AppState::with_store(catalog, settings.store.clone());
+    let metrics = Arc::new(Metrics::default());
+    let audit = match settings.audit.clone() {
+        Some(audit) => Some(AuditLog::open(audit, metrics.audit.clone())?),
+        None => None,
+    };
+    let state = AppState::serving(catalog, settings.store.clone(), audit, metrics);
+    let audit = state.audit.clone();
     if let Some(reload) = reload {
         tokio::spawn(reload_on_hangup(state.clone(), Arc::new(reload)));
     }
@@ -81,7 +93,7 @@ pub async fn serve(
         shutdown.graceful_shutdown(Some(grace));
     });
     on_ready(bound);
-    let service = app.into_make_service();
+    let service = app.into_make_service_with_connect_info::<SocketAddr>();
     let result = match settings.tls {
         Some(files) => {
             let config =
@@ -106,6 +118,10 @@ pub async fn serve(
             server.serve(service).await
         }
     };
+    if let Some(audit) = audit {
+        // Lines of the last requests reach the disk before the process ends.
+        let _ = tokio::task::spawn_blocking(move || audit.sync(Duration::from_secs(5))).await;
+    }
     result.map_err(bind_error)
 }
 

@@ -3,6 +3,7 @@
 //! `access` counts it here.
 
 use super::access::RouteLabel;
+use super::audit::AuditCounters;
 use super::catalog::Catalog;
 use super::state::AppState;
 use axum::extract::State;
@@ -22,6 +23,8 @@ pub struct Metrics {
     bytes_served: AtomicU64,
     in_flight: AtomicU64,
     damaged_blobs: AtomicU64,
+    /// The audit log's counters (zero without `--audit-log`).
+    pub audit: Arc<AuditCounters>,
 }
 
 impl Metrics {
@@ -102,6 +105,29 @@ impl Metrics {
             catalog.bundles().len(),
             catalog.repository_names().count()
         ));
+        let audit = [
+            (
+                "outpost_audit_lines_total",
+                "Audit log lines handed to the file (lines buffered when a write fails are lost: see the write errors).",
+                &self.audit.lines,
+            ),
+            (
+                "outpost_audit_lines_dropped_total",
+                "Audit log lines dropped because the writer fell behind (full queue).",
+                &self.audit.dropped,
+            ),
+            (
+                "outpost_audit_write_errors_total",
+                "Audit log writes, fsyncs or rotations that failed (a full disk).",
+                &self.audit.write_errors,
+            ),
+        ];
+        for (name, help, counter) in audit {
+            out.push_str(&format!(
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
+                counter.load(Ordering::Relaxed)
+            ));
+        }
         out
     }
 }

@@ -7,6 +7,7 @@
 //! `rpm/<repo>/`. Only GET and HEAD are routed.
 
 use super::access::RouteLabel;
+use super::audit::AuditTarget;
 use super::blob;
 use super::catalog::Catalog;
 use super::error::OciError;
@@ -40,7 +41,7 @@ async fn files_route(
 ) -> Response {
     let raw = below(uri.path(), "/files");
     let response = handle(&state, raw, &headers, method == Method::HEAD).await;
-    RouteLabel::FILES.on(response)
+    AuditTarget::path(raw).on(RouteLabel::FILES.on(response))
 }
 
 /// `/apt/<repo>/…` is the mirror path `apt/<repo>/…`.
@@ -52,7 +53,7 @@ async fn apt_route(
 ) -> Response {
     let raw = format!("apt/{}", below(uri.path(), "/apt"));
     let response = handle(&state, &raw, &headers, method == Method::HEAD).await;
-    RouteLabel::APT.on(response)
+    AuditTarget::path(&raw).on(RouteLabel::APT.on(response))
 }
 
 /// `/rpm/<repo>/…` is the mirror path `rpm/<repo>/…`.
@@ -64,7 +65,7 @@ async fn rpm_route(
 ) -> Response {
     let raw = format!("rpm/{}", below(uri.path(), "/rpm"));
     let response = handle(&state, &raw, &headers, method == Method::HEAD).await;
-    RouteLabel::RPM.on(response)
+    AuditTarget::path(&raw).on(RouteLabel::RPM.on(response))
 }
 
 /// What follows `area` (and its slash) in `path`.

@@ -1,15 +1,16 @@
 //! `outpost serve`: bundles as a read-only OCI registry (`/v2/`), a binary mirror (`/files/`),
-//! apt repositories (`/apt/`), dnf repositories (`/rpm/`) and Helm chart repositories (`/charts/`), with health, metrics, an access log, TLS, a bound on
+//! apt repositories (`/apt/`), dnf repositories (`/rpm/`) and Helm chart repositories (`/charts/`), with health, metrics, an access log, an audit log, TLS, a bound on
 //! concurrent requests, graceful shutdown and reload on SIGHUP.
 //!
 //! Router assembly only. The `/v2/` handlers are in `distribution` (URL grammar in `path`,
 //! naming rules in `catalog`, errors in `error`), `/files/`, `/apt/` and `/rpm/` in `mirror`,
 //! `/charts/` in `chartrepo`, the site dashboard `/ui/` in `ui` (what it serves, built per catalog, in `charts`), blob
 //! bytes and their verification in `blob` (byte ranges in `range`, `ETag` and
-//! `If-None-Match` in `conditional`), `/metrics` and `/healthz` in `metrics`, the access log in `access`, the shared state in `state`, the
+//! `If-None-Match` in `conditional`), `/metrics` and `/healthz` in `metrics`, the access log in `access`, the audit log in `audit`, the shared state in `state`, the
 //! socket, signals and reload in `lifecycle`, certificates in `tls`.
 
 mod access;
+pub mod audit;
 mod blob;
 pub mod catalog;
 pub mod chartrepo;

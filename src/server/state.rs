@@ -1,6 +1,7 @@
 //! What every handler shares: the catalog being served (swapped whole on a reload), the
 //! counters, the cache of blobs already verified, and when the server started.
 
+use super::audit::AuditLog;
 use super::blob::VerifiedBlobs;
 use super::catalog::Catalog;
 use super::metrics::Metrics;
@@ -18,6 +19,8 @@ pub struct AppState {
     pub started: Instant,
     /// The site store served, if any (the dashboard reports the disk space free under it).
     pub store: Option<PathBuf>,
+    /// The audit log (`--audit-log`), if any.
+    pub audit: Option<Arc<AuditLog>>,
 }
 
 impl AppState {
@@ -27,10 +30,22 @@ impl AppState {
 
     /// As [`AppState::new`], serving the site store at `store`.
     pub fn with_store(catalog: Catalog, store: Option<PathBuf>) -> Arc<AppState> {
+        AppState::serving(catalog, store, None, Arc::new(Metrics::default()))
+    }
+
+    /// As [`AppState::with_store`], writing the audit log `audit` (whose counters are in
+    /// `metrics`).
+    pub fn serving(
+        catalog: Catalog,
+        store: Option<PathBuf>,
+        audit: Option<AuditLog>,
+        metrics: Arc<Metrics>,
+    ) -> Arc<AppState> {
         Arc::new(AppState {
             store,
+            audit: audit.map(Arc::new),
             catalog: RwLock::new(Arc::new(catalog)),
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             verified_blobs: Arc::new(VerifiedBlobs::default()),
             started: Instant::now(),
         })

@@ -10,6 +10,9 @@
 //! continues (partial blobs resume). Loads and prunes take an exclusive lock on `DIR/.lock`.
 
 pub mod load;
+mod verified;
+
+pub use verified::VerifyRecord;
 
 use crate::bundle::open::{OpenBundle, OpenError};
 use crate::bundle::verify::VerifyReport;

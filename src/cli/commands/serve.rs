@@ -76,7 +76,16 @@ pub fn serve(settings: &ServeCommandSettings) -> Result<(), CliError> {
         shutdown_grace: std::time::Duration::from_secs(30),
         ui: settings.ui,
         store: settings.store.clone(),
+        audit: settings.audit.clone(),
     };
+    if let Some(audit) = &settings.audit {
+        println!(
+            "audit log: {} (rotated at {} bytes, {} kept)",
+            audit.path.display(),
+            audit.max_size,
+            plural(audit.keep as u64, "old file")
+        );
+    }
     let bundle_count = catalog.bundles().len();
     runtime()?.block_on(server::serve(
         catalog,

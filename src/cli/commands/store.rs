@@ -1,12 +1,13 @@
 //! `outpost store list|prune|verify`: the releases of a site store, pruning old ones, and
-//! checking every release's signature and every blob they reference.
+//! checking every release's signature and every blob they reference (the result is recorded
+//! in the store for `store report`).
 
 use super::{mib, print_json};
 use crate::cli::args::StoreArgs;
 use crate::cli::exit::CliError;
 use outpost::errors::plural;
 use outpost::sign::Verifier;
-use outpost::sitestore::SiteStore;
+use outpost::sitestore::{SiteStore, VerifyRecord};
 use serde_json::json;
 use std::path::Path;
 
@@ -61,7 +62,23 @@ pub fn store_prune(target: &StoreArgs, keep: usize) -> Result<(), CliError> {
 pub fn store_verify(target: &StoreArgs, key: &Path) -> Result<(), CliError> {
     let dir = target.store.as_path();
     let verifier = Verifier::load(key)?;
-    let report = SiteStore::open(dir)?.check(Some(&verifier))?;
+    let site = SiteStore::open(dir)?;
+    let releases = site.releases()?;
+    let result = site.check(Some(&verifier));
+    let record = VerifyRecord {
+        time: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+        ok: result.is_ok(),
+        error: result.as_ref().err().map(|e| outpost::errors::chain(e)),
+        key: verifier.fingerprint().to_string(),
+        releases: releases.iter().map(|r| r.index_digest.clone()).collect(),
+    };
+    if let Err(e) = site.record_verify(&record) {
+        eprintln!("warning: the result could not be recorded for `store report`: {e}");
+    }
+    let report = result?;
     if target.json.json {
         print_json(
             &json!({"store": dir, "ok": true, "releases": report.releases, "blobs": report.blobs, "bytes": report.bytes}),
