@@ -250,7 +250,12 @@ fn verify_stream(
                 if state.head.is_some() {
                     return Err(VerifyError::Duplicate(member.path));
                 }
-                let content = member.read_small(MAX_MANIFEST_SIZE)?;
+                let limit = if member.name == LayoutName::Index {
+                    super::MAX_INDEX_SIZE
+                } else {
+                    MAX_MANIFEST_SIZE
+                };
+                let content = member.read_small(limit)?;
                 let slot = match member.name {
                     LayoutName::Layout => &mut state.layout,
                     LayoutName::Index => &mut state.index,
