@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark outpost against the tools an operator would otherwise use.
 #
-#   scripts/bench.sh [build|verify|serve|push|supply|charts|resolve|ui|all]   (default: all = every mode but ui)
+#   scripts/bench.sh [build|verify|serve|push|supply|charts|resolve|ui|scale|all]   (default: all = every mode but ui)
 #
 # Everything runs on loopback in a temporary directory: a deterministic image corpus
 # (scripts/testimages.py --set bench) is pushed to a local `docker-registry`, then
@@ -38,6 +38,12 @@
 #           straight into a registry's storage (scripts/bench/ui_corpus.py), served; each /ui
 #           page timed with curl, BENCH_UI_SAMPLES (21) GETs, median and max (goal <= 200 ms).
 #           `BENCH_UI_IMAGES=5000 scripts/bench.sh ui`; it needs no corpus of its own.
+#   scale   real sizes (issue 17): SCALE_IMAGES (5000) tiny images, one SCALE_BIG_LAYER_GB (10)
+#           GiB layer and fillers up to SCALE_GB (30) GiB, written straight into a registry's
+#           storage: lock, cold/warm build vs cp, verify vs dd and one core's sha256, load,
+#           serve start-up / manifests / blob / RSS, push; build, verify, load and serve under a
+#           SCALE_MEMORY_LIMIT (4G) cgroup when one can be made. Needs ~3.2x SCALE_GB free
+#           (checked first); see scripts/bench/scale.sh. It prints its own table.
 #   resolve `outpost lock` of 8 node packages against the host's apt sources vs
 #           `apt-get install --simulate` (needs the network).
 # A table goes to stdout and the same figures, with every sample, to BENCH_JSON.
@@ -59,13 +65,13 @@ set -euo pipefail
 
 MODE=${1:-all}
 case "$MODE" in
-    build | verify | serve | push | supply | charts | resolve | ui | all) ;;
+    build | verify | serve | push | supply | charts | resolve | ui | scale | all) ;;
     -h | --help)
         sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
         exit 0
         ;;
     *)
-        echo "usage: $0 [build|verify|serve|push|supply|charts|resolve|ui|all]" >&2
+        echo "usage: $0 [build|verify|serve|push|supply|charts|resolve|ui|scale|all]" >&2
         exit 2
         ;;
 esac
@@ -86,6 +92,8 @@ source "$REPO_ROOT/scripts/bench/supply.sh"
 source "$REPO_ROOT/scripts/bench/charts.sh"
 # shellcheck source=scripts/bench/ui.sh
 source "$REPO_ROOT/scripts/bench/ui.sh"
+# shellcheck source=scripts/bench/scale.sh
+source "$REPO_ROOT/scripts/bench/scale.sh"
 # shellcheck source=scripts/bench/report.sh
 source "$REPO_ROOT/scripts/bench/report.sh"
 
@@ -185,6 +193,11 @@ SAMPLES=$WORK/samples.tsv # figure <TAB> seconds <TAB> peak RSS KiB (or empty) <
 if [[ $MODE == ui ]]; then
     need curl "install curl for the ui measurements"
     run_ui
+    exit 0
+fi
+# Nor does the scale figure: it writes its own corpus at the sizes asked for.
+if [[ $MODE == scale ]]; then
+    run_scale
     exit 0
 fi
 
@@ -292,6 +305,9 @@ case "$MODE" in
         # resolve needs the host's apt sources and the network to them: when they are not
         # there, the other figures still make the table (run in a subshell: `die` exits it).
         (run_resolve) || log "WARNING: resolve could not run (no apt sources or network); its rows are left out"
+        # scale needs room (~3.2x SCALE_GB): when there is not, it says so first and the
+        # other figures still make the table.
+        (run_scale) || log "WARNING: scale did not complete (see above); its rows are left out"
         ;;
 esac
 

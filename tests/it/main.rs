@@ -33,6 +33,7 @@ mod platform_variants;
 mod push_registry;
 mod referrers;
 mod registry_auth;
+mod scale;
 mod serve_containerd;
 mod serve_load;
 mod serve_registry;
