@@ -273,7 +273,8 @@ fn verify_stream(
                 }
                 let size = member.size;
                 let offset = members.last_start;
-                let result = state.blob(&digest, size, offset, &mut member, &mut buf, sink, reporter);
+                let result =
+                    state.blob(&digest, size, offset, &mut member, &mut buf, sink, reporter);
                 if let Err(e) = result {
                     if let Some(at) = state.damaged_at {
                         *last_good = at;

@@ -387,8 +387,7 @@ fn kept_field(name: &str) -> control::Keep {
     let is = |field: &str| name.eq_ignore_ascii_case(field);
     if is("Description") {
         control::Keep::FirstLine
-    } else if CONTROL_FIELDS.iter().any(|f| is(f)) || is("Filename") || is("Size") || is("SHA256")
-    {
+    } else if CONTROL_FIELDS.iter().any(|f| is(f)) || is("Filename") || is("Size") || is("SHA256") {
         control::Keep::Whole
     } else {
         control::Keep::Drop

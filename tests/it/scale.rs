@@ -6,8 +6,7 @@
 //! full count (lock and build cost ~35 ms per image each in a debug build today).
 
 use crate::common::{
-    http, outpost_ok, require, run_ok, sha256_file, sha256_hex, write_manifest,
-    Registry, Server,
+    http, outpost_ok, require, run_ok, sha256_file, sha256_hex, write_manifest, Registry, Server,
 };
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -16,7 +15,10 @@ use std::process::Command;
 /// Writes `bytes` as a blob of a distribution filesystem storage root; returns its hex digest.
 fn put_blob(root: &Path, bytes: &[u8]) -> String {
     let hex = sha256_hex(bytes);
-    let dir = root.join(format!("docker/registry/v2/blobs/sha256/{}/{hex}", &hex[..2]));
+    let dir = root.join(format!(
+        "docker/registry/v2/blobs/sha256/{}/{hex}",
+        &hex[..2]
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("data"), bytes).unwrap();
     hex
@@ -163,7 +165,12 @@ fn a_release_of_thousands_of_images_locks_builds_verifies_and_serves() {
         ]));
         let pin = pins
             .iter()
-            .find(|p| p["reference"].as_str().unwrap().ends_with(&format!("/app{i}:1")))
+            .find(|p| {
+                p["reference"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with(&format!("/app{i}:1"))
+            })
             .unwrap();
         assert_eq!(
             sha256_file(&pulled.join("manifest.json")),
