@@ -42,7 +42,7 @@
 #           GiB layer and fillers up to SCALE_GB (30) GiB, written straight into a registry's
 #           storage: lock, cold/warm build vs cp, verify vs dd and one core's sha256, load,
 #           serve start-up / manifests / blob / RSS, push; build, verify, load and serve under a
-#           SCALE_MEMORY_LIMIT (4G) cgroup when one can be made. Needs ~3.2x SCALE_GB free
+#           SCALE_MEMORY_LIMIT (4G) cgroup when one can be made. Needs ~4.2x SCALE_GB free
 #           (checked first); see scripts/bench/scale.sh. It prints its own table.
 #   resolve `outpost lock` of 8 node packages against the host's apt sources vs
 #           `apt-get install --simulate` (needs the network).
@@ -305,7 +305,7 @@ case "$MODE" in
         # resolve needs the host's apt sources and the network to them: when they are not
         # there, the other figures still make the table (run in a subshell: `die` exits it).
         (run_resolve) || log "WARNING: resolve could not run (no apt sources or network); its rows are left out"
-        # scale needs room (~3.2x SCALE_GB): when there is not, it says so first and the
+        # scale needs room (~4.2x SCALE_GB): when there is not, it says so first and the
         # other figures still make the table.
         (run_scale) || log "WARNING: scale did not complete (see above); its rows are left out"
         ;;
