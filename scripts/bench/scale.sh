@@ -50,9 +50,11 @@ memory_limit_setup() {
 memory_limit_teardown() {
     [[ -n $SCALE_CG ]] || return 0
     local killed=""
-    [[ -f $SCALE_CG/memory.failcnt ]] && killed=$(cat "$SCALE_CG/memory.failcnt")
+    # OOM kills inside the limit (v1: memory.oom_control, v2: memory.events); page-cache
+    # reclaim at the limit is normal and not counted.
+    [[ -f $SCALE_CG/memory.oom_control ]] && killed=$(awk '$1 == "oom_kill" {print $2}' "$SCALE_CG/memory.oom_control")
     [[ -f $SCALE_CG/memory.events ]] && killed=$(awk '$1 == "oom_kill" {print $2}' "$SCALE_CG/memory.events")
-    log "scale: memory limit hits (failcnt / oom_kill): ${killed:-0}"
+    log "scale: OOM kills under the memory limit: ${killed:-unknown}"
     rmdir "$SCALE_CG" 2>/dev/null || true
     SCALE_CG=""
 }
