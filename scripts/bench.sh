@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark outpost against the tools an operator would otherwise use.
 #
-#   scripts/bench.sh [build|verify|serve|push|supply|charts|resolve|ui|rpm|all]   (default: all = every mode but ui and rpm)
+#   scripts/bench.sh [build|verify|serve|push|supply|charts|resolve|ui|rpm|scale|all]   (default: all = every mode but ui and rpm)
 #
 # Everything runs on loopback in a temporary directory: a deterministic image corpus
 # (scripts/testimages.py --set bench) is pushed to a local `docker-registry`, then
@@ -43,6 +43,12 @@
 #           resolution of the same request (`dnf install --assumeno` into an empty root), cold
 #           caches, BENCH_RUNS times: time and peak RSS ratios (goal <= 0.5x dnf's time).
 #           It needs no corpus of its own.
+#   scale   real sizes (issue 17): SCALE_IMAGES (5000) tiny images, one SCALE_BIG_LAYER_GB (10)
+#           GiB layer and fillers up to SCALE_GB (30) GiB, written straight into a registry's
+#           storage: lock, cold/warm build vs cp, verify vs dd and one core's sha256, load,
+#           serve start-up / manifests / blob / RSS, push; build, verify, load and serve under a
+#           SCALE_MEMORY_LIMIT (4G) cgroup when one can be made. Needs ~4.2x SCALE_GB free
+#           (checked first); see scripts/bench/scale.sh. It prints its own table.
 #   resolve `outpost lock` of 8 node packages against the host's apt sources vs
 #           `apt-get install --simulate` (needs the network).
 # A table goes to stdout and the same figures, with every sample, to BENCH_JSON.
@@ -64,13 +70,13 @@ set -euo pipefail
 
 MODE=${1:-all}
 case "$MODE" in
-    build | verify | serve | push | supply | charts | resolve | ui | rpm | all) ;;
+    build | verify | serve | push | supply | charts | resolve | ui | rpm | scale | all) ;;
     -h | --help)
         sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'
         exit 0
         ;;
     *)
-        echo "usage: $0 [build|verify|serve|push|supply|charts|resolve|ui|rpm|all]" >&2
+        echo "usage: $0 [build|verify|serve|push|supply|charts|resolve|ui|rpm|scale|all]" >&2
         exit 2
         ;;
 esac
@@ -93,6 +99,8 @@ source "$REPO_ROOT/scripts/bench/charts.sh"
 source "$REPO_ROOT/scripts/bench/ui.sh"
 # shellcheck source=scripts/bench/rpm.sh
 source "$REPO_ROOT/scripts/bench/rpm.sh"
+# shellcheck source=scripts/bench/scale.sh
+source "$REPO_ROOT/scripts/bench/scale.sh"
 # shellcheck source=scripts/bench/report.sh
 source "$REPO_ROOT/scripts/bench/report.sh"
 
@@ -192,6 +200,11 @@ SAMPLES=$WORK/samples.tsv # figure <TAB> seconds <TAB> peak RSS KiB (or empty) <
 if [[ $MODE == ui ]]; then
     need curl "install curl for the ui measurements"
     run_ui
+    exit 0
+fi
+# Nor does the scale figure: it writes its own corpus at the sizes asked for.
+if [[ $MODE == scale ]]; then
+    run_scale
     exit 0
 fi
 
@@ -305,6 +318,9 @@ case "$MODE" in
         # resolve needs the host's apt sources and the network to them: when they are not
         # there, the other figures still make the table (run in a subshell: `die` exits it).
         (run_resolve) || log "WARNING: resolve could not run (no apt sources or network); its rows are left out"
+        # scale needs room (~4.2x SCALE_GB): when there is not, it says so first and the
+        # other figures still make the table.
+        (run_scale) || log "WARNING: scale did not complete (see above); its rows are left out"
         ;;
 esac
 

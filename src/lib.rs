@@ -11,6 +11,7 @@ pub mod errors;
 pub mod fetch;
 pub mod file_plan;
 pub mod fsutil;
+pub mod hashpool;
 pub mod helm;
 pub mod kubernetes;
 pub mod lock;

@@ -21,3 +21,81 @@ pub trait Reporter: Send + Sync {
 pub struct NoProgress;
 
 impl Reporter for NoProgress {}
+
+/// One plain progress line for logs (no terminal): `verify: 1.5 GiB of 30.0 GiB (5%),
+/// 210.0 MiB/s, eta 2m19s`. `done` and `total` are bytes (`total` 0 = unknown: no share and
+/// no ETA), `elapsed` the time since the phase started.
+pub fn plain_line(phase: &str, done: u64, total: u64, elapsed: std::time::Duration) -> String {
+    let seconds = elapsed.as_secs_f64();
+    let rate = if seconds > 0.0 {
+        done as f64 / seconds
+    } else {
+        0.0
+    };
+    let mut line = format!("{phase}: {}", bytes(done));
+    if total > 0 {
+        line += &format!(
+            " of {} ({}%)",
+            bytes(total),
+            done.saturating_mul(100) / total.max(1)
+        );
+    }
+    line += &format!(", {}/s", bytes(rate as u64));
+    if total > done && rate > 0.0 {
+        let left = ((total - done) as f64 / rate) as u64;
+        line += &format!(", eta {}", duration(left));
+    }
+    line
+}
+
+/// Bytes in binary units with one decimal (`1.5 GiB`).
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+/// Seconds as `1h02m`, `2m19s` or `42s`.
+fn duration(seconds: u64) -> String {
+    match seconds {
+        s if s >= 3600 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        s if s >= 60 => format!("{}m{:02}s", s / 60, s % 60),
+        s => format!("{s}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_line_gives_bytes_share_rate_and_eta() {
+        let line = plain_line("verify", 3 << 30, 30 << 30, Duration::from_secs(10));
+        assert_eq!(
+            line,
+            "verify: 3.0 GiB of 30.0 GiB (10%), 307.2 MiB/s, eta 1m30s"
+        );
+    }
+
+    #[test]
+    fn an_unknown_total_has_no_share_and_no_eta() {
+        let line = plain_line("lock", 512, 0, Duration::from_secs(2));
+        assert_eq!(line, "lock: 512 B, 256 B/s");
+    }
+
+    #[test]
+    fn long_waits_read_in_hours() {
+        let line = plain_line("load", 1 << 30, 300 << 30, Duration::from_secs(60));
+        assert!(line.ends_with("eta 4h59m"), "{line}");
+    }
+}

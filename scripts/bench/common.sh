@@ -22,6 +22,8 @@ cleanup() {
         fi
     done
     rm -rf "$WORK"
+    # The scale mode's memory-limit cgroup, if it made one (empty once nothing runs in it).
+    [[ -n ${SCALE_CG:-} ]] && rmdir "$SCALE_CG" 2>/dev/null
     exit "$rc"
 }
 

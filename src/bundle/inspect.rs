@@ -173,7 +173,7 @@ pub fn inspect(path: &Path) -> Result<Inspection, InspectError> {
             LayoutName::Index => {
                 let mut bytes = Vec::new();
                 (&mut member)
-                    .take(MAX_MANIFEST_SIZE)
+                    .take(super::MAX_INDEX_SIZE)
                     .read_to_end(&mut bytes)
                     .map_err(io)?;
                 index_bytes = Some(bytes);

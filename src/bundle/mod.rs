@@ -43,4 +43,9 @@ pub const LOCK_ARTIFACT_TYPE: &str = crate::lock::LOCK_MEDIA_TYPE;
 
 pub const OCI_LAYOUT_FILE: &str = "oci-layout";
 pub const INDEX_FILE: &str = "index.json";
+/// The largest signed `index.json` a bundle may carry (64 MiB): about 100,000 images with
+/// annotations, well over the releases outpost carries, and still a bound a hostile bundle
+/// cannot use to exhaust memory. Each other member of the head (`oci-layout`, the signature)
+/// stays under [`crate::oci::MAX_MANIFEST_SIZE`].
+pub const MAX_INDEX_SIZE: u64 = 64 << 20;
 pub const SIGNATURE_FILE: &str = "index.json.sig";

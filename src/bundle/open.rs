@@ -348,7 +348,12 @@ pub fn scan(file: &BundleFile) -> Result<Scan, ReadError> {
         };
         match member.name.clone() {
             LayoutName::Index | LayoutName::Signature => {
-                let bytes = member.read_small(MAX_MANIFEST_SIZE)?;
+                let limit = if member.name == LayoutName::Index {
+                    super::MAX_INDEX_SIZE
+                } else {
+                    MAX_MANIFEST_SIZE
+                };
+                let bytes = member.read_small(limit)?;
                 let slot = if member.name == LayoutName::Index {
                     &mut index_bytes
                 } else {

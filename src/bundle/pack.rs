@@ -39,7 +39,7 @@ pub enum PackError {
     },
     #[error(transparent)]
     Sign(#[from] crate::sign::SignError),
-    #[error("index.json would be {0} bytes, over the {max}-byte limit readers accept; split the release into several bundles", max = oci::MAX_MANIFEST_SIZE)]
+    #[error("index.json would be {0} bytes, over the {max}-byte limit readers accept; split the release into several bundles", max = super::MAX_INDEX_SIZE)]
     IndexTooLarge(usize),
     #[error("the release has Debian or RPM packages but no OpenPGP signing key was given for their repositories (outpost-apt.key beside the bundle key; `outpost key generate` creates it)")]
     NoAptKey,
@@ -194,7 +194,7 @@ pub fn plan(
         entries,
     };
     let index_json = head.to_json();
-    if index_json.len() as u64 > oci::MAX_MANIFEST_SIZE {
+    if index_json.len() as u64 > super::MAX_INDEX_SIZE {
         return Err(PackError::IndexTooLarge(index_json.len()));
     }
 

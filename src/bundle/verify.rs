@@ -22,6 +22,8 @@ use sha2::{Digest as _, Sha256};
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
+mod hashing;
+
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
     #[error("cannot read bundle {path}: {source}")]
@@ -253,7 +255,12 @@ fn verify_stream(
                 if state.head.is_some() {
                     return Err(VerifyError::Duplicate(member.path));
                 }
-                let content = member.read_small(MAX_MANIFEST_SIZE)?;
+                let limit = if member.name == LayoutName::Index {
+                    super::MAX_INDEX_SIZE
+                } else {
+                    MAX_MANIFEST_SIZE
+                };
+                let content = member.read_small(limit)?;
                 let slot = match member.name {
                     LayoutName::Layout => &mut state.layout,
                     LayoutName::Index => &mut state.index,
@@ -268,7 +275,15 @@ fn verify_stream(
                     state.start(verifier, sink)?;
                 }
                 let size = member.size;
-                state.blob(&digest, size, &mut member, &mut buf, sink, reporter)?;
+                let offset = members.last_start;
+                let result =
+                    state.blob(&digest, size, offset, &mut member, &mut buf, sink, reporter);
+                if let Err(e) = result {
+                    if let Some(at) = state.damaged_at {
+                        *last_good = at;
+                    }
+                    return Err(e);
+                }
             }
         }
     }
@@ -281,6 +296,12 @@ fn verify_stream(
     let mut rest = tar.into_inner();
     std::io::copy(&mut rest, &mut std::io::sink())
         .map_err(|e| VerifyError::from(ReadError::from(e)))?;
+    if let Some(hashing) = state.hashing.take() {
+        hashing.close().map_err(|(e, at)| {
+            *last_good = at;
+            e
+        })?;
+    }
     check_trailer(bundle, end_of_entries, file_len)?;
     state.finish(verifier, sink)
 }
@@ -320,6 +341,10 @@ struct State {
     head: Option<BundleHead>,
     frontier: Frontier,
     bytes: u64,
+    /// Data blobs of plain verification, hashed on every core (created at the first).
+    hashing: Option<hashing::Hashing>,
+    /// Where the entry of a blob found damaged after its turn starts.
+    damaged_at: Option<u64>,
 }
 
 impl State {
@@ -376,10 +401,12 @@ impl State {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn blob(
         &mut self,
         digest: &Digest,
         size: u64,
+        offset: u64,
         entry: &mut impl Read,
         buf: &mut [u8],
         sink: &mut dyn Sink,
@@ -414,6 +441,18 @@ impl State {
         let mut kept = Vec::new();
         // With a sink that stores this blob, the sink's writer hashes it; else we do.
         let mut stored = sink.begin(digest, size)?;
+        if stored.is_none() && !keep {
+            // Nothing depends on a data blob's bytes: hash it on another core meanwhile.
+            let hashing = self.hashing.get_or_insert_with(hashing::Hashing::new);
+            hashing
+                .hash(digest, &item.owner, offset, size, entry, reporter)
+                .map_err(|(e, at)| {
+                    self.damaged_at = Some(at);
+                    e
+                })?;
+            self.bytes += size;
+            return Ok(());
+        }
         let mut hasher = Sha256::new();
         loop {
             let n = entry

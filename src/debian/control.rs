@@ -30,13 +30,48 @@ pub enum ControlError {
 /// not handled here (see the InRelease reader).
 pub fn parse(text: &str) -> Result<Vec<Paragraph>, ControlError> {
     let mut paragraphs = Vec::new();
+    parse_each(
+        text,
+        |_| Keep::Whole,
+        |paragraph| {
+            paragraphs.push(paragraph);
+            Ok::<(), ControlError>(())
+        },
+    )?;
+    Ok(paragraphs)
+}
+
+/// What [`parse_each`] keeps of a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Not kept (its continuation lines are skipped without being copied).
+    Drop,
+    /// The whole value.
+    Whole,
+    /// The first line only (a Description's synopsis).
+    FirstLine,
+}
+
+/// Parses paragraph by paragraph, handing each to `each` as soon as it ends, with only the
+/// fields `keep` asks for: a large index (a Debian `Packages` file is ~100 MB) is never held
+/// as paragraphs all at once. Errors are `each`'s or the format's (`E: From<ControlError>`).
+pub fn parse_each<E: From<ControlError>>(
+    text: &str,
+    keep: impl Fn(&str) -> Keep,
+    mut each: impl FnMut(Paragraph) -> Result<(), E>,
+) -> Result<(), E> {
     let mut current = Paragraph::default();
+    // Whether the paragraph has begun (a dropped field still starts it), and what is kept of
+    // the field being continued.
+    let mut started = false;
+    let mut continuing = Keep::Drop;
     for (index, raw) in text.lines().enumerate() {
         let number = index + 1;
         let line = raw.trim_end_matches('\r');
         if line.trim().is_empty() {
-            if !current.fields.is_empty() {
-                paragraphs.push(std::mem::take(&mut current));
+            if started {
+                each(std::mem::take(&mut current))?;
+                started = false;
             }
             continue;
         }
@@ -44,8 +79,14 @@ pub fn parse(text: &str) -> Result<Vec<Paragraph>, ControlError> {
             continue;
         }
         if line.starts_with(' ') || line.starts_with('\t') {
+            if !started {
+                return Err(ControlError::OrphanContinuation(number).into());
+            }
+            if continuing != Keep::Whole {
+                continue;
+            }
             let Some((_, value)) = current.fields.last_mut() else {
-                return Err(ControlError::OrphanContinuation(number));
+                return Err(ControlError::OrphanContinuation(number).into());
             };
             let continued = line.trim();
             value.push('\n');
@@ -55,22 +96,26 @@ pub fn parse(text: &str) -> Result<Vec<Paragraph>, ControlError> {
             continue;
         }
         let Some((name, value)) = line.split_once(':') else {
-            return Err(ControlError::NotAField(number));
+            return Err(ControlError::NotAField(number).into());
         };
         if name.is_empty() || name.contains(char::is_whitespace) {
-            return Err(ControlError::NotAField(number));
+            return Err(ControlError::NotAField(number).into());
         }
-        if current.fields.is_empty() {
+        if !started {
             current.line = number;
+            started = true;
         }
-        current
-            .fields
-            .push((name.to_string(), value.trim().to_string()));
+        continuing = keep(name);
+        if continuing != Keep::Drop {
+            current
+                .fields
+                .push((name.to_string(), value.trim().to_string()));
+        }
     }
-    if !current.fields.is_empty() {
-        paragraphs.push(current);
+    if started {
+        each(current)?;
     }
-    Ok(paragraphs)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -89,6 +134,34 @@ mod tests {
         );
         assert_eq!(paragraphs[1].get("Depends"), Some("libc6 (>= 2.34)"));
         assert_eq!(paragraphs[1].line, 9);
+    }
+
+    #[test]
+    fn parse_each_keeps_only_the_fields_asked_for() {
+        let text = "Package: socat\nMD5sum: 00\nDescription: multipurpose relay\n socat is a relay\n\nPackage: b\nTag: x\n";
+        let mut seen = Vec::new();
+        parse_each(
+            text,
+            |name| match name {
+                "Description" => Keep::FirstLine,
+                "Package" => Keep::Whole,
+                _ => Keep::Drop,
+            },
+            |p| {
+                seen.push(p);
+                Ok::<(), ControlError>(())
+            },
+        )
+        .unwrap();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(
+            seen[0].fields,
+            vec![
+                ("Package".to_string(), "socat".to_string()),
+                ("Description".to_string(), "multipurpose relay".to_string())
+            ]
+        );
+        assert_eq!((seen[1].get("Package"), seen[1].line), (Some("b"), 6));
     }
 
     #[test]

@@ -344,14 +344,54 @@ async fn read_packages(
         }
     };
     let text = String::from_utf8_lossy(&text);
-    let paragraphs = control::parse(&text).map_err(|e| index_error(&url, e))?;
-    let mut packages = Vec::with_capacity(paragraphs.len());
-    for paragraph in paragraphs {
+    // Paragraph by paragraph, keeping only the fields the closure, the lockfile and the
+    // generated repository use: long descriptions, checksums other than SHA256 and tags never
+    // reach memory as strings (peak memory is the index text plus the kept fields).
+    let mut packages = Vec::new();
+    let origin = format!("{} {}", source.uri, source.suite);
+    control::parse_each(&text, kept_field, |paragraph| {
         let mut package = Package::from_paragraph(paragraph).map_err(|e| index_error(&url, e))?;
-        package.origin = format!("{} {}", source.uri, source.suite);
+        package.origin = origin.clone();
         packages.push(package);
-    }
+        Ok::<(), IndexFailure>(())
+    })
+    .map_err(|e| match e {
+        IndexFailure::Format(e) => index_error(&url, e),
+        IndexFailure::Resolve(e) => e,
+    })?;
+    packages.shrink_to_fit();
     Ok(packages)
+}
+
+/// Why an index could not be read: its format, or a package in it.
+enum IndexFailure {
+    Format(control::ControlError),
+    Resolve(ResolveError),
+}
+
+impl From<control::ControlError> for IndexFailure {
+    fn from(e: control::ControlError) -> Self {
+        IndexFailure::Format(e)
+    }
+}
+
+impl From<ResolveError> for IndexFailure {
+    fn from(e: ResolveError) -> Self {
+        IndexFailure::Resolve(e)
+    }
+}
+
+/// What is kept of a `Packages` field: [`CONTROL_FIELDS`], where the file is and its size and
+/// SHA256, and the synopsis of the description.
+fn kept_field(name: &str) -> control::Keep {
+    let is = |field: &str| name.eq_ignore_ascii_case(field);
+    if is("Description") {
+        control::Keep::FirstLine
+    } else if CONTROL_FIELDS.iter().any(|f| is(f)) || is("Filename") || is("Size") || is("SHA256") {
+        control::Keep::Whole
+    } else {
+        control::Keep::Drop
+    }
 }
 
 /// Control fields carried into the generated repository's Packages files.

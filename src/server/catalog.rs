@@ -232,15 +232,15 @@ impl Catalog {
         self.repositories.keys()
     }
 
+    /// Every repository by full name, sorted (pagination walks it in place).
+    pub fn repositories(&self) -> &BTreeMap<String, Repository> {
+        &self.repositories
+    }
+
     /// Maps a requested name (and containerd's `ns`) to a repository of this catalog.
     pub fn resolve_name(&self, name: &str, ns: Option<&str>) -> Result<&str, NameError> {
-        let known: BTreeSet<&str> = self.repositories.keys().map(String::as_str).collect();
-        let found = resolve_name(name, ns, &known)?;
-        Ok(self
-            .repositories
-            .get_key_value(found)
-            .map(|(k, _)| k.as_str())
-            .unwrap_or(""))
+        // Looked up in place: no per-request copy of the (possibly thousands of) names.
+        resolve_name(name, ns, &self.repositories)
     }
 
     pub fn repository(&self, full_name: &str) -> Option<&Repository> {
@@ -316,17 +316,44 @@ fn qualify(registry: &str, name: &str) -> String {
     }
 }
 
+/// A set of full repository names the naming rule looks names up in (a `BTreeSet<&str>` in
+/// tests, the catalog's own map when serving: looked up in place, never copied per request).
+pub trait KnownNames<'a> {
+    /// The stored spelling of `name`, if known.
+    fn find(&self, name: &str) -> Option<&'a str>;
+    /// Every known name, sorted.
+    fn every(&self) -> Box<dyn Iterator<Item = &'a str> + 'a>;
+}
+
+impl<'a> KnownNames<'a> for &'a BTreeSet<&'a str> {
+    fn find(&self, name: &str) -> Option<&'a str> {
+        self.get(name).copied()
+    }
+    fn every(&self) -> Box<dyn Iterator<Item = &'a str> + 'a> {
+        Box::new(self.iter().copied())
+    }
+}
+
+impl<'a, V> KnownNames<'a> for &'a BTreeMap<String, V> {
+    fn find(&self, name: &str) -> Option<&'a str> {
+        self.get_key_value(name).map(|(k, _)| k.as_str())
+    }
+    fn every(&self) -> Box<dyn Iterator<Item = &'a str> + 'a> {
+        Box::new(self.keys().map(String::as_str))
+    }
+}
+
 /// The naming rule (pure): `ns` first, then a full name, then a unique short name. kubeadm
 /// with a custom imageRepository asks for `<repo>/coredns` where registry.k8s.io has
 /// `coredns/coredns`; that name falls back to `…/coredns/coredns`.
 pub fn resolve_name<'a>(
     name: &str,
     ns: Option<&str>,
-    known: &BTreeSet<&'a str>,
+    known: impl KnownNames<'a>,
 ) -> Result<&'a str, NameError> {
-    match resolve_exact(name, ns, known) {
+    match resolve_exact(name, ns, &known) {
         Err(NameError::Unknown) if name == "coredns" || name.ends_with("/coredns") => {
-            resolve_exact(&format!("{name}/coredns"), ns, known)
+            resolve_exact(&format!("{name}/coredns"), ns, &known)
         }
         other => other,
     }
@@ -335,9 +362,9 @@ pub fn resolve_name<'a>(
 fn resolve_exact<'a>(
     name: &str,
     ns: Option<&str>,
-    known: &BTreeSet<&'a str>,
+    known: &impl KnownNames<'a>,
 ) -> Result<&'a str, NameError> {
-    let lookup = |candidate: &str| known.get(candidate).copied();
+    let lookup = |candidate: &str| known.find(candidate);
     if let Some(ns) = ns.filter(|ns| !ns.is_empty()) {
         // A registry host is case-insensitive; repositories hold it in lower case
         // (`reference::parse`).
@@ -352,8 +379,7 @@ fn resolve_exact<'a>(
         }
     }
     let candidates: Vec<&'a str> = known
-        .iter()
-        .copied()
+        .every()
         .filter(|full| {
             full.split_once('/').is_some_and(|(registry, repository)| {
                 repository == name

@@ -162,13 +162,15 @@ fn name_error(name: &str, error: NameError, status: StatusCode, code: &'static s
     OciError::new(status, code, error.to_string()).with_detail(detail)
 }
 
-/// `n` and `last` pagination over a sorted list; returns the page and whether to link to the
-/// next one. `n=0` asks for an empty list and, by the spec, never gets a `Link` (a client
-/// following it would loop).
-fn paginate<'a>(
-    items: &'a [String],
+/// `n` and `last` pagination over a sorted set, walked in place from `last` (no copy of the
+/// whole list per request); returns the page (at most [`MAX_PAGE`] names) and whether to link
+/// to the next one. `n=0` asks for an empty list and, by the spec, never gets a `Link` (a
+/// client following it would loop).
+fn paginate<V>(
+    items: &std::collections::BTreeMap<String, V>,
     query: &HashMap<String, String>,
-) -> Result<(&'a [String], bool), OciError> {
+) -> Result<(Vec<String>, bool), OciError> {
+    use std::ops::Bound;
     let limit = match query.get("n") {
         Some(n) => n
             .parse::<usize>()
@@ -183,11 +185,14 @@ fn paginate<'a>(
         None => MAX_PAGE,
     };
     let start = match query.get("last") {
-        Some(last) => items.partition_point(|item| item.as_str() <= last.as_str()),
-        None => 0,
+        Some(last) => Bound::Excluded(last.as_str()),
+        None => Bound::Unbounded,
     };
-    let end = (start + limit).min(items.len());
-    Ok((&items[start..end], limit > 0 && end < items.len()))
+    let mut rest = items
+        .range::<str, _>((start, Bound::Unbounded))
+        .map(|(k, _)| k);
+    let page: Vec<String> = rest.by_ref().take(limit).cloned().collect();
+    Ok((page, limit > 0 && rest.next().is_some()))
 }
 
 fn page_response(body: serde_json::Value, more: Option<String>) -> Response {
@@ -199,8 +204,7 @@ fn page_response(body: serde_json::Value, more: Option<String>) -> Response {
 }
 
 fn catalog_page(catalog: &Catalog, query: &HashMap<String, String>) -> Result<Response, OciError> {
-    let names: Vec<String> = catalog.repository_names().cloned().collect();
-    let (page, more) = paginate(&names, query)?;
+    let (page, more) = paginate(catalog.repositories(), query)?;
     let link = more.then(|| {
         let last = page.last().cloned().unwrap_or_default();
         format!("</v2/_catalog?n={}&last={last}>; rel=\"next\"", page.len())
@@ -217,11 +221,9 @@ fn tags_page(
     query: &HashMap<String, String>,
 ) -> Result<Response, OciError> {
     let full = resolve(catalog, name, query)?;
-    let tags: Vec<String> = catalog
-        .repository(full)
-        .map(|r| r.tags.keys().cloned().collect())
-        .unwrap_or_default();
-    let (page, more) = paginate(&tags, query)?;
+    let none = std::collections::BTreeMap::new();
+    let tags = catalog.repository(full).map(|r| &r.tags).unwrap_or(&none);
+    let (page, more) = paginate(tags, query)?;
     let link = more.then(|| {
         let last = page.last().cloned().unwrap_or_default();
         format!(

@@ -39,6 +39,7 @@ mod referrers;
 mod registry_auth;
 mod rpm;
 mod rpm_site;
+mod scale;
 mod serve_containerd;
 mod serve_load;
 mod serve_registry;

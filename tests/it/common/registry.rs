@@ -62,6 +62,12 @@ impl Registry {
         let _ = self.child.wait();
     }
 
+    /// The registry's filesystem storage root (`docker/registry/v2/...` below it): a test may
+    /// write thousands of images there directly instead of pushing them.
+    pub fn storage(&self) -> PathBuf {
+        self._root.path().join("data")
+    }
+
     /// `http://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
