@@ -160,7 +160,7 @@ impl Req {
         }
         let tokens = tokenize(text);
         let mut at = 0;
-        let req = parse_group(&tokens, &mut at).map_err(|e| format!("`{text}`: {e}"))?;
+        let req = parse_group(&tokens, &mut at, 1).map_err(|e| format!("`{text}`: {e}"))?;
         if at != tokens.len() {
             return Err(format!("`{text}`: text after the closing parenthesis"));
         }
@@ -239,15 +239,19 @@ fn tokenize(text: &str) -> Vec<String> {
     tokens
 }
 
+/// How deeply rich dependencies may nest. rpm's own specs stay within a handful of levels;
+/// the bound keeps hostile metadata from exhausting the stack.
+pub const MAX_NESTING: usize = 32;
+
 const KEYWORDS: [&str; 7] = ["and", "or", "if", "else", "unless", "with", "without"];
 
 /// `( operand (keyword operand)* )`, at `tokens[*at] == "("`.
-fn parse_group(tokens: &[String], at: &mut usize) -> Result<Req, String> {
+fn parse_group(tokens: &[String], at: &mut usize, depth: usize) -> Result<Req, String> {
     if tokens.get(*at).map(String::as_str) != Some("(") {
         return Err("expected `(`".into());
     }
     *at += 1;
-    let mut operands = vec![parse_operand(tokens, at)?];
+    let mut operands = vec![parse_operand(tokens, at, depth)?];
     let mut words: Vec<String> = Vec::new();
     loop {
         match tokens.get(*at).map(String::as_str) {
@@ -258,7 +262,7 @@ fn parse_group(tokens: &[String], at: &mut usize) -> Result<Req, String> {
             Some(word) if KEYWORDS.contains(&word) => {
                 words.push(word.to_string());
                 *at += 1;
-                operands.push(parse_operand(tokens, at)?);
+                operands.push(parse_operand(tokens, at, depth)?);
             }
             Some(other) => return Err(format!("expected an operator, found `{other}`")),
             None => return Err("missing `)`".into()),
@@ -305,9 +309,12 @@ fn parse_group(tokens: &[String], at: &mut usize) -> Result<Req, String> {
 }
 
 /// A nested group, or `name [OP evr]`.
-fn parse_operand(tokens: &[String], at: &mut usize) -> Result<Req, String> {
+fn parse_operand(tokens: &[String], at: &mut usize, depth: usize) -> Result<Req, String> {
     match tokens.get(*at).map(String::as_str) {
-        Some("(") => parse_group(tokens, at),
+        Some("(") if depth >= MAX_NESTING => Err(format!(
+            "nested more than {MAX_NESTING} levels deep"
+        )),
+        Some("(") => parse_group(tokens, at, depth + 1),
         Some(")") | None => Err("expected a dependency".into()),
         Some(word) if KEYWORDS.contains(&word) => {
             Err(format!("expected a dependency, found `{word}`"))
@@ -410,5 +417,19 @@ mod tests {
         ] {
             assert!(Req::parse(bad).is_err(), "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod nesting_tests {
+    use super::*;
+
+    #[test]
+    fn hostile_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = format!("{}a{}", "(".repeat(5000), ")".repeat(5000));
+        let error = Req::parse(&deep).unwrap_err();
+        assert!(error.contains("nested more than 32 levels"), "{error}");
+        let fine = format!("{}a or b{}", "(".repeat(MAX_NESTING), ")".repeat(MAX_NESTING));
+        assert!(Req::parse(&fine).is_ok());
     }
 }
