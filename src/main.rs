@@ -4,7 +4,9 @@
 mod cli;
 
 use clap::Parser;
-use cli::args::{BundleCommand, Cli, Command, ConfigCommand, KeyCommand, StoreCommand};
+use cli::args::{
+    AuthCommand, BundleCommand, Cli, Command, ConfigCommand, KeyCommand, StoreCommand,
+};
 use cli::commands;
 use cli::exit::{CliError, ExitStatus};
 use cli::settings::{
@@ -38,7 +40,8 @@ fn run(cli: Cli, env: &Environment) -> Result<(), CliError> {
             commands::store_verify(&target, &key.key)
         }
         Command::Push(args) => commands::push(&PushCommandSettings::resolve(&args)?),
-        Command::Serve(args) => commands::serve(&ServeCommandSettings::resolve(&args)),
+        Command::Serve(args) => commands::serve(&ServeCommandSettings::resolve(&args)?),
+        Command::Auth(AuthCommand::Hash) => commands::auth_hash(),
         Command::Config(ConfigCommand::Containerd(args)) => {
             commands::config_containerd(&ContainerdSettings::resolve(&args)?)
         }

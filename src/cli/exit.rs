@@ -23,6 +23,7 @@ use outpost::nodeconfig::helm::HelmConfigError;
 use outpost::push::PushError;
 use outpost::resolve::ResolveError;
 use outpost::sbom::SbomError;
+use outpost::server::auth::AuthError;
 use outpost::server::catalog::CatalogError;
 use outpost::server::tls::TlsError;
 use outpost::server::ServeError;
@@ -121,7 +122,8 @@ impl HasExitStatus for SettingsError {
             | SettingsError::BadMirror(_)
             | SettingsError::MirrorTwice(_)
             | SettingsError::RegistryIsUrl(_)
-            | SettingsError::KubesprayRelease(_) => ExitStatus::Input,
+            | SettingsError::KubesprayRelease(_)
+            | SettingsError::ClientCaWithoutTls => ExitStatus::Input,
             SettingsError::PasswordRead(_) => ExitStatus::Failure,
         }
     }
@@ -137,7 +139,8 @@ impl HasExitStatus for CommandError {
             | CommandError::CaTooLarge(..)
             | CommandError::CaNotPem(_)
             | CommandError::DiffSide(_)
-            | CommandError::NoStoredRelease { .. } => ExitStatus::Input,
+            | CommandError::NoStoredRelease { .. }
+            | CommandError::EmptyPassword => ExitStatus::Input,
             CommandError::NoLockfile(_) => ExitStatus::Verify,
             CommandError::PullsPastMirrors { .. } => ExitStatus::Verify,
         }
@@ -460,6 +463,9 @@ impl HasExitStatus for ServeError {
     fn exit_status(&self) -> ExitStatus {
         match self {
             ServeError::Bind { .. } | ServeError::Tls { .. } => ExitStatus::Failure,
+            // A mistake in the auth file or the client CA file is the operator's input.
+            ServeError::Auth(AuthError::File(_)) | ServeError::ClientCa(_) => ExitStatus::Input,
+            ServeError::Auth(AuthError::Key(_)) => ExitStatus::Failure,
         }
     }
 }

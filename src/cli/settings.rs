@@ -46,6 +46,8 @@ pub enum SettingsError {
         "--mirror for kubeadm is host:port (it becomes the image repository), not a URL: `{0}`"
     )]
     RegistryIsUrl(String),
+    #[error("--client-ca needs TLS: add --tls auto or --tls-cert/--tls-key")]
+    ClientCaWithoutTls,
     #[error("--kubespray-version: {0}")]
     KubesprayRelease(kubespray::UnsupportedRelease),
 }
@@ -315,10 +317,16 @@ pub struct ServeCommandSettings {
     pub max_concurrent_requests: usize,
     /// Whether `/ui/` is served.
     pub ui: bool,
+    /// `--auth FILE`, with `--token-ttl`.
+    pub auth: Option<(PathBuf, std::time::Duration)>,
+    /// `--state-dir` (the site CA for `--tls auto`, the token key for `--auth`).
+    pub state_dir: PathBuf,
+    /// `--client-ca`, `--require-client-cert`.
+    pub client_auth: Option<outpost::server::client_cert::ClientAuth>,
 }
 
 impl ServeCommandSettings {
-    pub fn resolve(args: &ServeArgs) -> Self {
+    pub fn resolve(args: &ServeArgs) -> Result<Self, SettingsError> {
         let tls = match (&args.tls, &args.tls_cert, &args.tls_key) {
             (Some(TlsMode::Auto), _, _) => TlsSettings::Auto {
                 state_dir: args.state_dir.clone(),
@@ -330,7 +338,10 @@ impl ServeCommandSettings {
             }),
             _ => TlsSettings::Off,
         };
-        ServeCommandSettings {
+        if args.client_ca.is_some() && matches!(tls, TlsSettings::Off) {
+            return Err(SettingsError::ClientCaWithoutTls);
+        }
+        Ok(ServeCommandSettings {
             bundles: args.bundles.clone(),
             store: args.store.clone(),
             listen: args.listen,
@@ -338,7 +349,18 @@ impl ServeCommandSettings {
             tls,
             max_concurrent_requests: args.max_concurrent_requests.max(1),
             ui: args.ui,
-        }
+            auth: args
+                .auth
+                .clone()
+                .map(|file| (file, std::time::Duration::from_secs(args.token_ttl))),
+            state_dir: args.state_dir.clone(),
+            client_auth: args.client_ca.clone().map(|ca| {
+                outpost::server::client_cert::ClientAuth {
+                    ca,
+                    required: args.require_client_cert,
+                }
+            }),
+        })
     }
 }
 

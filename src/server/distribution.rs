@@ -3,6 +3,7 @@
 //! Only GET and HEAD are routed. Blob bytes go out through `blob`.
 
 use super::access::RouteLabel;
+use super::auth::RepositoryFilter;
 use super::blob::{self, DIGEST_HEADER};
 use super::catalog::{Catalog, NameError};
 use super::conditional;
@@ -10,7 +11,7 @@ use super::error::OciError;
 use super::path::{self, PathDigest, PathError, Reference, Route};
 use super::state::AppState;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -45,6 +46,7 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    filter: Option<Extension<RepositoryFilter>>,
 ) -> Response {
     let path = uri.path();
     let rest = path
@@ -61,7 +63,7 @@ async fn handle(
     let catalog = state.catalog();
     let result = match route {
         Route::Base => Ok((StatusCode::OK, Json("{}".into())).into_response()),
-        Route::Catalog => catalog_page(&catalog, &query),
+        Route::Catalog => catalog_page(&catalog, &query, filter.map(|f| f.0)),
         Route::Tags { name } => tags_page(&catalog, &name, &query),
         Route::Manifest { name, reference } => {
             manifest(&catalog, &name, &query, &reference, &headers, head)
@@ -155,8 +157,17 @@ fn page_response(body: serde_json::Value, more: Option<String>) -> Response {
     response
 }
 
-fn catalog_page(catalog: &Catalog, query: &HashMap<String, String>) -> Result<Response, OciError> {
-    let names: Vec<String> = catalog.repository_names().cloned().collect();
+/// `/v2/_catalog`: with `--auth`, only the repositories the caller may pull.
+fn catalog_page(
+    catalog: &Catalog,
+    query: &HashMap<String, String>,
+    filter: Option<RepositoryFilter>,
+) -> Result<Response, OciError> {
+    let names: Vec<String> = catalog
+        .repository_names()
+        .filter(|name| filter.as_ref().is_none_or(|f| (f.0)(name)))
+        .cloned()
+        .collect();
     let (page, more) = paginate(&names, query)?;
     let link = more.then(|| {
         let last = page.last().cloned().unwrap_or_default();

@@ -76,7 +76,23 @@ pub fn serve(settings: &ServeCommandSettings) -> Result<(), CliError> {
         shutdown_grace: std::time::Duration::from_secs(30),
         ui: settings.ui,
         store: settings.store.clone(),
+        auth: settings
+            .auth
+            .as_ref()
+            .map(|(file, token_ttl)| server::auth::AuthSettings {
+                file: file.clone(),
+                state_dir: settings.state_dir.clone(),
+                token_ttl: *token_ttl,
+                scheme,
+            }),
+        client_auth: settings.client_auth.clone(),
     };
+    if let Some((file, _)) = &settings.auth {
+        println!(
+            "authentication on: rules from {}, tokens at {scheme}://<host>/token",
+            file.display()
+        );
+    }
     let bundle_count = catalog.bundles().len();
     runtime()?.block_on(server::serve(
         catalog,
