@@ -13,6 +13,7 @@ mod apt_variants;
 mod artifacts;
 mod attacks_bundle;
 mod attacks_server;
+mod auth;
 mod bundle_build;
 mod bundle_diff;
 mod bundle_parts;

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 /// File name of the token-signing key under the state directory.
 pub const KEY_FILE: &str = "token.key";
 /// Clock skew tolerated on `exp` and `nbf`, seconds.
-pub const LEEWAY_SECS: i64 = 30;
+pub const LEEWAY_SECS: i64 = 5;
 /// Largest token accepted, bytes.
 const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
