@@ -5,7 +5,7 @@
 //! measured against another client's pulls.
 
 use crate::common::*;
-use std::io::{Read as _, Write as _};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -480,31 +480,31 @@ fn mtls_client_certificates_from_the_client_ca_only() {
 }
 
 /// One HTTP/1.1 request on a kept-alive connection; returns the status.
-fn exchange(stream: &mut TcpStream, request: &str) -> u16 {
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        stream.read_exact(&mut byte).unwrap();
-        head.push(byte[0]);
+fn exchange(stream: &mut BufReader<TcpStream>, request: &str) -> u16 {
+    stream.get_mut().write_all(request.as_bytes()).unwrap();
+    let mut status = 0;
+    let mut length = 0usize;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        stream.read_line(&mut line).unwrap();
+        if status == 0 {
+            status = line.split(' ').nth(1).unwrap().parse().unwrap();
+        } else if line == "\r\n" {
+            break;
+        } else if let Some((k, v)) = line.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                length = v.trim().parse().unwrap();
+            }
+        }
     }
-    let head = String::from_utf8_lossy(&head).to_string();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let length: usize = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse().unwrap())
-        })
-        .unwrap_or(0);
     let mut body = vec![0u8; length];
     stream.read_exact(&mut body).unwrap();
     status
 }
 
 /// A blocking connection from `local` (127.0.0.2 for the attacker) to `server` (host:port).
-fn connect_from(local: &str, server: &str) -> TcpStream {
+fn connect_from(local: &str, server: &str) -> BufReader<TcpStream> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -518,7 +518,7 @@ fn connect_from(local: &str, server: &str) -> TcpStream {
     });
     let stream = stream.into_std().unwrap();
     stream.set_nonblocking(false).unwrap();
-    stream
+    BufReader::new(stream)
 }
 
 fn median(mut times: Vec<Duration>) -> Duration {
@@ -613,7 +613,7 @@ fn bad_tokens_are_refused_and_failed_logins_are_rate_limited() {
         basic("alice", "wrong")
     );
     let mut good = connect_from("127.0.0.1", &server.addr());
-    let measure = |good: &mut TcpStream, n: usize| -> Duration {
+    let measure = |good: &mut BufReader<TcpStream>, n: usize| -> Duration {
         let times: Vec<Duration> = (0..n)
             .map(|_| {
                 let started = Instant::now();
@@ -628,13 +628,23 @@ fn bad_tokens_are_refused_and_failed_logins_are_rate_limited() {
     let attacker = {
         let server_addr = server.addr();
         let bad_request = bad_request.clone();
+        // Ten connections guessing at once, 100 guesses each.
         std::thread::spawn(move || {
-            let mut statuses = Vec::new();
-            let mut stream = connect_from("127.0.0.2", &server_addr);
-            for _ in 0..1000 {
-                statuses.push(exchange(&mut stream, &bad_request));
-            }
-            statuses
+            let guessers: Vec<_> = (0..10)
+                .map(|_| {
+                    let (server_addr, bad_request) = (server_addr.clone(), bad_request.clone());
+                    std::thread::spawn(move || {
+                        let mut stream = connect_from("127.0.0.2", &server_addr);
+                        (0..100)
+                            .map(|_| exchange(&mut stream, &bad_request))
+                            .collect::<Vec<u16>>()
+                    })
+                })
+                .collect();
+            guessers
+                .into_iter()
+                .flat_map(|g| g.join().unwrap())
+                .collect::<Vec<u16>>()
         })
     };
     let mut during_times = Vec::new();

@@ -92,6 +92,7 @@ pub async fn authenticate_and_authorise(
     let who = match authenticate(&ctx.auth, request.headers(), certificate, client).await {
         Ok(who) => who,
         Err(refusal) => {
+            tarpit(&refusal).await;
             let challenge = if registry {
                 bearer_challenge(&ctx.auth, &host, None, refusal_error(&refusal))
             } else {
@@ -394,6 +395,18 @@ fn refusal_error(refusal: &Refusal) -> Option<&'static str> {
     match refusal {
         Refusal::BadToken(_) => Some("invalid_token"),
         _ => None,
+    }
+}
+
+/// How long a rate-limited request waits before its 429: a client that keeps guessing on
+/// one connection gets [`TARPIT`]⁻¹ answers a second at most, so it cannot take the CPU
+/// from other clients by being refused quickly.
+pub const TARPIT: Duration = Duration::from_millis(50);
+
+/// Waits [`TARPIT`] when `refusal` is the rate limit.
+pub(super) async fn tarpit(refusal: &Refusal) {
+    if matches!(refusal, Refusal::Limited(_)) {
+        tokio::time::sleep(TARPIT).await;
     }
 }
 

@@ -51,7 +51,12 @@ async fn handle(State(ctx): State<AuthContext>, request: Request) -> Response {
             response.extensions_mut().insert(identity);
             response
         }
-        Err(response) => response,
+        Err(response) => {
+            if response.status() == StatusCode::TOO_MANY_REQUESTS {
+                tokio::time::sleep(super::layer::TARPIT).await;
+            }
+            response
+        }
     };
     RouteLabel::TOKEN.on(response)
 }
