@@ -40,6 +40,14 @@ pub struct AuthContext {
 #[derive(Clone)]
 pub struct RepositoryFilter(pub Arc<dyn Fn(&str) -> bool + Send + Sync>);
 
+/// What the rules say about a request.
+enum Decision {
+    /// Let it through (with the catalog filter for `/v2/_catalog`).
+    Pass(Option<RepositoryFilter>),
+    /// Answer this instead.
+    Refuse(Response),
+}
+
 /// How the request proved who it is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Presented {
@@ -107,12 +115,12 @@ pub async fn authenticate_and_authorise(
         authorise_path(&ctx.auth, &who, &path)
     };
     match decision {
-        Err(response) => {
+        Decision::Refuse(response) => {
             let mut response = RouteLabel::AUTH.on(response);
             response.extensions_mut().insert(who.identity);
             response
         }
-        Ok(filter) => {
+        Decision::Pass(filter) => {
             if let Some(filter) = filter {
                 request.extensions_mut().insert(filter);
             }
@@ -224,14 +232,14 @@ fn authorise_registry(
     path: &str,
     query: Option<&str>,
     host: &str,
-) -> Result<Option<RepositoryFilter>, Response> {
+) -> Decision {
     let rest = path
         .strip_prefix("/v2/")
         .or_else(|| path.strip_prefix("/v2"))
         .unwrap_or("");
     let Ok(route) = path::parse(rest) else {
         // The handler answers a path that is not a route (400/404, no content).
-        return Ok(None);
+        return Decision::Pass(None);
     };
     let auth = &ctx.auth;
     let name = match route {
@@ -239,13 +247,13 @@ fn authorise_registry(
             if who.presented != Presented::Nothing
                 || auth.config.policy.allows_any_repository(&who.subject)
             {
-                return Ok(None);
+                return Decision::Pass(None);
             }
-            return Err(unauthorized(bearer_challenge(auth, host, None, None)));
+            return Decision::Refuse(unauthorized(bearer_challenge(auth, host, None, None)));
         }
         Route::Catalog => {
             let (policy_auth, subject) = (auth.clone(), who.subject.clone());
-            return Ok(Some(RepositoryFilter(Arc::new(move |full: &str| {
+            return Decision::Pass(Some(RepositoryFilter(Arc::new(move |full: &str| {
                 policy_auth
                     .config
                     .policy
@@ -260,9 +268,9 @@ fn authorise_registry(
     };
     if let Some(claims) = &who.claims {
         if claims.may_pull(&name) {
-            return Ok(None);
+            return Decision::Pass(None);
         }
-        return Err(unauthorized(bearer_challenge(
+        return Decision::Refuse(unauthorized(bearer_challenge(
             auth,
             host,
             Some(&name),
@@ -275,12 +283,12 @@ fn authorise_registry(
             .map(|(_, v)| v.into_owned())
     });
     if auth.may_pull(&ctx.app.catalog(), &who.subject, &name, ns.as_deref()) {
-        return Ok(None);
+        return Decision::Pass(None);
     }
     if who.presented == Presented::Password {
-        Err(denied(&name))
+        Decision::Refuse(denied(&name))
     } else {
-        Err(unauthorized(bearer_challenge(
+        Decision::Refuse(unauthorized(bearer_challenge(
             auth,
             host,
             Some(&name),
@@ -289,21 +297,19 @@ fn authorise_registry(
     }
 }
 
-fn authorise_path(
-    auth: &Auth,
-    who: &Authenticated,
-    path: &str,
-) -> Result<Option<RepositoryFilter>, Response> {
+fn authorise_path(auth: &Auth, who: &Authenticated, path: &str) -> Decision {
     if auth
         .config
         .policy
         .allows(&who.subject, Resource::Path(path))
     {
-        return Ok(None);
+        return Decision::Pass(None);
     }
     match who.presented {
-        Presented::Password | Presented::Token => Err(denied(path)),
-        Presented::Nothing | Presented::Certificate => Err(unauthorized(basic_challenge())),
+        Presented::Password | Presented::Token => Decision::Refuse(denied(path)),
+        Presented::Nothing | Presented::Certificate => {
+            Decision::Refuse(unauthorized(basic_challenge()))
+        }
     }
 }
 
