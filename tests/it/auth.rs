@@ -20,6 +20,25 @@ fn registry_clients_pull_through_the_token_flow_and_the_rules_hold() {
     let work = site.work();
     let (bundle, _files, _, file) = bundle(&site);
     let auth = auth_file(work);
+    // A typo in the auth file: serve does not start, and says where.
+    let text = std::fs::read_to_string(&auth).unwrap();
+    std::fs::write(work.join("typo.yaml"), text.replace("allow:", "alow:")).unwrap();
+    let said = outpost_fails(
+        work,
+        &[
+            "serve",
+            bundle.to_str().unwrap(),
+            "--auth",
+            "typo.yaml",
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        2,
+    );
+    assert!(
+        said.contains("typo.yaml:7:") && said.contains("alow"),
+        "{said}"
+    );
     let server = Server::start(
         work,
         &[
