@@ -12,12 +12,16 @@ use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use p256::pkcs8::{DecodePrivateKey as _, EncodePublicKey as _};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 /// File name of the token-signing key under the state directory.
 pub const KEY_FILE: &str = "token.key";
 /// Clock skew tolerated on `exp` and `nbf`, seconds.
 pub const LEEWAY_SECS: i64 = 5;
+/// Tokens whose signature was checked, remembered at once.
+pub const MAX_VERIFIED_TOKENS: usize = 4096;
 /// Largest token accepted, bytes.
 const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
@@ -76,6 +80,8 @@ pub struct TokenKey {
     signing: SigningKey,
     verifying: VerifyingKey,
     kid: String,
+    /// Tokens (whole, as sent) whose signature held.
+    verified: RwLock<HashMap<String, Arc<Claims>>>,
 }
 
 impl TokenKey {
@@ -118,6 +124,7 @@ impl TokenKey {
             signing,
             verifying,
             kid,
+            verified: RwLock::new(HashMap::new()),
         }
     }
 
@@ -146,9 +153,51 @@ impl TokenKey {
         format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
     }
 
+    /// As [`TokenKey::verify`], remembering tokens whose signature held (at most
+    /// [`MAX_VERIFIED_TOKENS`]), so a client sending the same token on every request costs
+    /// one signature check, not one per request; lifetime and audience are checked every time.
+    pub fn verify_cached(
+        &self,
+        token: &str,
+        service: &str,
+        now: i64,
+    ) -> Result<Arc<Claims>, TokenError> {
+        let cached = match self.verified.read() {
+            Ok(map) => map.get(token).cloned(),
+            Err(poisoned) => poisoned.into_inner().get(token).cloned(),
+        };
+        let claims = match cached {
+            Some(claims) => claims,
+            None => {
+                let claims = Arc::new(self.verify_signature(token)?);
+                let mut map = match self.verified.write() {
+                    Ok(map) => map,
+                    Err(poisoned) => poisoned.into_inner(),
+                };
+                if map.len() >= MAX_VERIFIED_TOKENS {
+                    map.retain(|_, c| now <= c.exp + LEEWAY_SECS);
+                    if map.len() >= MAX_VERIFIED_TOKENS {
+                        map.clear();
+                    }
+                }
+                map.insert(token.to_string(), claims.clone());
+                claims
+            }
+        };
+        check_times_and_audience(&claims, service, now)?;
+        Ok(claims)
+    }
+
     /// The claims of `token` once its signature, `alg`, `exp`/`nbf` (at `now`, with
     /// [`LEEWAY_SECS`]) and `aud` (= `service`) check out.
     pub fn verify(&self, token: &str, service: &str, now: i64) -> Result<Claims, TokenError> {
+        let claims = self.verify_signature(token)?;
+        check_times_and_audience(&claims, service, now)?;
+        Ok(claims)
+    }
+
+    /// The claims of `token` once its signature and `alg` check out (nothing else).
+    fn verify_signature(&self, token: &str) -> Result<Claims, TokenError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::Malformed);
         }
@@ -174,19 +223,21 @@ impl TokenKey {
         self.verifying
             .verify(&token.as_bytes()[..signed_len], &signature)
             .map_err(|_| TokenError::Signature)?;
-        let claims: Claims =
-            serde_json::from_slice(&decode(payload)?).map_err(|_| TokenError::Malformed)?;
-        if now > claims.exp + LEEWAY_SECS {
-            return Err(TokenError::Expired);
-        }
-        if now + LEEWAY_SECS < claims.nbf {
-            return Err(TokenError::NotYetValid);
-        }
-        if claims.aud != service {
-            return Err(TokenError::Audience(claims.aud));
-        }
-        Ok(claims)
+        serde_json::from_slice(&decode(payload)?).map_err(|_| TokenError::Malformed)
     }
+}
+
+fn check_times_and_audience(claims: &Claims, service: &str, now: i64) -> Result<(), TokenError> {
+    if now > claims.exp + LEEWAY_SECS {
+        return Err(TokenError::Expired);
+    }
+    if now + LEEWAY_SECS < claims.nbf {
+        return Err(TokenError::NotYetValid);
+    }
+    if claims.aud != service {
+        return Err(TokenError::Audience(claims.aud.clone()));
+    }
+    Ok(())
 }
 
 impl Claims {
@@ -251,6 +302,26 @@ mod tests {
             key.verify("a.b", "mirror:5000", 1000),
             Err(TokenError::Malformed)
         );
+    }
+
+    #[test]
+    fn a_cached_token_is_still_checked_for_lifetime_and_audience() {
+        let key = TokenKey::generate().unwrap();
+        let token = key.sign(&claims(1000));
+        assert!(key.verify_cached(&token, "mirror:5000", 1000).is_ok());
+        assert!(key.verify_cached(&token, "mirror:5000", 1001).is_ok());
+        assert_eq!(
+            key.verify_cached(&token, "other:5000", 1001).unwrap_err(),
+            TokenError::Audience("mirror:5000".into())
+        );
+        assert_eq!(
+            key.verify_cached(&token, "mirror:5000", 1301 + LEEWAY_SECS)
+                .unwrap_err(),
+            TokenError::Expired
+        );
+        let mut forged = token.clone();
+        forged.push('A');
+        assert!(key.verify_cached(&forged, "mirror:5000", 1000).is_err());
     }
 
     #[test]

@@ -62,7 +62,7 @@ pub(super) struct Authenticated {
     pub subject: Subject,
     pub identity: Identity,
     pub presented: Presented,
-    pub claims: Option<Claims>,
+    pub claims: Option<Arc<Claims>>,
 }
 
 /// Why authentication failed.
@@ -166,7 +166,7 @@ pub(super) async fn authenticate(
                 .check(client, Instant::now())
                 .map_err(Refusal::Limited)?;
             let service = service_host(headers);
-            match auth.key.verify(&token, &service, unix_now()) {
+            match auth.key.verify_cached(&token, &service, unix_now()) {
                 Ok(verified) => {
                     (subject, identity) = subject_of_token(&verified.sub);
                     claims = Some(verified);
