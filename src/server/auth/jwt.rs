@@ -188,6 +188,21 @@ impl TokenKey {
         Ok(claims)
     }
 
+    /// `token` checked against the remembered ones only: `None` when its signature was
+    /// never checked (then use [`TokenKey::verify_cached`]).
+    pub fn cached(
+        &self,
+        token: &str,
+        service: &str,
+        now: i64,
+    ) -> Option<Result<Arc<Claims>, TokenError>> {
+        let claims = match self.verified.read() {
+            Ok(map) => map.get(token).cloned(),
+            Err(poisoned) => poisoned.into_inner().get(token).cloned(),
+        }?;
+        Some(check_times_and_audience(&claims, service, now).map(|()| claims))
+    }
+
     /// The claims of `token` once its signature, `alg`, `exp`/`nbf` (at `now`, with
     /// [`LEEWAY_SECS`]) and `aud` (= `service`) check out.
     pub fn verify(&self, token: &str, service: &str, now: i64) -> Result<Claims, TokenError> {
