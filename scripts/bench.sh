@@ -24,6 +24,8 @@
 #                        Non-2xx answers and socket errors are reported)
 #             blob       8 parallel curl GETs of the big layer (aggregate MB/s, 1 MB = 1e6 bytes)
 #             peak RSS   VmHWM from /proc/PID/status after the load above (both servers)
+#             token flow the manifest GETs again against `outpost serve --auth` with a bearer
+#                        token from its /token endpoint: on/off ratio (goal >= 0.8)
 #   push    `outpost push` of the bundle into a fresh `docker-registry` vs `skopeo copy --all
 #           oci-archive:BUNDLE:REF docker://...` of the same images into another fresh one,
 #           BENCH_RUNS times alternating; then the same push again into the first (it must
@@ -137,6 +139,7 @@ need mktemp "install coreutils"
 if ((SERVING)); then
     need wrk "install wrk (Debian package 'wrk') for the serve measurements"
     need curl "install curl for the serve measurements"
+    need htpasswd "install htpasswd (Debian package 'apache2-utils') for the token-flow measurement"
     command -v nginx >/dev/null 2>&1 || [[ -x /usr/sbin/nginx ]] ||
         die "'nginx' not found: install nginx (Debian package 'nginx'; scripts/test.sh does) for the static-file reference"
     [[ -r /proc/self/status ]] || die "/proc is needed for the serve peak-RSS figures (VmHWM)"

@@ -5,7 +5,8 @@ mod cli;
 
 use clap::Parser;
 use cli::args::{
-    BundleCommand, Cli, Command, ConfigCommand, KeyCommand, ReportCommand, StoreCommand,
+    AuthCommand, BundleCommand, Cli, Command, ConfigCommand, KeyCommand, ReportCommand,
+    StoreCommand,
 };
 use cli::commands;
 use cli::exit::{CliError, ExitStatus};
@@ -46,7 +47,8 @@ fn run(cli: Cli, env: &Environment) -> Result<(), CliError> {
         }
         Command::Report(ReportCommand::Verify(args)) => commands::report_verify(&args),
         Command::Push(args) => commands::push(&PushCommandSettings::resolve(&args)?),
-        Command::Serve(args) => commands::serve(&ServeCommandSettings::resolve(&args)),
+        Command::Serve(args) => commands::serve(&ServeCommandSettings::resolve(&args)?),
+        Command::Auth(AuthCommand::Hash) => commands::auth_hash(),
         Command::Config(ConfigCommand::Containerd(args)) => {
             commands::config_containerd(&ContainerdSettings::resolve(&args)?)
         }

@@ -409,7 +409,7 @@ impl Release {
 }
 
 /// serde_norway appends " at line L column C" to messages; we print the location first.
-fn strip_location(message: &str) -> String {
+pub(crate) fn strip_location(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(i) => message[..i].to_string(),
         None => message.to_string(),
@@ -417,7 +417,7 @@ fn strip_location(message: &str) -> String {
 }
 
 /// 1-based line and column of the first occurrence of `needle` in `text`.
-fn locate(text: &str, needle: &str) -> Option<(usize, usize)> {
+pub(crate) fn locate(text: &str, needle: &str) -> Option<(usize, usize)> {
     if needle.is_empty() {
         return None;
     }

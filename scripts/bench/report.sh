@@ -129,6 +129,10 @@ if "serve_manifest_outpost" in samples:
     if peer:
         row(f"blob GETs vs static files, {clients} clients x {blob_bytes / 2**20:.0f} MiB (MB/s)", "MB/s", ours, peer,
             NGINX, rel(ours, peer), "outpost/nginx throughput; nginx is the physical limit here", None)
+    ours, peer = extra_med("serve_manifest_outpost_token", "requests_per_s"), extra_med("serve_manifest_outpost", "requests_per_s")
+    if ours:
+        row("manifest GETs/s with the token flow and the audit log on (--auth, Bearer, --audit-log; wrk -t2 -c64)", "req/s", ours, peer,
+            "outpost without --auth or --audit-log", rel(ours, peer), "on/off requests per second; goal >= 0.8", None)
     for cache, label in (("cold", "files evicted from page cache"), ("warm", "page-cached")):
         ours, peer = med(f"serve_start_{cache}_outpost"), med(f"serve_start_{cache}_peer")
         row(f"start-up to first manifest GET, {serve_bundle_bytes / 2**30:.1f} GiB bundle, {label} (ms)", "ms",
@@ -139,7 +143,7 @@ if "serve_manifest_outpost" in samples:
         ours / 1024 if ours is not None else None, peer / 1024 if peer is not None else None, PEER,
         rel(ours, peer), "outpost/distribution memory; < 1 = outpost smaller; goal <= 64 MiB",
         rss_mib("serve_rss_outpost"))
-    for who, name in (("outpost", "outpost"), ("peer", "distribution")):
+    for who, name in (("outpost", "outpost"), ("peer", "distribution"), ("outpost_token", "outpost --auth")):
         for s in samples.get(f"serve_manifest_{who}", []):
             if s["non_2xx"] or s["socket_errors"]:
                 warnings.append(f"{name} manifests: {s['non_2xx']} non-2xx answers, "

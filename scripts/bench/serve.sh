@@ -1,6 +1,8 @@
 # shellcheck shell=bash
 # Sourced by scripts/bench.sh: the serve mode. `outpost serve` vs a fresh distribution
-# instance and nginx (static files): start-up, manifest GETs (wrk), blob GETs (curl), peak RSS.
+# instance and nginx (static files): start-up, manifest GETs (wrk), blob GETs (curl), peak RSS;
+# and manifest GETs with the token flow and the audit log on (`serve --auth --audit-log`, a
+# bearer token) vs off.
 # The serve settings (ACCEPT_MANIFEST, BLOB_CLIENTS, SERVE_BUNDLE...) are set in bench.sh.
 
 # stamp: wall clock in seconds, without a fork when bash has EPOCHREALTIME.
@@ -82,10 +84,12 @@ start_peer() {
     sample "serve_start_${1}_peer" "$(elapsed "$t0" "$STAMP")" "" "$(du -sb "$WORK/registry" | cut -f1)"
 }
 
-# bench_manifests FIGURE URL: wrk on one manifest URL; records requests/s and errors.
+# bench_manifests FIGURE URL [HEADER]: wrk on one manifest URL (with one more request header,
+# if given); records requests/s and errors.
 bench_manifests() {
-    local figure=$1 url=$2 logf=$WORK/wrk-$1-$RUN.log line
-    bounded wrk -t2 -c64 -d"${SERVE_SECONDS}s" -H "$ACCEPT_MANIFEST" "$url" >"$logf" 2>&1 ||
+    local figure=$1 url=$2 logf=$WORK/wrk-$1-$RUN.log line extra=()
+    [[ -n ${3:-} ]] && extra=(-H "$3")
+    bounded wrk -t2 -c64 -d"${SERVE_SECONDS}s" -H "$ACCEPT_MANIFEST" "${extra[@]}" "$url" >"$logf" 2>&1 ||
         { tail -n 20 "$logf" >&2; die "wrk against $url failed"; }
     line=$(python3 - "$figure" "$logf" <<'EOF'
 import json, re, sys
@@ -313,6 +317,35 @@ EOF
     log "serve: nginx (static files) on $NGINX_ADDR"
 }
 
+# bench_token_flow: a second `outpost serve` of the same bundle with --auth (one bcrypt user
+# allowed every repository) and --audit-log (one JSON line per request, batched fsync); a token from its /token endpoint, then wrk with
+# `Authorization: Bearer` on the same manifest: serve_manifest_outpost_token.
+bench_token_flow() {
+    local addr pid token url
+    addr=127.0.0.1:$(free_port)
+    printf 'users:\n  - {name: bench, password: "%s"}\nrules:\n  - {who: [bench], allow: ["registry.test/*"]}\n' \
+        "$(htpasswd -nbB -C 5 bench bench-pw | cut -d: -f2-)" >"$WORK/auth.yaml"
+    RUST_LOG=warn "$OUTPOST" serve "$SERVE_BUNDLE" --key "$PUB" --listen "$addr" \
+        --auth "$WORK/auth.yaml" --state-dir "$WORK/auth-state" --token-ttl 3600 \
+        --audit-log "$WORK/audit.log" >"$WORK/outpost-auth.log" 2>&1 &
+    pid=$!
+    url=http://$addr/v2/registry.test/bench/app0/manifests/1
+    local give_up=$((SECONDS + 60))
+    until [[ $(curl -s -o /dev/null -w '%{http_code}' "http://$addr/healthz" || true) == 200 ]]; do
+        kill -0 "$pid" 2>/dev/null || { tail -n 20 "$WORK/outpost-auth.log" >&2; die "outpost serve --auth exited"; }
+        ((SECONDS < give_up)) || die "outpost serve --auth did not answer /healthz within 60 s"
+        sleep 0.05
+    done
+    token=$(curl -sf -u bench:bench-pw \
+        "http://$addr/token?service=$addr&scope=repository:registry.test/bench/app0:pull" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["token"])') ||
+        die "no token from http://$addr/token"
+    [[ $(curl -s -o /dev/null -w '%{http_code}' -H "$ACCEPT_MANIFEST" "$url") == 401 ]] ||
+        die "outpost serve --auth answered a manifest GET without a token"
+    bench_manifests serve_manifest_outpost_token "$url" "Authorization: Bearer $token"
+    stop_server "$pid"
+}
+
 # same_digest: both servers answer the manifest with the same digest (sanity check, once).
 same_digest() {
     local a b
@@ -338,6 +371,7 @@ run_serve() {
             bench_manifests "serve_manifest_$who" "${!url}"
         done
         bench_manifests serve_manifest_nginx "$NGINX_MANIFEST_URL"
+        bench_token_flow
         for who in $order; do
             url=${who^^}_BLOB_URL # OUTPOST_BLOB_URL or PEER_BLOB_URL
             bench_blob "serve_blob_$who" "${!url}"

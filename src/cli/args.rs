@@ -65,6 +65,9 @@ pub enum Command {
     Store(StoreCommand),
     /// Copy a bundle's images (and its files, as OCI artifacts) into an existing registry.
     Push(PushArgs),
+    /// Authentication helpers for `serve --auth`.
+    #[command(subcommand)]
+    Auth(AuthCommand),
     /// Serve bundles in place (and/or a site store) as a read-only OCI registry, a /files
     /// mirror, /apt repositories and /charts Helm chart repositories (with /healthz and
     /// /metrics).
@@ -277,9 +280,25 @@ pub struct ServeArgs {
     /// Names and IP addresses nodes use to reach this server (for --tls auto; repeatable).
     #[arg(long = "hostname")]
     pub hostnames: Vec<String>,
-    /// Where --tls auto keeps the site CA and server certificate.
+    /// Where --tls auto keeps the site CA and server certificate, and --auth the
+    /// token-signing key (token.key, created on first start).
     #[arg(long, default_value = "outpost-state")]
     pub state_dir: PathBuf,
+    /// Auth file (YAML: users, groups, rules): turns on authentication, the access rules
+    /// and the registry token endpoint /token. See "Securing the mirror" in the README.
+    #[arg(long, value_name = "FILE")]
+    pub auth: Option<PathBuf>,
+    /// Lifetime of registry tokens issued by /token, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300, requires = "auth", value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub token_ttl: u64,
+    /// CA certificates (PEM) whose client certificates are accepted (mTLS; needs TLS). The
+    /// certificate's CN and DNS names are the client's identity (`cert:NAME` in rules, or
+    /// the user whose `certificate: {cn: ...}` matches).
+    #[arg(long, value_name = "FILE")]
+    pub client_ca: Option<PathBuf>,
+    /// Refuse connections without a client certificate from --client-ca.
+    #[arg(long, requires = "client_ca")]
+    pub require_client_cert: bool,
     /// Requests answered at once; more wait their turn.
     #[arg(long, default_value_t = 512)]
     pub max_concurrent_requests: usize,
@@ -475,6 +494,14 @@ pub enum KeyCommand {
         #[arg(long)]
         site: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Print an argon2id hash (PHC string) of a password, for a user's `password:` in the
+    /// auth file. The password is read from standard input (one line), or asked for twice
+    /// on the terminal.
+    Hash,
 }
 
 #[derive(Debug, Args)]

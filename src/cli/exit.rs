@@ -26,6 +26,7 @@ use outpost::receipt::ReceiptError;
 use outpost::resolve::ResolveError;
 use outpost::sbom::SbomError;
 use outpost::server::audit::AuditError;
+use outpost::server::auth::AuthError;
 use outpost::server::catalog::CatalogError;
 use outpost::server::tls::TlsError;
 use outpost::server::ServeError;
@@ -125,7 +126,8 @@ impl HasExitStatus for SettingsError {
             | SettingsError::BadMirror(_)
             | SettingsError::MirrorTwice(_)
             | SettingsError::RegistryIsUrl(_)
-            | SettingsError::KubesprayRelease(_) => ExitStatus::Input,
+            | SettingsError::KubesprayRelease(_)
+            | SettingsError::ClientCaWithoutTls => ExitStatus::Input,
             SettingsError::PasswordRead(_) => ExitStatus::Failure,
         }
     }
@@ -141,7 +143,8 @@ impl HasExitStatus for CommandError {
             | CommandError::CaTooLarge(..)
             | CommandError::CaNotPem(_)
             | CommandError::DiffSide(_)
-            | CommandError::NoStoredRelease { .. } => ExitStatus::Input,
+            | CommandError::NoStoredRelease { .. }
+            | CommandError::EmptyPassword => ExitStatus::Input,
             CommandError::NoLockfile(_) => ExitStatus::Verify,
             CommandError::PullsPastMirrors { .. } => ExitStatus::Verify,
         }
@@ -505,6 +508,9 @@ impl HasExitStatus for ServeError {
             ServeError::Bind { .. } | ServeError::Tls { .. } => ExitStatus::Failure,
             ServeError::Audit(AuditError::Open { .. }) => ExitStatus::Input,
             ServeError::Audit(AuditError::Thread { .. }) => ExitStatus::Failure,
+            // A mistake in the auth file or the client CA file is the operator's input.
+            ServeError::Auth(AuthError::File(_)) | ServeError::ClientCa(_) => ExitStatus::Input,
+            ServeError::Auth(AuthError::Key(_)) => ExitStatus::Failure,
         }
     }
 }

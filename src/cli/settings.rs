@@ -55,6 +55,8 @@ pub enum SettingsError {
         "--mirror for kubeadm is host:port (it becomes the image repository), not a URL: `{0}`"
     )]
     RegistryIsUrl(String),
+    #[error("--client-ca needs TLS: add --tls auto or --tls-cert/--tls-key")]
+    ClientCaWithoutTls,
     #[error("--kubespray-version: {0}")]
     KubesprayRelease(kubespray::UnsupportedRelease),
 }
@@ -341,10 +343,16 @@ pub struct ServeCommandSettings {
     pub ui: bool,
     /// `--audit-log` and its rotation.
     pub audit: Option<AuditSettings>,
+    /// `--auth FILE`, with `--token-ttl`.
+    pub auth: Option<(PathBuf, std::time::Duration)>,
+    /// `--state-dir` (the site CA for `--tls auto`, the token key for `--auth`).
+    pub state_dir: PathBuf,
+    /// `--client-ca`, `--require-client-cert`.
+    pub client_auth: Option<outpost::server::client_cert::ClientAuth>,
 }
 
 impl ServeCommandSettings {
-    pub fn resolve(args: &ServeArgs) -> Self {
+    pub fn resolve(args: &ServeArgs) -> Result<Self, SettingsError> {
         let tls = match (&args.tls, &args.tls_cert, &args.tls_key) {
             (Some(TlsMode::Auto), _, _) => TlsSettings::Auto {
                 state_dir: args.state_dir.clone(),
@@ -356,7 +364,10 @@ impl ServeCommandSettings {
             }),
             _ => TlsSettings::Off,
         };
-        ServeCommandSettings {
+        if args.client_ca.is_some() && matches!(tls, TlsSettings::Off) {
+            return Err(SettingsError::ClientCaWithoutTls);
+        }
+        Ok(ServeCommandSettings {
             bundles: args.bundles.clone(),
             store: args.store.clone(),
             listen: args.listen,
@@ -369,7 +380,18 @@ impl ServeCommandSettings {
                 max_size: args.audit.audit_log_max_size,
                 keep: args.audit.audit_log_keep,
             }),
-        }
+            auth: args
+                .auth
+                .clone()
+                .map(|file| (file, std::time::Duration::from_secs(args.token_ttl))),
+            state_dir: args.state_dir.clone(),
+            client_auth: args.client_ca.clone().map(|ca| {
+                outpost::server::client_cert::ClientAuth {
+                    ca,
+                    required: args.require_client_cert,
+                }
+            }),
+        })
     }
 }
 

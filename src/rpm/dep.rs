@@ -311,9 +311,9 @@ fn parse_group(tokens: &[String], at: &mut usize, depth: usize) -> Result<Req, S
 /// A nested group, or `name [OP evr]`.
 fn parse_operand(tokens: &[String], at: &mut usize, depth: usize) -> Result<Req, String> {
     match tokens.get(*at).map(String::as_str) {
-        Some("(") if depth >= MAX_NESTING => Err(format!(
-            "nested more than {MAX_NESTING} levels deep"
-        )),
+        Some("(") if depth >= MAX_NESTING => {
+            Err(format!("nested more than {MAX_NESTING} levels deep"))
+        }
         Some("(") => parse_group(tokens, at, depth + 1),
         Some(")") | None => Err("expected a dependency".into()),
         Some(word) if KEYWORDS.contains(&word) => {
@@ -429,7 +429,11 @@ mod nesting_tests {
         let deep = format!("{}a{}", "(".repeat(5000), ")".repeat(5000));
         let error = Req::parse(&deep).unwrap_err();
         assert!(error.contains("nested more than 32 levels"), "{error}");
-        let fine = format!("{}a or b{}", "(".repeat(MAX_NESTING), ")".repeat(MAX_NESTING));
+        let fine = format!(
+            "{}a or b{}",
+            "(".repeat(MAX_NESTING),
+            ")".repeat(MAX_NESTING)
+        );
         assert!(Req::parse(&fine).is_ok());
     }
 }

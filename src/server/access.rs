@@ -28,6 +28,10 @@ impl RouteLabel {
     /// A method other than GET or HEAD, refused wherever it was sent.
     pub const WRITE: RouteLabel = RouteLabel("write");
     pub const OTHER: RouteLabel = RouteLabel("other");
+    /// Refused by authentication or the access rules (401, 403, 429) before any handler ran.
+    pub const AUTH: RouteLabel = RouteLabel("auth");
+    /// The registry token endpoint (`/token`).
+    pub const TOKEN: RouteLabel = RouteLabel("token");
 
     /// `response`, labelled with this route.
     pub fn on(self, mut response: Response) -> Response {

@@ -4,6 +4,7 @@
 
 use super::access::RouteLabel;
 use super::audit::AuditTarget;
+use super::auth::RepositoryFilter;
 use super::blob::{self, DIGEST_HEADER};
 use super::catalog::{Catalog, NameError};
 use super::conditional;
@@ -11,7 +12,7 @@ use super::error::OciError;
 use super::path::{self, PathDigest, PathError, Reference, Route};
 use super::state::AppState;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{Extension, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -46,6 +47,7 @@ async fn handle(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    filter: Option<Extension<RepositoryFilter>>,
 ) -> Response {
     let path = uri.path();
     let rest = path
@@ -63,7 +65,7 @@ async fn handle(
     let target = audit_target(&catalog, &route, &query);
     let result = match route {
         Route::Base => Ok((StatusCode::OK, Json("{}".into())).into_response()),
-        Route::Catalog => catalog_page(&catalog, &query),
+        Route::Catalog => catalog_page(&catalog, &query, filter.map(|f| f.0)),
         Route::Tags { name } => tags_page(&catalog, &name, &query),
         Route::Manifest { name, reference } => {
             manifest(&catalog, &name, &query, &reference, &headers, head)
@@ -169,6 +171,7 @@ fn name_error(name: &str, error: NameError, status: StatusCode, code: &'static s
 fn paginate<V>(
     items: &std::collections::BTreeMap<String, V>,
     query: &HashMap<String, String>,
+    keep: impl Fn(&str) -> bool,
 ) -> Result<(Vec<String>, bool), OciError> {
     use std::ops::Bound;
     let limit = match query.get("n") {
@@ -190,7 +193,8 @@ fn paginate<V>(
     };
     let mut rest = items
         .range::<str, _>((start, Bound::Unbounded))
-        .map(|(k, _)| k);
+        .map(|(k, _)| k)
+        .filter(|k| keep(k));
     let page: Vec<String> = rest.by_ref().take(limit).cloned().collect();
     Ok((page, limit > 0 && rest.next().is_some()))
 }
@@ -203,8 +207,15 @@ fn page_response(body: serde_json::Value, more: Option<String>) -> Response {
     response
 }
 
-fn catalog_page(catalog: &Catalog, query: &HashMap<String, String>) -> Result<Response, OciError> {
-    let (page, more) = paginate(catalog.repositories(), query)?;
+/// `/v2/_catalog`: with `--auth`, only the repositories the caller may pull (filtered as the
+/// page is walked, in place).
+fn catalog_page(
+    catalog: &Catalog,
+    query: &HashMap<String, String>,
+    filter: Option<RepositoryFilter>,
+) -> Result<Response, OciError> {
+    let keep = |name: &str| filter.as_ref().is_none_or(|f| (f.0)(name));
+    let (page, more) = paginate(catalog.repositories(), query, keep)?;
     let link = more.then(|| {
         let last = page.last().cloned().unwrap_or_default();
         format!("</v2/_catalog?n={}&last={last}>; rel=\"next\"", page.len())
@@ -223,7 +234,7 @@ fn tags_page(
     let full = resolve(catalog, name, query)?;
     let none = std::collections::BTreeMap::new();
     let tags = catalog.repository(full).map(|r| &r.tags).unwrap_or(&none);
-    let (page, more) = paginate(tags, query)?;
+    let (page, more) = paginate(tags, query, |_| true)?;
     let link = more.then(|| {
         let last = page.last().cloned().unwrap_or_default();
         format!(

@@ -27,6 +27,10 @@ pub struct ServeSettings {
     pub store: Option<PathBuf>,
     /// Where the audit log goes (`--audit-log`), if anywhere.
     pub audit: Option<AuditSettings>,
+    /// `--auth`: authentication and the access rules (off when `None`).
+    pub auth: Option<super::auth::AuthSettings>,
+    /// `--client-ca` (with TLS only): client certificates accepted, and whether required.
+    pub client_auth: Option<super::client_cert::ClientAuth>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +48,10 @@ pub enum ServeError {
     },
     #[error(transparent)]
     Audit(#[from] AuditError),
+    #[error(transparent)]
+    Auth(#[from] super::auth::AuthError),
+    #[error(transparent)]
+    ClientCa(#[from] super::client_cert::ClientCaError),
 }
 
 /// Backlog of the listening socket: long enough for a site's nodes all starting at once
@@ -73,7 +81,11 @@ pub async fn serve(
     if let Some(reload) = reload {
         tokio::spawn(reload_on_hangup(state.clone(), Arc::new(reload)));
     }
-    let app = super::router_for(state, settings.max_concurrent_requests, settings.ui);
+    let auth = match &settings.auth {
+        Some(auth) => Some(Arc::new(super::auth::Auth::load(auth)?)),
+        None => None,
+    };
+    let app = super::router_for(state, settings.max_concurrent_requests, settings.ui, auth);
     let listener = listen(settings.listen).map_err(|source| ServeError::Bind {
         addr: settings.listen,
         source,
@@ -93,8 +105,22 @@ pub async fn serve(
         shutdown.graceful_shutdown(Some(grace));
     });
     on_ready(bound);
+    // The client address (rate limiting of failed logins, the log) comes from the connection.
     let service = app.into_make_service_with_connect_info::<SocketAddr>();
     let result = match settings.tls {
+        Some(files) if settings.client_auth.is_some() => {
+            let config = super::client_cert::server_config(
+                &files.cert,
+                &files.key,
+                settings.client_auth.as_ref(),
+            )?;
+            let mut server = axum_server::from_tcp(listener)
+                .map_err(bind_error)?
+                .acceptor(super::client_cert::ClientCertAcceptor::new(config))
+                .handle(handle);
+            bound_http(server.http_builder());
+            server.serve(service).await
+        }
         Some(files) => {
             let config =
                 axum_server::tls_rustls::RustlsConfig::from_pem_file(&files.cert, &files.key)

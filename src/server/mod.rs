@@ -7,14 +7,18 @@
 //! `/charts/` in `chartrepo`, the site dashboard `/ui/` in `ui` (what it serves, built per catalog, in `charts`), blob
 //! bytes and their verification in `blob` (byte ranges in `range`, `ETag` and
 //! `If-None-Match` in `conditional`), `/metrics` and `/healthz` in `metrics`, the access log in `access`, the audit log in `audit`, the shared state in `state`, the
-//! socket, signals and reload in `lifecycle`, certificates in `tls`.
+//! socket, signals and reload in `lifecycle`, certificates in `tls`, client certificates
+//! (mTLS) in `client_cert`, authentication, the access rules and the token endpoint in
+//! `auth`.
 
 mod access;
 pub mod audit;
+pub mod auth;
 mod blob;
 pub mod catalog;
 pub mod chartrepo;
 pub mod charts;
+pub mod client_cert;
 mod conditional;
 pub mod distribution;
 pub mod error;
@@ -40,29 +44,64 @@ use tower::limit::GlobalConcurrencyLimitLayer;
 
 /// The router, for tests and for `serve` (with the site dashboard).
 pub fn router(catalog: Catalog, max_concurrent_requests: usize) -> Router {
-    router_for(AppState::new(catalog), max_concurrent_requests, true)
+    router_for(AppState::new(catalog), max_concurrent_requests, true, None)
 }
 
-fn router_for(state: Arc<AppState>, max_concurrent_requests: usize, ui: bool) -> Router {
+/// As [`router`], with authentication and the access rules of `auth` (tests).
+pub fn router_with_auth(
+    catalog: Catalog,
+    max_concurrent_requests: usize,
+    auth: Arc<auth::Auth>,
+) -> Router {
+    router_for(
+        AppState::new(catalog),
+        max_concurrent_requests,
+        true,
+        Some(auth),
+    )
+}
+
+fn router_for(
+    state: Arc<AppState>,
+    max_concurrent_requests: usize,
+    ui: bool,
+    auth: Option<Arc<auth::Auth>>,
+) -> Router {
     let areas = if ui {
         Router::new().merge(ui::routes())
     } else {
         Router::new()
     };
-    areas
+    let mut areas = areas
         .merge(distribution::routes())
         .merge(mirror::routes())
         .merge(chartrepo::routes())
-        .merge(metrics::routes())
+        .merge(metrics::routes());
+    let context = auth.map(|auth| auth::AuthContext {
+        app: state.clone(),
+        auth,
+    });
+    if let Some(context) = &context {
+        areas = areas.merge(auth::token_routes(context.clone()));
+    }
+    let mut app = areas
         .method_not_allowed_fallback(read_only)
         .fallback(not_found)
-        .layer(GlobalConcurrencyLimitLayer::new(max_concurrent_requests))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            access::log_and_count,
-        ))
-        .layer(middleware::map_response(distribution::api_version_header))
-        .with_state(state)
+        .layer(GlobalConcurrencyLimitLayer::new(max_concurrent_requests));
+    // Authentication runs inside the access log, so refusals are logged and counted and the
+    // identity it attaches to the response is seen by the outer layers.
+    if let Some(context) = context {
+        app = app.layer(middleware::from_fn_with_state(
+            context,
+            auth::authenticate_and_authorise,
+        ));
+    }
+    app.layer(middleware::from_fn_with_state(
+        state.clone(),
+        access::log_and_count,
+    ))
+    .layer(middleware::map_response(distribution::api_version_header))
+    .with_state(state)
 }
 
 /// Read-only is a routing decision: the areas route only GET and HEAD, and every other method

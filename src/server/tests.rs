@@ -151,6 +151,7 @@ async fn the_dashboard_answers_html_and_is_off_with_ui_false() {
         super::state::AppState::new(Catalog::new(Vec::new())),
         8,
         false,
+        None,
     );
     assert_eq!(
         send(&off, Method::GET, "/ui/").await.status(),

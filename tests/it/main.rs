@@ -14,6 +14,7 @@ mod artifacts;
 mod attacks_bundle;
 mod attacks_server;
 mod audit;
+mod auth;
 mod bundle_build;
 mod bundle_diff;
 mod bundle_parts;

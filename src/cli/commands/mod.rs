@@ -3,6 +3,7 @@
 //! shares live here: the async runtime, loading a verifier, opening a bundle for `config`,
 //! and the small formatting functions.
 
+mod auth_hash;
 mod build;
 mod config_apt;
 mod config_check;
@@ -27,6 +28,7 @@ mod serve;
 mod store;
 mod verify;
 
+pub use auth_hash::auth_hash;
 pub use build::build;
 pub use config_apt::config_apt;
 pub use config_check::config_check;
@@ -83,6 +85,8 @@ pub enum CommandError {
     },
     #[error("{0} carries no lockfile (built by an older outpost?); diff its lockfile (NAME.lock) instead")]
     NoLockfile(String),
+    #[error("the password is empty: give one on standard input or at the prompt")]
+    EmptyPassword,
     #[error("{failing} of {checked} runtime × registry checks fail: a node with this configuration would pull past the mirrors")]
     PullsPastMirrors { failing: usize, checked: usize },
 }

@@ -77,6 +77,16 @@ pub fn serve(settings: &ServeCommandSettings) -> Result<(), CliError> {
         ui: settings.ui,
         store: settings.store.clone(),
         audit: settings.audit.clone(),
+        auth: settings
+            .auth
+            .as_ref()
+            .map(|(file, token_ttl)| server::auth::AuthSettings {
+                file: file.clone(),
+                state_dir: settings.state_dir.clone(),
+                token_ttl: *token_ttl,
+                scheme,
+            }),
+        client_auth: settings.client_auth.clone(),
     };
     if let Some(audit) = &settings.audit {
         println!(
@@ -84,6 +94,12 @@ pub fn serve(settings: &ServeCommandSettings) -> Result<(), CliError> {
             audit.path.display(),
             audit.max_size,
             plural(audit.keep as u64, "old file")
+        );
+    }
+    if let Some((file, _)) = &settings.auth {
+        println!(
+            "authentication on: rules from {}, tokens at {scheme}://<host>/token",
+            file.display()
         );
     }
     let bundle_count = catalog.bundles().len();

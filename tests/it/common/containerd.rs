@@ -49,9 +49,16 @@ impl Containerd {
         Containerd { child, socket }
     }
 
+    /// `ctr -a SOCKET`, for any other ctr command.
+    pub fn ctr(&self) -> Command {
+        let mut command = Command::new("ctr");
+        command.args(["-a", &self.socket]);
+        command
+    }
+
     /// `ctr images pull [OPTIONS] --hosts-dir HOSTS_DIR IMAGE` (native snapshotter), not yet
     /// run.
-    fn pull_with(&self, hosts_dir: &Path, options: &[&str], image: &str) -> Command {
+    pub fn pull_with(&self, hosts_dir: &Path, options: &[&str], image: &str) -> Command {
         let mut command = Command::new("ctr");
         command
             .args([
