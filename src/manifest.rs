@@ -341,10 +341,8 @@ impl Release {
                 }
             }
         }
-        for rpm in self.spec.packages.iter().flat_map(|p| &p.rpm) {
-            rpm.check()
-                .map_err(|(needle, message)| fail(&needle, message))?;
-        }
+        rpm::check_entries(self.spec.packages.iter().flat_map(|p| &p.rpm))
+            .map_err(|(needle, message)| fail(&needle, message))?;
         for (host, url) in &self.spec.upstreams {
             let upstream = parse_upstream(url)
                 .map_err(|message| fail(url, format!("spec.upstreams.{host}: {message}")))?;

@@ -7,12 +7,16 @@
 
 use super::aptrepo::Generated;
 use super::pack::PackError;
+use crate::debian::openpgp::Keyring;
 use crate::digest::Digest;
 use crate::lock::{FilePin, Lockfile, RpmPin};
 use crate::rpm::{header, repodata};
 use crate::sign::apt::AptSigner;
 use crate::store::Store;
 use std::collections::BTreeSet;
+
+/// The start of every key file's name directly under `rpm/<repo>/`.
+pub const KEY_FILE_PREFIX: &str = "RPM-GPG-KEY-";
 
 /// The mirror path prefix of a repository.
 pub fn prefix(repo: &str) -> String {
@@ -30,10 +34,12 @@ pub fn valid_repo_name(repo: &str) -> bool {
 }
 
 /// Whether a package path stays inside its repository and leaves `repodata/` and the key
-/// files alone: relative, no empty, `.` or `..` segment, ends in `.rpm`.
+/// files alone: relative, no empty, `.` or `..` segment, not `repodata/…` nor named like a
+/// key file (`RPM-GPG-KEY-…`, which `config dnf` installs as a trusted key), ends in `.rpm`.
 fn valid_package_path(path: &str) -> bool {
     path.ends_with(".rpm")
         && !path.starts_with("repodata/")
+        && !path.starts_with(KEY_FILE_PREFIX)
         && path
             .split('/')
             .all(|s| !s.is_empty() && s != "." && s != ".." && !s.contains('\\'))
@@ -71,17 +77,50 @@ fn generated_pin(repo: &str, generated: Generated, store: &Store) -> Result<File
     })
 }
 
-/// Reads one cached package's headers.
-fn cached_header(pin: &RpmPin, store: &Store) -> Result<header::Package, PackError> {
+/// Reads one cached package's headers. With `keys` (a `gpgcheck` repository), the whole
+/// file is checked as `rpm -K` does: header signature by the key the lockfile names, payload
+/// against the signed header, and the header must be the package the pin names, so the file
+/// carried is the packager's whatever the upstream metadata said.
+fn cached_header(
+    pin: &RpmPin,
+    store: &Store,
+    keys: Option<&Keyring>,
+) -> Result<header::Package, PackError> {
     let path = store.blob_path(&pin.sha256);
     let file = std::fs::File::open(&path).map_err(|_| PackError::MissingBlob {
         digest: pin.sha256.clone(),
         owner: format!("RPM package {}", pin.nevra()),
     })?;
-    header::read(std::io::BufReader::new(file)).map_err(|source| PackError::RpmHeader {
+    let failed = |source| PackError::RpmHeader {
         package: pin.nevra(),
         source,
-    })
+    };
+    let reader = std::io::BufReader::new(file);
+    let Some(keys) = keys else {
+        return header::read(reader).map_err(failed);
+    };
+    let (package, signer) =
+        crate::rpm::package::verify_file(reader, keys.keys()).map_err(failed)?;
+    let wrong = |reason: String| {
+        failed(header::HeaderError::BadSignature {
+            package: pin.nevra(),
+            reason,
+        })
+    };
+    if !signer.eq_ignore_ascii_case(&pin.signer) {
+        return Err(wrong(format!(
+            "signed by {signer}, the lockfile says {}",
+            if pin.signer.is_empty() {
+                "nothing (run `outpost lock` again)"
+            } else {
+                pin.signer.as_str()
+            }
+        )));
+    }
+    if package.nevra() != pin.nevra() {
+        return Err(wrong(format!("the file is {}", package.nevra())));
+    }
+    Ok(package)
 }
 
 /// The packages and the generated, signed dnf repositories, as files under `rpm/<repo>/`.
@@ -105,6 +144,18 @@ pub fn files(
             });
         }
         let pins: Vec<&RpmPin> = lock.rpms.iter().filter(|p| p.repo == repo).collect();
+        let keyring = if pins.iter().any(|p| p.gpgcheck) {
+            Some(
+                Keyring::from_bytes(&repo, keys.join("\n").as_bytes()).map_err(|e| {
+                    PackError::RpmPath {
+                        path: repo.clone(),
+                        message: format!("its packager keys in the lockfile do not read: {e}"),
+                    }
+                })?,
+            )
+        } else {
+            None
+        };
         let mut headers = Vec::with_capacity(pins.len());
         for pin in &pins {
             if !valid_package_path(&pin.path) {
@@ -113,7 +164,11 @@ pub fn files(
                     message: format!("package {}: a package path is relative, without '.' or '..' segments, outside repodata/, and ends in .rpm", pin.nevra()),
                 });
             }
-            headers.push(cached_header(pin, store)?);
+            headers.push(cached_header(
+                pin,
+                store,
+                keyring.as_ref().filter(|_| pin.gpgcheck),
+            )?);
             files.push(FilePin {
                 url: pin.url.clone(),
                 path: format!("{}/{}", prefix(&repo), pin.path),
@@ -167,6 +222,8 @@ mod tests {
             "repodata/x.rpm",
             "Packages/./x.rpm",
             "x.txt",
+            // A key file's name: `config dnf` would install it as a trusted key.
+            "RPM-GPG-KEY-x.rpm",
         ] {
             assert!(!valid_package_path(bad), "{bad}");
         }

@@ -79,9 +79,34 @@ pub fn rpm_arch(architecture: &str) -> Option<&'static str> {
     })
 }
 
+/// Checks every entry, and that no two baseurls would be served under one `/rpm/<name>/`;
+/// the error is `(text to locate, message)`.
+pub(super) fn check_entries<'a>(
+    entries: impl Iterator<Item = &'a RpmSpec>,
+) -> Result<(), (String, String)> {
+    let mut names: std::collections::BTreeMap<String, &str> = Default::default();
+    for entry in entries {
+        entry.check()?;
+        let Some(baseurl) = &entry.baseurl else {
+            continue;
+        };
+        let name = entry.repo_name();
+        match names.insert(name.clone(), baseurl) {
+            Some(other) if other != baseurl.as_str() => {
+                return Err((
+                    baseurl.clone(),
+                    format!("spec.packages.rpm: `{baseurl}` and `{other}` would both be served as /rpm/{name}/: give one of them another `name:`"),
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 impl RpmSpec {
     /// Checks the entry; the error is `(text to locate, message)`.
-    pub(super) fn check(&self) -> Result<(), (String, String)> {
+    fn check(&self) -> Result<(), (String, String)> {
         let needle = self
             .baseurl
             .clone()
@@ -113,7 +138,9 @@ impl RpmSpec {
                 return fail(format!("name `{name}` must use only letters, digits, `.`, `_`, `-` (it is a path at the site)"));
             }
         }
-        if self.packages.is_empty() {
+        // An entry with no packages is a repository the others' packages may need (dnf
+        // solves over every repository); `source: system` must name some.
+        if self.packages.is_empty() && self.baseurl.is_none() {
             return fail("`packages:` is empty: name at least one package".into());
         }
         for text in self.packages.iter().chain(&self.assume_installed) {

@@ -18,6 +18,10 @@ pub struct DnfRepository {
     /// Its keys: the packager keys (`RPM-GPG-KEY-<FINGERPRINT>`, sorted), then the
     /// bundle's key ([`BUNDLE_KEY`]).
     pub keys: Vec<RepositoryKeyFile>,
+    /// False when the manifest said `gpgcheck: false` for it (its packages were never
+    /// signature-checked): the `.repo` file then says `gpgcheck=0`, and the metadata is
+    /// still checked with the bundle's key.
+    pub gpgcheck: bool,
 }
 
 /// One key of a repository: its file name in the repository and its armored bytes.
@@ -64,8 +68,11 @@ pub enum DnfConfigError {
 /// The repository and key file a mirror path names (`rpm/<repo>/RPM-GPG-KEY-…`).
 fn key_path(path: &str) -> Option<(&str, &str)> {
     let (repo, file) = path.strip_prefix("rpm/")?.split_once('/')?;
-    (!repo.is_empty() && file.starts_with("RPM-GPG-KEY-") && !file.contains('/'))
-        .then_some((repo, file))
+    (!repo.is_empty()
+        && file.starts_with(crate::bundle::rpmrepo::KEY_FILE_PREFIX)
+        && !file.ends_with(".rpm")
+        && !file.contains('/'))
+    .then_some((repo, file))
 }
 
 /// Every RPM repository of `bundle` with its key files, in name order.
@@ -102,6 +109,7 @@ pub fn repositories(bundle: &OpenBundle) -> Result<Vec<DnfRepository>, DnfConfig
             None => repos.push(DnfRepository {
                 repo: repo.to_string(),
                 keys: vec![key],
+                gpgcheck: true,
             }),
         }
     }
@@ -110,7 +118,23 @@ pub fn repositories(bundle: &OpenBundle) -> Result<Vec<DnfRepository>, DnfConfig
             bundle: bundle.path.clone(),
         });
     }
+    // The lockfile the bundle carries says which repositories had their checks off.
+    let lock = crate::bundle::upstream::carried_lockfile(bundle)
+        .ok()
+        .flatten();
     for repo in &mut repos {
+        if let Some(lock) = &lock {
+            repo.gpgcheck = lock
+                .rpm_repos
+                .iter()
+                .filter(|r| r.name == repo.repo)
+                .all(|r| r.gpgcheck)
+                && lock
+                    .rpms
+                    .iter()
+                    .filter(|p| p.repo == repo.repo)
+                    .all(|p| p.gpgcheck);
+        }
         let Some(at) = repo.keys.iter().position(|k| k.name == BUNDLE_KEY) else {
             return Err(DnfConfigError::KeyMissing {
                 bundle: bundle.path.clone(),
@@ -137,8 +161,13 @@ pub fn repo_file(mirror: &str, release: &str, key_dir: &str, repos: &[DnfReposit
             .iter()
             .map(|k| format!("file://{key_dir}/{k}"))
             .collect();
+        let gpgcheck = if repo.gpgcheck {
+            "gpgcheck=1"
+        } else {
+            "# the manifest said gpgcheck: false: these packages' signatures were never checked\ngpgcheck=0"
+        };
         text.push_str(&format!(
-            "[outpost-{name}]\nname=outpost {release}: {name}\nbaseurl={base}\nenabled=1\ngpgcheck=1\nrepo_gpgcheck=1\ngpgkey={}\nskip_if_unavailable=0\n\n",
+            "[outpost-{name}]\nname=outpost {release}: {name}\nbaseurl={base}\nenabled=1\n{gpgcheck}\nrepo_gpgcheck=1\ngpgkey={}\nskip_if_unavailable=0\n\n",
             keys.join(" "),
             name = repo.repo,
         ));
@@ -172,10 +201,12 @@ mod tests {
             DnfRepository {
                 repo: "baseos".into(),
                 keys: vec![key("RPM-GPG-KEY-0123ABCD"), key(BUNDLE_KEY)],
+                gpgcheck: true,
             },
             DnfRepository {
                 repo: "extras".into(),
                 keys: vec![key(BUNDLE_KEY)],
+                gpgcheck: false,
             },
         ];
         insta::assert_snapshot!(repo_file(

@@ -34,6 +34,8 @@ struct Source {
     repo_gpgcheck: bool,
     /// ASCII-armored public keys.
     keys: Vec<String>,
+    /// The entry's `releasever:`, for `$releasever` in the baseurl.
+    releasever: Option<String>,
 }
 
 /// Reads one `gpgkey`: an `http(s)://` URL, a `file://` path, or a path relative to the
@@ -86,6 +88,7 @@ async fn sources_of(
             gpgcheck: spec.gpgcheck,
             repo_gpgcheck: spec.repo_gpgcheck,
             keys,
+            releasever: spec.releasever.clone(),
         }]);
     }
     let no_repo = |message: String| ResolveError::RpmNoHostRepo {
@@ -120,6 +123,7 @@ async fn sources_of(
                 gpgcheck: entry.gpgcheck && spec.gpgcheck,
                 repo_gpgcheck: entry.repo_gpgcheck && spec.repo_gpgcheck,
                 keys,
+                releasever: spec.releasever.clone(),
             });
         }
     }
@@ -178,65 +182,53 @@ pub async fn resolve(
 ) -> Result<(Vec<RpmPin>, Vec<RpmRepoPin>), ResolveError> {
     let mut pins: Vec<RpmPin> = Vec::new();
     let mut repos: BTreeMap<String, RpmRepoPin> = BTreeMap::new();
-    let specs = release.spec.packages.iter().flat_map(|p| &p.rpm);
-    for spec in specs {
-        let sources = sources_of(spec, http, &release.dir, yum_repos, reporter).await?;
-        for arch in arches_of(spec, release) {
-            let mut loaded = Vec::new();
-            for (index, source) in sources.iter().enumerate() {
-                let url = expand(&source.baseurl, &arch, spec.releasever.as_deref())?;
-                let keyring = match (source.repo_gpgcheck, source.keys.is_empty()) {
-                    (false, _) => None,
-                    (true, true) => {
-                        return Err(repo_error(
-                            &url,
-                            "repo_gpgcheck is on but the repository has no gpgkey",
-                        ))
-                    }
-                    (true, false) => Some(
-                        Keyring::from_bytes(&source.name, source.keys.join("\n").as_bytes())
-                            .map_err(|e| repo_error(&url, e))?,
-                    ),
-                };
-                let repomd = read_repomd(http, &url, keyring.as_ref()).await?;
-                let primary = repomd.get("primary").ok_or_else(|| {
-                    repo_error(
-                        &join(&url, "repodata/repomd.xml"),
-                        "it lists no primary metadata",
-                    )
-                })?;
-                let xml = read_data(http, store, &url, primary).await?;
-                let parsed = crate::rpm::primary::parse(&xml[..])
-                    .map_err(|e| repo_error(&join(&url, &primary.location), e))?;
-                let repo = repos
-                    .entry(source.name.clone())
-                    .or_insert_with(|| RpmRepoPin {
-                        name: source.name.clone(),
-                        sources: Vec::new(),
-                        keys: source.keys.clone(),
-                        gpgcheck: source.gpgcheck,
-                    });
-                if !repo.sources.contains(&url) {
-                    repo.sources.push(url.clone());
+    // Every repository of every entry, once: dnf solves over all enabled repositories, so an
+    // entry's packages may need what another entry's repository has (AppStream's
+    // container-selinux needs BaseOS's selinux-policy).
+    let mut entries: Vec<(&RpmSpec, Vec<usize>)> = Vec::new();
+    let mut sources: Vec<Source> = Vec::new();
+    for spec in release.spec.packages.iter().flat_map(|p| &p.rpm) {
+        let mut own = Vec::new();
+        for source in sources_of(spec, http, &release.dir, yum_repos, reporter).await? {
+            let index = match sources
+                .iter()
+                .position(|s| s.name == source.name && s.baseurl == source.baseurl)
+            {
+                Some(index) => index,
+                None => {
+                    sources.push(source);
+                    sources.len() - 1
                 }
-                loaded.push(Loaded {
-                    source: index,
-                    url,
-                    repomd,
-                    packages: parsed.packages,
-                });
+            };
+            own.push(index);
+        }
+        entries.push((spec, own));
+    }
+    // Every repository read once per architecture, when an entry first needs it.
+    let mut per_arch: BTreeMap<String, Vec<Loaded>> = BTreeMap::new();
+    for (spec, _) in &entries {
+        for arch in arches_of(spec, release) {
+            if !per_arch.contains_key(&arch) {
+                let mut loaded = Vec::new();
+                for (index, source) in sources.iter().enumerate() {
+                    loaded.push(load(http, store, source, index, &arch, &mut repos).await?);
+                }
+                per_arch.insert(arch.clone(), loaded);
             }
+            let Some(loaded) = per_arch.get_mut(&arch) else {
+                continue;
+            };
             let request = Request {
                 packages: spec.packages.clone(),
                 weakdeps: spec.weakdeps,
                 assume_installed: spec.assume_installed.clone(),
             };
-            let (universe, origin, chosen) = match solve(&loaded, &arch, &request) {
+            let (universe, origin, chosen) = match solve(loaded, &arch, &request) {
                 Err(e) if e.is_file() => {
-                    for repo in &mut loaded {
+                    for repo in loaded.iter_mut() {
                         add_filelists(http, store, repo).await?;
                     }
-                    solve(&loaded, &arch, &request)
+                    solve(loaded, &arch, &request)
                 }
                 other => other,
             }
@@ -265,7 +257,62 @@ pub async fn resolve(
     }
     pins.sort_by(|a, b| (&a.repo, &a.path).cmp(&(&b.repo, &b.path)));
     pins.dedup_by(|a, b| a.repo == b.repo && a.path == b.path);
+    // Only the repositories something was pinned from travel.
+    repos.retain(|name, _| pins.iter().any(|p| &p.repo == name));
     Ok((pins, repos.into_values().collect()))
+}
+
+/// Reads repository `source` (index `index`) for `arch`: its signed repomd.xml and
+/// primary.xml, recording its URL in `repos`.
+async fn load(
+    http: &Http,
+    store: &Store,
+    source: &Source,
+    index: usize,
+    arch: &str,
+    repos: &mut BTreeMap<String, RpmRepoPin>,
+) -> Result<Loaded, ResolveError> {
+    let url = expand(&source.baseurl, arch, source.releasever.as_deref())?;
+    let keyring = match (source.repo_gpgcheck, source.keys.is_empty()) {
+        (false, _) => None,
+        (true, true) => {
+            return Err(repo_error(
+                &url,
+                "repo_gpgcheck is on but the repository has no gpgkey",
+            ))
+        }
+        (true, false) => Some(
+            Keyring::from_bytes(&source.name, source.keys.join("\n").as_bytes())
+                .map_err(|e| repo_error(&url, e))?,
+        ),
+    };
+    let repomd = read_repomd(http, &url, keyring.as_ref()).await?;
+    let primary = repomd.get("primary").ok_or_else(|| {
+        repo_error(
+            &join(&url, "repodata/repomd.xml"),
+            "it lists no primary metadata",
+        )
+    })?;
+    let xml = read_data(http, store, &url, primary).await?;
+    let parsed = crate::rpm::primary::parse(&xml[..])
+        .map_err(|e| repo_error(&join(&url, &primary.location), e))?;
+    let repo = repos
+        .entry(source.name.clone())
+        .or_insert_with(|| RpmRepoPin {
+            name: source.name.clone(),
+            sources: Vec::new(),
+            keys: source.keys.clone(),
+            gpgcheck: source.gpgcheck,
+        });
+    if !repo.sources.contains(&url) {
+        repo.sources.push(url.clone());
+    }
+    Ok(Loaded {
+        source: index,
+        url,
+        repomd,
+        packages: parsed.packages,
+    })
 }
 
 type Solved = (Universe, Vec<usize>, Vec<crate::rpm::closure::Chosen>);

@@ -26,6 +26,9 @@ const HEADER_MAGIC: [u8; 8] = [0x8e, 0xad, 0xe8, 0x01, 0, 0, 0, 0];
 /// index entries and 256 MiB of data per header.
 pub const MAX_INDEX_ENTRIES: u32 = 0xffff;
 pub const MAX_DATA_SIZE: u32 = 0x0fff_ffff;
+/// At most this many strings in one tag (a package of a million files is far past any real
+/// one); bounds the memory a hostile header can make a reader allocate.
+pub const MAX_STRINGS: usize = 1 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HeaderError {
@@ -170,6 +173,11 @@ impl Header {
             TYPE_BIN => data.get(..count).map(|b| Value::Bin(b.to_vec())),
             TYPE_STRING | TYPE_STRING_ARRAY | TYPE_I18NSTRING => {
                 let count = if entry.kind == TYPE_STRING { 1 } else { count };
+                // Each string takes at least its NUL; a count past either bound is malformed
+                // (and would otherwise build millions of empty strings from a zeroed store).
+                if count > data.len() || count > MAX_STRINGS {
+                    return None;
+                }
                 let mut strings = Vec::with_capacity(count.min(data.len()));
                 let mut rest = data;
                 for _ in 0..count {

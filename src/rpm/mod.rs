@@ -8,6 +8,7 @@ pub mod closure;
 pub mod dep;
 pub mod filelists;
 pub mod header;
+pub mod package;
 pub mod primary;
 pub mod repodata;
 pub mod repofile;

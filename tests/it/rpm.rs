@@ -291,3 +291,93 @@ fn rpm_lock_refuses_an_unsigned_package_in_a_gpgcheck_repository() {
     assert_eq!(pin["gpgcheck"], false, "{pin}");
     assert!(pin.get("signer").is_none(), "{pin}");
 }
+
+#[test]
+fn rpm_closure_spans_the_manifests_repositories_as_dnf_does() {
+    require("createrepo_c");
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    let out = generate(work, &[]);
+    // The x86_64 repository split in two: `app` alone in one, everything else in the other
+    // (as AppStream's container-selinux needs BaseOS's selinux-policy).
+    let packages = out.join("repo/x86_64");
+    let (apps, base) = (out.join("split/apps"), out.join("split/base"));
+    std::fs::create_dir_all(&apps).unwrap();
+    std::fs::create_dir_all(&base).unwrap();
+    let mut moved = 0;
+    for entry in walk(&packages) {
+        let name = entry.file_name().unwrap().to_string_lossy().into_owned();
+        if !name.ends_with(".rpm") {
+            continue;
+        }
+        let to = if name.starts_with("app-") {
+            &apps
+        } else {
+            &base
+        };
+        std::fs::copy(&entry, to.join(&name)).unwrap();
+        moved += 1;
+    }
+    assert!(moved > 3, "{moved} packages");
+    for repo in [&apps, &base] {
+        run_ok(
+            Command::new("createrepo_c")
+                .args(["--quiet", "--checksum", "sha256"])
+                .arg(repo),
+        );
+    }
+    let server = StaticServer::start(out.clone());
+    let url = format!("http://127.0.0.1:{}", server.port);
+    let entry = |name: &str, dir: &str, packages: &str| {
+        format!("      - name: {name}\n        baseurl: {url}/split/{dir}/\n        gpgkey: key.asc\n        repo_gpgcheck: false\n        arch: [x86_64]\n        packages: [{packages}]\n")
+    };
+    let manifest = |entries: &str| {
+        std::fs::write(
+            work.join("rpms.yaml"),
+            format!("apiVersion: outpost/v1alpha1\nkind: Release\nmetadata: {{name: rpms, version: \"1\"}}\nspec:\n  packages:\n    rpm:\n{entries}"),
+        )
+        .unwrap()
+    };
+    // Alone, the apps repository cannot satisfy app.
+    manifest(&entry("apps", "apps", "app"));
+    let stderr = outpost_fails(work, &["lock", "rpms.yaml"], 2);
+    assert!(stderr.contains("nothing provides"), "{stderr}");
+    // With the base repository as a second entry (no packages of its own), the closure is
+    // the same as from the whole repository, each package pinned from where it lives.
+    manifest(&(entry("apps", "apps", "app") + &entry("base", "base", "")));
+    outpost_ok(work, &["lock", "rpms.yaml"]);
+    let split = locked(work);
+    let lock: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(work.join("rpms.lock")).unwrap()).unwrap();
+    for pin in lock["rpms"].as_array().unwrap() {
+        let file = pin["path"].as_str().unwrap();
+        let expected = if file.starts_with("app-") {
+            "apps"
+        } else {
+            "base"
+        };
+        assert_eq!(pin["repo"], expected, "{pin}");
+    }
+    let repos: Vec<&str> = lock["rpm_repos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(repos, ["apps", "base"]);
+    assert_eq!(split, dnf_selects(work, &url, "x86_64", &["app"]));
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
