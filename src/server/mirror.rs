@@ -89,7 +89,7 @@ pub enum FileRequest {
 pub struct FilePathError(pub &'static str);
 
 /// Decodes `%XX` escapes once (apt asks for `…1%2bb2_amd64.deb`).
-fn percent_decode(raw: &str) -> Result<String, FilePathError> {
+pub(crate) fn percent_decode(raw: &str) -> Result<String, FilePathError> {
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

@@ -86,22 +86,23 @@ fn router_for(
     }
     let mut app = areas
         .method_not_allowed_fallback(read_only)
-        .fallback(not_found)
-        .layer(GlobalConcurrencyLimitLayer::new(max_concurrent_requests));
-    // Authentication runs inside the access log, so refusals are logged and counted and the
-    // identity it attaches to the response is seen by the outer layers.
+        .fallback(not_found);
+    // Authentication runs inside the bound on concurrent requests (a flood of guesses waits
+    // like any other request) and inside the access log, so refusals are logged and counted
+    // and the identity it attaches to the response is seen by the outer layers.
     if let Some(context) = context {
         app = app.layer(middleware::from_fn_with_state(
             context,
             auth::authenticate_and_authorise,
         ));
     }
-    app.layer(middleware::from_fn_with_state(
-        state.clone(),
-        access::log_and_count,
-    ))
-    .layer(middleware::map_response(distribution::api_version_header))
-    .with_state(state)
+    app.layer(GlobalConcurrencyLimitLayer::new(max_concurrent_requests))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            access::log_and_count,
+        ))
+        .layer(middleware::map_response(distribution::api_version_header))
+        .with_state(state)
 }
 
 /// Read-only is a routing decision: the areas route only GET and HEAD, and every other method

@@ -4,7 +4,7 @@
 //! signature, expired, replayed after expiry), and the per-address limit on failed logins
 //! measured against another client's pulls.
 
-mod support;
+pub mod support;
 
 use crate::common::*;
 use std::io::BufReader;

@@ -15,6 +15,7 @@ mod attacks_bundle;
 mod attacks_server;
 mod audit;
 mod auth;
+mod auth_review;
 mod bundle_build;
 mod bundle_diff;
 mod bundle_parts;

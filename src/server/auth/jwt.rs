@@ -2,14 +2,16 @@
 //! specification describes them (`access: [{type, name, actions}]`), and the signing key
 //! kept under the state directory.
 //!
-//! A token is `base64url(header).base64url(claims).base64url(r || s)`; the header names the
-//! key by `kid` (the first 16 bytes of the SHA-256 of the public key's SPKI DER, base64url).
+//! Encoding and the signature check are the `jsonwebtoken` crate's (ES256 only: a token
+//! naming any other `alg` is refused); the header names the key by `kid` (the first 16 bytes
+//! of the SHA-256 of the public key's SPKI DER, base64url). Lifetime and audience are checked
+//! here, with [`LEEWAY_SECS`], on every use (also of a remembered token).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use p256::ecdsa::signature::{Signer as _, Verifier as _};
-use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
-use p256::pkcs8::{DecodePrivateKey as _, EncodePublicKey as _};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use p256::ecdsa::SigningKey;
+use p256::pkcs8::{DecodePrivateKey as _, EncodePrivateKey as _, EncodePublicKey as _};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use std::collections::HashMap;
@@ -49,6 +51,8 @@ pub enum TokenError {
     NotYetValid,
     #[error("the token is for another service ({0})")]
     Audience(String),
+    #[error("the token could not be signed: {0}")]
+    Signing(String),
 }
 
 /// One grant: `{"type":"repository","name":"registry.test/library/alpha","actions":["pull"]}`.
@@ -77,8 +81,8 @@ pub struct Claims {
 
 /// The key tokens are signed and checked with.
 pub struct TokenKey {
-    signing: SigningKey,
-    verifying: VerifyingKey,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
     kid: String,
     /// Tokens (whole, as sent) whose signature held.
     verified: RwLock<HashMap<String, Arc<Claims>>>,
@@ -120,9 +124,25 @@ impl TokenKey {
             .map(|d| d.as_bytes().to_vec())
             .unwrap_or_default();
         let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(&spki)[..16]);
+        let pkcs8 = signing
+            .to_pkcs8_der()
+            .map(|d| d.as_bytes().to_vec())
+            .unwrap_or_default();
+        // The public key as JWK coordinates: SEC1 uncompressed is 0x04 || x || y.
+        let point = verifying.to_sec1_point(false);
+        let point = point.as_bytes();
+        let (x, y) = (
+            point.get(1..33).unwrap_or_default(),
+            point.get(33..65).unwrap_or_default(),
+        );
+        // A key that loaded always has both coordinates; were it not so, no token would
+        // verify (an HMAC key with an empty secret is never used with ES256).
+        let decoding =
+            DecodingKey::from_ec_components(&URL_SAFE_NO_PAD.encode(x), &URL_SAFE_NO_PAD.encode(y))
+                .unwrap_or_else(|_| DecodingKey::from_secret(&[]));
         TokenKey {
-            signing,
-            verifying,
+            encoding: EncodingKey::from_ec_der(&pkcs8),
+            decoding,
             kid,
             verified: RwLock::new(HashMap::new()),
         }
@@ -141,16 +161,13 @@ impl TokenKey {
     }
 
     /// The compact JWS of `claims`.
-    pub fn sign(&self, claims: &Claims) -> String {
-        let header = serde_json::json!({"typ": "JWT", "alg": "ES256", "kid": self.kid});
-        let claims = serde_json::to_vec(claims).unwrap_or_default();
-        let signed = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims)
-        );
-        let signature: Signature = self.signing.sign(signed.as_bytes());
-        format!("{signed}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()))
+    ///
+    /// Errors: `Signing` if the key cannot sign (a key that loaded always can).
+    pub fn sign(&self, claims: &Claims) -> Result<String, TokenError> {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding)
+            .map_err(|e| TokenError::Signing(e.to_string()))
     }
 
     /// As [`TokenKey::verify`], remembering tokens whose signature held (at most
@@ -216,29 +233,21 @@ impl TokenKey {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(TokenError::Malformed);
         }
-        let mut parts = token.split('.');
-        let (Some(header), Some(payload), Some(signature), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(TokenError::Malformed);
-        };
-        let decode = |part: &str| {
-            URL_SAFE_NO_PAD
-                .decode(part)
-                .map_err(|_| TokenError::Malformed)
-        };
-        let header: serde_json::Value =
-            serde_json::from_slice(&decode(header)?).map_err(|_| TokenError::Malformed)?;
-        if header.get("alg").and_then(|a| a.as_str()) != Some("ES256") {
-            return Err(TokenError::Signature);
-        }
-        let signature =
-            Signature::from_slice(&decode(signature)?).map_err(|_| TokenError::Signature)?;
-        let signed_len = token.len() - token.rsplit('.').next().map_or(0, str::len) - 1;
-        self.verifying
-            .verify(&token.as_bytes()[..signed_len], &signature)
-            .map_err(|_| TokenError::Signature)?;
-        serde_json::from_slice(&decode(payload)?).map_err(|_| TokenError::Malformed)
+        // ES256 only; times and audience are checked by `check_times_and_audience`, also
+        // for remembered tokens.
+        let mut validation = Validation::new(Algorithm::ES256);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidSignature
+                | jsonwebtoken::errors::ErrorKind::InvalidAlgorithm
+                | jsonwebtoken::errors::ErrorKind::InvalidEcdsaKey => TokenError::Signature,
+                _ => TokenError::Malformed,
+            })
     }
 }
 
@@ -288,7 +297,7 @@ mod tests {
     #[test]
     fn a_token_verifies_with_its_key_only() {
         let key = TokenKey::generate().unwrap();
-        let token = key.sign(&claims(1000));
+        let token = key.sign(&claims(1000)).unwrap();
         let got = key.verify(&token, "mirror:5000", 1000).unwrap();
         assert!(got.may_pull("library/alpha"));
         assert!(!got.may_pull("library/beta"));
@@ -317,12 +326,19 @@ mod tests {
             key.verify("a.b", "mirror:5000", 1000),
             Err(TokenError::Malformed)
         );
+        // Only ES256: the same claims under `alg: none` or `HS256` are refused.
+        for alg in ["none", "HS256"] {
+            let header = URL_SAFE_NO_PAD.encode(format!("{{\"typ\":\"JWT\",\"alg\":\"{alg}\"}}"));
+            let parts: Vec<&str> = token.split('.').collect();
+            let swapped = format!("{header}.{}.{}", parts[1], parts[2]);
+            assert!(key.verify(&swapped, "mirror:5000", 1000).is_err(), "{alg}");
+        }
     }
 
     #[test]
     fn a_cached_token_is_still_checked_for_lifetime_and_audience() {
         let key = TokenKey::generate().unwrap();
-        let token = key.sign(&claims(1000));
+        let token = key.sign(&claims(1000)).unwrap();
         assert!(key.verify_cached(&token, "mirror:5000", 1000).is_ok());
         assert!(key.verify_cached(&token, "mirror:5000", 1001).is_ok());
         assert_eq!(
@@ -342,7 +358,7 @@ mod tests {
     #[test]
     fn expiry_and_not_before_have_a_small_leeway() {
         let key = TokenKey::generate().unwrap();
-        let token = key.sign(&claims(1000));
+        let token = key.sign(&claims(1000)).unwrap();
         assert!(key
             .verify(&token, "mirror:5000", 1300 + LEEWAY_SECS)
             .is_ok());

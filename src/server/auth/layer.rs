@@ -81,6 +81,17 @@ pub async fn authenticate_and_authorise(
     mut request: Request,
     next: Next,
 ) -> Response {
+    // HTTP/2 carries the host in `:authority`, not in a Host header: the token realm and
+    // service are the host the client reached either way.
+    if !request.headers().contains_key(header::HOST) {
+        if let Some(authority) = request
+            .uri()
+            .authority()
+            .and_then(|a| header::HeaderValue::from_str(a.as_str()).ok())
+        {
+            request.headers_mut().insert(header::HOST, authority);
+        }
+    }
     let path = request.uri().path().to_string();
     if path == "/healthz" || path == "/token" {
         request.extensions_mut().insert(Identity::Anonymous);
@@ -169,11 +180,25 @@ pub(super) async fn authenticate(
                 Some(result) => result,
                 None => {
                     auth.limiter
-                        .check(client, Instant::now())
+                        .take(client, Instant::now())
                         .map_err(Refusal::Limited)?;
-                    auth.key.verify_cached(&token, &service, now)
+                    let verified = auth.key.verify_cached(&token, &service, now);
+                    if verified.is_ok() {
+                        auth.limiter.give_back(client, Instant::now());
+                    }
+                    verified
                 }
             };
+            // A refresh token is never an access token, whatever Host the client sent.
+            let verified = verified.and_then(|claims| {
+                if claims.aud.starts_with(super::token::REFRESH_AUDIENCE) {
+                    Err(crate::server::auth::jwt::TokenError::Audience(
+                        claims.aud.clone(),
+                    ))
+                } else {
+                    Ok(claims)
+                }
+            });
             match verified {
                 Ok(verified) => {
                     (subject, identity) = subject_of_token(&verified.sub);
@@ -181,7 +206,6 @@ pub(super) async fn authenticate(
                     presented = Presented::Token;
                 }
                 Err(e) => {
-                    auth.limiter.record_failure(client, Instant::now());
                     tracing::info!(target: "outpost::auth", %client, reason = %e, "token refused");
                     return Err(Refusal::BadToken(e));
                 }
@@ -205,16 +229,21 @@ pub(super) async fn login(
     client: IpAddr,
 ) -> Result<(), Refusal> {
     auth.limiter
-        .check(client, Instant::now())
+        .take(client, Instant::now())
         .map_err(Refusal::Limited)?;
+    // At most one password hash per core at once (argon2 takes 19 MiB each): a flood of
+    // guesses from many addresses waits here instead of taking the memory and the CPU.
+    let Ok(_permit) = auth.password_checks.acquire().await else {
+        return Err(Refusal::BadPassword);
+    };
     let (checker, u, p) = (auth.clone(), user.to_string(), password.to_string());
     let ok = tokio::task::spawn_blocking(move || checker.check_password(&u, &p))
         .await
         .unwrap_or(false);
     if ok {
+        auth.limiter.give_back(client, Instant::now());
         Ok(())
     } else {
-        auth.limiter.record_failure(client, Instant::now());
         tracing::info!(target: "outpost::auth", %client, user, "wrong user name or password");
         Err(Refusal::BadPassword)
     }
@@ -285,11 +314,19 @@ fn authorise_registry(
             Some("insufficient_scope"),
         )));
     }
-    let ns = query.and_then(|q| {
-        form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "ns")
-            .map(|(_, v)| v.into_owned())
-    });
+    let mut namespaces = query
+        .into_iter()
+        .flat_map(|q| form_urlencoded::parse(q.as_bytes()))
+        .filter(|(k, _)| k == "ns")
+        .map(|(_, v)| v.into_owned());
+    let ns = namespaces.next();
+    if namespaces.next().is_some() {
+        // The handler would serve another `ns` than the one checked here.
+        return Decision::Refuse(
+            OciError::new(StatusCode::BAD_REQUEST, "NAME_INVALID", "give `ns` once")
+                .into_response(),
+        );
+    }
     if auth.may_pull(&ctx.app.catalog(), &who.subject, &name, ns.as_deref()) {
         return Decision::Pass(None);
     }
@@ -306,12 +343,17 @@ fn authorise_registry(
 }
 
 fn authorise_path(auth: &Auth, who: &Authenticated, path: &str) -> Decision {
-    if auth
-        .config
-        .policy
-        .allows(&who.subject, Resource::Path(path))
-    {
-        return Decision::Pass(None);
+    // Rules match the path the handlers serve: percent-decoded once, as they decode it
+    // (`/files/privat%65/x` is `/files/private/x`).
+    let decoded = crate::server::mirror::percent_decode(path).ok();
+    if let Some(decoded) = &decoded {
+        if auth
+            .config
+            .policy
+            .allows(&who.subject, Resource::Path(decoded))
+        {
+            return Decision::Pass(None);
+        }
     }
     match who.presented {
         Presented::Password | Presented::Token => Decision::Refuse(denied(path)),

@@ -66,6 +66,8 @@ pub struct Auth {
     dummy_hash: String,
     /// SHA-256 of `user:password` → when it was verified.
     verified: Mutex<HashMap<String, Instant>>,
+    /// Password hashes running at once: one per core.
+    pub password_checks: tokio::sync::Semaphore,
 }
 
 impl Auth {
@@ -95,6 +97,9 @@ impl Auth {
             scheme,
             dummy_hash,
             verified: Mutex::new(HashMap::new()),
+            password_checks: tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            ),
         }
     }
 

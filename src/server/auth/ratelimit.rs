@@ -37,22 +37,11 @@ pub struct FailureLimiter {
 }
 
 impl FailureLimiter {
-    /// `Err(retry_after)` when `client` has used up its failures.
-    pub fn check(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
-        let table = match self.table.lock() {
-            Ok(table) => table,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        match table.get(&client).map(|b| b.refilled(now)) {
-            Some(bucket) if bucket.tokens < 1.0 => Err(Duration::from_secs_f64(
-                ((1.0 - bucket.tokens) / PER_SECOND).max(1.0),
-            )),
-            _ => Ok(()),
-        }
-    }
-
-    /// Counts one failed authentication from `client`.
-    pub fn record_failure(&self, client: IpAddr, now: Instant) {
+    /// Takes one attempt from `client`'s bucket before its credentials are checked, so
+    /// attempts in flight at once count too (a check that takes the token only after a slow
+    /// password hash lets a burst through). `Err` holds how long to wait. Give the attempt
+    /// back with [`FailureLimiter::give_back`] when the credentials held.
+    pub fn take(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
         let mut table = match self.table.lock() {
             Ok(table) => table,
             Err(poisoned) => poisoned.into_inner(),
@@ -70,9 +59,31 @@ impl FailureLimiter {
             tokens: BURST,
             updated: now,
         });
-        let mut refilled = bucket.refilled(now);
-        refilled.tokens = (refilled.tokens - 1.0).max(0.0);
-        *bucket = refilled;
+        let refilled = bucket.refilled(now);
+        if refilled.tokens < 1.0 {
+            *bucket = refilled;
+            return Err(Duration::from_secs_f64(
+                ((1.0 - refilled.tokens) / PER_SECOND).max(1.0),
+            ));
+        }
+        *bucket = Bucket {
+            tokens: refilled.tokens - 1.0,
+            updated: now,
+        };
+        Ok(())
+    }
+
+    /// Returns the attempt [`FailureLimiter::take`] took: the credentials held.
+    pub fn give_back(&self, client: IpAddr, now: Instant) {
+        let mut table = match self.table.lock() {
+            Ok(table) => table,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(bucket) = table.get_mut(&client) {
+            let mut refilled = bucket.refilled(now);
+            refilled.tokens = (refilled.tokens + 1.0).min(BURST);
+            *bucket = refilled;
+        }
     }
 
     /// Addresses tracked now.
@@ -93,17 +104,26 @@ mod tests {
         let limiter = FailureLimiter::default();
         let (a, b): (IpAddr, IpAddr) = ("127.0.0.2".parse().unwrap(), "127.0.0.1".parse().unwrap());
         let t0 = Instant::now();
+        // Attempts in flight at once count: ten taken before any fails.
         for _ in 0..BURST as usize {
-            assert!(limiter.check(a, t0).is_ok());
-            limiter.record_failure(a, t0);
+            assert!(limiter.take(a, t0).is_ok());
         }
-        let retry = limiter.check(a, t0).unwrap_err();
+        let retry = limiter.take(a, t0).unwrap_err();
         assert!(retry >= Duration::from_secs(1));
         assert!(
-            limiter.check(b, t0).is_ok(),
+            limiter.take(b, t0).is_ok(),
             "another address is not limited"
         );
-        assert!(limiter.check(a, t0 + Duration::from_millis(1100)).is_ok());
+        limiter.give_back(b, t0);
+        assert!(limiter.take(a, t0 + Duration::from_millis(1100)).is_ok());
+        assert!(limiter.take(a, t0 + Duration::from_millis(1100)).is_err());
+        // Good credentials give their attempt back: a client that logs in right is never
+        // limited.
+        let c: IpAddr = "127.0.0.3".parse().unwrap();
+        for _ in 0..100 {
+            assert!(limiter.take(c, t0).is_ok());
+            limiter.give_back(c, t0);
+        }
     }
 
     #[test]
@@ -111,7 +131,7 @@ mod tests {
         let limiter = FailureLimiter::default();
         let t0 = Instant::now();
         for i in 0..(MAX_CLIENTS as u32 + 50) {
-            limiter.record_failure(IpAddr::from(i.to_be_bytes()), t0);
+            let _ = limiter.take(IpAddr::from(i.to_be_bytes()), t0);
         }
         assert!(limiter.tracked() <= MAX_CLIENTS);
     }

@@ -35,7 +35,7 @@ const MAX_SCOPES: usize = 64;
 /// Lifetime of a refresh token, seconds.
 const REFRESH_TTL_SECS: i64 = 24 * 3600;
 /// Prefix of a refresh token's audience, so it is never accepted as an access token.
-const REFRESH_AUDIENCE: &str = "refresh:";
+pub(super) const REFRESH_AUDIENCE: &str = "refresh:";
 
 /// `GET` and `POST` `/token`.
 pub fn routes<S>(ctx: AuthContext) -> Router<S> {
@@ -111,17 +111,14 @@ async fn issue(ctx: &AuthContext, request: Request) -> Result<(Response, Identit
                     return Err(bad_request("grant_type=refresh_token needs refresh_token"));
                 };
                 auth.limiter
-                    .check(client, std::time::Instant::now())
+                    .take(client, std::time::Instant::now())
                     .map_err(|r| refused(Refusal::Limited(r)))?;
                 let service = first(&params, "service").unwrap_or(&host);
                 let claims = auth
                     .key
                     .verify(refresh, &format!("{REFRESH_AUDIENCE}{service}"), unix_now())
-                    .map_err(|e| {
-                        auth.limiter
-                            .record_failure(client, std::time::Instant::now());
-                        refused(Refusal::BadToken(e))
-                    })?;
+                    .map_err(|e| refused(Refusal::BadToken(e)))?;
+                auth.limiter.give_back(client, std::time::Instant::now());
                 subject_of_token(&claims.sub)
             }
             Some(other) => {
@@ -152,6 +149,9 @@ async fn issue(ctx: &AuthContext, request: Request) -> Result<(Response, Identit
         (params, scopes, who.subject, who.identity)
     };
     let service = first(&params, "service").unwrap_or(&host).to_string();
+    if service.starts_with(REFRESH_AUDIENCE) {
+        return Err(bad_request("`service` names this mirror's host[:port]"));
+    }
     let catalog = ctx.app.catalog();
     let mut access: Vec<Access> = Vec::new();
     for scope in scopes.iter().filter(|s| !s.is_empty()).take(MAX_SCOPES) {
@@ -189,7 +189,16 @@ async fn issue(ctx: &AuthContext, request: Request) -> Result<(Response, Identit
         jti: hex::encode(rand::random::<[u8; 16]>()),
         access,
     };
-    let token = auth.key.sign(&claims);
+    let failed = |e: crate::server::auth::jwt::TokenError| {
+        tracing::error!(target: "outpost::auth", error = %e, "token not issued");
+        OciError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "UNKNOWN",
+            "the token could not be signed",
+        )
+        .into_response()
+    };
+    let token = auth.key.sign(&claims).map_err(failed)?;
     let mut body = serde_json::json!({
         "token": token,
         "access_token": token,
@@ -206,7 +215,7 @@ async fn issue(ctx: &AuthContext, request: Request) -> Result<(Response, Identit
             jti: hex::encode(rand::random::<[u8; 16]>()),
             ..claims
         };
-        body["refresh_token"] = serde_json::Value::String(auth.key.sign(&refresh));
+        body["refresh_token"] = serde_json::Value::String(auth.key.sign(&refresh).map_err(failed)?);
     }
     let response = Response::builder()
         .status(StatusCode::OK)
