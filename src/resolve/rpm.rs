@@ -23,6 +23,7 @@ use crate::upstream::http::Http;
 use metadata::{join, read_data, read_repomd, repo_error};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// One repository of an entry, before `$basearch` is expanded.
 #[derive(Debug, Clone)]
@@ -167,7 +168,7 @@ struct Loaded {
     source: usize,
     url: String,
     repomd: crate::rpm::repomd::Repomd,
-    packages: Vec<Package>,
+    packages: Vec<Arc<Package>>,
 }
 
 /// Resolves every `spec.packages.rpm` entry for each of its architectures. `yum_repos` is
@@ -311,7 +312,7 @@ async fn load(
         source: index,
         url,
         repomd,
-        packages: parsed.packages,
+        packages: parsed.packages.into_iter().map(Arc::new).collect(),
     })
 }
 
@@ -336,7 +337,7 @@ fn solve(
             origin.push(i);
         }
     }
-    let universe = Universe::new(packages, arch);
+    let universe = Universe::shared(packages, arch);
     let chosen = closure(&universe, request)?;
     Ok((universe, origin, chosen))
 }
@@ -351,7 +352,7 @@ async fn add_filelists(http: &Http, store: &Store, repo: &mut Loaded) -> Result<
         .map_err(|e| repo_error(&join(&repo.url, &data.location), e))?;
     for package in &mut repo.packages {
         if let Some(list) = package.checksum.as_ref().and_then(|c| files.remove(&c.hex)) {
-            package.files = list;
+            Arc::make_mut(package).files = list;
         }
     }
     Ok(())

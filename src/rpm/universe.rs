@@ -5,12 +5,16 @@
 use super::dep::Dep;
 use super::primary::Package;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// The packages of one architecture (target and `noarch`), indexed by what they provide.
 pub struct Universe {
     pub(super) arch: String,
-    pub(super) packages: Vec<Package>,
-    provides: HashMap<String, Vec<(usize, Dep)>>,
+    pub(super) packages: Vec<Arc<Package>>,
+    /// Provide name → (package, which provide: `None` for the package's own
+    /// `name = EVR`, else its index in `provides`); the provides are read from the packages,
+    /// not copied.
+    provides: HashMap<String, Vec<(usize, Option<u32>)>>,
     files: HashMap<String, Vec<usize>>,
     obsoletes: HashMap<String, Vec<(usize, Dep)>>,
 }
@@ -18,21 +22,34 @@ pub struct Universe {
 impl Universe {
     /// Keeps the packages of `arch` and `noarch` and indexes them.
     pub fn new(packages: Vec<Package>, arch: &str) -> Universe {
-        let packages: Vec<Package> = packages
+        Universe::shared(packages.into_iter().map(Arc::new).collect(), arch)
+    }
+
+    /// As [`Universe::new`], over packages shared with the repositories they were read from
+    /// (each solve indexes them without copying a package).
+    pub fn shared(packages: Vec<Arc<Package>>, arch: &str) -> Universe {
+        let packages: Vec<Arc<Package>> = packages
             .into_iter()
             .filter(|p| p.arch == arch || p.arch == "noarch")
             .collect();
-        let mut provides: HashMap<String, Vec<(usize, Dep)>> = HashMap::new();
+        let mut provides: HashMap<String, Vec<(usize, Option<u32>)>> = HashMap::new();
         let mut files: HashMap<String, Vec<usize>> = HashMap::new();
         let mut obsoletes: HashMap<String, Vec<(usize, Dep)>> = HashMap::new();
         for (i, p) in packages.iter().enumerate() {
-            let own = p.self_provide();
-            provides.entry(own.name.clone()).or_default().push((i, own));
-            for dep in &p.provides {
-                provides
-                    .entry(dep.name.clone())
-                    .or_default()
-                    .push((i, dep.clone()));
+            match provides.get_mut(&p.name) {
+                Some(list) => list.push((i, None)),
+                None => {
+                    provides.insert(p.name.clone(), vec![(i, None)]);
+                }
+            }
+            for (j, dep) in p.provides.iter().enumerate() {
+                let which = Some(u32::try_from(j).unwrap_or(u32::MAX));
+                match provides.get_mut(&dep.name) {
+                    Some(list) => list.push((i, which)),
+                    None => {
+                        provides.insert(dep.name.clone(), vec![(i, which)]);
+                    }
+                }
             }
             for file in &p.files {
                 files.entry(file.clone()).or_default().push(i);
@@ -75,7 +92,16 @@ impl Universe {
             .get(&dep.name)
             .into_iter()
             .flatten()
-            .filter(|(_, provide)| provide.satisfies(dep))
+            .filter(|(i, which)| {
+                let package = &self.packages[*i];
+                match which {
+                    None => package.self_provide().satisfies(dep),
+                    Some(j) => package
+                        .provides
+                        .get(*j as usize)
+                        .is_some_and(|provide| provide.satisfies(dep)),
+                }
+            })
             .map(|(i, _)| *i)
             .collect();
         if dep.name.starts_with('/') {
