@@ -381,3 +381,58 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     files
 }
+
+#[test]
+fn rpm_packages_go_from_the_manifest_through_the_bundle_to_dnf_at_the_site() {
+    use crate::rpm_site::{node_dnf, walk_files};
+    require("dnf");
+    let work = tempfile::tempdir().unwrap();
+    let work = work.path();
+    keys(work);
+    let out = generate(work, &[]);
+    let upstream = StaticServer::start(out);
+    let url = format!("http://127.0.0.1:{}", upstream.port);
+    // Lock and build from the manifest alone, checking repomd.xml.asc and every header.
+    manifest(work, &url, "x86_64", &["app"], "");
+    outpost_ok(work, &["bundle", "build", "rpms.yaml"]);
+    let pinned = locked(work);
+    assert!(pinned.len() > 3, "{pinned:?}");
+    outpost_ok(work, &["bundle", "verify", "bundles/rpms-1.tar"]);
+    // The site: no upstream, only `outpost serve` and what `config dnf` wrote.
+    drop(upstream);
+    let server = Server::start(work, &["bundles/rpms-1.tar"]);
+    let reposdir = work.join("repos");
+    std::fs::create_dir_all(&reposdir).unwrap();
+    let dir = reposdir.to_str().unwrap();
+    let repo = outpost_ok(
+        work,
+        &config_args(
+            "dnf",
+            &server.url(),
+            "bundles/rpms-1.tar",
+            &["--out", dir, "--key-dir", dir],
+        ),
+    );
+    assert!(repo.contains("gpgcheck=1\nrepo_gpgcheck=1\n"), "{repo}");
+    let install = node_dnf(
+        work,
+        &reposdir,
+        "node",
+        &["install", "--downloadonly", "app"],
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&install.stdout),
+        String::from_utf8_lossy(&install.stderr)
+    );
+    assert!(install.status.success(), "dnf install failed:\n{text}");
+    let downloaded: BTreeSet<String> = walk_files(&work.join("node/cache"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "rpm"))
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        downloaded, pinned,
+        "dnf at the site installs the locked set:\n{text}"
+    );
+}

@@ -116,7 +116,7 @@ fn build_signed(work: &Path, name: &str, spec: &str, home: &Path) -> PathBuf {
     rpm
 }
 
-fn walk_files(dir: &Path) -> Vec<PathBuf> {
+pub fn walk_files(dir: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -131,7 +131,7 @@ fn walk_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// dnf on an empty node root, with only the repositories of `reposdir`.
-fn node_dnf(work: &Path, reposdir: &Path, state: &str, args: &[&str]) -> std::process::Output {
+pub fn node_dnf(work: &Path, reposdir: &Path, state: &str, args: &[&str]) -> std::process::Output {
     Command::new("dnf")
         .arg("--installroot")
         .arg(work.join(state).join("root"))
