@@ -55,12 +55,11 @@ pub fn parse(input: impl BufRead) -> Result<HashMap<String, Vec<String>>, String
         }
         buf.clear();
     }
-    if seen_root && !closed {
-        return Err("the document ends early (truncated)".into());
-    }
-    if !seen_root {
-        return Err("not a filelists.xml (no <filelists> element)".into());
-    }
+    super::xml::document_end(
+        seen_root,
+        closed,
+        "a filelists.xml (no <filelists> element)",
+    )?;
     Ok(files)
 }
 

@@ -137,12 +137,7 @@ pub fn parse(input: impl BufRead) -> Result<Primary, String> {
         }
         buf.clear();
     }
-    if seen_root && !closed {
-        return Err("the document ends early (truncated)".into());
-    }
-    if !seen_root {
-        return Err("not a primary.xml (no <metadata> element)".into());
-    }
+    super::xml::document_end(seen_root, closed, "a primary.xml (no <metadata> element)")?;
     if let Some(declared) = primary.declared {
         if declared != primary.packages.len() as u64 {
             return Err(format!(

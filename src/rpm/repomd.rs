@@ -106,12 +106,7 @@ impl Repomd {
             }
             buf.clear();
         }
-        if seen_root && !closed {
-            return Err("the document ends early (truncated)".into());
-        }
-        if !seen_root {
-            return Err("not a repomd.xml (no <repomd> element)".into());
-        }
+        super::xml::document_end(seen_root, closed, "a repomd.xml (no <repomd> element)")?;
         Ok(repomd)
     }
 

@@ -33,3 +33,16 @@ pub fn reference(reference: &BytesRef<'_>) -> Result<String, String> {
     }
     .to_string())
 }
+
+/// The end of a document read to EOF: its root element must have been opened (`seen_root`)
+/// and, when it was, closed. `what` names the document and its root
+/// (`a primary.xml (no <metadata> element)`).
+pub fn document_end(seen_root: bool, closed: bool, what: &str) -> Result<(), String> {
+    if seen_root && !closed {
+        return Err("the document ends early (truncated)".into());
+    }
+    if !seen_root {
+        return Err(format!("not {what}"));
+    }
+    Ok(())
+}
