@@ -216,7 +216,8 @@ async fn ensure_manifest(
         .await
         .map_err(|e| manifest_error(e.detail()))?;
     store
-        .put_bytes(digest, &raw.bytes)
+        .put_bytes_async(digest, &raw.bytes)
+        .await
         .map_err(|source| FetchError::Store {
             image: image.whole(),
             source,
@@ -328,7 +329,7 @@ async fn fetch_blob_once(
     }
     if offset == descriptor.size {
         // An earlier run got every byte but stopped before the rename: check and keep.
-        return partial.commit().map_err(|e| {
+        return partial.commit_async().await.map_err(|e| {
             reporter.rewind(offset);
             upstream(format!(
                 "the leftover download was wrong and was discarded: {e}"
@@ -404,7 +405,7 @@ async fn fetch_blob_once(
             descriptor.size
         )));
     }
-    match partial.commit() {
+    match partial.commit_async().await {
         Ok(()) => Ok(()),
         Err(e @ (StoreError::DigestMismatch { .. } | StoreError::SizeMismatch { .. })) => {
             reporter.rewind(received);

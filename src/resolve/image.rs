@@ -166,7 +166,8 @@ async fn pin_top(
 ) -> Result<ImagePin, ResolveError> {
     let image = reference.whole();
     store
-        .put_bytes(&top.digest, &top.bytes)
+        .put_bytes_async(&top.digest, &top.bytes)
+        .await
         .map_err(|source| ResolveError::Store {
             image: image.clone(),
             source,
@@ -284,7 +285,8 @@ async fn first_entry_type(
     );
     let child = registry.manifest_retried(&by_digest, reporter).await?;
     store
-        .put_bytes(&child.digest, &child.bytes)
+        .put_bytes_async(&child.digest, &child.bytes)
+        .await
         .map_err(|source| ResolveError::Store {
             image: image.clone(),
             source,

@@ -117,7 +117,8 @@ async fn discover(
                     continue;
                 }
                 store
-                    .put_bytes(&digest, &referrer.bytes)
+                    .put_bytes_async(&digest, &referrer.bytes)
+                    .await
                     .map_err(|source| ResolveError::Store {
                         image: pin.reference.clone(),
                         source,
