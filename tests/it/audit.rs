@@ -6,7 +6,6 @@
 use crate::common::*;
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 const IMAGES: [&str; 2] = ["library/alpha:1", "team/beta:1"];
@@ -194,37 +193,14 @@ fn the_audit_log_has_one_line_per_request_with_the_resolved_digest() {
     assert_eq!(metric(&metrics, "outpost_audit_write_errors_total"), 0);
 }
 
-/// Unmounts a test's tmpfs (lazily if still busy) when dropped.
-struct Unmount(std::path::PathBuf);
-
-impl Drop for Unmount {
-    fn drop(&mut self) {
-        let unmounted = Command::new("umount").arg(&self.0).status();
-        if !unmounted.map(|s| s.success()).unwrap_or(false) {
-            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-        }
-    }
-}
-
 #[test]
 fn a_full_disk_under_the_audit_log_does_not_stop_serving() {
     require("mount");
     let site = Site::new();
     let work = site.work();
     let bundle = site.build("linux/amd64", &IMAGES);
-    let small = work.join("auditfs");
-    std::fs::create_dir_all(&small).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"])
-        .arg(&small)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        mounted,
-        "cannot mount a tmpfs for the disk-full test: run the tests as root (scripts/test.sh, as CI does)"
-    );
-    let _unmount = Unmount(small.clone());
+    let tmpfs = Tmpfs::mount(&work.join("auditfs"), "64k");
+    let small = tmpfs.path().to_path_buf();
     let log = small.join("audit.log");
     let server = Server::start(
         work,

@@ -4,8 +4,7 @@
 //! space needed and free. `load --dry-run` counts the blobs a store already holds.
 
 use crate::common::*;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 
 /// A registry with three images: a 30 MiB shared base + a 16 MiB layer of their own each
 /// (78 MiB in all), and a work directory with keys.
@@ -153,36 +152,14 @@ fn dry_run_download_bytes_match_the_build_on_a_cold_and_a_warm_cache() {
     assert_eq!(loaded["held_blobs"], loaded["blobs"]);
 }
 
-/// A 64 MiB tmpfs mounted for one test, unmounted on drop.
-struct Tmpfs(PathBuf);
-
-impl Tmpfs {
-    fn mount(at: PathBuf) -> Tmpfs {
-        require("mount");
-        std::fs::create_dir_all(&at).unwrap();
-        run_ok(
-            Command::new("mount")
-                .args(["-t", "tmpfs", "-o", "size=64m", "tmpfs"])
-                .arg(&at),
-        );
-        Tmpfs(at)
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
 #[test]
 fn a_build_that_does_not_fit_stops_before_downloading() {
     let (registry, dir) = big_site();
     let work = dir.path();
     let images = ["bench/app0:1", "bench/app1:1", "bench/app2:1"];
     write_manifest(work, "edge.yaml", "linux/amd64", &images, registry.port);
-    let small = Tmpfs::mount(work.join("small"));
-    let out = small.0.to_str().unwrap();
+    let small = Tmpfs::mount(&work.join("small"), "64m");
+    let out = small.path().to_str().unwrap();
     let dry = dry_run(work, &["--out", out]);
     assert_eq!(dry["fits"], false, "{dry}");
     let cache = work.join("cache");
@@ -200,5 +177,5 @@ fn a_build_that_does_not_fit_stops_before_downloading() {
     );
     // No layer was downloaded (each is 16 or 30 MiB), and nothing written to the tmpfs.
     assert!(tree_bytes(&cache) - before < 1 << 20, "the cache grew");
-    assert_eq!(tree_bytes(&small.0), 0);
+    assert_eq!(tree_bytes(small.path()), 0);
 }

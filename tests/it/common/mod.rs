@@ -12,6 +12,7 @@ mod http;
 mod outpost;
 mod registry;
 mod snapshot;
+mod tmpfs;
 
 pub use apt::*;
 pub use bundle::*;
@@ -21,6 +22,7 @@ pub use http::*;
 pub use outpost::*;
 pub use registry::*;
 pub use snapshot::*;
+pub use tmpfs::*;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
