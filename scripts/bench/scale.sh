@@ -1,9 +1,14 @@
 # shellcheck shell=bash
 # Sourced by scripts/bench.sh: real sizes (mode `scale`, issue 17). run_scale writes
-# SCALE_IMAGES (5,000) tiny images, one image with a single SCALE_BIG_LAYER_GB (10) GiB layer
-# and filler images up to SCALE_GB (30) GiB of layers straight into a docker-registry storage
-# root (scripts/bench/scale_corpus.py), then times, each with its peak RSS:
-#   lock, cold build, `cp` of the bundle and a warm rebuild (same run: ratio, goal <= 1.2),
+# SCALE_IMAGES (5,000) tiny images straight into a docker-registry storage root, and describes
+# one image with a single SCALE_BIG_LAYER_GB (10) GiB layer and filler images up to SCALE_GB
+# (28 GiB = 30.1 GB) of layers for scripts/bench/blobserve.py, a loopback registry that makes
+# those layers up as it sends them (scripts/bench/scale_corpus.py --generated): the upstream
+# holds no copy of the big bytes, so the run needs about twice SCALE_GB free (the cache and
+# the bundle, later the bundle and a copy, the store or the push target). It then times, each
+# with its peak RSS:
+#   lock, cold build, a warm rebuild from the lockfile (`--locked`) and a `cp` of the bundle
+#   (same run: ratio, goal <= 1.2),
 #   verify (page cache dropped when root) vs the disk's sequential read rate (dd of the bundle,
 #   cache dropped) and one core's sha256 rate (python hashlib over 256 MiB in memory),
 #   load into a site store, serve start-up (cache dropped) to the first manifest 200, manifest
@@ -12,8 +17,8 @@
 # build, verify, load and serve run under a SCALE_MEMORY_LIMIT (4G) memory limit when one can
 # be set (systemd-run -p MemoryMax, else a cgroup v1 or v2 directory nested in this shell's
 # own); the table says which. Before anything is written the free space at TMPDIR is checked
-# against ~4.2x SCALE_GB (registry storage, cache, bundle and the warm rebuild's copy); every
-# copy is removed as soon as the steps after it no longer need it, and the work dir at exit.
+# against 2.1x SCALE_GB + 1 GiB; every copy is removed as soon as the steps after it no
+# longer need it, and the work dir at exit.
 #
 #   SCALE_IMAGES=2000 SCALE_GB=4 SCALE_BIG_LAYER_GB=2 scripts/bench.sh scale
 
@@ -72,18 +77,18 @@ rss_of() { awk '/^VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo ""; }
 row() { printf '%-34s %12s %12s  %s\n' "$1" "$2" "${3:+$(($3 / 1024)) MiB}" "$4"; }
 
 run_scale() {
-    local images=${SCALE_IMAGES:-5000} gb=${SCALE_GB:-30} big=${SCALE_BIG_LAYER_GB:-10}
+    local images=${SCALE_IMAGES:-5000} gb=${SCALE_GB:-28} big=${SCALE_BIG_LAYER_GB:-10}
     local limit=${SCALE_MEMORY_LIMIT:-4G} dir=$WORK/scale
-    local need_kib avail_kib reg_port port secs bytes rss t0 t1 cache_state status
+    local need_kib avail_kib reg_port gen_port port secs bytes rss t0 t1 cache_state status
     for v in images gb big; do
         [[ ${!v} =~ ^[0-9]+$ ]] || die "SCALE_${v^^}: a whole number please (got '${!v}')"
     done
     ((big <= gb)) || die "SCALE_BIG_LAYER_GB ($big) is more than SCALE_GB ($gb)"
     mkdir -p "$dir"
-    need_kib=$((gb * 1024 * 1024 * 42 / 10 + 1024 * 1024))
+    need_kib=$((gb * 1024 * 1024 * 21 / 10 + 1024 * 1024))
     avail_kib=$(df -Pk "$dir" | awk 'NR == 2 {print $4}')
     ((avail_kib >= need_kib)) ||
-        die "scale: $((need_kib / 1024 / 1024)) GiB free needed at $dir for SCALE_GB=$gb (registry, cache, bundle and a warm rebuild's copy); $((avail_kib / 1024 / 1024)) GiB free. Lower SCALE_GB or point TMPDIR at a bigger disk"
+        die "scale: $((need_kib / 1024 / 1024)) GiB free needed at $dir for SCALE_GB=$gb (cache and bundle, then bundle and a copy); $((avail_kib / 1024 / 1024)) GiB free. Lower SCALE_GB or point TMPDIR at a bigger disk"
     need numfmt "install coreutils"
     need curl "install curl"
     memory_limit_setup "$limit"
@@ -91,22 +96,29 @@ run_scale() {
     log "scale: $images images, $gb GiB of layers with one $big GiB layer; memory limit: $LIMIT_HOW"
 
     bounded python3 "$REPO_ROOT/scripts/bench/scale_corpus.py" "$dir/registry" --count "$images" \
-        --total-gib "$gb" --big-gib "$big" >"$dir/images.txt" || die "scale_corpus.py failed"
+        --total-gib "$gb" --big-gib "$big" --generated "$dir/generated.json" >"$dir/images.txt" ||
+        die "scale_corpus.py failed"
     reg_port=$(free_port)
     printf 'version: 0.1\nlog: {level: error}\nstorage: {filesystem: {rootdirectory: %s}}\nhttp: {addr: 127.0.0.1:%s}\n' \
         "$dir/registry" "$reg_port" >"$dir/registry.yml"
     docker-registry serve "$dir/registry.yml" >"$dir/registry.log" 2>&1 &
     REGISTRY_PID=$!
     wait_port "$reg_port" || die "docker-registry did not start (see $dir/registry.log)"
+    gen_port=$(free_port)
+    python3 "$REPO_ROOT/scripts/bench/blobserve.py" "$dir/generated.json" "$gen_port" >"$dir/blobserve.log" 2>&1 &
+    PEER_PID=$!
+    wait_port "$gen_port" || die "blobserve.py did not start (see $dir/blobserve.log)"
     {
         echo "apiVersion: outpost/v1alpha1"
         echo "kind: Release"
         echo "metadata: {name: scale, version: \"1\"}"
         echo "spec:"
         echo "  platforms: [linux/amd64]"
-        echo "  upstreams: {registry.test: \"http://127.0.0.1:$reg_port\"}"
+        echo "  upstreams:"
+        echo "    registry.test: \"http://127.0.0.1:$reg_port\""
+        echo "    generated.test: \"http://127.0.0.1:$gen_port\""
         echo "  images:"
-        sed 's|^|    - registry.test/|' "$dir/images.txt"
+        sed 's|^|    - |' "$dir/images.txt"
     } >"$dir/scale.yaml"
     export OUTPOST_KEY_PASSWORD=bench-password
     "$OUTPOST" key generate --out "$dir/keys" >/dev/null || die "outpost key generate failed"
@@ -121,21 +133,25 @@ run_scale() {
     bytes=$(stat -c %s "$bundle")
     row "build (cold)" "$secs" "$(tail -n 1 "$WORK/rss")" "$((bytes / 1048576)) MiB bundle" >>"$dir/table"
 
+    # The warm rebuild: the same lockfile, every blob in the cache, a fresh out dir (the cold
+    # bundle is removed first, so the disk holds two copies at most).
+    rm -rf "$dir/out"
     sync
     local cp_secs warm_secs
+    warm_secs=$(timed scale_build_warm "$bytes" "$dir/warm.log" "${L[@]}" "$OUTPOST" bundle build \
+        "$dir/scale.yaml" --locked --key "$key" --out "$dir/out" --cache "$dir/cache")
+    local warm_rss
+    warm_rss=$(tail -n 1 "$WORK/rss")
+    stop_server "$REGISTRY_PID"
+    stop_server "$PEER_PID"
+    REGISTRY_PID="" PEER_PID=""
+    rm -rf "$dir/registry" "$dir/cache"
+    sync
     cp_secs=$(timed scale_cp "$bytes" "$dir/cp.log" sh -c 'cp "$0" "$1" && sync' "$bundle" "$dir/copy.tar")
     rm -f "$dir/copy.tar"
-    row "cp of the bundle (+ sync)" "$cp_secs" "" "$(python3 -c "print(f'{$bytes / $cp_secs / 1e6:.0f} MB/s')")" >>"$dir/table"
-    warm_secs=$(timed scale_build_warm "$bytes" "$dir/warm.log" "${L[@]}" "$OUTPOST" bundle build \
-        "$dir/scale.yaml" --key "$key" --out "$dir/warm" --cache "$dir/cache")
-    rm -rf "$dir/warm"
-    # The upstream's copy is no longer needed (the warm rebuild still asks it for manifests).
-    stop_server "$REGISTRY_PID"
-    REGISTRY_PID=""
-    rm -rf "$dir/registry"
-    row "build (warm, fresh out dir)" "$warm_secs" "$(tail -n 1 "$WORK/rss")" \
+    row "build (warm, --locked, fresh out)" "$warm_secs" "$warm_rss" \
         "$(python3 -c "print(f'{$warm_secs / $cp_secs:.2f}x the cp (goal <= 1.2)')")" >>"$dir/table"
-    rm -rf "$dir/cache"
+    row "cp of the bundle (+ sync)" "$cp_secs" "" "$(python3 -c "print(f'{$bytes / $cp_secs / 1e6:.0f} MB/s')")" >>"$dir/table"
 
     # The disk's sequential read rate and one core's sha256 rate, in this run.
     cache_state=$(drop_caches)
@@ -187,13 +203,13 @@ print(f'{v:.0f} MB/s = {v / d:.2f}x disk, {v / s:.2f}x sha256 (goal: 0.9x disk o
     row "manifests" "" "" "$(printf '%.0f requests/s' "$rps")" >>"$dir/table"
     printf 'scale_manifest_rps\t%s\t\t0\n' "$rps" >>"$SAMPLES"
     local big_manifest big_digest big_size
-    big_manifest=$(curl -s -H "$accept" "http://127.0.0.1:$port/v2/registry.test/scale/big/manifests/1" || true)
+    big_manifest=$(curl -s -H "$accept" "http://127.0.0.1:$port/v2/generated.test/scale/big/manifests/1" || true)
     if [[ -n $big_manifest ]] && ((big > 0)); then
         read -r big_digest big_size < <(python3 -c 'import json,sys; l=json.loads(sys.argv[1])["layers"][0]; print(l["digest"], l["size"])' "$big_manifest")
         local -a curls=()
         t0=$(now)
         for _ in 1 2 3 4; do
-            curl -s -o /dev/null "http://127.0.0.1:$port/v2/registry.test/scale/big/blobs/$big_digest" &
+            curl -s -o /dev/null "http://127.0.0.1:$port/v2/generated.test/scale/big/blobs/$big_digest" &
             curls+=($!)
         done
         wait "${curls[@]}" || true
