@@ -7,7 +7,11 @@
 pub trait Reporter: Send + Sync {
     /// A phase starts; `total_bytes` is what it will move or read (0 when unknown).
     fn start(&self, _phase: &str, _total_bytes: u64) {}
-    /// `bytes` more were moved or read.
+    /// A phase that counts things instead of bytes starts (`lock`: 5,002 `images`): each
+    /// [`Reporter::advance`] of it is that many more done.
+    fn start_items(&self, _phase: &str, _unit: &str, _total: u64) {}
+    /// `bytes` (or items, in a phase begun with [`Reporter::start_items`]) more were moved or
+    /// read.
     fn advance(&self, _bytes: u64) {}
     /// `bytes` counted earlier must be counted again (a download restarts or resumes).
     fn rewind(&self, _bytes: u64) {}
@@ -21,6 +25,44 @@ pub trait Reporter: Send + Sync {
 pub struct NoProgress;
 
 impl Reporter for NoProgress {}
+
+/// Passes on notes only: for the work inside a counted phase, whose own downloads must not
+/// add their bytes to the count.
+pub struct NotesOnly<'a>(pub &'a dyn Reporter);
+
+impl Reporter for NotesOnly<'_> {
+    fn note(&self, message: &str) {
+        self.0.note(message);
+    }
+}
+
+/// One plain progress line of a counted phase: `lock: 1234 of 5002 images (24%), 82.3/s,
+/// eta 46s` (`total` 0 = unknown: no share and no ETA).
+pub fn plain_items_line(
+    phase: &str,
+    unit: &str,
+    done: u64,
+    total: u64,
+    elapsed: std::time::Duration,
+) -> String {
+    let seconds = elapsed.as_secs_f64();
+    let rate = if seconds > 0.0 {
+        done as f64 / seconds
+    } else {
+        0.0
+    };
+    let mut line = format!("{phase}: {done}");
+    if total > 0 {
+        line += &format!(" of {total} {unit} ({}%)", done.saturating_mul(100) / total);
+    } else {
+        line += &format!(" {unit}");
+    }
+    line += &format!(", {rate:.1}/s");
+    if total > done && rate > 0.0 {
+        line += &format!(", eta {}", duration(((total - done) as f64 / rate) as u64));
+    }
+    line
+}
 
 /// One plain progress line for logs (no terminal): `verify: 1.5 GiB of 30.0 GiB (5%),
 /// 210.0 MiB/s, eta 2m19s`. `done` and `total` are bytes (`total` 0 = unknown: no share and
@@ -91,6 +133,14 @@ mod tests {
     fn an_unknown_total_has_no_share_and_no_eta() {
         let line = plain_line("lock", 512, 0, Duration::from_secs(2));
         assert_eq!(line, "lock: 512 B, 256 B/s");
+    }
+
+    #[test]
+    fn a_counted_phase_gives_items_share_rate_and_eta() {
+        let line = plain_items_line("lock", "images", 1234, 5002, Duration::from_secs(15));
+        assert_eq!(line, "lock: 1234 of 5002 images (24%), 82.3/s, eta 45s");
+        let line = plain_items_line("lock", "images", 7, 0, Duration::from_secs(2));
+        assert_eq!(line, "lock: 7 images, 3.5/s");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::oci::{
     carried_children, select_platform, ConfigPlatform, Descriptor, Parsed, PlatformField,
 };
 use crate::platform::Platform;
-use crate::progress::Reporter;
+use crate::progress::{NotesOnly, Reporter};
 use crate::store::Store;
 use crate::upstream::registry::{RawManifest, Registry, RegistryError};
 use futures::{StreamExt, TryStreamExt};
@@ -66,19 +66,26 @@ pub async fn resolve_all(
         })
         .collect::<Result<Vec<_>, _>>()?;
     previous.check_update_names(&references)?;
-    let resolved: Vec<(ImagePin, Option<MovedTag>)> = futures::stream::iter(references)
-        .map(|(text, reference)| {
-            let platforms = &platforms;
-            async move {
-                resolve_keeping(
-                    registry, store, text, &reference, platforms, previous, reporter,
-                )
-                .await
-            }
-        })
-        .buffered(PARALLEL_IMAGES)
-        .try_collect()
-        .await?;
+    reporter.start_items("lock", "images", references.len() as u64);
+    let inner = NotesOnly(reporter);
+    let resolved: Result<Vec<(ImagePin, Option<MovedTag>)>, ResolveError> =
+        futures::stream::iter(references)
+            .map(|(text, reference)| {
+                let (platforms, inner) = (&platforms, &inner);
+                async move {
+                    let resolved = resolve_keeping(
+                        registry, store, text, &reference, platforms, previous, inner,
+                    )
+                    .await;
+                    reporter.advance(1);
+                    resolved
+                }
+            })
+            .buffered(PARALLEL_IMAGES)
+            .try_collect()
+            .await;
+    reporter.finish();
+    let resolved = resolved?;
     let mut moved = Vec::new();
     let pins = resolved
         .into_iter()

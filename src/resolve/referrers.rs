@@ -12,7 +12,7 @@ use crate::lock::{ImagePin, ReferrerKind, ReferrerPin};
 use crate::manifest::Release;
 use crate::oci::artifact::artifact_type_of;
 use crate::oci::{is_manifest_type, Parsed, MAX_MANIFEST_SIZE};
-use crate::progress::Reporter;
+use crate::progress::{NotesOnly, Reporter};
 use crate::referrers::{
     cosign_tag, kind_of, kinds_for, referrer_descriptor, Kinds, ReferrerFacts, MAX_DEPTH,
 };
@@ -48,14 +48,23 @@ pub async fn discover_all(
     reporter: &dyn Reporter,
 ) -> Result<(), ResolveError> {
     let spec = release.spec.referrers.as_ref();
-    let found: Vec<Vec<ReferrerPin>> = futures::stream::iter(images.iter())
+    reporter.start_items("referrers", "images", images.len() as u64);
+    let inner = NotesOnly(reporter);
+    let found: Result<Vec<Vec<ReferrerPin>>, ResolveError> = futures::stream::iter(images.iter())
         .map(|pin| {
             let kinds = kinds_for(spec, &pin.reference, &pin.reference);
-            async move { discover(registry, store, pin, kinds, reporter).await }
+            let inner = &inner;
+            async move {
+                let found = discover(registry, store, pin, kinds, inner).await;
+                reporter.advance(1);
+                found
+            }
         })
         .buffered(PARALLEL_IMAGES)
         .try_collect()
-        .await?;
+        .await;
+    reporter.finish();
+    let found = found?;
     for (pin, referrers) in images.iter_mut().zip(found) {
         pin.referrers = referrers;
     }

@@ -5,8 +5,8 @@
 //! `SCALE_TEST_IMAGES=N` changes it (at least 2) for a quicker run by hand.
 
 use crate::common::{
-    http, outpost_ok, require, run_ok, sha256_file, sha256_hex, write_manifest, Registry, Server,
-    Tmpfs,
+    http, outpost_env, outpost_ok, require, run_ok, sha256_file, sha256_hex, write_manifest,
+    Registry, Server, Tmpfs,
 };
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -121,8 +121,22 @@ fn a_release_of_thousands_of_images_locks_builds_verifies_and_serves() {
 
     let started = std::time::Instant::now();
     let phase = |name: &str| eprintln!("scale: {name} done at {:?}", started.elapsed());
-    outpost_ok(work, &["lock", "edge.yaml"]);
+    // A lock of thousands of images is not silent in a log: counted progress lines.
+    let locked = outpost_env(
+        work,
+        &["lock", "edge.yaml"],
+        &[("OUTPOST_PROGRESS_EVERY", "1")],
+    );
+    let stderr = String::from_utf8_lossy(&locked.stderr);
+    assert!(locked.status.success(), "{stderr}");
     phase("lock");
+    let progress: Vec<&str> = stderr.lines().filter(|l| l.starts_with("lock: ")).collect();
+    assert!(
+        progress
+            .iter()
+            .any(|l| l.contains(&format!(" of {count} images (")) && l.contains("/s")),
+        "{stderr}"
+    );
     let lock: serde_json::Value =
         serde_json::from_slice(&std::fs::read(work.join("edge.lock")).unwrap()).unwrap();
     let pins = lock["images"].as_array().unwrap();
