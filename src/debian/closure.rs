@@ -243,9 +243,12 @@ pub fn closure(
     run.check_conflicts()?;
     let mut result = Vec::new();
     for (index, why) in run.chosen {
-        result.push((universe.package(index)?.name.as_str(), Chosen { index, why }));
+        result.push((
+            universe.package(index)?.name.as_str(),
+            Chosen { index, why },
+        ));
     }
-    result.sort_by(|(a, _), (b, _)| a.cmp(b));
+    result.sort_by_key(|(name, _)| *name);
     Ok(result.into_iter().map(|(_, chosen)| chosen).collect())
 }
 

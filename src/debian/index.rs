@@ -202,7 +202,10 @@ mod tests {
         assert_eq!(found.len(), 3);
         assert_eq!((found[0].0.text, found[0].0.line), (7, 3));
         assert_eq!(found[0].0.offset, "# head comment\n\n".len() as u64);
-        assert_eq!(found[2].1, "Package: c\nDepends: d\n", "the last one, at EOF");
+        assert_eq!(
+            found[2].1, "Package: c\nDepends: d\n",
+            "the last one, at EOF"
+        );
     }
 
     #[test]

@@ -289,7 +289,11 @@ impl Universe {
     }
 
     /// Whether package `index` satisfies `relation` (by name or through a Provides).
-    pub(super) fn satisfies(&self, index: usize, relation: &Relation) -> Result<bool, ClosureError> {
+    pub(super) fn satisfies(
+        &self,
+        index: usize,
+        relation: &Relation,
+    ) -> Result<bool, ClosureError> {
         Ok(self.package_satisfies(self.package(index)?, relation))
     }
 
@@ -353,5 +357,181 @@ impl Universe {
                 .then_with(|| pb.version.cmp(&pa.version))
         });
         Ok(real.into_iter().chain(providers).map(|(i, _)| i).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::debian::closure::{closure, essential_set, Request};
+    use crate::debian::control::{parse, parse_each_from, ControlError, Keep};
+    use crate::debian::index::locate_all;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    const TEXT: &str = "\
+Package: base-files
+Version: 12.4
+Architecture: amd64
+Essential: yes
+Description: base
+ long text the universe never holds
+
+Package: libc6
+Version: 2.36-9
+Architecture: amd64
+Multi-Arch: same
+
+Package: libc6
+Version: 2.36-9+deb12u10
+Architecture: amd64
+Multi-Arch: same
+
+Package: tool
+Version: 1
+Architecture: amd64
+Depends: libc6 (>= 2.36), mta
+
+Package: postfix
+Version: 3.7
+Architecture: amd64
+Provides: mta
+
+Package: exim4
+Version: 4.96
+Architecture: amd64
+Provides: mta
+Priority: important
+
+Package: armonly
+Version: 1
+Architecture: arm64
+
+Package: unrelated
+Version: 1
+Architecture: all
+Depends: libc6
+";
+
+    /// The index text in memory, counting the packages read back.
+    struct Memory {
+        text: &'static str,
+        loads: AtomicUsize,
+    }
+
+    impl PackageSource for Arc<Memory> {
+        fn load(&self, at: &Location) -> Result<Package, String> {
+            self.loads.fetch_add(1, Ordering::SeqCst);
+            let bytes = &self.text.as_bytes()[at.offset as usize..][..at.len as usize];
+            let text = String::from_utf8_lossy(bytes);
+            let mut found = None;
+            parse_each_from(
+                &text,
+                at.line as usize,
+                |_| Keep::Whole,
+                |p| {
+                    found = Some(p);
+                    Ok::<(), ControlError>(())
+                },
+            )
+            .map_err(|e| e.to_string())?;
+            let paragraph = found.ok_or("no paragraph")?;
+            Package::from_paragraph(paragraph).map_err(|e| e.to_string())
+        }
+    }
+
+    fn lazy(source: &Arc<Memory>) -> Universe {
+        let mut builder = UniverseBuilder::new("amd64");
+        locate_all(source.text.as_bytes(), 0, 1 << 16, |at, bytes| {
+            let text = String::from_utf8_lossy(bytes);
+            parse_each_from(
+                &text,
+                at.line as usize,
+                |_| Keep::Whole,
+                |p| {
+                    builder.add(&Package::from_paragraph(p).unwrap(), at);
+                    Ok::<(), ControlError>(())
+                },
+            )
+        })
+        .unwrap();
+        builder.build(Box::new(Arc::clone(source)))
+    }
+
+    fn names(u: &Universe, request: &str) -> Vec<(String, String, String)> {
+        let installed = essential_set(u).unwrap();
+        closure(u, &[Request::parse(request).unwrap()], &installed, false)
+            .unwrap()
+            .into_iter()
+            .map(|c| {
+                let p = u.package(c.index).unwrap();
+                (p.name.clone(), p.version.to_string(), c.why)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_lazy_universe_resolves_as_one_held_in_memory_reading_back_only_what_it_visits() {
+        let memory = Arc::new(Memory {
+            text: TEXT,
+            loads: AtomicUsize::new(0),
+        });
+        let held = Universe::new(
+            parse(TEXT)
+                .unwrap()
+                .into_iter()
+                .map(|p| Package::from_paragraph(p).unwrap()),
+            "amd64",
+        );
+        let lazy = lazy(&memory);
+        assert_eq!(lazy.len(), held.len());
+        assert_eq!(
+            memory.loads.load(Ordering::SeqCst),
+            0,
+            "nothing read while indexing"
+        );
+        assert_eq!(names(&lazy, "tool"), names(&held, "tool"));
+        assert_eq!(
+            names(&lazy, "tool"),
+            [
+                ("exim4".into(), "4.96".into(), "needed by tool".into()),
+                (
+                    "libc6".into(),
+                    "2.36-9+deb12u10".into(),
+                    "needed by tool".into()
+                ),
+                ("tool".into(), "1".into(), "requested".into()),
+            ]
+        );
+        // base-files (essential), tool, both libc6, both mta providers: not `unrelated`.
+        assert_eq!(memory.loads.load(Ordering::SeqCst), 6);
+        assert!(!lazy.knows("armonly") && lazy.knows("mta"));
+    }
+
+    #[test]
+    fn truncating_a_builder_forgets_a_failed_source() {
+        let mut builder = UniverseBuilder::new("amd64");
+        let package = |text: &str| Package::from_paragraph(parse(text).unwrap().remove(0)).unwrap();
+        builder.add(
+            &package("Package: aa\nVersion: 1\nArchitecture: amd64\n"),
+            Location::default(),
+        );
+        let mark = builder.len();
+        builder.add(
+            &package("Package: aa\nVersion: 2\nArchitecture: all\nProvides: vv\n"),
+            Location::default(),
+        );
+        builder.add(
+            &package("Package: bb\nVersion: 1\nArchitecture: amd64\n"),
+            Location::default(),
+        );
+        assert_eq!(builder.len(), 3);
+        builder.truncate(mark);
+        let u = builder.build(Box::new(Arc::new(Memory {
+            text: "",
+            loads: AtomicUsize::new(0),
+        })));
+        assert_eq!(u.len(), 1);
+        assert!(u.knows("aa") && !u.knows("bb") && !u.knows("vv"));
     }
 }

@@ -62,7 +62,13 @@ impl PackageSource for IndexFiles {
             .files
             .get(at.text as usize)
             .ok_or_else(|| format!("no index number {} was read", at.text))?;
-        let whence = || format!("the paragraph at line {} of {}", at.line, index.path.display());
+        let whence = || {
+            format!(
+                "the paragraph at line {} of {}",
+                at.line,
+                index.path.display()
+            )
+        };
         let mut bytes = vec![0; at.len as usize];
         index
             .file
@@ -88,7 +94,11 @@ enum ParagraphError {
 
 /// The package in one located paragraph (its bytes, starting at line `line`), with the fields
 /// `keep` asks for.
-fn parse_package(bytes: &[u8], line: u32, keep: fn(&str) -> Keep) -> Result<Package, ParagraphError> {
+fn parse_package(
+    bytes: &[u8],
+    line: u32,
+    keep: fn(&str) -> Keep,
+) -> Result<Package, ParagraphError> {
     let text = String::from_utf8_lossy(bytes);
     let mut found = None;
     control::parse_each_from(&text, line as usize, keep, |paragraph| {
@@ -215,13 +225,18 @@ impl From<ControlError> for IndexFailure {
 
 /// Reads an index text line by line, checking each paragraph as a package and adding it to
 /// `universe` as text number `number`. At most [`MAX_PARAGRAPH_BYTES`] of it are held.
-fn index_text(file: &File, number: u32, universe: &mut UniverseBuilder) -> Result<(), IndexFailure> {
+fn index_text(
+    file: &File,
+    number: u32,
+    universe: &mut UniverseBuilder,
+) -> Result<(), IndexFailure> {
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let mut locator = Locator::new(number, MAX_PARAGRAPH_BYTES);
     let mut line = Vec::new();
     let mut line_number = 0usize;
     let mut add = |at: Location, bytes: &[u8]| {
-        let package = parse_package(bytes, at.line, checked_field).map_err(IndexFailure::Paragraph)?;
+        let package =
+            parse_package(bytes, at.line, checked_field).map_err(IndexFailure::Paragraph)?;
         universe.add(&package, at);
         Ok::<(), IndexFailure>(())
     };
@@ -308,13 +323,18 @@ impl<W: Write> Write for Bounded<W> {
                 too_big(),
             ));
         }
-        let n = self.inner.write(buf).inspect_err(|e| self.failed = Some(e.kind()))?;
+        let n = self
+            .inner
+            .write(buf)
+            .inspect_err(|e| self.failed = Some(e.kind()))?;
         self.written += n as u64;
         Ok(n)
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush().inspect_err(|e| self.failed = Some(e.kind()))
+        self.inner
+            .flush()
+            .inspect_err(|e| self.failed = Some(e.kind()))
     }
 }
 
