@@ -190,13 +190,19 @@ async fn read_packages(
     let file = match File::open(&derived) {
         Ok(file) => file,
         Err(_) => {
-            decompress(&store.blob_path(&digest), &entry.path, &derived, &url)?;
+            decompress(
+                &store.blob_path(&digest),
+                &entry.path,
+                &derived,
+                &url,
+                MAX_INDEX_BYTES,
+            )?;
             File::open(&derived).map_err(cache_io(&url, &derived))?
         }
     };
     let size = file.metadata().map_err(cache_io(&url, &derived))?.len();
     if size > MAX_INDEX_BYTES {
-        return Err(index_error(&url, too_big()));
+        return Err(index_error(&url, too_big(MAX_INDEX_BYTES)));
     }
     let number = u32::try_from(files.len()).map_err(|_| index_error(&url, "too many indexes"))?;
     index_text(&file, number, universe).map_err(|e| match e {
@@ -260,8 +266,15 @@ fn index_text(
 }
 
 /// Decompresses the verified index at `blob` (named `name` in the Release: `.xz`, `.gz` or
-/// plain) into `derived`, streaming, through a temp file renamed into place.
-fn decompress(blob: &Path, name: &str, derived: &Path, url: &str) -> Result<(), ResolveError> {
+/// plain) into `derived`, streaming, through a temp file renamed into place; more than `max`
+/// bytes is an index error (a decompression bomb).
+fn decompress(
+    blob: &Path,
+    name: &str,
+    derived: &Path,
+    url: &str,
+    max: u64,
+) -> Result<(), ResolveError> {
     let io = cache_io(url, derived);
     if let Some(parent) = derived.parent() {
         std::fs::create_dir_all(parent).map_err(cache_io(url, parent))?;
@@ -274,6 +287,7 @@ fn decompress(blob: &Path, name: &str, derived: &Path, url: &str) -> Result<(), 
         let mut output = Bounded {
             inner: std::io::BufWriter::with_capacity(1 << 16, file),
             written: 0,
+            max,
             failed: None,
         };
         let decoded = if name.ends_with(".xz") {
@@ -287,7 +301,7 @@ fn decompress(blob: &Path, name: &str, derived: &Path, url: &str) -> Result<(), 
             std::io::copy(&mut input, &mut output).map(|_| ())
         };
         decoded.map_err(|e| match output.failed {
-            Some(std::io::ErrorKind::FileTooLarge) => index_error(url, too_big()),
+            Some(std::io::ErrorKind::FileTooLarge) => index_error(url, too_big(max)),
             Some(_) => cache_io(url, &temp)(e),
             None if name.ends_with(".xz") => index_error(url, format!("xz: {e}")),
             None if name.ends_with(".gz") => index_error(url, format!("gzip: {e}")),
@@ -306,21 +320,22 @@ fn decompress(blob: &Path, name: &str, derived: &Path, url: &str) -> Result<(), 
     result
 }
 
-/// A writer refusing to hold more than [`MAX_INDEX_BYTES`] (a decompression bomb), which
+/// A writer refusing to hold more than `max` bytes (a decompression bomb), which
 /// remembers whether a write failed (the cache's fault, or the bound's) rather than a read.
 struct Bounded<W> {
     inner: W,
     written: u64,
+    max: u64,
     failed: Option<std::io::ErrorKind>,
 }
 
 impl<W: Write> Write for Bounded<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.written + buf.len() as u64 > MAX_INDEX_BYTES {
+        if self.written + buf.len() as u64 > self.max {
             self.failed = Some(std::io::ErrorKind::FileTooLarge);
             return Err(std::io::Error::new(
                 std::io::ErrorKind::FileTooLarge,
-                too_big(),
+                too_big(self.max),
             ));
         }
         let n = self
@@ -338,8 +353,8 @@ impl<W: Write> Write for Bounded<W> {
     }
 }
 
-fn too_big() -> String {
-    format!("decompresses to more than {MAX_INDEX_BYTES} bytes (refused as hostile)")
+fn too_big(max: u64) -> String {
+    format!("decompresses to more than {max} bytes (refused as hostile)")
 }
 
 fn cache_io<'a>(url: &'a str, path: &'a Path) -> impl Fn(std::io::Error) -> ResolveError + 'a {
@@ -410,3 +425,112 @@ pub(super) const CONTROL_FIELDS: [&str; 19] = [
     "Conflicts",
     "Enhances",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "Package: aa\nVersion: 1\nArchitecture: amd64\nDescription: short\n long\n\nPackage: bb\nVersion: 2\nArchitecture: all\nProvides: vv\n";
+
+    fn compressed(dir: &Path, name: &str, text: &[u8]) -> PathBuf {
+        let path = dir.join(name);
+        let bytes = if name.ends_with(".xz") {
+            let mut out = Vec::new();
+            lzma_rs::xz_compress(&mut &text[..], &mut out).unwrap();
+            out
+        } else if name.ends_with(".gz") {
+            let mut encoder =
+                flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+            encoder.write_all(text).unwrap();
+            encoder.finish().unwrap()
+        } else {
+            text.to_vec()
+        };
+        std::fs::write(&path, bytes).unwrap();
+        path
+    }
+
+    #[test]
+    fn indexes_decompress_streaming_and_packages_read_back_by_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["Packages.xz", "Packages.gz", "Packages"] {
+            let blob = compressed(dir.path(), name, TEXT.as_bytes());
+            let derived = dir.path().join("derived").join(format!("{name}.Packages"));
+            decompress(&blob, name, &derived, "http://archive.test/x", 1 << 20).unwrap();
+            assert_eq!(std::fs::read_to_string(&derived).unwrap(), TEXT, "{name}");
+            let mut builder = UniverseBuilder::new("amd64");
+            let file = File::open(&derived).unwrap();
+            index_text(&file, 0, &mut builder).ok().unwrap();
+            let mut files = IndexFiles::default();
+            files.files.push(IndexFile {
+                file,
+                path: derived,
+                origin: "http://archive.test/x suite".into(),
+            });
+            let universe = builder.build(Box::new(files));
+            assert_eq!(universe.len(), 2);
+            let aa = universe.package(0).unwrap();
+            assert_eq!(
+                (aa.name.as_str(), aa.origin.as_str()),
+                ("aa", "http://archive.test/x suite")
+            );
+            assert_eq!(
+                aa.fields.get("Description"),
+                Some("short"),
+                "the synopsis only"
+            );
+            assert_eq!(universe.package(1).unwrap().provides[0].name, "vv");
+        }
+    }
+
+    #[test]
+    fn a_decompression_bomb_and_an_endless_line_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = "Package: aa\n".repeat(10_000);
+        for name in ["Packages.xz", "Packages.gz", "Packages"] {
+            let blob = compressed(dir.path(), name, big.as_bytes());
+            let derived = dir.path().join(format!("{name}.Packages"));
+            let err = decompress(&blob, name, &derived, "http://archive.test/x", 4096).unwrap_err();
+            assert!(
+                err.to_string()
+                    .contains("decompresses to more than 4096 bytes"),
+                "{name}: {err}"
+            );
+            assert!(!derived.exists(), "no half-written index is left");
+        }
+        let endless = dir.path().join("endless");
+        let mut text = b"Package: aa\nDescription: ".to_vec();
+        text.resize(MAX_PARAGRAPH_BYTES + 100, b'x');
+        std::fs::write(&endless, &text).unwrap();
+        let failure = index_text(
+            &File::open(&endless).unwrap(),
+            0,
+            &mut UniverseBuilder::new("amd64"),
+        );
+        assert!(matches!(
+            failure,
+            Err(IndexFailure::Paragraph(ParagraphError::Format(
+                ControlError::TooLong(..)
+            )))
+        ));
+    }
+
+    #[test]
+    fn a_bad_package_fails_indexing_with_the_message_it_always_had() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad");
+        std::fs::write(&path, "Package: aa\nVersion: 1\nArchitecture: amd64\n\nPackage: bb\nVersion: 1\nArchitecture: amd64\nDepends: Bad Name\n").unwrap();
+        let failure = index_text(
+            &File::open(&path).unwrap(),
+            0,
+            &mut UniverseBuilder::new("amd64"),
+        );
+        let Err(IndexFailure::Paragraph(e)) = failure else {
+            panic!("expected a paragraph error");
+        };
+        assert_eq!(
+            e.to_string(),
+            "package bb: `Bad Name`: invalid package name"
+        );
+    }
+}
