@@ -241,13 +241,15 @@ impl HasExitStatus for ResolveError {
     }
 }
 
-/// The closure runs over a verified index: whatever it cannot do is about the request.
+/// The closure runs over a verified index: whatever it cannot do is about the request, but
+/// for reading a package back from the index in the local cache (this machine's failure).
 impl HasExitStatus for ClosureError {
     fn exit_status(&self) -> ExitStatus {
         match self {
             ClosureError::Unknown(_)
             | ClosureError::Unsatisfiable { .. }
             | ClosureError::Conflict { .. } => ExitStatus::Input,
+            ClosureError::Read(_) => ExitStatus::Failure,
         }
     }
 }

@@ -55,85 +55,151 @@ pub enum ClosureError {
         b: String,
         relation: String,
     },
+    /// A package could not be read back from its index (the message names the file).
+    #[error("{0}")]
+    Read(String),
 }
 
 /// Which packages every target system already has.
 /// Only the highest version of each such package counts: older versions from other suites
 /// (main beside updates/security) are not installed anywhere.
-pub fn essential_set(universe: &Universe) -> HashSet<usize> {
-    let mut newest: HashMap<&str, usize> = HashMap::new();
-    for (index, package) in universe.packages().iter().enumerate() {
+pub fn essential_set(universe: &Universe) -> Result<HashSet<usize>, ClosureError> {
+    let mut newest: HashMap<&str, (usize, &Package)> = HashMap::new();
+    for index in universe.everywhere() {
+        let package = universe.package(index)?;
         if !(package.essential || package.priority == "required") {
             continue;
         }
         let keep = newest
             .get(package.name.as_str())
-            .is_none_or(|current| universe.packages()[*current].version < package.version);
+            .is_none_or(|(_, current)| current.version < package.version);
         if keep {
-            newest.insert(&package.name, index);
+            newest.insert(&package.name, (index, package));
         }
     }
-    newest.into_values().collect()
+    Ok(newest.into_values().map(|(index, _)| index).collect())
 }
 
-/// Resolves the closure of `requests`; `installed` are packages assumed present (they satisfy
-/// dependencies but are not returned).
-pub fn closure(
-    universe: &Universe,
-    requests: &[Request],
-    installed: &HashSet<usize>,
+/// The state of one closure run: what is chosen so far and what is left to satisfy.
+struct Run<'a> {
+    universe: &'a Universe,
+    installed: &'a HashSet<usize>,
     recommends: bool,
-) -> Result<Vec<Chosen>, ClosureError> {
-    let mut chosen: BTreeMap<usize, String> = BTreeMap::new();
-    let mut chosen_names: HashMap<String, usize> = HashMap::new();
-    let mut queue: VecDeque<(Alternatives, Vec<String>)> = VecDeque::new();
+    chosen: BTreeMap<usize, String>,
+    chosen_names: HashMap<String, usize>,
+    queue: VecDeque<(Alternatives, Vec<String>)>,
+}
 
-    let satisfied = |group: &Alternatives, chosen: &BTreeMap<usize, String>| {
-        group.iter().any(|relation| {
-            chosen
-                .keys()
-                .chain(installed.iter())
-                .any(|index| universe.satisfies(*index, relation))
-        })
-    };
+impl Run<'_> {
+    /// Whether a package chosen or installed satisfies one of the group's alternatives.
+    fn satisfied(&self, group: &Alternatives) -> Result<bool, ClosureError> {
+        for relation in group {
+            for index in self.chosen.keys().chain(self.installed.iter()) {
+                if self.universe.satisfies(*index, relation)? {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
 
-    let choose = |index: usize,
-                  why: String,
-                  chain: &[String],
-                  chosen: &mut BTreeMap<usize, String>,
-                  chosen_names: &mut HashMap<String, usize>,
-                  queue: &mut VecDeque<(Alternatives, Vec<String>)>|
-     -> Result<(), ClosureError> {
-        if chosen.contains_key(&index) || installed.contains(&index) {
+    fn choose(&mut self, index: usize, why: String, chain: &[String]) -> Result<(), ClosureError> {
+        if self.chosen.contains_key(&index) || self.installed.contains(&index) {
             return Ok(());
         }
-        let package = universe.package(index);
-        if let Some(other) = chosen_names.get(package.name.as_str()) {
+        let package = self.universe.package(index)?;
+        if let Some(other) = self.chosen_names.get(package.name.as_str()) {
             let mut failed = chain.to_vec();
             failed.push(format!(
                 "{} (already chose {})",
                 package.label(),
-                universe.package(*other).label()
+                self.universe.package(*other)?.label()
             ));
             return Err(ClosureError::Unsatisfiable { chain: failed });
         }
-        chosen.insert(index, why);
-        chosen_names.insert(package.name.clone(), index);
+        self.chosen.insert(index, why);
+        self.chosen_names.insert(package.name.clone(), index);
         let mut next_chain = chain.to_vec();
         next_chain.push(package.name.clone());
         let groups = package
             .pre_depends
             .iter()
             .chain(&package.depends)
-            .chain(if recommends {
+            .chain(if self.recommends {
                 package.recommends.iter()
             } else {
                 [].iter()
             });
         for group in groups {
-            queue.push_back((group.clone(), next_chain.clone()));
+            self.queue.push_back((group.clone(), next_chain.clone()));
         }
         Ok(())
+    }
+
+    /// The first alternative with a candidate that does not clash with a package of the
+    /// same name chosen earlier (apt moves on to the next alternative likewise).
+    fn pick(&self, group: &Alternatives) -> Result<Option<usize>, ClosureError> {
+        for relation in group {
+            for candidate in self.universe.candidates(relation)? {
+                let name = self.universe.package(candidate)?.name.as_str();
+                if self
+                    .chosen_names
+                    .get(name)
+                    .is_none_or(|chosen| *chosen == candidate)
+                {
+                    return Ok(Some(candidate));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Conflicts and Breaks across everything that will be installed.
+    fn check_conflicts(&self) -> Result<(), ClosureError> {
+        let everything: Vec<usize> = self
+            .chosen
+            .keys()
+            .chain(self.installed.iter())
+            .copied()
+            .collect();
+        for index in self.chosen.keys() {
+            let package = self.universe.package(*index)?;
+            for relation in package.conflicts.iter().chain(&package.breaks).flatten() {
+                for other in &everything {
+                    let other_package = self.universe.package(*other)?;
+                    if other == index || other_package.name == package.name {
+                        continue;
+                    }
+                    if self.universe.satisfies(*other, relation)? {
+                        return Err(ClosureError::Conflict {
+                            a: package.label(),
+                            b: other_package.label(),
+                            relation: relation.to_string(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Resolves the closure of `requests`; `installed` are packages assumed present (they satisfy
+/// dependencies but are not returned). Packages are read back from the universe's source as
+/// the closure reaches them ([`ClosureError::Read`] when one cannot be).
+pub fn closure(
+    universe: &Universe,
+    requests: &[Request],
+    installed: &HashSet<usize>,
+    recommends: bool,
+) -> Result<Vec<Chosen>, ClosureError> {
+    let mut run = Run {
+        universe,
+        installed,
+        recommends,
+        chosen: BTreeMap::new(),
+        chosen_names: HashMap::new(),
+        queue: VecDeque::new(),
     };
 
     for request in requests {
@@ -141,55 +207,25 @@ pub fn closure(
             return Err(ClosureError::Unknown(request.relation.name.clone()));
         }
         let group = vec![request.relation.clone()];
-        if satisfied(&group, &chosen) {
+        if run.satisfied(&group)? {
             continue;
         }
         let index = *universe
-            .candidates(&request.relation)
+            .candidates(&request.relation)?
             .first()
             .ok_or_else(|| ClosureError::Unsatisfiable {
                 chain: vec![request.relation.to_string()],
             })?;
-        choose(
-            index,
-            "requested".to_string(),
-            &[],
-            &mut chosen,
-            &mut chosen_names,
-            &mut queue,
-        )?;
+        run.choose(index, "requested".to_string(), &[])?;
     }
 
-    while let Some((group, chain)) = queue.pop_front() {
-        if satisfied(&group, &chosen) {
+    while let Some((group, chain)) = run.queue.pop_front() {
+        if run.satisfied(&group)? {
             continue;
         }
         let needed_by = chain.last().cloned().unwrap_or_default();
-        // The first alternative with a candidate that does not clash with a package of the
-        // same name chosen earlier (apt moves on to the next alternative likewise).
-        let pick = group.iter().find_map(|relation| {
-            universe
-                .candidates(relation)
-                .into_iter()
-                .find(|i| {
-                    chosen_names
-                        .get(universe.package(*i).name.as_str())
-                        .is_none_or(|c| c == i)
-                })
-                .map(|i| (i, relation))
-        });
-        match pick {
-            Some((index, relation)) => {
-                let _ = relation;
-                choose(
-                    index,
-                    format!("needed by {needed_by}"),
-                    &chain,
-                    &mut chosen,
-                    &mut chosen_names,
-                    &mut queue,
-                )?;
-            }
+        match run.pick(&group)? {
+            Some(index) => run.choose(index, format!("needed by {needed_by}"), &chain)?,
             None => {
                 let mut failed = chain.clone();
                 failed.push(
@@ -204,37 +240,16 @@ pub fn closure(
         }
     }
 
-    // Conflicts and Breaks across everything that will be installed.
-    let everything: Vec<usize> = chosen.keys().chain(installed.iter()).copied().collect();
-    for index in chosen.keys() {
-        let package = universe.package(*index);
-        for relation in package.conflicts.iter().chain(&package.breaks).flatten() {
-            for other in &everything {
-                let other_package = universe.package(*other);
-                if other == index || other_package.name == package.name {
-                    continue;
-                }
-                if universe.satisfies(*other, relation) {
-                    return Err(ClosureError::Conflict {
-                        a: package.label(),
-                        b: other_package.label(),
-                        relation: relation.to_string(),
-                    });
-                }
-            }
-        }
+    run.check_conflicts()?;
+    let mut result = Vec::new();
+    for (index, why) in run.chosen {
+        result.push((
+            universe.package(index)?.name.as_str(),
+            Chosen { index, why },
+        ));
     }
-    let mut result: Vec<Chosen> = chosen
-        .into_iter()
-        .map(|(index, why)| Chosen { index, why })
-        .collect();
-    result.sort_by(|a, b| {
-        universe
-            .package(a.index)
-            .name
-            .cmp(&universe.package(b.index).name)
-    });
-    Ok(result)
+    result.sort_by_key(|(name, _)| *name);
+    Ok(result.into_iter().map(|(_, chosen)| chosen).collect())
 }
 
 #[cfg(test)]
@@ -338,7 +353,7 @@ Multi-Arch: same
     fn names(u: &Universe, chosen: &[Chosen]) -> Vec<String> {
         chosen
             .iter()
-            .map(|c| u.package(c.index).name.clone())
+            .map(|c| u.package(c.index).unwrap().name.clone())
             .collect()
     }
 
@@ -347,7 +362,7 @@ Multi-Arch: same
             .iter()
             .map(|r| Request::parse(r).unwrap())
             .collect();
-        closure(u, &requests, &essential_set(u), false)
+        closure(u, &requests, &essential_set(u).unwrap(), false)
     }
 
     #[test]
@@ -371,7 +386,7 @@ Multi-Arch: same
         let why = |name: &str| {
             chosen
                 .iter()
-                .find(|c| u.package(c.index).name == name)
+                .find(|c| u.package(c.index).unwrap().name == name)
                 .unwrap()
                 .why
                 .clone()
@@ -441,7 +456,7 @@ Multi-Arch: same
             .collect::<Vec<_>>();
         let arm = Universe::new(packages, "arm64");
         let chosen = run(&arm, &["libc6"]).unwrap();
-        assert_eq!(arm.package(chosen[0].index).architecture, "arm64");
+        assert_eq!(arm.package(chosen[0].index).unwrap().architecture, "arm64");
         assert!(matches!(
             run(&arm, &["kubelet"]),
             Err(ClosureError::Unknown(_))
@@ -462,7 +477,7 @@ Multi-Arch: same
         let u = universe_of(
             "Package: libc6\nVersion: 2.36-9\nArchitecture: amd64\nPriority: required\n\nPackage: libc6\nVersion: 2.36-9+deb12u10\nArchitecture: amd64\nPriority: required\n\nPackage: foo\nVersion: 1\nArchitecture: amd64\nBreaks: libc6 (<< 2.36-9+deb12u4)\n",
         );
-        assert_eq!(essential_set(&u).len(), 1);
+        assert_eq!(essential_set(&u).unwrap().len(), 1);
         assert!(
             run(&u, &["foo"]).is_ok(),
             "an old libc6 from another suite is not installed"

@@ -24,6 +24,8 @@ pub enum ControlError {
     OrphanContinuation(usize),
     #[error("line {0}: expected `Field: value`")]
     NotAField(usize),
+    #[error("paragraph at line {0}: longer than {1} bytes")]
+    TooLong(usize, usize),
 }
 
 /// Parses every paragraph. Comment lines (`#`) are skipped; a PGP armor around the data is
@@ -58,6 +60,18 @@ pub enum Keep {
 pub fn parse_each<E: From<ControlError>>(
     text: &str,
     keep: impl Fn(&str) -> Keep,
+    each: impl FnMut(Paragraph) -> Result<(), E>,
+) -> Result<(), E> {
+    parse_each_from(text, 1, keep, each)
+}
+
+/// As [`parse_each`], for text that starts at line `first_line` (1-based) of a larger file:
+/// paragraph lines and error lines are numbered as in that file (a paragraph read back from
+/// its offset in an index, see `debian::index`).
+pub fn parse_each_from<E: From<ControlError>>(
+    text: &str,
+    first_line: usize,
+    keep: impl Fn(&str) -> Keep,
     mut each: impl FnMut(Paragraph) -> Result<(), E>,
 ) -> Result<(), E> {
     let mut current = Paragraph::default();
@@ -66,7 +80,7 @@ pub fn parse_each<E: From<ControlError>>(
     let mut started = false;
     let mut continuing = Keep::Drop;
     for (index, raw) in text.lines().enumerate() {
-        let number = index + 1;
+        let number = index + first_line;
         let line = raw.trim_end_matches('\r');
         if line.trim().is_empty() {
             if started {

@@ -5,6 +5,7 @@
 
 pub mod closure;
 pub mod control;
+pub mod index;
 pub mod openpgp;
 pub mod relation;
 pub mod release;

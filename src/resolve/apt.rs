@@ -7,23 +7,24 @@
 //! closure lacks a package that source might have had. Pool URLs are encoded as apt
 //! encodes them; the lockfile keeps the names as the index lists them.
 
+mod index;
+
 use super::error::{ResolveError, SkippedSource, VersionClash};
-use crate::checksum::{Algorithm, Expected};
 use crate::debian::closure::ClosureError;
-use crate::debian::closure::{closure, essential_set, Package, Request, Universe};
+use crate::debian::closure::{closure, essential_set, Package, Request};
 use crate::debian::control;
 use crate::debian::openpgp::Keyring;
-use crate::debian::release::{IndexEntry, Release as ReleaseFile};
+use crate::debian::release::Release as ReleaseFile;
 use crate::debian::sources::{archive_url, pool_path, system_sources, AptSource};
+use crate::debian::universe::UniverseBuilder;
 use crate::digest::Digest;
 use crate::lock::DebPin;
 use crate::manifest::{AptSpec, Release};
 use crate::progress::Reporter;
 use crate::store::{Store, StoreError};
 use crate::upstream::http::{Http, HttpError};
-use futures::StreamExt;
+use index::{read_source_packages, IndexFiles, CONTROL_FIELDS};
 use std::collections::HashSet;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 fn http_error(url: &str, message: impl std::fmt::Display) -> ResolveError {
@@ -254,169 +255,6 @@ fn strip_clearsign(text: &str) -> String {
         .join("\n")
 }
 
-/// The `Packages` index a Release lists in `dir` (`main/binary-amd64/`, or `""` in a flat
-/// repository): xz first, then gz, then uncompressed.
-fn index_entry<'a>(release: &'a ReleaseFile, dir: &str) -> Option<&'a IndexEntry> {
-    ["Packages.xz", "Packages.gz", "Packages"]
-        .iter()
-        .find_map(|name| release.entry(&format!("{dir}{name}")))
-}
-
-/// Every package of `arch` (and `all`) a source's indexes list.
-async fn read_source_packages(
-    http: &Http,
-    store: &Store,
-    source: &AptSource,
-    release: &ReleaseFile,
-    arch: &str,
-) -> Result<Vec<Package>, ResolveError> {
-    let mut packages = Vec::new();
-    for dir in source.index_dirs(arch) {
-        // A component without this architecture has no index: nothing from it.
-        if let Some(entry) = index_entry(release, &dir) {
-            packages.extend(read_packages(http, store, source, release, &dir, entry).await?);
-        }
-    }
-    Ok(packages)
-}
-
-/// Downloads (or finds in the cache) one Packages index and parses it.
-async fn read_packages(
-    http: &Http,
-    store: &Store,
-    source: &AptSource,
-    release: &ReleaseFile,
-    dir: &str,
-    entry: &IndexEntry,
-) -> Result<Vec<Package>, ResolveError> {
-    let url = if release.acquire_by_hash {
-        source.meta_url(&format!("{dir}by-hash/SHA256/{}", entry.sha256))
-    } else {
-        source.meta_url(&entry.path)
-    };
-    let digest = Digest::from_hex(&entry.sha256).map_err(|e| index_error(&url, e))?;
-    if !store.has(&digest, entry.size) {
-        let mut download = store.begin_download().map_err(cache_error(&url))?;
-        let mut stream = http.stream(&url, 0).await.map_err(apt_http)?.stream;
-        while let Some(chunk) = stream.next().await {
-            match chunk {
-                Ok(chunk) => download.write(&chunk).map_err(cache_error(&url))?,
-                Err(e) => {
-                    download.discard();
-                    return Err(http_error(&url, format!("download interrupted: {e}")));
-                }
-            }
-        }
-        let expected = Expected {
-            algorithm: Algorithm::Sha256,
-            hex: entry.sha256.clone(),
-        };
-        download
-            .finish(Some(&expected))
-            .map_err(|e| match e {
-                StoreError::Io { .. } => cache_error(&url)(e),
-                mismatch => index_error(&url, format!("{mismatch}: the index does not match the signed Release (tampered or a half-updated mirror)")),
-            })?;
-    }
-    // Decompressing a large index costs seconds; the result is kept beside the cache,
-    // named by the digest of the verified compressed index it came from.
-    let derived = store
-        .root()
-        .join("derived")
-        .join(format!("{}.Packages", digest.hex()));
-    let text = match std::fs::read(&derived) {
-        Ok(text) => text,
-        Err(_) => {
-            let compressed = store.read_bytes(&digest).map_err(cache_error(&url))?;
-            let mut text = Vec::new();
-            if entry.path.ends_with(".xz") {
-                lzma_rs::xz_decompress(&mut &compressed[..], &mut text)
-                    .map_err(|e| index_error(&url, format!("xz: {e:?}")))?;
-            } else if entry.path.ends_with(".gz") {
-                flate2::read::GzDecoder::new(&compressed[..])
-                    .read_to_end(&mut text)
-                    .map_err(|e| index_error(&url, format!("gzip: {e}")))?;
-            } else {
-                text = compressed;
-            }
-            let _ = crate::fsutil::write_atomic(&derived, &text);
-            text
-        }
-    };
-    let text = String::from_utf8_lossy(&text);
-    // Paragraph by paragraph, keeping only the fields the closure, the lockfile and the
-    // generated repository use: long descriptions, checksums other than SHA256 and tags never
-    // reach memory as strings (peak memory is the index text plus the kept fields).
-    let mut packages = Vec::new();
-    let origin = format!("{} {}", source.uri, source.suite);
-    control::parse_each(&text, kept_field, |paragraph| {
-        let mut package = Package::from_paragraph(paragraph).map_err(|e| index_error(&url, e))?;
-        package.origin = origin.clone();
-        packages.push(package);
-        Ok::<(), IndexFailure>(())
-    })
-    .map_err(|e| match e {
-        IndexFailure::Format(e) => index_error(&url, e),
-        IndexFailure::Resolve(e) => e,
-    })?;
-    packages.shrink_to_fit();
-    Ok(packages)
-}
-
-/// Why an index could not be read: its format, or a package in it.
-enum IndexFailure {
-    Format(control::ControlError),
-    Resolve(ResolveError),
-}
-
-impl From<control::ControlError> for IndexFailure {
-    fn from(e: control::ControlError) -> Self {
-        IndexFailure::Format(e)
-    }
-}
-
-impl From<ResolveError> for IndexFailure {
-    fn from(e: ResolveError) -> Self {
-        IndexFailure::Resolve(e)
-    }
-}
-
-/// What is kept of a `Packages` field: [`CONTROL_FIELDS`], where the file is and its size and
-/// SHA256, and the synopsis of the description.
-fn kept_field(name: &str) -> control::Keep {
-    let is = |field: &str| name.eq_ignore_ascii_case(field);
-    if is("Description") {
-        control::Keep::FirstLine
-    } else if CONTROL_FIELDS.iter().any(|f| is(f)) || is("Filename") || is("Size") || is("SHA256") {
-        control::Keep::Whole
-    } else {
-        control::Keep::Drop
-    }
-}
-
-/// Control fields carried into the generated repository's Packages files.
-const CONTROL_FIELDS: [&str; 19] = [
-    "Package",
-    "Source",
-    "Version",
-    "Installed-Size",
-    "Maintainer",
-    "Architecture",
-    "Multi-Arch",
-    "Essential",
-    "Priority",
-    "Section",
-    "Replaces",
-    "Provides",
-    "Pre-Depends",
-    "Depends",
-    "Recommends",
-    "Suggests",
-    "Breaks",
-    "Conflicts",
-    "Enhances",
-];
-
 fn control_text(package: &Package) -> String {
     let mut text = String::new();
     for name in CONTROL_FIELDS {
@@ -484,12 +322,28 @@ pub async fn resolve(
             })
             .collect::<Result<_, _>>()?;
         for arch in &arches {
-            let mut all = Vec::new();
+            // Only a compact index of each source's packages is held; a package is read
+            // back from its decompressed index when the closure reaches it.
+            let mut builder = UniverseBuilder::new(arch);
+            let mut files = IndexFiles::default();
             let mut unusable_here = unusable.clone();
             for (source, release_file) in &usable {
-                match read_source_packages(http, store, source, release_file, arch).await {
-                    Ok(packages) => all.extend(packages),
+                let mark = (builder.len(), files.len());
+                let read = read_source_packages(
+                    http,
+                    store,
+                    source,
+                    release_file,
+                    arch,
+                    &mut builder,
+                    &mut files,
+                )
+                .await;
+                match read {
+                    Ok(()) => {}
                     Err(e) if !explicit && source_failure(&e) => {
+                        builder.truncate(mark.0);
+                        files.truncate(mark.1);
                         let skip = skipped(source, &e);
                         reporter.note(&format!("skipped apt source for {arch}: {skip}"));
                         unusable_here.push(skip);
@@ -497,22 +351,26 @@ pub async fn resolve(
                     Err(e) => return Err(e),
                 }
             }
-            let universe = Universe::new(all, arch);
+            let universe = builder.build(Box::new(files));
+            let closure_error = |closure| ResolveError::AptClosure {
+                arch: arch.clone(),
+                closure,
+            };
             let installed: HashSet<usize> = match &spec.assume_installed {
                 Some(names) => {
                     let mut set = HashSet::new();
                     for name in names {
                         if let Ok(request) = Request::parse(name) {
-                            if let Ok(chosen) =
-                                closure(&universe, &[request], &HashSet::new(), false)
-                            {
-                                set.extend(chosen.into_iter().map(|c| c.index));
+                            match closure(&universe, &[request], &HashSet::new(), false) {
+                                Ok(chosen) => set.extend(chosen.into_iter().map(|c| c.index)),
+                                Err(e @ ClosureError::Read(_)) => return Err(closure_error(e)),
+                                Err(_) => {}
                             }
                         }
                     }
                     set
                 }
-                None => essential_set(&universe),
+                None => essential_set(&universe).map_err(closure_error)?,
             };
             let chosen =
                 closure(&universe, &requests, &installed, spec.recommends).map_err(|closure| {
@@ -533,7 +391,7 @@ pub async fn resolve(
                     }
                 })?;
             for pick in chosen {
-                let package = universe.package(pick.index);
+                let package = universe.package(pick.index).map_err(closure_error)?;
                 let field = |name: &str| package.fields.get(name).unwrap_or("").to_string();
                 let filename = field("Filename");
                 let path = pool_path(&filename).map_err(|e| {
