@@ -52,10 +52,9 @@ pub fn plain_items_line(
         0.0
     };
     let mut line = format!("{phase}: {done}");
-    if total > 0 {
-        line += &format!(" of {total} {unit} ({}%)", done.saturating_mul(100) / total);
-    } else {
-        line += &format!(" {unit}");
+    match done.saturating_mul(100).checked_div(total) {
+        Some(share) => line += &format!(" of {total} {unit} ({share}%)"),
+        None => line += &format!(" {unit}"),
     }
     line += &format!(", {rate:.1}/s");
     if total > done && rate > 0.0 {
