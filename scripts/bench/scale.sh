@@ -11,7 +11,7 @@
 #   (same run: ratio, goal <= 1.2),
 #   verify (page cache dropped when root) vs the disk's sequential read rate (dd of the bundle,
 #   cache dropped) and one core's sha256 rate (python hashlib over 256 MiB in memory),
-#   load into a site store, serve start-up (cache dropped) to the first manifest 200, manifest
+#   inspect, load into a site store, serve start-up (cache dropped) to the first manifest 200, manifest
 #   requests/s (wrk, or curl when wrk is missing), blob MB/s (the big layer, 4 curl clients),
 #   serve's peak RSS, and push into a fresh docker-registry.
 # build, verify, load and serve run under a SCALE_MEMORY_LIMIT (4G) memory limit when one can
@@ -172,6 +172,9 @@ print((256 << 20) / (time.perf_counter() - t) / 1e6)')
     row "verify ($cache_state)" "$secs" "$(tail -n 1 "$WORK/rss")" "$(python3 -c "
 v, d, s = $verify_rate, $disk_rate, $sha_rate
 print(f'{v:.0f} MB/s = {v / d:.2f}x disk, {v / s:.2f}x sha256 (goal: 0.9x disk or 1.6x sha256, the lower)')")" >>"$dir/table"
+
+    secs=$(timed scale_inspect 0 "$dir/inspect.log" "${L[@]}" "$OUTPOST" bundle inspect "$bundle" --json)
+    row "inspect" "$secs" "$(tail -n 1 "$WORK/rss")" "" >>"$dir/table"
 
     cache_state=$(drop_caches)
     secs=$(timed scale_load "$bytes" "$dir/load.log" "${L[@]}" "$OUTPOST" load "$bundle" --store "$dir/store" --key "$pub")

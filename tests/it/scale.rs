@@ -130,12 +130,19 @@ fn a_release_of_thousands_of_images_locks_builds_verifies_and_serves() {
     let stderr = String::from_utf8_lossy(&locked.stderr);
     assert!(locked.status.success(), "{stderr}");
     phase("lock");
-    let progress: Vec<&str> = stderr.lines().filter(|l| l.starts_with("lock: ")).collect();
+    let progress: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("lock: ") || l.starts_with("referrers: "))
+        .collect();
+    // A line every second once the lock has run a second (a quick lock, `SCALE_TEST_IMAGES`
+    // set low, may end before the first).
+    let lock_took = started.elapsed();
     assert!(
-        progress
-            .iter()
-            .any(|l| l.contains(&format!(" of {count} images (")) && l.contains("/s")),
-        "{stderr}"
+        lock_took < std::time::Duration::from_secs(2)
+            || progress
+                .iter()
+                .any(|l| l.contains(&format!(" of {count} images (")) && l.contains("/s")),
+        "{lock_took:?}: {stderr}"
     );
     let lock: serde_json::Value =
         serde_json::from_slice(&std::fs::read(work.join("edge.lock")).unwrap()).unwrap();
@@ -164,6 +171,16 @@ fn a_release_of_thousands_of_images_locks_builds_verifies_and_serves() {
     assert!(blobs > 2 * count as u64, "{report}");
 
     phase("verify");
+    let inspected: serde_json::Value = serde_json::from_str(&outpost_ok(
+        work,
+        &["bundle", "inspect", bundle.to_str().unwrap(), "--json"],
+    ))
+    .unwrap();
+    assert_eq!(
+        inspected["images"].as_array().map(Vec::len),
+        Some(count),
+        "inspect lists every image"
+    );
     let server = Server::start(work, &[bundle.to_str().unwrap()]);
     let (names, pages) = catalog(&server.url());
     let expected: BTreeSet<String> = (0..count)
