@@ -130,8 +130,11 @@ pub trait Sink {
     /// (a delta whose base is not loaded).
     fn accept(&mut self, head: &BundleHead) -> Result<(), VerifyError>;
     /// A writer that keeps this blob's bytes, or `None` when the sink does not need them.
-    fn begin(&mut self, digest: &Digest, size: u64)
-        -> Result<Option<Box<dyn SinkBlob>>, VerifyError>;
+    fn begin(
+        &mut self,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<Option<Box<dyn SinkBlob>>, VerifyError>;
     /// The bytes of a blob the bundle left out, if the sink holds it (a delta's base):
     /// `None` when it does not, `Some(None)` when it does but it is not a manifest to read.
     fn held(&self, item: &Carried) -> Option<Result<Option<Vec<u8>>, VerifyError>>;

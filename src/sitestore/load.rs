@@ -239,7 +239,9 @@ impl StoredBlob {
 impl SinkBlob for StoredBlob {
     fn hashed_by_caller(&mut self) -> Result<(), VerifyError> {
         match self.partial.as_mut() {
-            Some(partial) => partial.restart_checked_by_source().map_err(|e| self.error(e)),
+            Some(partial) => partial
+                .restart_checked_by_source()
+                .map_err(|e| self.error(e)),
             None => Ok(()),
         }
     }

@@ -132,7 +132,9 @@ mod tests {
         batch.flush().unwrap();
         assert!(store.has(&Digest::of(b"one"), 3));
         for n in 0..MAX_BLOBS {
-            batch.add(written(&store, n.to_string().as_bytes())).unwrap();
+            batch
+                .add(written(&store, n.to_string().as_bytes()))
+                .unwrap();
         }
         assert!(batch.pending.is_empty());
         assert!(store.has(&Digest::of(b"0"), 1));
@@ -152,6 +154,9 @@ mod tests {
         batch.add(written(&store, b"kept")).unwrap();
         drop(batch);
         assert!(!store.has(&Digest::of(b"kept"), 4));
-        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
     }
 }

@@ -66,7 +66,8 @@ impl Hashing {
         let ticket = self.pool.begin(size);
         loop {
             let mut buffer = self.pool.buffer();
-            let read = read_full(entry, &mut buffer).map_err(|e| VerifyError::from(ReadError::from(e)));
+            let read =
+                read_full(entry, &mut buffer).map_err(|e| VerifyError::from(ReadError::from(e)));
             let written = read.and_then(|n| match stored.as_mut() {
                 Some(sink) if n > 0 => sink.write(&buffer[..n]).map(|()| n),
                 _ => Ok(n),
