@@ -86,8 +86,9 @@ pub struct FreeSpace {
 
 /// Copies `len` bytes from `from` to `to`, each at its current file offset (both advance),
 /// with the kernel's file-to-file copy (`copy_file_range(2)`: the bytes never pass through
-/// this process, and a filesystem that shares extents (XFS, Btrfs) may reflink instead of
-/// writing). Where the kernel or the filesystem cannot (`EXDEV`, `ENOSYS`, `EOPNOTSUPP`,
+/// this process; any offsets work, though a filesystem shares extents instead of copying
+/// (XFS, Btrfs) only at block-aligned ones, which a tar's 512-byte data offsets rarely are).
+/// Where the kernel or the filesystem cannot (`EXDEV`, `ENOSYS`, `EOPNOTSUPP`,
 /// `EINVAL`: another filesystem, an old kernel, a special file) it falls back to plain
 /// read/write for the rest. Returns the bytes copied: fewer than `len` only when `from` ends
 /// first.
