@@ -1,8 +1,11 @@
 //! `outpost load`: verify a bundle and import it into a site store in one sequential read.
 //!
-//! Loading is verification with a sink that stores each blob as it passes (the store's
-//! writer hashes it, so each byte is read and hashed once): a blob becomes visible only once
-//! its digest held, and the release record is written last (`SiteStore::record`). A delta
+//! Loading is verification with a sink that stores each blob as it passes, so each byte is
+//! read and hashed once: data blobs are hashed on the hash pool (`crate::hashpool`, every
+//! core) while the reading thread writes them, manifests by the store's writer. A blob is
+//! checked (size, digest) before it joins a [`CommitBatch`], and becomes visible only when
+//! the batch is flushed (its bytes on disk, then the rename); the release record is written
+//! last (`SiteStore::record`), after the final flush. A delta
 //! needs its base release in the store; the blobs it left out are read from there. The
 //! crash-test hook (stop after N blobs or bytes) lives here, in debug builds only.
 
@@ -288,7 +291,8 @@ impl Drop for StoredBlob {
     }
 }
 
-/// Crash-test hook for `load`: after N stored blobs, or N stored bytes (mid-blob), the
+/// Crash-test hook for `load`: after N checked blobs (in the batch, not yet necessarily
+/// flushed), or N written bytes (mid-blob), the
 /// process says so on stderr and stops making progress, so a test can SIGKILL it at a known
 /// point. Set by `OUTPOST_TEST_HALT_AFTER_BLOBS` / `OUTPOST_TEST_HALT_AFTER_BYTES`; only in
 /// debug builds (what the integration tests run): a release build ignores them.
