@@ -13,6 +13,9 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+mod batch;
+pub use batch::CommitBatch;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cache {path}: {source}")]
@@ -341,6 +344,14 @@ impl PartialBlob {
     /// [`PartialBlob::restart_checked_by_source`]); renames into the store, or deletes the
     /// partial file.
     pub fn commit(self) -> Result<(), StoreError> {
+        self.check()?;
+        self.file.sync_data().map_err(io_err(&self.path))?;
+        std::fs::rename(&self.path, &self.store_path).map_err(io_err(&self.store_path))
+    }
+
+    /// The size and digest checks of [`PartialBlob::commit`]; the partial file is removed
+    /// when one fails.
+    fn check(&self) -> Result<(), StoreError> {
         if self.written != self.size {
             let (digest, expected, actual) = (self.digest.clone(), self.size, self.written);
             self.remove_file();
@@ -362,8 +373,7 @@ impl PartialBlob {
                 });
             }
         }
-        self.file.sync_data().map_err(io_err(&self.path))?;
-        std::fs::rename(&self.path, &self.store_path).map_err(io_err(&self.store_path))
+        Ok(())
     }
 
     /// [`PartialBlob::commit`] on a blocking thread, for async callers (see

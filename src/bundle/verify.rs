@@ -23,6 +23,8 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 mod hashing;
+mod sink;
+pub use sink::{HashOnly, Sink, SinkBlob};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VerifyError {
@@ -121,56 +123,6 @@ pub struct VerifyReport {
     pub entries: usize,
     pub blobs: usize,
     pub bytes: u64,
-}
-
-/// Where blobs go as they pass. Plain verification has none ([`HashOnly`]); a site store's
-/// load stores them (`sitestore::load`).
-pub trait Sink {
-    /// Called once the signature held, before any blob: the sink may refuse the bundle
-    /// (a delta whose base is not loaded).
-    fn accept(&mut self, head: &BundleHead) -> Result<(), VerifyError>;
-    /// A writer that hashes and keeps this blob's bytes, or `None` to hash them here.
-    fn begin(
-        &mut self,
-        digest: &Digest,
-        size: u64,
-    ) -> Result<Option<Box<dyn SinkBlob + '_>>, VerifyError>;
-    /// The bytes of a blob the bundle left out, if the sink holds it (a delta's base):
-    /// `None` when it does not, `Some(None)` when it does but it is not a manifest to read.
-    fn held(&self, item: &Carried) -> Option<Result<Option<Vec<u8>>, VerifyError>>;
-    /// Where else missing blobs were looked for, for the message (`""` for none).
-    fn place(&self) -> &'static str;
-    /// Whether a delta's omitted blobs are this sink's to provide (else its signed count
-    /// is checked).
-    fn provides_base(&self) -> bool;
-}
-
-/// One blob being stored by a sink: hashes what it is given and keeps it if it matches.
-pub trait SinkBlob {
-    fn write(&mut self, chunk: &[u8]) -> Result<(), VerifyError>;
-    /// Makes the blob visible if its bytes hash to its digest; else `Damaged`.
-    fn commit(self: Box<Self>) -> Result<(), VerifyError>;
-}
-
-/// The sink of plain verification: nothing is kept.
-pub struct HashOnly;
-
-impl Sink for HashOnly {
-    fn accept(&mut self, _head: &BundleHead) -> Result<(), VerifyError> {
-        Ok(())
-    }
-    fn begin(&mut self, _: &Digest, _: u64) -> Result<Option<Box<dyn SinkBlob + '_>>, VerifyError> {
-        Ok(None)
-    }
-    fn held(&self, _: &Carried) -> Option<Result<Option<Vec<u8>>, VerifyError>> {
-        None
-    }
-    fn place(&self) -> &'static str {
-        ""
-    }
-    fn provides_base(&self) -> bool {
-        false
-    }
 }
 
 /// Verifies the bundle at `path` (a tar, its parts list or any part) with `verifier`.
@@ -439,20 +391,31 @@ impl State {
             });
         }
         let mut kept = Vec::new();
-        // With a sink that stores this blob, the sink's writer hashes it; else we do.
         let mut stored = sink.begin(digest, size)?;
-        if stored.is_none() && !keep {
-            // Nothing depends on a data blob's bytes: hash it on another core meanwhile.
+        if !keep {
+            // Nothing depends on a data blob's bytes: hash it on another core meanwhile; a
+            // sink that stores it writes the bytes as they pass and commits once they match.
+            if let Some(blob) = stored.as_mut() {
+                blob.hashed_by_caller()?;
+                self.stored_blobs += 1;
+                self.stored_bytes += size;
+            }
             let hashing = self.hashing.get_or_insert_with(hashing::Hashing::new);
-            hashing
-                .hash(digest, &item.owner, offset, size, entry, reporter)
-                .map_err(|(e, at)| {
-                    self.damaged_at = Some(at);
-                    e
-                })?;
+            let blob = hashing::Blob {
+                digest,
+                owner: &item.owner,
+                offset,
+                size,
+                stored,
+            };
+            hashing.hash(blob, entry, reporter).map_err(|(e, at)| {
+                self.damaged_at = Some(at);
+                e
+            })?;
             self.bytes += size;
             return Ok(());
         }
+        // A manifest: kept in memory, hashed here (by the sink's writer when it stores it).
         let mut hasher = Sha256::new();
         loop {
             let n = entry

@@ -1,8 +1,11 @@
 //! `outpost load`: verify a bundle and import it into a site store in one sequential read.
 //!
-//! Loading is verification with a sink that stores each blob as it passes (the store's
-//! writer hashes it, so each byte is read and hashed once): a blob becomes visible only once
-//! its digest held, and the release record is written last (`SiteStore::record`). A delta
+//! Loading is verification with a sink that stores each blob as it passes, so each byte is
+//! read and hashed once: data blobs are hashed on the hash pool (`crate::hashpool`, every
+//! core) while the reading thread writes them, manifests by the store's writer. A blob is
+//! checked (size, digest) before it joins a [`CommitBatch`], and becomes visible only when
+//! the batch is flushed (its bytes on disk, then the rename); the release record is written
+//! last (`SiteStore::record`), after the final flush. A delta
 //! needs its base release in the store; the blobs it left out are read from there. The
 //! crash-test hook (stop after N blobs or bytes) lives here, in debug builds only.
 
@@ -13,9 +16,11 @@ use crate::bundle::verify::{self, Sink, SinkBlob, VerifyError, VerifyReport};
 use crate::digest::Digest;
 use crate::progress::Reporter;
 use crate::sign::Verifier;
-use crate::store::{PartialBlob, Store, StoreError};
+use crate::store::{CommitBatch, PartialBlob, Store, StoreError};
+use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -64,16 +69,18 @@ impl SiteStore {
         let mut sink = StoreSink {
             store: self.blobs().clone(),
             releases,
-            halt: Halt::from_env(),
-            written: 0,
-            stored: 0,
+            progress: Rc::new(Progress {
+                halt: Halt::from_env(),
+                batch: RefCell::new(CommitBatch::new(self.blobs())),
+                written: Cell::new(0),
+                stored: Cell::new(0),
+            }),
         };
-        let verified =
-            verify::verify_with(bundle, verifier, &mut sink, reporter).map_err(|source| {
-                LoadError::Verify {
-                    bundle: bundle.to_path_buf(),
-                    source: Box::new(source),
-                }
+        let verified = verify::verify_with(bundle, verifier, &mut sink, reporter)
+            .and_then(|verified| sink.progress.flush().map(|()| verified))
+            .map_err(|source| LoadError::Verify {
+                bundle: bundle.to_path_buf(),
+                source: Box::new(source),
             })?;
         // The publisher's signatures hold too, from the stored blobs, before the release is
         // recorded (a delta's blobs are only whole with its base, both in the store now).
@@ -102,10 +109,33 @@ struct StoreSink {
     store: Store,
     /// `index.json` digests of the releases already loaded (a delta's base must be one).
     releases: HashSet<Digest>,
+    progress: Rc<Progress>,
+}
+
+/// Shared by the blobs in flight (a data blob is committed once its digest comes back from
+/// the hash pool): the blobs checked and waiting for one flush, and the bytes written and
+/// blobs stored so far, for the crash-test hook.
+struct Progress {
     halt: Halt,
-    /// Bytes and blobs written so far (for the crash-test hook).
-    written: u64,
-    stored: usize,
+    batch: RefCell<CommitBatch>,
+    written: Cell<u64>,
+    stored: Cell<usize>,
+}
+
+impl Progress {
+    fn check(&self) {
+        self.halt.check(self.stored.get(), self.written.get());
+    }
+
+    /// Makes the blobs checked so far durable and visible.
+    fn flush(&self) -> Result<(), VerifyError> {
+        let mut batch = self.batch.borrow_mut();
+        let (digest, size) = batch
+            .last()
+            .map(|(digest, size)| (digest.clone(), size))
+            .unwrap_or_else(|| (Digest::of(b""), 0));
+        batch.flush().map_err(|e| store_error(&digest, size, e))
+    }
 }
 
 /// Maps a store write error; a full filesystem gets its own message.
@@ -142,7 +172,7 @@ impl Sink for StoreSink {
         &mut self,
         digest: &Digest,
         size: u64,
-    ) -> Result<Option<Box<dyn SinkBlob + '_>>, VerifyError> {
+    ) -> Result<Option<Box<dyn SinkBlob>>, VerifyError> {
         if self.store.has(digest, size) {
             return Ok(None);
         }
@@ -155,8 +185,8 @@ impl Sink for StoreSink {
             .restart()
             .map_err(|e| store_error(digest, size, e))?;
         Ok(Some(Box::new(StoredBlob {
-            sink: self,
-            partial,
+            progress: self.progress.clone(),
+            partial: Some(partial),
             digest: digest.clone(),
             size,
         })))
@@ -193,48 +223,76 @@ impl Sink for StoreSink {
     }
 }
 
-/// One blob being written into the store.
-struct StoredBlob<'a> {
-    sink: &'a mut StoreSink,
-    partial: PartialBlob,
+/// One blob being written into the store; its partial file is removed if it is dropped
+/// before its commit (its digest did not hold, or the load failed meanwhile).
+struct StoredBlob {
+    progress: Rc<Progress>,
+    /// `None` once committed.
+    partial: Option<PartialBlob>,
     digest: Digest,
     size: u64,
 }
 
-impl SinkBlob for StoredBlob<'_> {
+impl StoredBlob {
+    fn error(&self, e: StoreError) -> VerifyError {
+        store_error(&self.digest, self.size, e)
+    }
+}
+
+impl SinkBlob for StoredBlob {
+    fn hashed_by_caller(&mut self) -> Result<(), VerifyError> {
+        match self.partial.as_mut() {
+            Some(partial) => partial
+                .restart_checked_by_source()
+                .map_err(|e| self.error(e)),
+            None => Ok(()),
+        }
+    }
+
     fn write(&mut self, chunk: &[u8]) -> Result<(), VerifyError> {
-        self.partial
-            .write(chunk)
-            .map_err(|e| store_error(&self.digest, self.size, e))?;
-        self.sink.written += chunk.len() as u64;
-        self.sink.halt.check(self.sink.stored, self.sink.written);
+        if let Some(partial) = self.partial.as_mut() {
+            if let Err(e) = partial.write(chunk) {
+                return Err(self.error(e));
+            }
+        }
+        let written = &self.progress.written;
+        written.set(written.get() + chunk.len() as u64);
+        self.progress.check();
         Ok(())
     }
 
-    fn commit(self: Box<Self>) -> Result<(), VerifyError> {
-        let StoredBlob {
-            sink,
-            partial,
-            digest,
-            size,
-        } = *self;
-        match partial.commit() {
+    fn commit(mut self: Box<Self>) -> Result<(), VerifyError> {
+        let Some(partial) = self.partial.take() else {
+            return Ok(());
+        };
+        let added = self.progress.batch.borrow_mut().add(partial);
+        match added {
             Ok(()) => {
-                sink.stored += 1;
-                sink.halt.check(sink.stored, sink.written);
+                let stored = &self.progress.stored;
+                stored.set(stored.get() + 1);
+                self.progress.check();
                 Ok(())
             }
             Err(StoreError::DigestMismatch { actual, .. }) => Err(VerifyError::Damaged {
-                digest,
+                digest: self.digest.clone(),
                 owner: String::new(),
                 actual,
             }),
-            Err(e) => Err(store_error(&digest, size, e)),
+            Err(e) => Err(self.error(e)),
         }
     }
 }
 
-/// Crash-test hook for `load`: after N stored blobs, or N stored bytes (mid-blob), the
+impl Drop for StoredBlob {
+    fn drop(&mut self) {
+        if let Some(partial) = self.partial.take() {
+            partial.discard();
+        }
+    }
+}
+
+/// Crash-test hook for `load`: after N checked blobs (in the batch, not yet necessarily
+/// flushed), or N written bytes (mid-blob), the
 /// process says so on stderr and stops making progress, so a test can SIGKILL it at a known
 /// point. Set by `OUTPOST_TEST_HALT_AFTER_BLOBS` / `OUTPOST_TEST_HALT_AFTER_BYTES`; only in
 /// debug builds (what the integration tests run): a release build ignores them.

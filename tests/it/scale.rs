@@ -30,7 +30,7 @@ fn link(dir: &Path, hex: &str) {
 }
 
 /// `count` single-platform images `scale/app<i>:1`: one shared layer, a config each.
-fn write_images(root: &Path, count: usize) -> Vec<String> {
+pub(crate) fn write_images(root: &Path, count: usize) -> Vec<String> {
     let layer = b"a tiny layer shared by every image".to_vec();
     let layer_hex = put_blob(root, &layer);
     let repositories = root.join("docker/registry/v2/repositories");

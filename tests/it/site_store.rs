@@ -236,27 +236,8 @@ fn load_survives_sigkill_at_any_point_and_a_full_disk() {
 
     // A store on a 16 MiB filesystem: release 1 (24 MiB of blobs) does not fit, and the load
     // says so before writing.
-    let small = work.join("small");
-    std::fs::create_dir_all(&small).unwrap();
-    require("mount");
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
-        .arg(&small)
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    assert!(
-        mounted,
-        "cannot mount a tmpfs for the disk-full test: run the tests as root (scripts/test.sh, as CI does)"
-    );
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _unmount = Unmount(small.clone());
-    let store = small.join("store");
+    let small = Tmpfs::mount(&work.join("small"), "16m");
+    let store = small.0.join("store");
     let err = outpost_fails(
         work,
         &[
@@ -275,6 +256,86 @@ fn load_survives_sigkill_at_any_point_and_a_full_disk() {
     );
     assert_eq!(store_releases(work, store.to_str().unwrap()), 0);
     assert_blobs_whole(&store, "full disk");
+}
+
+/// A tmpfs mounted for one test, unmounted on drop.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(at).unwrap();
+        require("mount");
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(
+            mounted,
+            "cannot mount a tmpfs for the disk-full test: run the tests as root (scripts/test.sh, as CI does)"
+        );
+        Tmpfs(at.to_path_buf())
+    }
+
+    fn resize(&self, size: &str) {
+        run_ok(
+            Command::new("mount")
+                .args(["-o", &format!("remount,size={size}")])
+                .arg(&self.0),
+        );
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// The disk filling while blobs are written (not refused up front): the space check counts
+/// the blobs' bytes, but a filesystem stores each file in whole blocks (a 300-byte config
+/// takes a 4 KiB page on tmpfs), so 400 tiny images (801 blobs of well under 1 KiB: ~0.5 MiB
+/// of content, over 3 MiB of pages) pass the check for a 2 MiB store and fill it midway.
+#[test]
+fn a_disk_that_fills_while_load_writes_fails_cleanly_and_a_rerun_with_space_completes() {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let work = dir.path();
+    keys(work);
+    let images = crate::scale::write_images(&registry.storage(), 400);
+    let refs: Vec<&str> = images.iter().map(String::as_str).collect();
+    write_manifest(work, "edge.yaml", "linux/amd64", &refs, registry.port);
+    outpost_ok(work, &["bundle", "build", "edge.yaml"]);
+    let bundle = "bundles/edge-1.0.tar";
+
+    let small = Tmpfs::mount(&work.join("small"), "2m");
+    let store = small.0.join("store");
+    let store_arg = store.to_str().unwrap();
+    let planned = json(&outpost_ok(
+        work,
+        &["load", bundle, "--store", store_arg, "--dry-run", "--json"],
+    ));
+    assert_eq!(planned["fits"], true, "{planned}");
+    let err = outpost_fails(work, &["load", bundle, "--store", store_arg], 1);
+    assert!(
+        err.contains("no space left on the store's filesystem while storing blob sha256:"),
+        "{err}"
+    );
+    assert!(err.contains("free space or use a larger --store"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one message: {err}");
+    // Nothing half-written is visible or left behind, no release is recorded, and what the
+    // store holds verifies.
+    assert_blobs_whole(&store, "full disk");
+    assert_eq!(std::fs::read_dir(store.join("tmp")).unwrap().count(), 0);
+    assert_eq!(store_releases(work, store_arg), 0);
+    outpost_ok(work, &["store", "verify", "--store", store_arg]);
+
+    // With space freed, the same load completes and the store verifies and serves.
+    small.resize("16m");
+    outpost_ok(work, &["load", bundle, "--store", store_arg]);
+    assert_eq!(store_releases(work, store_arg), 1);
+    outpost_ok(work, &["store", "verify", "--store", store_arg]);
+    assert_blobs_whole(&store, "after the rerun");
 }
 
 #[test]

@@ -1,8 +1,10 @@
-//! Plain verification's blob hashing on every core: data blobs are read here, in order, and
-//! hashed by a [`HashPool`]; each digest is compared when its worker is done (at the latest
-//! when the stream ends), and a mismatch names the blob and where its entry starts.
+//! Data blobs hashed on every core: read here, in order, and hashed by a [`HashPool`]; each
+//! digest is compared when its worker is done (at the latest when the stream ends), and a
+//! mismatch names the blob and where its entry starts. A blob a sink stores (load) is
+//! written by the sink as its bytes pass and committed only once its digest held; one that
+//! did not hold is dropped (its partial file removed), never made visible.
 
-use super::VerifyError;
+use super::{SinkBlob, VerifyError};
 use crate::bundle::read::ReadError;
 use crate::digest::Digest;
 use crate::hashpool::HashPool;
@@ -10,11 +12,23 @@ use crate::progress::Reporter;
 use std::collections::HashMap;
 use std::io::Read;
 
-/// A blob whose digest is being computed: what it should be, whose it is, where it starts.
+/// A blob whose digest is being computed: what it should be, whose it is, where it starts,
+/// and the sink's writer waiting to commit it.
 struct Expected {
     digest: Digest,
     owner: String,
     offset: u64,
+    stored: Option<Box<dyn SinkBlob>>,
+}
+
+/// One data blob to hash: its name, owner, where its entry starts, and the sink's writer for
+/// it (`None`: only hashed).
+pub(super) struct Blob<'a> {
+    pub digest: &'a Digest,
+    pub owner: &'a str,
+    pub offset: u64,
+    pub size: u64,
+    pub stored: Option<Box<dyn SinkBlob>>,
 }
 
 /// Data blobs handed to the hashing threads, checked as their digests come back.
@@ -34,31 +48,41 @@ impl Hashing {
         }
     }
 
-    /// Reads `size` bytes of one blob from `entry` and hands them to a worker; checks the
-    /// digests finished meanwhile.
+    /// Reads one blob from `entry` to its end, hands its bytes to a worker (and to the sink's
+    /// writer first, if any); checks and commits the digests finished meanwhile.
     pub(super) fn hash(
         &mut self,
-        digest: &Digest,
-        owner: &str,
-        offset: u64,
-        size: u64,
+        blob: Blob<'_>,
         entry: &mut impl Read,
         reporter: &dyn Reporter,
     ) -> Result<(), Mismatch> {
+        let Blob {
+            digest,
+            owner,
+            offset,
+            size,
+            mut stored,
+        } = blob;
         let ticket = self.pool.begin(size);
         loop {
             let mut buffer = self.pool.buffer();
-            let n = match read_full(entry, &mut buffer) {
+            let read =
+                read_full(entry, &mut buffer).map_err(|e| VerifyError::from(ReadError::from(e)));
+            let written = read.and_then(|n| match stored.as_mut() {
+                Some(sink) if n > 0 => sink.write(&buffer[..n]).map(|()| n),
+                _ => Ok(n),
+            });
+            let n = match written {
+                Ok(0) => {
+                    self.pool.give_back(buffer);
+                    break;
+                }
                 Ok(n) => n,
                 Err(e) => {
                     self.pool.give_back(buffer);
-                    return Err((VerifyError::from(ReadError::from(e)), offset));
+                    return Err((e, offset));
                 }
             };
-            if n == 0 {
-                self.pool.give_back(buffer);
-                break;
-            }
             self.pool.send(&ticket, buffer, n);
             reporter.advance(n as u64);
         }
@@ -69,6 +93,7 @@ impl Hashing {
                 digest: digest.clone(),
                 owner: owner.to_string(),
                 offset,
+                stored,
             },
         );
         let finished = self.pool.finished();
@@ -92,17 +117,22 @@ fn check(
     finished: Vec<(u64, Digest)>,
 ) -> Result<(), Mismatch> {
     for (id, actual) in finished {
-        if let Some(expected) = pending.remove(&id) {
-            if actual != expected.digest {
-                return Err((
-                    VerifyError::Damaged {
-                        digest: expected.digest,
-                        owner: expected.owner,
-                        actual,
-                    },
-                    expected.offset,
-                ));
-            }
+        let Some(expected) = pending.remove(&id) else {
+            continue;
+        };
+        if actual != expected.digest {
+            // The sink's writer, if any, is dropped here: nothing of the blob stays.
+            return Err((
+                VerifyError::Damaged {
+                    digest: expected.digest,
+                    owner: expected.owner,
+                    actual,
+                },
+                expected.offset,
+            ));
+        }
+        if let Some(stored) = expected.stored {
+            stored.commit().map_err(|e| (e, expected.offset))?;
         }
     }
     Ok(())
