@@ -10,7 +10,16 @@ pub fn temp_path_for(path: &Path) -> PathBuf {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp.{}", std::process::id()))
+    path.with_file_name(format!(".{name}.tmp.{}", unique_suffix()))
+}
+
+/// `PID-N-RANDOM`: unique among this process's temp files (N counts them) and, by its random
+/// part, among other processes' too, even ones with the same PID (two containers whose
+/// outpost is PID 1, sharing a cache volume).
+pub fn unique_suffix() -> String {
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}-{n}-{:016x}", std::process::id(), rand::random::<u64>())
 }
 
 /// Writes `bytes` to `path` so readers see either the old file or the whole new one.
@@ -32,8 +41,7 @@ fn write_atomic_mode(path: &Path, bytes: &[u8], mode: u32) -> std::io::Result<()
     let result = (|| {
         let mut file = std::fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(mode)
             .open(&temp)?;
         file.write_all(bytes)?;

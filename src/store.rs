@@ -165,11 +165,9 @@ impl Store {
 
     /// A temp file name no other writer (task or process) uses.
     fn temp_path(&self, kind: &str) -> PathBuf {
-        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.root
             .join("tmp")
-            .join(format!("{kind}-{}-{n}.partial", std::process::id()))
+            .join(format!("{kind}-{}.partial", crate::fsutil::unique_suffix()))
     }
 
     /// Reads a whole blob (only for small metadata blobs: manifests, configs).

@@ -87,6 +87,12 @@ impl Locator {
         Ok(())
     }
 
+    /// The line the open paragraph starts at, if one is open (for naming a paragraph whose
+    /// next line is already too long to hand over).
+    pub fn paragraph_start(&self) -> Option<usize> {
+        self.start.map(|(_, line)| line)
+    }
+
     /// Ends the text: hands over its last paragraph, if one is open.
     pub fn finish<E: From<ControlError>>(
         mut self,

@@ -24,7 +24,7 @@ impl PartWriter {
             part_size,
             current: None,
             done: Vec::new(),
-            temp_suffix: format!(".tmp.{}", std::process::id()),
+            temp_suffix: format!(".tmp.{}", crate::fsutil::unique_suffix()),
         }
     }
 

@@ -27,6 +27,11 @@ use std::path::{Path, PathBuf};
 /// ~50 MB for one architecture): a bigger one is refused as hostile.
 pub const MAX_INDEX_BYTES: u64 = 1 << 30;
 
+/// Memory an xz decoder may use (dictionary and state): enough for `xz -9` (a 64 MiB
+/// dictionary; Debian's indexes use `-6`, 8 MiB). A stream asking for more is refused as
+/// hostile instead of allocated.
+pub const XZ_MEMORY_LIMIT: u64 = 80 << 20;
+
 /// The most one paragraph (one package) of an index may hold, in bytes (the largest real
 /// ones are tens of KiB).
 pub const MAX_PARAGRAPH_BYTES: usize = 1 << 20;
@@ -258,7 +263,8 @@ fn index_text(
         }
         line_number += 1;
         if line.len() > MAX_PARAGRAPH_BYTES {
-            return Err(ControlError::TooLong(line_number, MAX_PARAGRAPH_BYTES).into());
+            let paragraph = locator.paragraph_start().unwrap_or(line_number);
+            return Err(ControlError::TooLong(paragraph, MAX_PARAGRAPH_BYTES).into());
         }
         locator.line(&line, &mut add)?;
     }
@@ -283,7 +289,7 @@ fn decompress(
     let mut input = BufReader::with_capacity(1 << 16, compressed);
     let temp = crate::fsutil::temp_path_for(derived);
     let result = (|| {
-        let file = File::create(&temp).map_err(cache_io(url, &temp))?;
+        let file = File::create_new(&temp).map_err(cache_io(url, &temp))?;
         let mut output = Bounded {
             inner: std::io::BufWriter::with_capacity(1 << 16, file),
             written: 0,
@@ -291,12 +297,19 @@ fn decompress(
             failed: None,
         };
         let decoded = if name.ends_with(".xz") {
-            lzma_rs::xz_decompress(&mut input, &mut output).map_err(|e| match e {
-                lzma_rs::error::Error::IoError(e) => e,
-                e => std::io::Error::other(format!("{e:?}")),
+            // liblzma streams (output as it decodes, whatever the block size) and holds at
+            // most XZ_MEMORY_LIMIT of dictionary; a bigger one is refused, not allocated.
+            liblzma::stream::Stream::new_stream_decoder(
+                XZ_MEMORY_LIMIT,
+                liblzma::stream::CONCATENATED,
+            )
+            .map_err(std::io::Error::from)
+            .and_then(|stream| {
+                let mut decoder = liblzma::read::XzDecoder::new_stream(input, stream);
+                std::io::copy(&mut decoder, &mut output).map(|_| ())
             })
         } else if name.ends_with(".gz") {
-            std::io::copy(&mut flate2::read::GzDecoder::new(input), &mut output).map(|_| ())
+            std::io::copy(&mut flate2::read::MultiGzDecoder::new(input), &mut output).map(|_| ())
         } else {
             std::io::copy(&mut input, &mut output).map(|_| ())
         };
@@ -507,12 +520,82 @@ mod tests {
             0,
             &mut UniverseBuilder::new("amd64"),
         );
+        // Named by the line its paragraph starts at, not the long line's.
         assert!(matches!(
             failure,
             Err(IndexFailure::Paragraph(ParagraphError::Format(
-                ControlError::TooLong(..)
+                ControlError::TooLong(1, MAX_PARAGRAPH_BYTES)
             )))
         ));
+    }
+
+    /// The VmHWM of this process, in KiB (nextest runs each test in a process of its own).
+    fn peak_rss_kib() -> u64 {
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+        line.split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+
+    #[test]
+    fn an_xz_bomb_in_one_block_is_refused_without_being_held() {
+        // 512 MiB of zeros in one xz block (what `xz -T1` writes): a decoder that holds a
+        // block until its end would hold all of it before the bound sees a byte.
+        let dir = tempfile::tempdir().unwrap();
+        let blob = dir.path().join("Packages.xz");
+        {
+            let file = File::create(&blob).unwrap();
+            let mut xz = liblzma::write::XzEncoder::new(file, 0);
+            let zeros = vec![0u8; 1 << 20];
+            for _ in 0..512 {
+                xz.write_all(&zeros).unwrap();
+            }
+            xz.finish().unwrap();
+        }
+        assert!(std::fs::metadata(&blob).unwrap().len() < 1 << 20);
+        let before = peak_rss_kib();
+        let derived = dir.path().join("derived");
+        let err = decompress(
+            &blob,
+            "Packages.xz",
+            &derived,
+            "http://archive.test/x",
+            1 << 20,
+        )
+        .unwrap_err();
+        let grew = peak_rss_kib().saturating_sub(before);
+        assert!(
+            err.to_string()
+                .contains("decompresses to more than 1048576 bytes"),
+            "{err}"
+        );
+        assert!(grew < 128 << 10, "peak RSS grew by {} MiB", grew >> 10);
+        assert!(!derived.exists());
+    }
+
+    #[test]
+    fn a_gzip_index_of_several_members_is_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let blob = dir.path().join("Packages.gz");
+        let mut bytes = Vec::new();
+        for part in ["Package: aa\nVersion: 1\n\n", "Package: bb\nVersion: 2\n"] {
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            gz.write_all(part.as_bytes()).unwrap();
+            bytes.extend(gz.finish().unwrap());
+        }
+        std::fs::write(&blob, bytes).unwrap();
+        let derived = dir.path().join("derived");
+        decompress(
+            &blob,
+            "Packages.gz",
+            &derived,
+            "http://archive.test/x",
+            1 << 20,
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&derived).unwrap(),
+            "Package: aa\nVersion: 1\n\nPackage: bb\nVersion: 2\n"
+        );
     }
 
     #[test]
