@@ -237,7 +237,7 @@ fn load_survives_sigkill_at_any_point_and_a_full_disk() {
     // A store on a 16 MiB filesystem: release 1 (24 MiB of blobs) does not fit, and the load
     // says so before writing.
     let small = Tmpfs::mount(&work.join("small"), "16m");
-    let store = small.0.join("store");
+    let store = small.path().join("store");
     let err = outpost_fails(
         work,
         &[
@@ -258,40 +258,6 @@ fn load_survives_sigkill_at_any_point_and_a_full_disk() {
     assert_blobs_whole(&store, "full disk");
 }
 
-/// A tmpfs mounted for one test, unmounted on drop.
-struct Tmpfs(std::path::PathBuf);
-
-impl Tmpfs {
-    fn mount(at: &Path, size: &str) -> Tmpfs {
-        std::fs::create_dir_all(at).unwrap();
-        require("mount");
-        let mounted = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(at)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(
-            mounted,
-            "cannot mount a tmpfs for the disk-full test: run the tests as root (scripts/test.sh, as CI does)"
-        );
-        Tmpfs(at.to_path_buf())
-    }
-
-    fn resize(&self, size: &str) {
-        run_ok(
-            Command::new("mount")
-                .args(["-o", &format!("remount,size={size}")])
-                .arg(&self.0),
-        );
-    }
-}
-
-impl Drop for Tmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
-}
-
 /// The disk filling while blobs are written (not refused up front): the space check counts
 /// the blobs' bytes, but a filesystem stores each file in whole blocks (a 300-byte config
 /// takes a 4 KiB page on tmpfs), so 400 tiny images (801 blobs of well under 1 KiB: ~0.5 MiB
@@ -309,7 +275,7 @@ fn a_disk_that_fills_while_load_writes_fails_cleanly_and_a_rerun_with_space_comp
     let bundle = "bundles/edge-1.0.tar";
 
     let small = Tmpfs::mount(&work.join("small"), "2m");
-    let store = small.0.join("store");
+    let store = small.path().join("store");
     let store_arg = store.to_str().unwrap();
     let planned = json(&outpost_ok(
         work,

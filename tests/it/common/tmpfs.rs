@@ -30,6 +30,15 @@ impl Tmpfs {
     pub fn path(&self) -> &Path {
         &self.0
     }
+
+    /// Grows or shrinks the mounted tmpfs to `size` (what freeing space looks like).
+    pub fn resize(&self, size: &str) {
+        super::run_ok(
+            Command::new("mount")
+                .args(["-o", &format!("remount,size={size}")])
+                .arg(&self.0),
+        );
+    }
 }
 
 impl Drop for Tmpfs {
