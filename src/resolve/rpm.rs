@@ -323,7 +323,7 @@ async fn load(
         source: index,
         url,
         repomd,
-        packages: parsed.packages.into_iter().map(Arc::new).collect(),
+        packages: parsed.packages,
     })
 }
 
@@ -420,6 +420,9 @@ async fn add_filelists(
         crate::rpm::filelists::parse_wanted(xml, |file| wanted.contains(file))
     })?;
     for package in &mut repo.packages {
+        if files.is_empty() {
+            break;
+        }
         if let Some(list) = package.checksum.as_ref().and_then(|c| files.remove(&c.hex)) {
             Arc::make_mut(package).files = list;
         }

@@ -87,4 +87,15 @@ mod tests {
         );
         assert!(super::parse(&b"<metadata/>"[..]).is_err());
     }
+
+    #[test]
+    fn only_wanted_files_are_kept() {
+        let xml = r#"<filelists packages="2">
+<package pkgid="A1" name="tool"><file>/usr/bin/tool</file><file>/usr/share/doc/tool</file></package>
+<package pkgid="B2" name="other"><file>/usr/bin/other</file></package>
+</filelists>"#;
+        let files = super::parse_wanted(xml.as_bytes(), |f| f == "/usr/bin/tool").unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(files["a1"], ["/usr/bin/tool"]);
+    }
 }

@@ -14,6 +14,7 @@ use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
 use std::borrow::Cow;
 use std::io::BufRead;
+use std::sync::Arc;
 
 /// One package of a repository.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -60,7 +61,8 @@ impl Package {
 pub struct Primary {
     /// `<metadata packages="N">`.
     pub declared: Option<u64>,
-    pub packages: Vec<Package>,
+    /// Each package in its own allocation, as the universes that index it share it.
+    pub packages: Vec<Arc<Package>>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -152,7 +154,7 @@ pub fn parse(input: impl BufRead) -> Result<Primary, String> {
                         b"package" => {
                             scratch.flush(p, list);
                             list = List::None;
-                            primary.packages.extend(package.take())
+                            primary.packages.extend(package.take().map(Arc::new))
                         }
                         _ => {}
                     }

@@ -2,17 +2,18 @@
 //! indexed by what they provide (their own `name = evr`, their Provides, their files) and by
 //! what they obsolete.
 
-use super::dep::Dep;
+use super::dep::{evr_satisfies, Dep};
 use super::primary::Package;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::sync::Arc;
 
 /// The packages of one architecture (target and `noarch`), indexed by what they provide.
 pub struct Universe {
     pub(super) arch: String,
     pub(super) packages: Vec<Arc<Package>>,
-    /// Hashes names for the indexes (randomly keyed, so metadata cannot choose collisions).
-    hasher: RandomState,
+    /// Hashes names for the indexes (`foldhash`, randomly seeded per universe, so metadata
+    /// cannot choose collisions).
+    hasher: foldhash::fast::RandomState,
     /// Provide name → (package, which provide: [`OWN`] for the package's own
     /// `name = EVR`, else its index in `provides`).
     provides: NameIndex,
@@ -64,7 +65,7 @@ impl Universe {
             .into_iter()
             .filter(|p| p.arch == arch || p.arch == "noarch")
             .collect();
-        let hasher = RandomState::new();
+        let hasher = foldhash::fast::RandomState::default();
         let hash = |name: &str| hasher.hash_one(name);
         let mut provides = Vec::with_capacity(packages.len() * 3);
         let mut files = Vec::new();
@@ -117,10 +118,7 @@ impl Universe {
             .filter(|&(i, which)| {
                 let package = &self.packages[i];
                 match which {
-                    OWN => {
-                        package.name == dep.name
-                            && (dep.range.is_none() || package.self_provide().satisfies(dep))
-                    }
+                    OWN => evr_satisfies(&package.name, &package.evr, dep),
                     j => package
                         .provides
                         .get(j as usize)
@@ -151,7 +149,6 @@ impl Universe {
     /// Obsoletes), other than ones of its own name.
     pub(super) fn obsoleters(&self, index: usize) -> Vec<usize> {
         let package = &self.packages[index];
-        let own = package.self_provide();
         self.obsoletes
             .get(self.hash(&package.name))
             .filter(|&(i, j)| {
@@ -160,7 +157,7 @@ impl Universe {
                     && obsoleter
                         .obsoletes
                         .get(j as usize)
-                        .is_some_and(|dep| own.satisfies(dep))
+                        .is_some_and(|dep| evr_satisfies(&package.name, &package.evr, dep))
             })
             .map(|(i, _)| i)
             .collect()

@@ -65,3 +65,27 @@ pub fn document_end(seen_root: bool, closed: bool, what: &str) -> Result<(), Str
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quick_xml::events::Event;
+
+    #[test]
+    fn attributes_come_in_one_pass_and_a_repeated_one_is_refused() {
+        let mut reader = quick_xml::Reader::from_str(
+            r#"<entry name="a &amp; b" flags="GE" ver="1"/><entry name="x" name="y"/>"#,
+        );
+        let Ok(Event::Empty(first)) = reader.read_event() else {
+            panic!("no element")
+        };
+        let [name, rel, ver] = attrs(&first, [b"name", b"rel", b"ver"]).unwrap();
+        assert_eq!(name.as_deref(), Some("a & b"));
+        assert_eq!((rel, ver.as_deref()), (None, Some("1")));
+        let Ok(Event::Empty(second)) = reader.read_event() else {
+            panic!("no element")
+        };
+        let error = attrs(&second, [b"name"]).unwrap_err();
+        assert!(error.contains("`name` is given twice"), "{error}");
+    }
+}
