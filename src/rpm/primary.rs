@@ -190,12 +190,12 @@ struct Scratch {
 impl Scratch {
     fn flush(&mut self, p: &mut Package, list: List) {
         match list {
-            List::Provides => p.provides.extend(self.deps.drain(..)),
-            List::Obsoletes => p.obsoletes.extend(self.deps.drain(..)),
-            List::Requires => p.requires.extend(self.reqs.drain(..)),
-            List::Conflicts => p.conflicts.extend(self.reqs.drain(..)),
-            List::Recommends => p.recommends.extend(self.reqs.drain(..)),
-            List::Supplements => p.supplements.extend(self.reqs.drain(..)),
+            List::Provides => p.provides.append(&mut self.deps),
+            List::Obsoletes => p.obsoletes.append(&mut self.deps),
+            List::Requires => p.requires.append(&mut self.reqs),
+            List::Conflicts => p.conflicts.append(&mut self.reqs),
+            List::Recommends => p.recommends.append(&mut self.reqs),
+            List::Supplements => p.supplements.append(&mut self.reqs),
             List::None | List::Other => {}
         }
         self.deps.clear();
