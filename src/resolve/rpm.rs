@@ -17,11 +17,12 @@ use crate::lock::{RpmPin, RpmRepoPin};
 use crate::manifest::{rpm_arch, Release, RpmSpec};
 use crate::progress::Reporter;
 use crate::rpm::closure::{closure, Request, Universe};
+use crate::rpm::dep::Req;
 use crate::rpm::primary::Package;
 use crate::store::Store;
 use crate::upstream::http::Http;
-use metadata::{join, read_data, read_repomd, repo_error};
-use std::collections::BTreeMap;
+use metadata::{join, parse_data, read_data, read_repomd, repo_error};
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -226,8 +227,10 @@ pub async fn resolve(
             };
             let (universe, origin, chosen) = match solve(loaded, &arch, &request) {
                 Err(e) if e.is_file() => {
+                    let specs: Vec<&RpmSpec> = entries.iter().map(|(spec, _)| *spec).collect();
+                    let wanted = wanted_files(loaded, &specs);
                     for repo in loaded.iter_mut() {
-                        add_filelists(http, store, repo).await?;
+                        add_filelists(http, store, repo, &wanted).await?;
                     }
                     solve(loaded, &arch, &request)
                 }
@@ -256,6 +259,12 @@ pub async fn resolve(
             }
         }
     }
+    // The parsed metadata (every package of every repository) is freed on a thread of its
+    // own: nothing below needs it, and freeing tens of thousands of packages is work the
+    // lockfile need not wait for (a process that exits first leaves it to the kernel).
+    let _ = std::thread::Builder::new()
+        .name("rpm-metadata-drop".into())
+        .spawn(move || drop(per_arch));
     pins.sort_by(|a, b| (&a.repo, &a.path).cmp(&(&b.repo, &b.path)));
     pins.dedup_by(|a, b| a.repo == b.repo && a.path == b.path);
     // Only the repositories something was pinned from travel.
@@ -294,9 +303,11 @@ async fn load(
             "it lists no primary metadata",
         )
     })?;
-    let xml = read_data(http, store, &url, primary).await?;
-    let parsed = crate::rpm::primary::parse(&xml[..])
-        .map_err(|e| repo_error(&join(&url, &primary.location), e))?;
+    let compressed = read_data(http, store, &url, primary).await?;
+    let parsed = parse_data(&url, primary, &compressed, |xml| {
+        crate::rpm::primary::parse(xml)
+    })?;
+    drop(compressed);
     let repo = repos
         .entry(source.name.clone())
         .or_insert_with(|| RpmRepoPin {
@@ -312,7 +323,7 @@ async fn load(
         source: index,
         url,
         repomd,
-        packages: parsed.packages.into_iter().map(Arc::new).collect(),
+        packages: parsed.packages,
     })
 }
 
@@ -342,15 +353,76 @@ fn solve(
     Ok((universe, origin, chosen))
 }
 
-/// Adds filelists.xml's files to a repository's packages (matched by pkgid).
-async fn add_filelists(http: &Http, store: &Store, repo: &mut Loaded) -> Result<(), ResolveError> {
+/// The file paths a closure may look up beyond primary.xml: every path a package of
+/// `loaded` requires, conflicts with, recommends or supplements (inside rich dependencies
+/// too) and every path word of the requests and `assume-installed` of `specs`.
+fn wanted_files(loaded: &[Loaded], specs: &[&RpmSpec]) -> HashSet<String> {
+    fn walk(req: &Req, wanted: &mut HashSet<String>) {
+        match req {
+            Req::Simple(dep) => {
+                if dep.name.starts_with('/') && !wanted.contains(&dep.name) {
+                    wanted.insert(dep.name.clone());
+                }
+            }
+            Req::And(items) | Req::Or(items) | Req::With(items) => {
+                items.iter().for_each(|item| walk(item, wanted))
+            }
+            Req::If(a, b, c) | Req::Unless(a, b, c) => {
+                walk(a, wanted);
+                walk(b, wanted);
+                if let Some(c) = c {
+                    walk(c, wanted);
+                }
+            }
+            Req::Without(a, b) => {
+                walk(a, wanted);
+                walk(b, wanted);
+            }
+        }
+    }
+    let mut wanted = HashSet::new();
+    for package in loaded.iter().flat_map(|repo| &repo.packages) {
+        for req in package
+            .requires
+            .iter()
+            .chain(&package.conflicts)
+            .chain(&package.recommends)
+            .chain(&package.supplements)
+        {
+            walk(req, &mut wanted);
+        }
+    }
+    for spec in specs {
+        for text in spec.packages.iter().chain(&spec.assume_installed) {
+            wanted.extend(
+                text.split_whitespace()
+                    .filter(|word| word.starts_with('/'))
+                    .map(str::to_string),
+            );
+        }
+    }
+    wanted
+}
+
+/// Adds filelists.xml's files to a repository's packages (matched by pkgid): those of
+/// `wanted` (see [`wanted_files`]), the only ones a closure looks up.
+async fn add_filelists(
+    http: &Http,
+    store: &Store,
+    repo: &mut Loaded,
+    wanted: &HashSet<String>,
+) -> Result<(), ResolveError> {
     let Some(data) = repo.repomd.get("filelists").cloned() else {
         return Ok(());
     };
-    let xml = read_data(http, store, &repo.url, &data).await?;
-    let mut files = crate::rpm::filelists::parse(&xml[..])
-        .map_err(|e| repo_error(&join(&repo.url, &data.location), e))?;
+    let compressed = read_data(http, store, &repo.url, &data).await?;
+    let mut files = parse_data(&repo.url, &data, &compressed, |xml| {
+        crate::rpm::filelists::parse_wanted(xml, |file| wanted.contains(file))
+    })?;
     for package in &mut repo.packages {
+        if files.is_empty() {
+            break;
+        }
         if let Some(list) = package.checksum.as_ref().and_then(|c| files.remove(&c.hex)) {
             Arc::make_mut(package).files = list;
         }

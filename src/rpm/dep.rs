@@ -111,6 +111,24 @@ impl Dep {
 
 /// rpm's range overlap of two versioned dependencies of the same name.
 pub fn ranges_overlap(a: &Option<(Op, Evr)>, b: &Option<(Op, Evr)>) -> bool {
+    overlap(
+        a.as_ref().map(|(op, evr)| (*op, evr)),
+        b.as_ref().map(|(op, evr)| (*op, evr)),
+    )
+}
+
+/// Whether package `name = evr` satisfies `requirement` (as [`Dep::satisfies`] of its
+/// self-provide, without building one).
+pub fn evr_satisfies(name: &str, evr: &Evr, requirement: &Dep) -> bool {
+    name == requirement.name
+        && overlap(
+            Some((Op::Eq, evr)),
+            requirement.range.as_ref().map(|(op, evr)| (*op, evr)),
+        )
+}
+
+/// [`ranges_overlap`] over borrowed ranges.
+fn overlap(a: Option<(Op, &Evr)>, b: Option<(Op, &Evr)>) -> bool {
     let (Some((op_a, evr_a)), Some((op_b, evr_b))) = (a, b) else {
         return true;
     };

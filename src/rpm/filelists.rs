@@ -8,8 +8,17 @@ use quick_xml::Reader;
 use std::collections::HashMap;
 use std::io::BufRead;
 
-/// Reads filelists.xml into `pkgid → files`.
+/// Reads filelists.xml into `pkgid → files` (pkgid in lower case).
 pub fn parse(input: impl BufRead) -> Result<HashMap<String, Vec<String>>, String> {
+    parse_wanted(input, |_| true)
+}
+
+/// As [`parse`], keeping only the files `wanted` accepts (the paths some dependency names);
+/// a package none of whose files is wanted is left out.
+pub fn parse_wanted(
+    input: impl BufRead,
+    wanted: impl Fn(&str) -> bool,
+) -> Result<HashMap<String, Vec<String>>, String> {
     let mut reader = Reader::from_reader(input);
     reader.config_mut().trim_text(true);
     let mut buf = Vec::new();
@@ -28,8 +37,8 @@ pub fn parse(input: impl BufRead) -> Result<HashMap<String, Vec<String>>, String
                 match e.local_name().as_ref() {
                     b"filelists" => seen_root = true,
                     b"package" => {
-                        let id = super::xml::attr(&e, b"pkgid")?.unwrap_or_default();
-                        pkgid = Some(id.to_ascii_lowercase());
+                        let [id] = super::xml::attrs(&e, [b"pkgid"])?;
+                        pkgid = Some(id.unwrap_or_default().to_ascii_lowercase());
                     }
                     _ => {}
                 }
@@ -41,7 +50,7 @@ pub fn parse(input: impl BufRead) -> Result<HashMap<String, Vec<String>>, String
                     closed = true;
                 }
                 match (e.local_name().as_ref(), &pkgid) {
-                    (b"file", Some(id)) => files
+                    (b"file", Some(id)) if wanted(text.trim()) => files
                         .entry(id.clone())
                         .or_default()
                         .push(text.trim().to_string()),
@@ -77,5 +86,16 @@ mod tests {
             ["/usr/libexec/tool/helper", "/usr/libexec/tool"]
         );
         assert!(super::parse(&b"<metadata/>"[..]).is_err());
+    }
+
+    #[test]
+    fn only_wanted_files_are_kept() {
+        let xml = r#"<filelists packages="2">
+<package pkgid="A1" name="tool"><file>/usr/bin/tool</file><file>/usr/share/doc/tool</file></package>
+<package pkgid="B2" name="other"><file>/usr/bin/other</file></package>
+</filelists>"#;
+        let files = super::parse_wanted(xml.as_bytes(), |f| f == "/usr/bin/tool").unwrap();
+        assert_eq!(files.len(), 1);
+        assert_eq!(files["a1"], ["/usr/bin/tool"]);
     }
 }

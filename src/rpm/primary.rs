@@ -9,10 +9,12 @@
 use super::dep::{Dep, Op, Req};
 use super::repomd::Checksum;
 use super::version::Evr;
-use super::xml::{attr, reference};
+use super::xml::{attr, attrs, reference};
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::Reader;
+use std::borrow::Cow;
 use std::io::BufRead;
+use std::sync::Arc;
 
 /// One package of a repository.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -59,7 +61,8 @@ impl Package {
 pub struct Primary {
     /// `<metadata packages="N">`.
     pub declared: Option<u64>,
-    pub packages: Vec<Package>,
+    /// Each package in its own allocation, as the universes that index it share it.
+    pub packages: Vec<Arc<Package>>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -76,14 +79,19 @@ enum List {
 
 /// Reads primary.xml. A package count that differs from `<metadata packages="N">` is an
 /// error (a truncated or substituted file), as is malformed XML or a malformed dependency.
+/// Only what a closure reads is kept: the text of `<summary>`, `<description>` and the like
+/// is skipped unread.
 pub fn parse(input: impl BufRead) -> Result<Primary, String> {
     let mut reader = Reader::from_reader(input);
     reader.config_mut().trim_text(true);
-    let mut buf = Vec::new();
+    let mut buf = Vec::with_capacity(4096);
     let mut primary = Primary::default();
     let mut package: Option<Package> = None;
     let mut list = List::None;
+    let mut scratch = Scratch::default();
     let mut text = String::new();
+    // Whether the open element's text is kept (`name`, `arch`, `checksum`, `file`).
+    let mut keep = false;
     let mut seen_root = false;
     let mut closed = false;
     loop {
@@ -93,23 +101,37 @@ pub fn parse(input: impl BufRead) -> Result<Primary, String> {
         match event {
             Event::Start(e) | Event::Empty(e) => {
                 text.clear();
+                keep = false;
                 let name = e.local_name();
                 match name.as_ref() {
                     b"metadata" => {
                         seen_root = true;
                         primary.declared = attr(&e, b"packages")?.and_then(|n| n.parse().ok());
                     }
-                    b"package" => package = Some(Package::default()),
+                    b"package" => {
+                        package = Some(Package::default());
+                        list = List::None;
+                        scratch.deps.clear();
+                        scratch.reqs.clear();
+                    }
+                    b"name" => keep = package.is_some() && list == List::None,
+                    b"arch" | b"checksum" | b"file" => {
+                        keep = package.is_some();
+                        if let Some(p) = package.as_mut() {
+                            start(p, &e, &mut list, &mut scratch)
+                                .map_err(|m| format!("package {}: {m}", p.name))?;
+                        }
+                    }
                     _ => {
                         if let Some(p) = package.as_mut() {
-                            start(p, &e, &mut list)
+                            start(p, &e, &mut list, &mut scratch)
                                 .map_err(|m| format!("package {}: {m}", p.name))?;
                         }
                     }
                 }
             }
-            Event::Text(t) => text.push_str(&t.decode().map_err(|e| e.to_string())?),
-            Event::GeneralRef(r) => text.push_str(&reference(&r)?),
+            Event::Text(t) if keep => text.push_str(&t.decode().map_err(|e| e.to_string())?),
+            Event::GeneralRef(r) if keep => text.push_str(&reference(&r)?),
             Event::End(e) => {
                 if e.local_name().as_ref() == b"metadata" {
                     closed = true;
@@ -125,12 +147,20 @@ pub fn parse(input: impl BufRead) -> Result<Primary, String> {
                         }
                         b"file" => p.files.push(text.trim().to_string()),
                         b"provides" | b"requires" | b"conflicts" | b"obsoletes" | b"recommends"
-                        | b"supplements" | b"suggests" | b"enhances" => list = List::None,
-                        b"package" => primary.packages.extend(package.take()),
+                        | b"supplements" | b"suggests" | b"enhances" => {
+                            scratch.flush(p, list);
+                            list = List::None
+                        }
+                        b"package" => {
+                            scratch.flush(p, list);
+                            list = List::None;
+                            primary.packages.extend(package.take().map(Arc::new))
+                        }
                         _ => {}
                     }
                 }
                 text.clear();
+                keep = false;
             }
             Event::Eof => break,
             _ => {}
@@ -149,73 +179,106 @@ pub fn parse(input: impl BufRead) -> Result<Primary, String> {
     Ok(primary)
 }
 
+/// The entries of the dependency list being read, moved into the package (in one
+/// allocation of the right size) when the list ends.
+#[derive(Default)]
+struct Scratch {
+    deps: Vec<Dep>,
+    reqs: Vec<Req>,
+}
+
+impl Scratch {
+    fn flush(&mut self, p: &mut Package, list: List) {
+        match list {
+            List::Provides => p.provides.append(&mut self.deps),
+            List::Obsoletes => p.obsoletes.append(&mut self.deps),
+            List::Requires => p.requires.append(&mut self.reqs),
+            List::Conflicts => p.conflicts.append(&mut self.reqs),
+            List::Recommends => p.recommends.append(&mut self.reqs),
+            List::Supplements => p.supplements.append(&mut self.reqs),
+            List::None | List::Other => {}
+        }
+        self.deps.clear();
+        self.reqs.clear();
+    }
+}
+
+/// `epoch`, `ver` and `rel` of a `<version>` or `<rpm:entry>` element as an EVR.
+fn evr(epoch: Option<&str>, ver: Option<&str>, rel: Option<&str>) -> Evr {
+    Evr::from_parts(epoch, ver.unwrap_or_default(), rel)
+}
+
 /// An opening tag inside `<package>`.
-fn start(p: &mut Package, e: &BytesStart<'_>, list: &mut List) -> Result<(), String> {
-    match e.local_name().as_ref() {
+fn start(
+    p: &mut Package,
+    e: &BytesStart<'_>,
+    list: &mut List,
+    scratch: &mut Scratch,
+) -> Result<(), String> {
+    let name = e.local_name();
+    let opens = |kind: List, list: &mut List, scratch: &mut Scratch, p: &mut Package| {
+        scratch.flush(p, *list);
+        *list = kind;
+    };
+    match name.as_ref() {
         b"version" => {
-            p.evr = Evr::from_parts(
-                attr(e, b"epoch")?.as_deref(),
-                &attr(e, b"ver")?.unwrap_or_default(),
-                attr(e, b"rel")?.as_deref(),
-            )
+            let [epoch, ver, rel] = attrs(e, [b"epoch", b"ver", b"rel"])?;
+            p.evr = evr(epoch.as_deref(), ver.as_deref(), rel.as_deref());
         }
         b"checksum" => {
-            let kind = attr(e, b"type")?.unwrap_or_default().to_ascii_lowercase();
+            let [kind] = attrs(e, [b"type"])?;
+            let kind = kind.unwrap_or_default().to_ascii_lowercase();
             p.checksum = Some(Checksum {
                 kind: if kind == "sha" { "sha1".into() } else { kind },
                 hex: String::new(),
             });
         }
         b"size" => {
-            p.size = attr(e, b"package")?
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(0)
+            let [size] = attrs(e, [b"package"])?;
+            p.size = size.and_then(|s| s.parse().ok()).unwrap_or(0)
         }
-        b"location" => p.location = attr(e, b"href")?.unwrap_or_default(),
-        b"header-range" => p.header_end = attr(e, b"end")?.and_then(|s| s.parse().ok()),
-        b"provides" => *list = List::Provides,
-        b"requires" => *list = List::Requires,
-        b"conflicts" => *list = List::Conflicts,
-        b"obsoletes" => *list = List::Obsoletes,
-        b"recommends" => *list = List::Recommends,
-        b"supplements" => *list = List::Supplements,
-        b"suggests" | b"enhances" => *list = List::Other,
+        b"location" => {
+            let [href] = attrs(e, [b"href"])?;
+            p.location = href.map(Cow::into_owned).unwrap_or_default()
+        }
+        b"header-range" => {
+            let [end] = attrs(e, [b"end"])?;
+            p.header_end = end.and_then(|s| s.parse().ok())
+        }
+        b"provides" => opens(List::Provides, list, scratch, p),
+        b"requires" => opens(List::Requires, list, scratch, p),
+        b"conflicts" => opens(List::Conflicts, list, scratch, p),
+        b"obsoletes" => opens(List::Obsoletes, list, scratch, p),
+        b"recommends" => opens(List::Recommends, list, scratch, p),
+        b"supplements" => opens(List::Supplements, list, scratch, p),
+        b"suggests" | b"enhances" => opens(List::Other, list, scratch, p),
         b"entry" => {
-            let name = attr(e, b"name")?.unwrap_or_default();
-            let range = match attr(e, b"flags")?.as_deref().and_then(Op::from_flags) {
-                Some(op) => Some((
-                    op,
-                    Evr::from_parts(
-                        attr(e, b"epoch")?.as_deref(),
-                        &attr(e, b"ver")?.unwrap_or_default(),
-                        attr(e, b"rel")?.as_deref(),
-                    ),
-                )),
-                None => None,
+            if matches!(*list, List::None | List::Other) {
+                return Ok(());
+            }
+            let [name, flags, epoch, ver, rel] =
+                attrs(e, [b"name", b"flags", b"epoch", b"ver", b"rel"])?;
+            let name = name.unwrap_or_default();
+            let range = flags
+                .as_deref()
+                .and_then(Op::from_flags)
+                .map(|op| (op, evr(epoch.as_deref(), ver.as_deref(), rel.as_deref())));
+            let dep = Dep {
+                name: name.into_owned(),
+                range,
             };
-            let req = || -> Result<Req, String> {
-                if name.starts_with('(') {
-                    Req::parse(&name)
+            let req = |dep: Dep| -> Result<Req, String> {
+                if dep.name.starts_with('(') {
+                    Req::parse(&dep.name)
                 } else {
-                    Ok(Req::Simple(Dep {
-                        name: name.clone(),
-                        range: range.clone(),
-                    }))
+                    Ok(Req::Simple(dep))
                 }
             };
             match *list {
-                List::Provides => p.provides.push(Dep {
-                    name: name.clone(),
-                    range: range.clone(),
-                }),
-                List::Obsoletes => p.obsoletes.push(Dep {
-                    name: name.clone(),
-                    range: range.clone(),
-                }),
-                List::Requires => p.requires.push(req()?),
-                List::Conflicts => p.conflicts.push(req()?),
-                List::Recommends => p.recommends.push(req()?),
-                List::Supplements => p.supplements.push(req()?),
+                List::Provides | List::Obsoletes => scratch.deps.push(dep),
+                List::Requires | List::Conflicts | List::Recommends | List::Supplements => {
+                    scratch.reqs.push(req(dep)?)
+                }
                 List::None | List::Other => {}
             }
         }

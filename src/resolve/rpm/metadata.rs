@@ -12,7 +12,9 @@ use crate::rpm::repomd::{DataFile, Repomd};
 use crate::store::Store;
 use crate::upstream::http::{Http, HttpError};
 use sha2::Digest as _;
-use std::io::{Read, Write};
+use std::io::{BufRead, Read};
+
+mod stream;
 
 /// Upper bound on repomd.xml and its signature.
 const REPOMD_LIMIT: usize = 4 << 20;
@@ -71,7 +73,8 @@ pub(super) async fn read_repomd(
     Repomd::parse(&bytes).map_err(|e| repo_error(&url, e))
 }
 
-/// Fetches a metadata file, checks it against repomd and returns it decompressed.
+/// Fetches a metadata file and checks it against repomd: its stored (compressed) bytes,
+/// which [`parse_data`] reads.
 pub(super) async fn read_data(
     http: &Http,
     store: &Store,
@@ -116,8 +119,20 @@ pub(super) async fn read_data(
             bytes
         }
     };
+    Ok(compressed)
+}
+
+/// Runs `parse` over metadata file `data` (its checked bytes from [`read_data`]),
+/// decompressed as a stream bounded by repomd's `open-size`; errors name the file's URL.
+pub(super) fn parse_data<T>(
+    baseurl: &str,
+    data: &DataFile,
+    compressed: &[u8],
+    parse: impl FnOnce(&mut dyn BufRead) -> Result<T, String>,
+) -> Result<T, ResolveError> {
     let limit = data.open_size.map_or(OPEN_LIMIT, |s| s.min(OPEN_LIMIT));
-    decompress(&data.location, &compressed, limit).map_err(|e| repo_error(&url, e))
+    stream::parse_piped(&data.location, compressed, limit, parse)
+        .map_err(|e| repo_error(&join(baseurl, &data.location), e))
 }
 
 /// Lower-case hex of `bytes` under `kind`, for the algorithms accepted.
@@ -130,61 +145,20 @@ fn hash(kind: &str, bytes: &[u8]) -> Option<String> {
     })
 }
 
-/// A writer that refuses to grow past `limit` bytes.
-struct Bounded {
-    out: Vec<u8>,
-    limit: u64,
-}
-
-impl Write for Bounded {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.out.len() as u64 + buf.len() as u64 > self.limit {
-            return Err(std::io::Error::other(format!(
-                "it decompresses to more than {} bytes (repomd.xml's open-size)",
-                self.limit
-            )));
-        }
-        self.out.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Decompresses by the file name's suffix (`.gz`, `.bz2`, `.xz`, `.zst`, else none), to at
 /// most `limit` bytes.
 pub fn decompress(name: &str, bytes: &[u8], limit: u64) -> Result<Vec<u8>, String> {
-    let mut out = Bounded {
-        out: Vec::new(),
-        limit,
-    };
-    let copy = |reader: &mut dyn Read, out: &mut Bounded| -> Result<(), String> {
-        std::io::copy(reader, out)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    };
-    if name.ends_with(".gz") {
-        copy(&mut flate2::read::GzDecoder::new(bytes), &mut out)
-            .map_err(|e| format!("gzip: {e}"))?;
-    } else if name.ends_with(".bz2") {
-        copy(&mut bzip2::read::BzDecoder::new(bytes), &mut out)
-            .map_err(|e| format!("bzip2: {e}"))?;
-    } else if name.ends_with(".xz") {
-        lzma_rs::xz_decompress(&mut &bytes[..], &mut out).map_err(|e| format!("xz: {e:?}"))?;
-    } else if name.ends_with(".zst") {
-        let mut decoder =
-            ruzstd::decoding::StreamingDecoder::new(bytes).map_err(|e| format!("zstd: {e}"))?;
-        copy(&mut decoder, &mut out).map_err(|e| format!("zstd: {e}"))?;
-    } else {
-        copy(&mut &bytes[..], &mut out)?;
-    }
-    Ok(out.out)
+    let mut out = Vec::new();
+    stream::open(name, bytes, limit)?
+        .read_to_end(&mut out)
+        .map_err(|e| e.to_string())?;
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
     fn every_compression_decodes_and_output_is_bounded() {
