@@ -34,3 +34,4 @@ pub mod space;
 pub mod store;
 pub mod trust;
 pub mod upstream;
+pub mod xz;

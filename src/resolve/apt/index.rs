@@ -27,11 +27,6 @@ use std::path::{Path, PathBuf};
 /// ~50 MB for one architecture): a bigger one is refused as hostile.
 pub const MAX_INDEX_BYTES: u64 = 1 << 30;
 
-/// Memory an xz decoder may use (dictionary and state): enough for `xz -9` (a 64 MiB
-/// dictionary; Debian's indexes use `-6`, 8 MiB). A stream asking for more is refused as
-/// hostile instead of allocated.
-pub const XZ_MEMORY_LIMIT: u64 = 80 << 20;
-
 /// The most one paragraph (one package) of an index may hold, in bytes (the largest real
 /// ones are tens of KiB).
 pub const MAX_PARAGRAPH_BYTES: usize = 1 << 20;
@@ -297,19 +292,14 @@ fn decompress(
             failed: None,
         };
         let decoded = if name.ends_with(".xz") {
-            // liblzma streams (output as it decodes, whatever the block size) and holds at
-            // most XZ_MEMORY_LIMIT of dictionary; a bigger one is refused, not allocated.
-            liblzma::stream::Stream::new_stream_decoder(
-                XZ_MEMORY_LIMIT,
-                liblzma::stream::CONCATENATED,
-            )
-            .map_err(std::io::Error::from)
-            .and_then(|stream| {
-                let mut decoder = liblzma::read::XzDecoder::new_stream(input, stream);
-                std::io::copy(&mut decoder, &mut output).map(|_| ())
-            })
+            crate::xz::decoder(input)
+                .and_then(|mut decoder| std::io::copy(&mut decoder, &mut output).map(|_| ()))
         } else if name.ends_with(".gz") {
-            std::io::copy(&mut flate2::read::MultiGzDecoder::new(input), &mut output).map(|_| ())
+            std::io::copy(
+                &mut flate2::bufread::MultiGzDecoder::new(input),
+                &mut output,
+            )
+            .map(|_| ())
         } else {
             std::io::copy(&mut input, &mut output).map(|_| ())
         };
@@ -448,9 +438,7 @@ mod tests {
     fn compressed(dir: &Path, name: &str, text: &[u8]) -> PathBuf {
         let path = dir.join(name);
         let bytes = if name.ends_with(".xz") {
-            let mut out = Vec::new();
-            lzma_rs::xz_compress(&mut &text[..], &mut out).unwrap();
-            out
+            liblzma::encode_all(text, 6).unwrap()
         } else if name.ends_with(".gz") {
             let mut encoder =
                 flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());

@@ -169,8 +169,7 @@ mod tests {
         let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::default());
         bz.write_all(&text).unwrap();
         let bz = bz.finish().unwrap();
-        let mut xz = Vec::new();
-        lzma_rs::xz_compress(&mut &text[..], &mut xz).unwrap();
+        let xz = liblzma::encode_all(&text[..], 6).unwrap();
         let zst = ruzstd::encoding::compress_to_vec(
             &text[..],
             ruzstd::encoding::CompressionLevel::Fastest,

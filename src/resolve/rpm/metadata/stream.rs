@@ -1,10 +1,9 @@
 //! Metadata files read as a stream: the decompressor for a file name's suffix (gzip,
 //! bzip2, xz, zstd, else none) behind a reader that fails once more than repomd's
 //! `open-size` has come out, and [`parse_piped`], which decompresses on a second thread
-//! while the caller's parser reads, so the decompressed document is never held whole
-//! (xz excepted: `lzma-rs` decodes into a buffer, bounded the same way).
+//! while the caller's parser reads, so the decompressed document is never held whole.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::sync::mpsc;
 
 /// Bytes handed from the decompressing thread to the parser at a time.
@@ -41,25 +40,6 @@ impl<R: Read> Read for Bounded<R> {
     }
 }
 
-/// A writer that refuses to grow past `limit` bytes (xz's output).
-struct BoundedVec {
-    out: Vec<u8>,
-    limit: u64,
-}
-
-impl Write for BoundedVec {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if self.out.len() as u64 + buf.len() as u64 > self.limit {
-            return Err(too_big(self.limit));
-        }
-        self.out.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The decompressed content of `bytes`, by `name`'s suffix (`.gz`, `.bz2`, `.xz`, `.zst`,
 /// else as is), as a reader that fails past `limit` bytes. Errors: a zstd frame header
 /// that does not parse, or (xz, decoded here whole) any decoding error.
@@ -84,16 +64,12 @@ pub fn open<'a>(
         ))
     }
     Ok(if name.ends_with(".gz") {
-        bounded(flate2::bufread::GzDecoder::new(bytes), limit, "gzip")
+        bounded(flate2::bufread::MultiGzDecoder::new(bytes), limit, "gzip")
     } else if name.ends_with(".bz2") {
         bounded(bzip2::bufread::BzDecoder::new(bytes), limit, "bzip2")
     } else if name.ends_with(".xz") {
-        let mut out = BoundedVec {
-            out: Vec::new(),
-            limit,
-        };
-        lzma_rs::xz_decompress(&mut &bytes[..], &mut out).map_err(|e| format!("xz: {e:?}"))?;
-        Box::new(std::io::Cursor::new(out.out))
+        let decoder = crate::xz::decoder(bytes).map_err(|e| format!("xz: {e}"))?;
+        bounded(decoder, limit, "xz")
     } else if name.ends_with(".zst") {
         let decoder =
             ruzstd::decoding::StreamingDecoder::new(bytes).map_err(|e| format!("zstd: {e}"))?;
@@ -212,6 +188,7 @@ impl Read for Piped {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
     #[test]
     fn a_piped_parse_reads_everything_and_sees_errors() {
