@@ -24,7 +24,7 @@ use std::task::{Context, Poll};
 /// The response header naming the digest of what is sent.
 pub const DIGEST_HEADER: &str = "docker-content-digest";
 /// Bytes read from disk per chunk of the response body.
-const CHUNK: u64 = 1 << 20;
+const CHUNK: u64 = 256 << 10;
 
 /// Identifies one version of a bundle's files (inodes and modification times).
 pub type FileVersion = u64;

@@ -41,11 +41,23 @@ async fn sbom(
     Path((name, version)): Path<(String, String)>,
 ) -> Response {
     let catalog = state.catalog();
-    let lock = catalog
+    let at = catalog
         .views()
         .iter()
-        .find(|r| r.name == name && r.version == version)
-        .and_then(|r| r.lock.clone());
+        .position(|r| r.name == name && r.version == version && r.carries_lock);
+    let lock = match at {
+        Some(at) => tokio::task::spawn_blocking(move || {
+            catalog
+                .bundles()
+                .get(at)
+                .and_then(|bundle| crate::bundle::upstream::carried_lockfile(bundle).ok())
+                .flatten()
+        })
+        .await
+        .ok()
+        .flatten(),
+        None => None,
+    };
     let Some(lock) = lock else {
         return RouteLabel::UI.on((
             StatusCode::NOT_FOUND,

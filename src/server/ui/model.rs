@@ -72,8 +72,10 @@ pub struct ReleaseView {
     pub charts: Vec<ChartRow>,
     pub files: Vec<FileRow>,
     pub packages: Vec<PackageRow>,
-    /// The carried lockfile, kept for the release's SBOM (`…/sbom.cdx.json`).
-    pub lock: Option<std::sync::Arc<Lockfile>>,
+    /// Whether the release carries a readable lockfile (its SBOM, `…/sbom.cdx.json`, is
+    /// rendered from it on request, read again from the bundle: a lockfile of thousands of
+    /// images held for a rare request would cost the server megabytes).
+    pub carries_lock: bool,
 }
 
 impl ReleaseView {
@@ -180,7 +182,7 @@ impl ReleaseView {
             charts,
             files,
             packages,
-            lock: lock.map(std::sync::Arc::new),
+            carries_lock: lock.is_some(),
         }
     }
 }

@@ -92,7 +92,7 @@ mod tests {
             base: None,
             verified: true,
             lock_error: None,
-            lock: None,
+            carries_lock: false,
             images: vec![ImageRow {
                 reference: "registry.test/a:<b>".into(),
                 digest: "sha256:cd".into(),
