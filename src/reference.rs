@@ -74,7 +74,7 @@ fn canonical(text: &str) -> Option<Reference> {
     if !host_ok || !tag_ok || (tag.is_none() && digest.is_none()) {
         return None;
     }
-    if name.len() > 255 || !path.split('/').all(path_component_ok) {
+    if name.len() > 255 || !path.split('/').all(is_path_component) {
         return None;
     }
     let (host, path) = (host.to_string(), path.to_string());
@@ -106,10 +106,10 @@ fn host_name_ok(host: &str) -> bool {
         })
 }
 
-/// One path component of the distribution grammar: lower-case letters and digits in runs
-/// joined by one `.`, one or two `_`, or any number of `-`.
-fn path_component_ok(component: &str) -> bool {
-    let bytes = component.as_bytes();
+/// One component of a repository name (distribution spec): lowercase alphanumerics, joined
+/// by `.`, `_`, `__` or any run of `-`.
+pub fn is_path_component(segment: &str) -> bool {
+    let bytes = segment.as_bytes();
     let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
     if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
         return false;
@@ -124,12 +124,9 @@ fn path_component_ok(component: &str) -> bool {
         while i < bytes.len() && !alnum(bytes[i]) {
             i += 1;
         }
-        let separator = &component[start..i];
-        if !(separator == "."
-            || separator == "_"
-            || separator == "__"
-            || separator.bytes().all(|b| b == b'-'))
-        {
+        let separator = &segment[start..i];
+        let ok = matches!(separator, "." | "_" | "__") || separator.bytes().all(|b| b == b'-');
+        if !ok {
             return false;
         }
     }

@@ -89,40 +89,13 @@ pub fn parse_upstream(url: &str) -> Result<Upstream, String> {
 /// A registry upstream's path is a repository prefix, so each segment must be a path
 /// component of the distribution spec's name grammar (`[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*`).
 pub(crate) fn check_repository_prefix(path: &str) -> Result<(), String> {
-    if path.is_empty() || path.split('/').all(is_path_component) {
+    if path.is_empty() || path.split('/').all(crate::reference::is_path_component) {
         return Ok(());
     }
     Err(
         "a registry's path is a repository prefix: each segment must be lowercase letters and digits, separated by `.`, `_`, `__` or `-` (as in `dockerhub-proxy`)"
             .to_string(),
     )
-}
-
-/// One component of a repository name (distribution spec): lowercase alphanumerics, joined
-/// by `.`, `_`, `__` or any run of `-`.
-fn is_path_component(segment: &str) -> bool {
-    let bytes = segment.as_bytes();
-    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
-    if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
-        return false;
-    }
-    let mut i = 0;
-    while i < bytes.len() {
-        if alnum(bytes[i]) {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() && !alnum(bytes[i]) {
-            i += 1;
-        }
-        let separator = &segment[start..i];
-        let ok = matches!(separator, "." | "_" | "__") || separator.bytes().all(|b| b == b'-');
-        if !ok {
-            return false;
-        }
-    }
-    true
 }
 
 #[cfg(test)]
