@@ -13,7 +13,7 @@ const ARCHES: [&str; 2] = ["x86_64", "aarch64"];
 
 /// Builds the test repositories into `work/out` (per arch under `out/repo/<arch>/`).
 fn generate(work: &Path, extra: &[&str]) -> PathBuf {
-    for tool in ["rpmbuild", "rpmsign", "createrepo_c", "gpg"] {
+    for tool in ["rpmbuild", "rpmsign", "createrepo_c", "gpg", "python3"] {
         require(tool);
     }
     let out = work.join("out");

@@ -306,6 +306,7 @@ fn a_disk_that_fills_while_load_writes_fails_cleanly_and_a_rerun_with_space_comp
 
 #[test]
 fn a_delta_that_adds_a_platform_loads_and_is_served_after_sighup() {
+    require("skopeo");
     // Release 1 carries multi:1 for amd64; release 2 adds arm64 to the same image, whose
     // index the base already has. The delta still carries every manifest, so it verifies on
     // its own and loads on its base, and a running `serve --store` takes it up on SIGHUP.
