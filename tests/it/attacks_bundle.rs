@@ -5,7 +5,6 @@
 
 use crate::common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const IMAGES: [&str; 2] = ["library/alpha:1", "library/multi:1"];
@@ -101,27 +100,8 @@ fn refused_everywhere(work: &Path, bundle: &Path, expected: &str) -> String {
         "inspect panicked: {inspect_err}"
     );
 
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_outpost"))
-        .args(["serve", path, "--listen", "127.0.0.1:0"])
-        .current_dir(work)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = serve.try_wait().unwrap() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = serve.kill();
-            panic!("serve started on a hostile bundle ({expected})");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut serve_err = String::new();
-    std::io::Read::read_to_string(&mut serve.stderr.take().unwrap(), &mut serve_err).unwrap();
-    assert_eq!(status.code(), Some(3), "serve: {serve_err}");
+    let (code, serve_err) = serve_exits(work, path, &format!("a hostile bundle: {expected}"));
+    assert_eq!(code, Some(3), "serve: {serve_err}");
     assert!(!serve_err.contains("panicked"), "{serve_err}");
 
     let store = work.join(format!("store-{}", sha256_hex(path.as_bytes())));

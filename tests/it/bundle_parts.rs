@@ -31,29 +31,6 @@ fn build_split(work: &Path) -> String {
     )
 }
 
-/// A registry with three images of 30 MiB shared base + 8 MiB own layer (54 MiB in all).
-fn big_site() -> (Registry, tempfile::TempDir) {
-    let registry = Registry::start();
-    let dir = tempfile::tempdir().unwrap();
-    seed_set(
-        &registry,
-        &dir.path().join("layouts"),
-        &[
-            "--set",
-            "bench",
-            "--count",
-            "3",
-            "--base-mib",
-            "30",
-            "--layer-mib",
-            "8",
-        ],
-        None,
-    );
-    keys(dir.path());
-    (registry, dir)
-}
-
 fn parts_of(list: &Path) -> Vec<(String, u64)> {
     read_json(list)["parts"]
         .as_array()
@@ -70,7 +47,7 @@ fn parts_of(list: &Path) -> Vec<(String, u64)> {
 
 #[test]
 fn split_bundle_verifies_serves_and_joins_byte_identical() {
-    let (registry, dir) = big_site();
+    let (registry, dir) = big_site(8);
     let work = dir.path();
     write_manifest(work, "edge.yaml", "linux/amd64", &IMAGES, registry.port);
     outpost_ok(work, &["bundle", "build", "edge.yaml", "--out", "whole"]);

@@ -6,30 +6,6 @@
 use crate::common::*;
 use std::path::Path;
 
-/// A registry with three images: a 30 MiB shared base + a 16 MiB layer of their own each
-/// (78 MiB in all), and a work directory with keys.
-fn big_site() -> (Registry, tempfile::TempDir) {
-    let registry = Registry::start();
-    let dir = tempfile::tempdir().unwrap();
-    seed_set(
-        &registry,
-        &dir.path().join("layouts"),
-        &[
-            "--set",
-            "bench",
-            "--count",
-            "3",
-            "--base-mib",
-            "30",
-            "--layer-mib",
-            "16",
-        ],
-        None,
-    );
-    keys(dir.path());
-    (registry, dir)
-}
-
 /// Bytes of every file under `dir` (0 when it does not exist).
 fn tree_bytes(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -66,7 +42,7 @@ fn within_one_percent(estimate: u64, actual: u64, what: &str) {
 
 #[test]
 fn dry_run_download_bytes_match_the_build_on_a_cold_and_a_warm_cache() {
-    let (registry, dir) = big_site();
+    let (registry, dir) = big_site(16);
     let work = dir.path();
     let cache = work.join("cache");
     // Cold cache, one image.
@@ -154,7 +130,7 @@ fn dry_run_download_bytes_match_the_build_on_a_cold_and_a_warm_cache() {
 
 #[test]
 fn a_build_that_does_not_fit_stops_before_downloading() {
-    let (registry, dir) = big_site();
+    let (registry, dir) = big_site(16);
     let work = dir.path();
     let images = ["bench/app0:1", "bench/app1:1", "bench/app2:1"];
     write_manifest(work, "edge.yaml", "linux/amd64", &images, registry.port);

@@ -384,7 +384,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn rpm_packages_go_from_the_manifest_through_the_bundle_to_dnf_at_the_site() {
-    use crate::rpm_site::{node_dnf, walk_files};
+    use crate::rpm_site::dnf_downloads_app;
     require("dnf");
     let work = tempfile::tempdir().unwrap();
     let work = work.path();
@@ -414,21 +414,9 @@ fn rpm_packages_go_from_the_manifest_through_the_bundle_to_dnf_at_the_site() {
         ),
     );
     assert!(repo.contains("gpgcheck=1\nrepo_gpgcheck=1\n"), "{repo}");
-    let install = node_dnf(
-        work,
-        &reposdir,
-        "node",
-        &["install", "--downloadonly", "app"],
-    );
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&install.stdout),
-        String::from_utf8_lossy(&install.stderr)
-    );
-    assert!(install.status.success(), "dnf install failed:\n{text}");
-    let downloaded: BTreeSet<String> = walk_files(&work.join("node/cache"))
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "rpm"))
+    let (downloaded, text) = dnf_downloads_app(work, &reposdir);
+    let downloaded: BTreeSet<String> = downloaded
+        .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
     assert_eq!(

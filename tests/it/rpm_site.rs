@@ -130,6 +130,28 @@ pub fn walk_files(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
+/// `dnf install --downloadonly app` on the node root `node` (asserting it succeeds): the
+/// `.rpm` files dnf downloaded, and dnf's output for messages.
+pub fn dnf_downloads_app(work: &Path, reposdir: &Path) -> (Vec<PathBuf>, String) {
+    let install = node_dnf(
+        work,
+        reposdir,
+        "node",
+        &["install", "--downloadonly", "app"],
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&install.stdout),
+        String::from_utf8_lossy(&install.stderr)
+    );
+    assert!(install.status.success(), "dnf install failed:\n{text}");
+    let downloaded = walk_files(&work.join("node/cache"))
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "rpm"))
+        .collect();
+    (downloaded, text)
+}
+
 /// dnf on an empty node root, with only the repositories of `reposdir`.
 pub fn node_dnf(work: &Path, reposdir: &Path, state: &str, args: &[&str]) -> std::process::Output {
     Command::new("dnf")
@@ -301,22 +323,7 @@ fn dnf_installs_from_the_bundle_and_refuses_another_key() {
     );
 
     // dnf checks repomd.xml.asc and every package's signature, and downloads the set.
-    let install = node_dnf(
-        work,
-        &reposdir,
-        "node",
-        &["install", "--downloadonly", "app"],
-    );
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&install.stdout),
-        String::from_utf8_lossy(&install.stderr)
-    );
-    assert!(install.status.success(), "dnf install failed:\n{text}");
-    let downloaded: Vec<PathBuf> = walk_files(&work.join("node/cache"))
-        .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "rpm"))
-        .collect();
+    let (downloaded, text) = dnf_downloads_app(work, &reposdir);
     let mut names: Vec<String> = downloaded
         .iter()
         .map(|p| p.file_name().unwrap().to_str().unwrap().to_string())

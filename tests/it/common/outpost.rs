@@ -177,3 +177,29 @@ pub fn config_args<'a>(
     args.extend_from_slice(extra);
     args
 }
+
+/// `outpost serve BUNDLE` (run in `work`) must exit, not serve, within 20 s: its exit code
+/// and stderr. `why` says in the failure what should have stopped it.
+pub fn serve_exits(work: &Path, bundle: &str, why: &str) -> (Option<i32>, String) {
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_outpost"))
+        .args(["serve", bundle, "--listen", "127.0.0.1:0"])
+        .current_dir(work)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = serve.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = serve.kill();
+            panic!("serve started on {bundle} ({why})");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut serve.stderr.take().unwrap(), &mut err).unwrap();
+    (status.code(), err)
+}

@@ -335,3 +335,29 @@ impl Site {
         self.work().join("bundles/edge-1.0.tar")
     }
 }
+
+/// A registry with three images `bench/app0..2:1`, each a 30 MiB base they share plus a
+/// `layer_mib` MiB layer of its own, and a work directory with keys: a bundle of tens of MiB
+/// for split, parity and space tests.
+pub fn big_site(layer_mib: u32) -> (Registry, tempfile::TempDir) {
+    let registry = Registry::start();
+    let dir = tempfile::tempdir().unwrap();
+    let layer = layer_mib.to_string();
+    seed_set(
+        &registry,
+        &dir.path().join("layouts"),
+        &[
+            "--set",
+            "bench",
+            "--count",
+            "3",
+            "--base-mib",
+            "30",
+            "--layer-mib",
+            &layer,
+        ],
+        None,
+    );
+    super::keys(dir.path());
+    (registry, dir)
+}
