@@ -22,6 +22,20 @@ pub fn unique_suffix() -> String {
     format!("{}-{n}-{:016x}", std::process::id(), rand::random::<u64>())
 }
 
+/// `text` made safe as one path segment: every character but ASCII letters, digits, `.`,
+/// `_` and `-` becomes `-` (so no `/`, no spaces, nothing a shell or URL must quote).
+pub fn path_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
 /// Writes `bytes` to `path` so readers see either the old file or the whole new one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_atomic_mode(path, bytes, 0o666)

@@ -185,16 +185,7 @@ impl RpmSpec {
             .filter(|s| !s.is_empty() && !s.contains('$'))
             .collect();
         let name = name.join("-");
-        let name: String = name
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect();
+        let name = crate::fsutil::path_safe(&name);
         if name.is_empty() {
             "rpm".into()
         } else {

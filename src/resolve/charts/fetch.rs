@@ -33,17 +33,9 @@ pub(super) fn site_repository_name(context: &Context<'_>, url: &str) -> String {
         return name.clone();
     }
     let segment = |text: &str| -> String {
-        let cleaned: String = text
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect();
-        cleaned.trim_matches(|c| c == '.' || c == '-').to_string()
+        crate::fsutil::path_safe(text)
+            .trim_matches(|c| c == '.' || c == '-')
+            .to_string()
     };
     let mut name = segment(&default_repository_name(url));
     if name.is_empty() || names.values().any(|n| n == &name) {
@@ -339,17 +331,7 @@ pub(super) fn base(url: &str) -> String {
 pub fn repository_reference(repo: &str, name: &str, version: &str) -> Result<String, String> {
     let rest = repo.split_once("://").map_or(repo, |(_, rest)| rest);
     let clean = |segment: &str| -> String {
-        segment
-            .to_ascii_lowercase()
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "._-".contains(c) {
-                    c
-                } else {
-                    '-'
-                }
-            })
-            .collect::<String>()
+        crate::fsutil::path_safe(&segment.to_ascii_lowercase())
             .trim_matches(|c: char| !c.is_ascii_alphanumeric())
             .to_string()
     };
