@@ -48,8 +48,8 @@
 #   scale   real sizes (issue 17): SCALE_IMAGES (5000) tiny images written straight into a
 #           registry's storage, one SCALE_BIG_LAYER_GB (10) GiB layer and fillers up to SCALE_GB
 #           (28 GiB = 30.1 GB) made up on the fly by scripts/bench/blobserve.py: lock, cold and
-#           warm (--locked) build vs cp, verify vs dd and one core's sha256, load, serve
-#           start-up / manifests / blob / RSS, push; build, verify, load and serve under a
+#           warm (--locked) build vs cp (best of SCALE_COPY_RUNS (2) each), verify vs dd and one core's sha256, load, serve
+#           start-up / manifests / blob / RSS, push; build, cp, verify, load and serve under a
 #           SCALE_MEMORY_LIMIT (4G) cgroup when one can be made. Needs 2.1x SCALE_GB + 1 GiB
 #           free (checked first); see scripts/bench/scale.sh. It prints its own table.
 #   resolve `outpost lock` of 8 node packages against the host's apt sources vs

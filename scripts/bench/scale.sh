@@ -8,13 +8,14 @@
 # the bundle, later the bundle and a copy, the store or the push target). It then times, each
 # with its peak RSS:
 #   lock, cold build, a warm rebuild from the lockfile (`--locked`) and a `cp` of the bundle
-#   (same run: ratio, goal <= 1.2),
+#   (same run, same memory limit, page cache dropped before each, best of SCALE_COPY_RUNS (2)
+#   each: ratio, goal <= 1.2),
 #   verify (page cache dropped when root) vs the disk's sequential read rate (dd of the bundle,
 #   cache dropped) and one core's sha256 rate (python hashlib over 256 MiB in memory),
 #   inspect, load into a site store, serve start-up (cache dropped) to the first manifest 200, manifest
 #   requests/s (wrk, or curl when wrk is missing), blob MB/s (the big layer, 4 curl clients),
 #   serve's peak RSS, and push into a fresh docker-registry.
-# build, verify, load and serve run under a SCALE_MEMORY_LIMIT (4G) memory limit when one can
+# build, cp, verify, load and serve run under a SCALE_MEMORY_LIMIT (4G) memory limit when one can
 # be set (systemd-run -p MemoryMax, else a cgroup v1 or v2 directory nested in this shell's
 # own); the table says which. Before anything is written the free space at TMPDIR is checked
 # against 2.1x SCALE_GB + 1 GiB; every copy is removed as soon as the steps after it no
@@ -78,11 +79,12 @@ row() { printf '%-34s %12s %12s  %s\n' "$1" "$2" "${3:+$(($3 / 1024)) MiB}" "$4"
 
 run_scale() {
     local images=${SCALE_IMAGES:-5000} gb=${SCALE_GB:-28} big=${SCALE_BIG_LAYER_GB:-10}
-    local limit=${SCALE_MEMORY_LIMIT:-4G} dir=$WORK/scale
+    local limit=${SCALE_MEMORY_LIMIT:-4G} dir=$WORK/scale copy_runs=${SCALE_COPY_RUNS:-2}
     local need_kib avail_kib reg_port gen_port port secs bytes rss t0 t1 cache_state status
-    for v in images gb big; do
+    for v in images gb big copy_runs; do
         [[ ${!v} =~ ^[0-9]+$ ]] || die "SCALE_${v^^}: a whole number please (got '${!v}')"
     done
+    ((copy_runs >= 1)) || die "SCALE_COPY_RUNS: 1 or more please"
     ((big <= gb)) || die "SCALE_BIG_LAYER_GB ($big) is more than SCALE_GB ($gb)"
     mkdir -p "$dir"
     need_kib=$((gb * 1024 * 1024 * 21 / 10 + 1024 * 1024))
@@ -133,25 +135,40 @@ run_scale() {
     bytes=$(stat -c %s "$bundle")
     row "build (cold)" "$secs" "$(tail -n 1 "$WORK/rss")" "$((bytes / 1048576)) MiB bundle" >>"$dir/table"
 
-    # The warm rebuild: the same lockfile, every blob in the cache, a fresh out dir (the cold
-    # bundle is removed first, so the disk holds two copies at most).
-    rm -rf "$dir/out"
-    sync
-    local cp_secs warm_secs
-    warm_secs=$(timed scale_build_warm "$bytes" "$dir/warm.log" "${L[@]}" "$OUTPOST" bundle build \
-        "$dir/scale.yaml" --locked --key "$key" --out "$dir/out" --cache "$dir/cache")
-    local warm_rss
-    warm_rss=$(tail -n 1 "$WORK/rss")
+    # The warm rebuild (the same lockfile, every blob in the cache, a fresh out dir) against a
+    # cp of the bundle, under the same conditions: the page cache dropped before each, both
+    # under the memory limit, each run SCALE_COPY_RUNS (2) times and the best kept, since a
+    # shared disk's rate swings by a third from one minute to the next. The warm rebuilds go
+    # first, while the cache exists (the cold bundle is removed first, so the disk holds two
+    # copies at most); then the cache is removed and the bundle copied.
+    local cp_secs="" warm_secs="" warm_rss="" s
+    for _ in $(seq 1 "$copy_runs"); do
+        rm -rf "$dir/out"
+        drop_caches >/dev/null
+        s=$(timed scale_build_warm "$bytes" "$dir/warm.log" "${L[@]}" "$OUTPOST" bundle build \
+            "$dir/scale.yaml" --locked --key "$key" --out "$dir/out" --cache "$dir/cache")
+        log "scale: warm rebuild ${s}s"
+        if [[ -z $warm_secs ]] || python3 -c "import sys; sys.exit(not $s < $warm_secs)"; then
+            warm_secs=$s warm_rss=$(tail -n 1 "$WORK/rss")
+        fi
+    done
     stop_server "$REGISTRY_PID"
     stop_server "$PEER_PID"
     REGISTRY_PID="" PEER_PID=""
     rm -rf "$dir/registry" "$dir/cache"
-    sync
-    cp_secs=$(timed scale_cp "$bytes" "$dir/cp.log" sh -c 'cp "$0" "$1" && sync' "$bundle" "$dir/copy.tar")
+    for _ in $(seq 1 "$copy_runs"); do
+        rm -f "$dir/copy.tar"
+        drop_caches >/dev/null
+        s=$(timed scale_cp "$bytes" "$dir/cp.log" "${L[@]}" sh -c 'cp "$0" "$1" && sync' "$bundle" "$dir/copy.tar")
+        log "scale: cp of the bundle ${s}s"
+        if [[ -z $cp_secs ]] || python3 -c "import sys; sys.exit(not $s < $cp_secs)"; then
+            cp_secs=$s
+        fi
+    done
     rm -f "$dir/copy.tar"
     row "build (warm, --locked, fresh out)" "$warm_secs" "$warm_rss" \
-        "$(python3 -c "print(f'{$warm_secs / $cp_secs:.2f}x the cp (goal <= 1.2)')")" >>"$dir/table"
-    row "cp of the bundle (+ sync)" "$cp_secs" "" "$(python3 -c "print(f'{$bytes / $cp_secs / 1e6:.0f} MB/s')")" >>"$dir/table"
+        "$(python3 -c "print(f'{$warm_secs / $cp_secs:.2f}x the cp (goal <= 1.2), best of $copy_runs')")" >>"$dir/table"
+    row "cp of the bundle (+ sync)" "$cp_secs" "" "$(python3 -c "print(f'{$bytes / $cp_secs / 1e6:.0f} MB/s, best of $copy_runs')")" >>"$dir/table"
 
     # The disk's sequential read rate and one core's sha256 rate, in this run.
     cache_state=$(drop_caches)
