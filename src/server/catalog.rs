@@ -124,7 +124,7 @@ impl Catalog {
                     Some(_) => None,
                     None => modified_seconds(&bundle.path),
                 };
-                let lock = crate::bundle::upstream::carried_lockfile(bundle)
+                let lock = crate::bundle::upstream::carried_lockfile_as(bundle)
                     .map_err(|e| crate::errors::chain(&e));
                 super::ui::model::ReleaseView::build(bundle, record, mtime, lock)
             })
