@@ -11,6 +11,7 @@ use super::head::{BundleHead, EntryKind};
 use super::parts::{BundleFile, PartsError};
 use super::read::{ReadError, TarReader};
 use crate::digest::Digest;
+use bytes::Bytes;
 use crate::oci::MAX_MANIFEST_SIZE;
 use crate::sign::{SignError, Verifier};
 use crate::store::Store;
@@ -142,8 +143,9 @@ pub struct OpenBundle {
     /// The signed `index.json`, typed: release, version, Kubernetes version, entries.
     pub head: BundleHead,
     pub blobs: HashMap<Digest, BlobLocation>,
-    /// Manifest and index bytes (small, verified at open).
-    pub manifests: HashMap<Digest, Vec<u8>>,
+    /// Manifest and index bytes (small, verified at open; shared, not copied, by the server's
+    /// catalog and the responses it sends).
+    pub manifests: HashMap<Digest, Bytes>,
     /// Media type of every reachable blob, from its descriptor.
     pub media_types: HashMap<Digest, String>,
     /// Whether the signature was checked (false only with --insecure-skip-verify).
@@ -240,7 +242,7 @@ impl OpenBundle {
         };
         let head = BundleHead::parse(index_bytes).map_err(|e| invalid(e.to_string()))?;
         let mut blobs = HashMap::new();
-        let mut manifests: HashMap<Digest, Vec<u8>> = HashMap::new();
+        let mut manifests: HashMap<Digest, Bytes> = HashMap::new();
         let mut media_types = HashMap::new();
         let mut images = Vec::new();
         let mut files = Vec::new();
@@ -260,10 +262,10 @@ impl OpenBundle {
                     return Ok(None);
                 }
                 if let Some(bytes) = manifests.get(digest) {
-                    return Ok(Some(bytes.clone()));
+                    return Ok(Some(bytes.to_vec()));
                 }
                 let bytes = backing.read_verified(digest, location).map_err(&invalid)?;
-                manifests.insert(digest.clone(), bytes.clone());
+                manifests.insert(digest.clone(), Bytes::from(bytes.clone()));
                 Ok(Some(bytes))
             };
             let bad =
