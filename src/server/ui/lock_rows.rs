@@ -244,7 +244,8 @@ mod tests {
             rpm_repos: Vec::new(),
             trusted_root: None,
         };
-        let view: LockRows = crate::lock::parse_versioned(Path::new("l"), &lock.to_bytes()).unwrap();
+        let view: LockRows =
+            crate::lock::parse_versioned(Path::new("l"), &lock.to_bytes()).unwrap();
         let (images, files, charts, packages) = view.into_rows();
         assert_eq!(images.len(), 1);
         assert_eq!(images[0].reference, "registry.test/app:1");
@@ -252,7 +253,10 @@ mod tests {
         assert_eq!(images[0].platforms, "linux/amd64");
         assert_eq!(images[0].size, Some(321));
         assert_eq!(images[0].signer, "");
-        assert_eq!((files[0].path.as_str(), files[0].size), ("dl.test/kubelet", 7));
+        assert_eq!(
+            (files[0].path.as_str(), files[0].size),
+            ("dl.test/kubelet", 7)
+        );
         assert_eq!(files[0].sha256, d.to_string());
         assert!(charts.is_empty());
         let versions: Vec<&str> = packages.iter().map(|p| p.version.as_str()).collect();

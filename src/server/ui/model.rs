@@ -2,9 +2,9 @@
 //! SIGHUP reload) from the opened bundle and the lockfile it carries, so that a request only
 //! filters and pages rows already built. Also the pure paging and filtering rules.
 
+use super::lock_rows::LockRows;
 use crate::bundle::open::OpenBundle;
 use crate::digest::Digest;
-use super::lock_rows::LockRows;
 use crate::sitestore::StoredRelease;
 
 /// Rows per page of every list (`?page=N`).
