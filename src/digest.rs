@@ -7,11 +7,15 @@ use sha2::{Digest as _, Sha256};
 use std::fmt;
 use std::io::Read;
 use std::str::FromStr;
+use std::sync::Arc;
 
 /// A `sha256:<64 lowercase hex>` content digest.
+///
+/// The hex digits are shared, not copied, by clones (`Arc<str>`): a bundle of thousands of
+/// images names each blob in several maps and records, and a server holds them all.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Digest {
-    hex: String,
+    hex: Arc<str>,
 }
 
 /// Why a string is not a digest we accept.
@@ -32,7 +36,7 @@ impl Digest {
     /// Finishes a running sha256.
     pub fn from_hasher(hasher: Sha256) -> Self {
         Digest {
-            hex: hex::encode(hasher.finalize()),
+            hex: hex::encode(hasher.finalize()).into(),
         }
     }
 
@@ -43,9 +47,7 @@ impl Digest {
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         {
-            Ok(Digest {
-                hex: hex.to_string(),
-            })
+            Ok(Digest { hex: hex.into() })
         } else {
             Err(DigestError::Malformed(hex.to_string()))
         }

@@ -14,6 +14,7 @@ use crate::digest::Digest;
 use crate::oci::{carried_children, is_manifest_type, Descriptor, OciError, Parsed};
 use crate::platform::Platform;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// Whether a blob is small metadata (kept early in the tar and read into memory) or data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,10 +43,12 @@ impl Role {
 pub struct Carried {
     pub descriptor: Descriptor,
     pub role: Role,
-    /// The `index.json` entry that reaches it (`registry/repo:tag`, a file path, `lockfile`).
-    pub owner: String,
-    /// Platforms carried under that entry.
-    pub platforms: Vec<Platform>,
+    /// The `index.json` entry that reaches it (`registry/repo:tag`, a file path, `lockfile`);
+    /// shared by every blob under the entry (a release of thousands of images holds one
+    /// record per blob).
+    pub owner: Arc<str>,
+    /// Platforms carried under that entry (shared like `owner`).
+    pub platforms: Arc<[Platform]>,
     /// Every entry of an index under that entry travels, whatever its platform.
     pub whole_index: bool,
 }
@@ -60,8 +63,8 @@ impl Carried {
             } else {
                 Role::Data
             },
-            owner: entry.name(),
-            platforms: entry.platforms().to_vec(),
+            owner: entry.name().into(),
+            platforms: entry.platforms().into(),
             whole_index: entry.whole_index(),
             descriptor,
         }
@@ -137,10 +140,14 @@ impl Frontier {
                     known.role = Role::Manifest;
                 }
                 known.whole_index |= item.whole_index;
-                for platform in item.platforms {
-                    if !known.platforms.contains(&platform) {
-                        known.platforms.push(platform);
+                let mut platforms = known.platforms.to_vec();
+                for platform in item.platforms.iter() {
+                    if !platforms.contains(platform) {
+                        platforms.push(platform.clone());
                     }
+                }
+                if platforms.len() != known.platforms.len() {
+                    known.platforms = platforms.into();
                 }
             }
         }
@@ -304,7 +311,7 @@ mod tests {
                 Role::Data
             ]
         );
-        assert!(one.iter().all(|c| c.owner == "r.test/app:1"));
+        assert!(one.iter().all(|c| &*c.owner == "r.test/app:1"));
 
         let both = walk(
             [image_root(&top, &["linux/amd64", "linux/arm64"])],

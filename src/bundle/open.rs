@@ -14,6 +14,7 @@ use crate::digest::Digest;
 use crate::oci::MAX_MANIFEST_SIZE;
 use crate::sign::{SignError, Verifier};
 use crate::store::Store;
+use bytes::Bytes;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -47,7 +48,8 @@ pub struct IndexedImage {
     pub reference: String,
     pub digest: Digest,
     pub media_type: String,
-    /// Every blob reachable from this image (manifests, configs, layers).
+    /// Every blob reachable from this image (manifests, configs, layers): digest, media
+    /// type, size and role; the entry's `index.json` annotations are in `head.entries` only.
     pub reachable: Vec<Carried>,
     /// For a referrer (signature, attestation, SBOM): the digest it refers to, as its entry
     /// records it (a cosign tag-scheme manifest names its subject only there).
@@ -124,7 +126,8 @@ impl Backing {
 #[derive(Debug, Clone)]
 pub struct IndexedArtifact {
     pub descriptor: crate::oci::Descriptor,
-    /// Every blob reachable from it (artifact manifest, empty config, content).
+    /// Every blob reachable from it (artifact manifest, empty config, content), as
+    /// [`IndexedImage::reachable`].
     pub reachable: Vec<Carried>,
 }
 
@@ -142,9 +145,10 @@ pub struct OpenBundle {
     /// The signed `index.json`, typed: release, version, Kubernetes version, entries.
     pub head: BundleHead,
     pub blobs: HashMap<Digest, BlobLocation>,
-    /// Manifest and index bytes (small, verified at open).
-    pub manifests: HashMap<Digest, Vec<u8>>,
-    /// Media type of every reachable blob, from its descriptor.
+    /// Manifest and index bytes (small, verified at open; shared, not copied, by the server's
+    /// catalog and the responses it sends).
+    pub manifests: HashMap<Digest, Bytes>,
+    /// Media type of every manifest and index in `manifests`, from its descriptor.
     pub media_types: HashMap<Digest, String>,
     /// Whether the signature was checked (false only with --insecure-skip-verify).
     pub verified: bool,
@@ -240,7 +244,7 @@ impl OpenBundle {
         };
         let head = BundleHead::parse(index_bytes).map_err(|e| invalid(e.to_string()))?;
         let mut blobs = HashMap::new();
-        let mut manifests: HashMap<Digest, Vec<u8>> = HashMap::new();
+        let mut manifests: HashMap<Digest, Bytes> = HashMap::new();
         let mut media_types = HashMap::new();
         let mut images = Vec::new();
         let mut files = Vec::new();
@@ -255,20 +259,20 @@ impl OpenBundle {
                 if location.size != item.descriptor.size {
                     return Err(invalid(format!("blob {digest} has the wrong size")));
                 }
-                media_types.insert(digest.clone(), item.descriptor.media_type.clone());
                 if item.role != Role::Manifest {
                     return Ok(None);
                 }
+                media_types.insert(digest.clone(), item.descriptor.media_type.clone());
                 if let Some(bytes) = manifests.get(digest) {
-                    return Ok(Some(bytes.clone()));
+                    return Ok(Some(bytes.to_vec()));
                 }
                 let bytes = backing.read_verified(digest, location).map_err(&invalid)?;
-                manifests.insert(digest.clone(), bytes.clone());
+                manifests.insert(digest.clone(), Bytes::from(bytes.clone()));
                 Ok(Some(bytes))
             };
             let bad =
                 |item: &Carried, e| invalid(format!("manifest {}: {e}", item.descriptor.digest));
-            let reachable = walk([Carried::root(entry)], visit, bad)?;
+            let reachable = kept(walk([Carried::root(entry)], visit, bad)?);
             match &entry.kind {
                 EntryKind::Image {
                     reference, subject, ..
@@ -326,6 +330,17 @@ impl OpenBundle {
         hosts.dedup();
         hosts
     }
+}
+
+/// What an opened bundle keeps of an entry's walked graph: the records without the root's
+/// `index.json` annotations (kept once, in `head.entries`; for a release of thousands of
+/// images a second copy costs megabytes), in a vector without spare capacity.
+fn kept(mut reachable: Vec<Carried>) -> Vec<Carried> {
+    for item in &mut reachable {
+        item.descriptor.annotations = Default::default();
+    }
+    reachable.shrink_to_fit();
+    reachable
 }
 
 /// What walking a bundle's tar headers finds.

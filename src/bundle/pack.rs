@@ -146,7 +146,7 @@ pub fn plan(
             if !store.has(digest, item.descriptor.size) {
                 return Err(PackError::MissingBlob {
                     digest: digest.clone(),
-                    owner: item.owner.clone(),
+                    owner: item.owner.to_string(),
                 });
             }
             match item.role {
@@ -156,7 +156,7 @@ pub fn plan(
         },
         |item, e| PackError::BadManifest {
             digest: item.descriptor.digest.clone(),
-            owner: item.owner.clone(),
+            owner: item.owner.to_string(),
             message: e.to_string(),
         },
     )?;
@@ -486,7 +486,7 @@ fn write_stream<W: Write>(
         if copied != blob.descriptor.size {
             return Err(PackError::MissingBlob {
                 digest: digest.clone(),
-                owner: blob.owner.clone(),
+                owner: blob.owner.to_string(),
             });
         }
         out.write_all(&[0u8; BLOCK as usize][..padding(copied)])

@@ -218,10 +218,19 @@ fn reverify_file(
 /// `None` when it carries none. The one reader of it for every view of a release (upstream
 /// re-verification, the site dashboard, `bundle diff`, `bundle sbom`).
 pub fn carried_lockfile(bundle: &OpenBundle) -> Result<Option<Lockfile>, UpstreamError> {
+    carried_lockfile_as(bundle)
+}
+
+/// As [`carried_lockfile`], parsed as `T`: a view that reads only some of the lockfile's
+/// fields ([`crate::lock::parse_versioned`]; the dashboard's rows hold a fraction of what a
+/// whole [`Lockfile`] of thousands of images costs).
+pub fn carried_lockfile_as<T: serde::de::DeserializeOwned>(
+    bundle: &OpenBundle,
+) -> Result<Option<T>, UpstreamError> {
     let Some(bytes) = artifact_content(bundle, &EntryKind::Lockfile)? else {
         return Ok(None);
     };
-    Lockfile::from_bytes(&bundle.path, &bytes)
+    crate::lock::parse_versioned(&bundle.path, &bytes)
         .map(Some)
         .map_err(|e| UpstreamError::Invalid {
             path: bundle.path.clone(),

@@ -377,7 +377,7 @@ impl State {
         if size != item.descriptor.size {
             return Err(VerifyError::Size {
                 digest: digest.clone(),
-                owner: item.owner,
+                owner: item.owner.to_string(),
                 expected: item.descriptor.size,
                 actual: size,
             });
@@ -386,7 +386,7 @@ impl State {
         if keep && size > MAX_MANIFEST_SIZE {
             return Err(VerifyError::BadManifest {
                 digest: digest.clone(),
-                owner: item.owner,
+                owner: item.owner.to_string(),
                 message: format!("{size} bytes is over the manifest limit"),
             });
         }
@@ -440,7 +440,7 @@ impl State {
                 blob.commit().map_err(|e| match e {
                     VerifyError::Damaged { actual, .. } => VerifyError::Damaged {
                         digest: digest.clone(),
-                        owner: item.owner.clone(),
+                        owner: item.owner.to_string(),
                         actual,
                     },
                     other => other,
@@ -453,7 +453,7 @@ impl State {
                 if &actual != digest {
                     return Err(VerifyError::Damaged {
                         digest: digest.clone(),
-                        owner: item.owner.clone(),
+                        owner: item.owner.to_string(),
                         actual,
                     });
                 }
@@ -464,7 +464,7 @@ impl State {
                 .expand(&item, &kept)
                 .map_err(|e| VerifyError::BadManifest {
                     digest: digest.clone(),
-                    owner: item.owner.clone(),
+                    owner: item.owner.to_string(),
                     message: e.to_string(),
                 })?;
         }
@@ -489,7 +489,7 @@ impl State {
             },
             |item, e| VerifyError::BadManifest {
                 digest: item.descriptor.digest.clone(),
-                owner: item.owner.clone(),
+                owner: item.owner.to_string(),
                 message: e.to_string(),
             },
         )?;
@@ -528,7 +528,7 @@ impl State {
                 count: missing.len(),
                 digest: first.descriptor.digest.clone(),
                 role: first.role.noun(),
-                owner: first.owner.clone(),
+                owner: first.owner.to_string(),
                 place: sink.place(),
             });
         }

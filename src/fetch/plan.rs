@@ -96,7 +96,7 @@ pub async fn plan_fetch<'a>(
             roots.iter().cloned(),
             |item| {
                 let manifest_error = |message: String| FetchError::Manifest {
-                    image: item.owner.clone(),
+                    image: item.owner.to_string(),
                     digest: item.descriptor.digest.clone(),
                     message,
                 };
@@ -114,7 +114,7 @@ pub async fn plan_fetch<'a>(
                 let source = match item.descriptor.urls.first() {
                     Some(url) if foreign_layers == ForeignLayers::Refuse => {
                         return Err(FetchError::ForeignLayer {
-                            image: item.owner.clone(),
+                            image: item.owner.to_string(),
                             digest: item.descriptor.digest.clone(),
                             url: url.clone(),
                         })
@@ -123,7 +123,7 @@ pub async fn plan_fetch<'a>(
                     None => Source::Image(
                         registry,
                         images
-                            .get(&item.owner)
+                            .get(&*item.owner)
                             .ok_or_else(|| manifest_error("not a pinned image".into()))?
                             .clone(),
                     ),
@@ -133,7 +133,7 @@ pub async fn plan_fetch<'a>(
                 Ok(None)
             },
             |item, e| FetchError::Manifest {
-                image: item.owner.clone(),
+                image: item.owner.to_string(),
                 digest: item.descriptor.digest.clone(),
                 message: e.to_string(),
             },
@@ -143,16 +143,16 @@ pub async fn plan_fetch<'a>(
         };
         if level >= MAX_NESTING {
             return Err(FetchError::Manifest {
-                image: first.owner.clone(),
+                image: first.owner.to_string(),
                 digest: first.descriptor.digest.clone(),
                 message: format!("indexes nested more than {MAX_NESTING} levels deep"),
             });
         }
         for item in &missing {
             let image = images
-                .get(&item.owner)
+                .get(&*item.owner)
                 .ok_or_else(|| FetchError::Manifest {
-                    image: item.owner.clone(),
+                    image: item.owner.to_string(),
                     digest: item.descriptor.digest.clone(),
                     message: "not a pinned image".into(),
                 })?;

@@ -253,7 +253,10 @@ pub(super) fn artifact_index(bundle: &OpenBundle) -> Vec<u8> {
 
 /// For an index that lists manifests the bundle does not carry (other platforms), the same
 /// index with only the carried entries; `None` for anything else.
-pub(super) fn reduced_index(bytes: &[u8], carried: &HashMap<Digest, Vec<u8>>) -> Option<Vec<u8>> {
+pub(super) fn reduced_index(
+    bytes: &[u8],
+    carried: &HashMap<Digest, bytes::Bytes>,
+) -> Option<Vec<u8>> {
     let mut value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
     let entries = value.get_mut("manifests")?.as_array_mut()?;
     let before = entries.len();

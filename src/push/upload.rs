@@ -236,7 +236,7 @@ impl Pusher<'_> {
         self.bundle
             .manifests
             .get(digest)
-            .cloned()
+            .map(|bytes| bytes.to_vec())
             .ok_or_else(|| PushError::Read {
                 digest: digest.clone(),
                 message: "manifest not in the bundle".into(),

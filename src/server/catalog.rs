@@ -13,7 +13,6 @@ use crate::sign::Verifier;
 use crate::sitestore::{SiteError, SiteStore, StoredRelease};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 const DOCKER_HUB: &str = "docker.io";
 
@@ -30,7 +29,8 @@ pub struct Repository {
 /// A manifest ready to send.
 #[derive(Debug, Clone)]
 pub struct ManifestBody {
-    pub bytes: Arc<Vec<u8>>,
+    /// Shared with the opened bundle (a clone is a reference count).
+    pub bytes: bytes::Bytes,
     pub media_type: String,
     pub digest: Digest,
 }
@@ -124,7 +124,7 @@ impl Catalog {
                     Some(_) => None,
                     None => modified_seconds(&bundle.path),
                 };
-                let lock = crate::bundle::upstream::carried_lockfile(bundle)
+                let lock = crate::bundle::upstream::carried_lockfile_as(bundle)
                     .map_err(|e| crate::errors::chain(&e));
                 super::ui::model::ReleaseView::build(bundle, record, mtime, lock)
             })
@@ -157,7 +157,7 @@ impl Catalog {
                 manifests
                     .entry(digest.clone())
                     .or_insert_with(|| ManifestBody {
-                        bytes: Arc::new(bytes.clone()),
+                        bytes: bytes.clone(),
                         media_type,
                         digest: digest.clone(),
                     });

@@ -275,7 +275,7 @@ fn manifest(
     let mut response = if head {
         Response::new(Body::empty())
     } else {
-        Response::new(Body::from(found.bytes.as_ref().clone()))
+        Response::new(Body::from(found.bytes.clone()))
     };
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(found.bytes.len()));

@@ -202,7 +202,7 @@ impl Sink for StoreSink {
         }
         let bad = |message: String| VerifyError::BadManifest {
             digest: digest.clone(),
-            owner: item.owner.clone(),
+            owner: item.owner.to_string(),
             message,
         };
         Some(match self.store.read_bytes(digest) {

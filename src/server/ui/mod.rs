@@ -9,6 +9,7 @@
 //! from its carried lockfile as `bundle sbom` makes it (`crate::sbom`).
 //! Off with `serve --ui=false` (the paths then answer 404). Route label `ui`.
 
+pub mod lock_rows;
 pub mod model;
 mod pages;
 

@@ -2,9 +2,9 @@
 //! SIGHUP reload) from the opened bundle and the lockfile it carries, so that a request only
 //! filters and pages rows already built. Also the pure paging and filtering rules.
 
+use super::lock_rows::LockRows;
 use crate::bundle::open::OpenBundle;
 use crate::digest::Digest;
-use crate::lock::Lockfile;
 use crate::sitestore::StoredRelease;
 
 /// Rows per page of every list (`?page=N`).
@@ -81,88 +81,47 @@ pub struct ReleaseView {
 impl ReleaseView {
     /// The view of `bundle`, with `stored` (its store record, when served from a store),
     /// `mtime` (the bundle file's modification time, seconds since the epoch) and the
-    /// lockfile it carries (`Err` holds why it could not be read). Pure.
+    /// dashboard's view of the lockfile it carries (`Err` holds why it could not be read;
+    /// without one, images and files come from the index). Pure.
     pub fn build(
         bundle: &OpenBundle,
         stored: Option<&StoredRelease>,
         mtime: Option<u64>,
-        lock: Result<Option<Lockfile>, String>,
+        lock: Result<Option<LockRows>, String>,
     ) -> ReleaseView {
         let (lock, lock_error) = match lock {
             Ok(lock) => (lock, None),
             Err(error) => (None, Some(error)),
         };
-        let images = match &lock {
-            Some(lock) => lock.images.iter().map(image_row).collect(),
-            None => bundle
-                .images
-                .iter()
-                .filter(|i| i.subject.is_none())
-                .map(|i| ImageRow {
-                    reference: i.reference.clone(),
-                    digest: i.digest.to_string(),
-                    platforms: String::new(),
-                    size: None,
-                    signer: String::new(),
-                })
-                .collect(),
-        };
-        let files = match &lock {
-            Some(lock) => lock
-                .files
-                .iter()
-                .map(|f| FileRow {
-                    path: f.path.clone(),
-                    url: f.url.clone(),
-                    sha256: f.sha256.to_string(),
-                    size: f.size,
-                })
-                .collect(),
-            None => bundle
-                .files
-                .iter()
-                .map(|f| FileRow {
-                    path: f.path.clone(),
-                    url: String::new(),
-                    sha256: f.digest.to_string(),
-                    size: f.size,
-                })
-                .collect(),
-        };
-        let (charts, packages) = match &lock {
-            Some(lock) => (
-                lock.charts
+        let carries_lock = lock.is_some();
+        let (images, files, charts, packages) = match lock {
+            Some(lock) => lock.into_rows(),
+            None => (
+                bundle
+                    .images
                     .iter()
-                    .map(|c| ChartRow {
-                        name: c.name.clone(),
-                        version: c.version.clone(),
-                        description: c
-                            .metadata
-                            .get("description")
-                            .and_then(|d| d.as_str())
-                            .unwrap_or_default()
-                            .to_string(),
-                        sha256: c.sha256.to_string(),
+                    .filter(|i| i.subject.is_none())
+                    .map(|i| ImageRow {
+                        reference: i.reference.clone(),
+                        digest: i.digest.to_string(),
+                        platforms: String::new(),
+                        size: None,
+                        signer: String::new(),
                     })
                     .collect(),
-                lock.debs
+                bundle
+                    .files
                     .iter()
-                    .map(|d| PackageRow {
-                        name: d.name.clone(),
-                        version: d.version.clone(),
-                        arch: d.arch.clone(),
+                    .map(|f| FileRow {
+                        path: f.path.clone(),
+                        url: String::new(),
+                        sha256: f.digest.to_string(),
+                        size: f.size,
                     })
-                    .chain(lock.rpms.iter().map(|r| PackageRow {
-                        name: r.name.clone(),
-                        version: match r.epoch {
-                            0 => format!("{}-{}", r.version, r.release),
-                            epoch => format!("{epoch}:{}-{}", r.version, r.release),
-                        },
-                        arch: r.arch.clone(),
-                    }))
                     .collect(),
+                Vec::new(),
+                Vec::new(),
             ),
-            None => (Vec::new(), Vec::new()),
         };
         ReleaseView {
             name: bundle.head.release.name.clone(),
@@ -182,33 +141,8 @@ impl ReleaseView {
             charts,
             files,
             packages,
-            carries_lock: lock.is_some(),
+            carries_lock,
         }
-    }
-}
-
-fn image_row(pin: &crate::lock::ImagePin) -> ImageRow {
-    let platforms = if pin.platforms.is_empty() {
-        pin.artifact_type.clone().unwrap_or_default()
-    } else {
-        pin.platforms
-            .iter()
-            .map(|p| p.platform.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let mut signers: Vec<String> = pin
-        .signatures
-        .iter()
-        .map(|s| s.signer.to_string())
-        .collect();
-    signers.dedup();
-    ImageRow {
-        reference: pin.reference.clone(),
-        digest: pin.digest.to_string(),
-        platforms,
-        size: Some(pin.size),
-        signer: signers.join("; "),
     }
 }
 
