@@ -23,6 +23,7 @@ pub mod inspect;
 pub mod open;
 pub mod pack;
 pub mod parts;
+pub mod prefetch;
 pub mod read;
 pub mod rpmrepo;
 pub mod upstream;

@@ -243,6 +243,10 @@ impl OpenBundle {
             None => false,
         };
         let head = BundleHead::parse(index_bytes).map_err(|e| invalid(e.to_string()))?;
+        if let Backing::Store(store) = &backing {
+            let roots: Vec<&Digest> = head.entries.iter().map(|e| &e.descriptor.digest).collect();
+            super::prefetch::warm_store(store, &roots);
+        }
         let mut blobs = HashMap::new();
         let mut manifests: HashMap<Digest, Bytes> = HashMap::new();
         let mut media_types = HashMap::new();
