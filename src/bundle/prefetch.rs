@@ -25,7 +25,11 @@ pub fn warm_store(store: &Store, roots: &[&Digest]) {
     let per_thread = roots.len().div_ceil(THREADS).max(1);
     std::thread::scope(|scope| {
         for chunk in roots.chunks(per_thread) {
-            scope.spawn(move || chunk.iter().for_each(|root| warm_manifest(store, root)));
+            let warm = move || chunk.iter().for_each(|root| warm_manifest(store, root));
+            // A thread the system refuses (a container's pids limit) only means less warming.
+            let _ = std::thread::Builder::new()
+                .name("outpost-prefetch".into())
+                .spawn_scoped(scope, warm);
         }
     });
 }
@@ -38,7 +42,7 @@ fn warm_manifest(store: &Store, digest: &Digest) {
         return;
     };
     for child in parsed.children() {
-        let Ok(file) = File::open(store.blob_path(&child.digest)) else {
+        let Some(file) = open_regular(store, &child.digest) else {
             continue;
         };
         if is_manifest_type(&child.media_type) {
@@ -47,9 +51,22 @@ fn warm_manifest(store: &Store, digest: &Digest) {
     }
 }
 
-/// The blob's bytes when it is at most a manifest's size limit.
+/// The blob's file when it is a regular file. Opened without blocking: a FIFO or device put
+/// where a blob should be would otherwise hold the open (and start-up) forever; the walk
+/// then reports it as missing.
+fn open_regular(store: &Store, digest: &Digest) -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(store.blob_path(digest))
+        .ok()?;
+    file.metadata().ok()?.is_file().then_some(file)
+}
+
+/// The blob's bytes when it is a regular file of at most a manifest's size limit.
 fn read_small(store: &Store, digest: &Digest) -> Option<Vec<u8>> {
-    let file = File::open(store.blob_path(digest)).ok()?;
+    let file = open_regular(store, digest)?;
     let mut bytes = Vec::new();
     file.take(MAX_MANIFEST_SIZE + 1)
         .read_to_end(&mut bytes)
@@ -87,6 +104,28 @@ mod tests {
         }
         assert!(!store.blob_path(&absent).exists());
         assert_eq!(read_small(&store, &big), None);
+        // A FIFO where a root or a child blob should be does not hold warming up.
+        let fifo_root = Digest::of(b"a fifo root");
+        let fifo_child = Digest::of(b"absent");
+        for fifo in [&fifo_root, &fifo_child] {
+            let made = std::process::Command::new("mkfifo")
+                .arg(store.blob_path(fifo))
+                .status()
+                .unwrap();
+            assert!(made.success());
+        }
+        let (done, finished) = std::sync::mpsc::channel();
+        let (root, image) = (store.clone(), manifest.clone());
+        std::thread::spawn(move || {
+            warm_store(&root, &[&fifo_root, &image]);
+            let _ = done.send(());
+        });
+        assert!(
+            finished
+                .recv_timeout(std::time::Duration::from_secs(10))
+                .is_ok(),
+            "warming waited on a FIFO"
+        );
         assert!(read_small(&store, &manifest).is_some());
     }
 }
