@@ -36,7 +36,9 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/ui/release/{name}/{version}/sbom.cdx.json", get(sbom))
 }
 
-/// The release's CycloneDX SBOM (404 when the release or its lockfile is not there).
+/// The release's CycloneDX SBOM: 404 when no such release is served or it carries no
+/// lockfile, 500 naming the error when its lockfile cannot be read (the dashboard's rows
+/// read the lockfile leniently, the SBOM needs all of it).
 async fn sbom(
     State(state): State<Arc<AppState>>,
     Path((name, version)): Path<(String, String)>,
@@ -46,26 +48,27 @@ async fn sbom(
         .views()
         .iter()
         .position(|r| r.name == name && r.version == version && r.carries_lock);
-    let lock = match at {
-        Some(at) => tokio::task::spawn_blocking(move || {
-            catalog
-                .bundles()
-                .get(at)
-                .and_then(|bundle| crate::bundle::upstream::carried_lockfile(bundle).ok())
-                .flatten()
+    let carried = match at {
+        Some(at) => tokio::task::spawn_blocking(move || match catalog.bundles().get(at) {
+            Some(bundle) => {
+                crate::bundle::upstream::carried_lockfile(bundle).map_err(|e| e.to_string())
+            }
+            None => Ok(None),
         })
         .await
-        .ok()
-        .flatten(),
-        None => None,
+        .unwrap_or_else(|e| Err(e.to_string())),
+        None => Ok(None),
     };
-    let Some(lock) = lock else {
-        return RouteLabel::UI.on((
-            StatusCode::NOT_FOUND,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            "no such release is served, or it carries no lockfile; the releases are listed at /ui/",
-        )
-            .into_response());
+    let lock = match sbom_source(&name, &version, carried) {
+        Ok(lock) => lock,
+        Err((status, message)) => {
+            return RouteLabel::UI.on((
+                status,
+                [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+                message,
+            )
+                .into_response())
+        }
     };
     let time = crate::sbom::timestamp(None).unwrap_or_default();
     let body = crate::sbom::render(&lock, crate::sbom::Format::CycloneDx, &time);
@@ -74,6 +77,29 @@ async fn sbom(
         body,
     )
         .into_response())
+}
+
+/// The lockfile an SBOM is made from, or the status and message to answer instead.
+fn sbom_source(
+    name: &str,
+    version: &str,
+    carried: Result<Option<crate::lock::Lockfile>, String>,
+) -> Result<crate::lock::Lockfile, (StatusCode, String)> {
+    match carried {
+        Ok(Some(lock)) => Ok(lock),
+        Ok(None) => Err((
+            StatusCode::NOT_FOUND,
+            "no such release is served, or it carries no lockfile; the releases are listed at /ui/"
+                .to_string(),
+        )),
+        Err(error) => Err((
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!(
+                "release {name} {version}: its carried lockfile cannot be read for an SBOM: {error}; \
+                 `outpost bundle sbom` on the bundle with an outpost as new as the one that built it makes the SBOM"
+            ),
+        )),
+    }
 }
 
 /// `?q=` and `?page=`, read leniently: a bad page number is page 1.
@@ -177,4 +203,28 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
     }
     .render();
     html(body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_lockfile_is_a_500_that_says_why_not_a_404() {
+        let (status, message) = sbom_source(
+            "edge",
+            "1.0",
+            Err("unknown field `x` at line 1 column 30".into()),
+        )
+        .unwrap_err();
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(message.contains("release edge 1.0"), "{message}");
+        assert!(
+            message.contains("unknown field `x` at line 1 column 30"),
+            "{message}"
+        );
+        let (status, message) = sbom_source("edge", "1.0", Ok(None)).unwrap_err();
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(message.contains("carries no lockfile"), "{message}");
+    }
 }
