@@ -336,9 +336,10 @@ impl OpenBundle {
     }
 }
 
-/// What an opened bundle keeps of an entry's walked graph: the records without the root's
-/// `index.json` annotations (kept once, in `head.entries`; for a release of thousands of
-/// images a second copy costs megabytes), in a vector without spare capacity.
+/// What an opened bundle keeps of an entry's walked graph: the records without their
+/// descriptors' annotations (nothing reads them from the records: the root's are kept once,
+/// in `head.entries`, and a manifest's children's are in its bytes; for a release of
+/// thousands of images a second copy costs megabytes), in a vector without spare capacity.
 fn kept(mut reachable: Vec<Carried>) -> Vec<Carried> {
     for item in &mut reachable {
         item.descriptor.annotations = Default::default();

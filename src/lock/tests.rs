@@ -99,3 +99,18 @@ fn lock_path_sits_beside_the_manifest() {
         PathBuf::from("manifests/edge.lock")
     );
 }
+
+#[test]
+fn a_key_written_twice_is_refused_with_its_line_and_column() {
+    // A hand-edited lockfile with `images` twice: one of them would be silently dropped.
+    let text = String::from_utf8(sample().to_bytes()).unwrap();
+    let doubled = text.replacen("\"images\":", "\"images\": [],\n  \"images\":", 1);
+    let line = doubled[..doubled.rfind("\"images\":").unwrap()]
+        .lines()
+        .count();
+    let err = Lockfile::from_bytes(Path::new("x.lock"), doubled.as_bytes()).unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("duplicate field `images`"), "{message}");
+    assert!(message.contains(&format!("line {line}")), "{message}");
+    assert!(message.contains("x.lock"), "{message}");
+}
