@@ -245,7 +245,7 @@ impl OpenBundle {
         let head = BundleHead::parse(index_bytes).map_err(|e| invalid(e.to_string()))?;
         if let Backing::Store(store) = &backing {
             let roots: Vec<&Digest> = head.entries.iter().map(|e| &e.descriptor.digest).collect();
-            super::prefetch::warm_store(store, &roots);
+            super::prefetch::warm_store(store, &roots, 0);
         }
         let mut blobs = HashMap::new();
         let mut manifests: HashMap<Digest, Bytes> = HashMap::new();

@@ -25,6 +25,10 @@ use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// Blobs up to this size are read ahead (from several threads) before a build copies them;
+/// larger ones are read sequentially by the copy itself.
+const READ_AHEAD_UP_TO: u64 = 1 << 20;
+
 #[derive(Debug, thiserror::Error)]
 pub enum PackError {
     #[error("cache: blob {digest} ({owner}) is missing or has the wrong size; run the build again without --offline to fetch it")]
@@ -138,6 +142,10 @@ pub fn plan(
     entries.extend(chart_entries(lock, store)?);
     entries.extend(lock.images.iter().map(image_entry));
     entries.extend(referrer_entries(&lock.images));
+    // The walk below reads every manifest from the cache and the tar then copies every blob,
+    // one file after another: read the manifests and small blobs ahead, many at a time.
+    let roots: Vec<&Digest> = entries.iter().map(|e| &e.descriptor.digest).collect();
+    super::prefetch::warm_store(store, &roots, READ_AHEAD_UP_TO);
     // Breadth-first from index.json: metadata in discovery order, then data.
     let walked = walk(
         entries.iter().map(Carried::root),

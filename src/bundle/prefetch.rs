@@ -1,10 +1,11 @@
-//! Warming the page cache before a site store's release is opened.
+//! Warming the page cache before a site store's release is opened or a build reads the cache.
 //!
-//! Opening a release walks every image: it reads the image's manifest and looks up each
-//! config and layer file (its size is checked), one after another. On a cold page cache each
-//! of those waits for the disk, and a release of 5,000 images makes 15,000 such waits. A
-//! disk answers many outstanding requests nearly as fast as one, so [`warm_store`] makes the
-//! same requests from [`THREADS`] threads first; the walk then finds them in memory.
+//! Opening a release, or building a bundle from the cache, walks every image: it reads the
+//! image's manifest and looks up each config and layer file (its size is checked), one after
+//! another; a build then copies each of those files. On a cold page cache each of those waits
+//! for the disk, and a release of 5,000 images makes 15,000 such waits. A disk answers many
+//! outstanding requests nearly as fast as one, so [`warm_store`] makes the same requests from
+//! [`THREADS`] threads first; the walk then finds them in memory.
 //!
 //! A hint only: nothing read here is trusted or kept. A blob that is missing, too large or
 //! not a manifest is skipped, and the walk that follows reports it.
@@ -19,13 +20,19 @@ use std::io::Read;
 pub const THREADS: usize = 16;
 
 /// Reads the manifests `roots` name from `store`, and opens every blob they point at
-/// (which brings each file's inode into memory; child manifests are also read ahead with
-/// `posix_fadvise(WILLNEED)`). Returns when every thread is done. Errors are ignored.
-pub fn warm_store(store: &Store, roots: &[&Digest]) {
+/// (which brings each file's inode into memory); child manifests, and other children of at
+/// most `data_up_to` bytes (configs, small layers: what a build copies next), are also read
+/// ahead with `posix_fadvise(WILLNEED)`. Returns when every thread is done. Errors are
+/// ignored.
+pub fn warm_store(store: &Store, roots: &[&Digest], data_up_to: u64) {
     let per_thread = roots.len().div_ceil(THREADS).max(1);
     std::thread::scope(|scope| {
         for chunk in roots.chunks(per_thread) {
-            let warm = move || chunk.iter().for_each(|root| warm_manifest(store, root));
+            let warm = move || {
+                chunk
+                    .iter()
+                    .for_each(|root| warm_manifest(store, root, data_up_to))
+            };
             // A thread the system refuses (a container's pids limit) only means less warming.
             let _ = std::thread::Builder::new()
                 .name("outpost-prefetch".into())
@@ -34,7 +41,7 @@ pub fn warm_store(store: &Store, roots: &[&Digest]) {
     });
 }
 
-fn warm_manifest(store: &Store, digest: &Digest) {
+fn warm_manifest(store: &Store, digest: &Digest, data_up_to: u64) {
     let Some(bytes) = read_small(store, digest) else {
         return;
     };
@@ -45,7 +52,7 @@ fn warm_manifest(store: &Store, digest: &Digest) {
         let Some(file) = open_regular(store, &child.digest) else {
             continue;
         };
-        if is_manifest_type(&child.media_type) {
+        if is_manifest_type(&child.media_type) || child.size <= data_up_to {
             let _ = rustix::fs::fadvise(&file, 0, None, rustix::fs::Advice::WillNeed);
         }
     }
@@ -97,7 +104,7 @@ mod tests {
         let not_json = put(b"not a manifest");
         let big = put(&vec![b' '; MAX_MANIFEST_SIZE as usize + 1]);
         let absent = Digest::of(b"never stored");
-        warm_store(&store, &[&manifest, &not_json, &big, &absent]);
+        warm_store(&store, &[&manifest, &not_json, &big, &absent], 1 << 20);
         // The store is as it was: warming writes nothing.
         for digest in [&layer, &config, &manifest, &not_json, &big] {
             assert!(store.blob_path(digest).is_file());
@@ -117,7 +124,7 @@ mod tests {
         let (done, finished) = std::sync::mpsc::channel();
         let (root, image) = (store.clone(), manifest.clone());
         std::thread::spawn(move || {
-            warm_store(&root, &[&fifo_root, &image]);
+            warm_store(&root, &[&fifo_root, &image], 0);
             let _ = done.send(());
         });
         assert!(
