@@ -115,11 +115,14 @@ mod tests {
         let fifo_root = Digest::of(b"a fifo root");
         let fifo_child = Digest::of(b"absent");
         for fifo in [&fifo_root, &fifo_child] {
-            let made = std::process::Command::new("mkfifo")
-                .arg(store.blob_path(fifo))
-                .status()
-                .unwrap();
-            assert!(made.success());
+            rustix::fs::mknodat(
+                rustix::fs::CWD,
+                store.blob_path(fifo),
+                rustix::fs::FileType::Fifo,
+                rustix::fs::Mode::from_raw_mode(0o600),
+                0,
+            )
+            .unwrap();
         }
         let (done, finished) = std::sync::mpsc::channel();
         let (root, image) = (store.clone(), manifest.clone());
