@@ -122,7 +122,12 @@ impl LockRows {
                 arch: d.arch,
             })
             .chain(self.rpms.into_iter().map(|r| PackageRow {
-                version: rpm_version(r.epoch, &r.version, r.release.as_deref().unwrap_or("")),
+                version: crate::rpm::version::Evr {
+                    epoch: r.epoch,
+                    version: r.version,
+                    release: r.release,
+                }
+                .to_string(),
                 name: r.name,
                 arch: r.arch,
             }))
@@ -132,13 +137,6 @@ impl LockRows {
 }
 
 /// An RPM's `[epoch:]version-release` as the dashboard shows it (no `0:`).
-fn rpm_version(epoch: u32, version: &str, release: &str) -> String {
-    match epoch {
-        0 => format!("{version}-{release}"),
-        epoch => format!("{epoch}:{version}-{release}"),
-    }
-}
-
 fn image_row(pin: ImageFields) -> ImageRow {
     let platforms = if pin.platforms.is_empty() {
         pin.artifact_type.unwrap_or_default()
