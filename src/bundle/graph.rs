@@ -140,13 +140,14 @@ impl Frontier {
                     known.role = Role::Manifest;
                 }
                 known.whole_index |= item.whole_index;
-                let mut platforms = known.platforms.to_vec();
-                for platform in item.platforms.iter() {
-                    if !platforms.contains(platform) {
-                        platforms.push(platform.clone());
+                // The shared list is copied only when this path adds a platform to it.
+                if item.platforms.iter().any(|p| !known.platforms.contains(p)) {
+                    let mut platforms = known.platforms.to_vec();
+                    for platform in item.platforms.iter() {
+                        if !platforms.contains(platform) {
+                            platforms.push(platform.clone());
+                        }
                     }
-                }
-                if platforms.len() != known.platforms.len() {
                     known.platforms = platforms.into();
                 }
             }
