@@ -77,6 +77,9 @@ rss_of() { awk '/^VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo ""; }
 # row FIGURE SECONDS RSS_KIB NOTE: one line of the table.
 row() { printf '%-34s %12s %12s  %s\n' "$1" "$2" "${3:+$(($3 / 1024)) MiB}" "$4"; }
 
+# faster SECS BEST: whether SECS beats BEST (or there is no BEST yet).
+faster() { [[ -z $2 ]] || python3 -c "import sys; sys.exit(not $1 < $2)"; }
+
 run_scale() {
     local images=${SCALE_IMAGES:-5000} gb=${SCALE_GB:-28} big=${SCALE_BIG_LAYER_GB:-10}
     local limit=${SCALE_MEMORY_LIMIT:-4G} dir=$WORK/scale copy_runs=${SCALE_COPY_RUNS:-2}
@@ -148,7 +151,7 @@ run_scale() {
         s=$(timed scale_build_warm "$bytes" "$dir/warm.log" "${L[@]}" "$OUTPOST" bundle build \
             "$dir/scale.yaml" --locked --key "$key" --out "$dir/out" --cache "$dir/cache")
         log "scale: warm rebuild ${s}s"
-        if [[ -z $warm_secs ]] || python3 -c "import sys; sys.exit(not $s < $warm_secs)"; then
+        if faster "$s" "$warm_secs"; then
             warm_secs=$s warm_rss=$(tail -n 1 "$WORK/rss")
         fi
     done
@@ -161,7 +164,7 @@ run_scale() {
         drop_caches >/dev/null
         s=$(timed scale_cp "$bytes" "$dir/cp.log" "${L[@]}" sh -c 'cp "$0" "$1" && sync' "$bundle" "$dir/copy.tar")
         log "scale: cp of the bundle ${s}s"
-        if [[ -z $cp_secs ]] || python3 -c "import sys; sys.exit(not $s < $cp_secs)"; then
+        if faster "$s" "$cp_secs"; then
             cp_secs=$s
         fi
     done

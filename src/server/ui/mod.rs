@@ -50,9 +50,8 @@ async fn sbom(
         .position(|r| r.name == name && r.version == version && r.carries_lock);
     let carried = match at {
         Some(at) => tokio::task::spawn_blocking(move || match catalog.bundles().get(at) {
-            Some(bundle) => {
-                crate::bundle::upstream::carried_lockfile(bundle).map_err(|e| e.to_string())
-            }
+            Some(bundle) => crate::bundle::upstream::carried_lockfile(bundle)
+                .map_err(|e| crate::errors::chain(&e)),
             None => Ok(None),
         })
         .await
