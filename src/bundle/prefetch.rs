@@ -49,7 +49,7 @@ fn warm_manifest(store: &Store, digest: &Digest, data_up_to: u64) {
         return;
     };
     for child in parsed.children() {
-        let Some(file) = open_regular(store, &child.digest) else {
+        let Some((file, _)) = open_regular(store, &child.digest) else {
             continue;
         };
         if is_manifest_type(&child.media_type) || child.size <= data_up_to {
@@ -58,23 +58,24 @@ fn warm_manifest(store: &Store, digest: &Digest, data_up_to: u64) {
     }
 }
 
-/// The blob's file when it is a regular file. Opened without blocking: a FIFO or device put
-/// where a blob should be would otherwise hold the open (and start-up) forever; the walk
-/// then reports it as missing.
-fn open_regular(store: &Store, digest: &Digest) -> Option<File> {
+/// The blob's file and its length when it is a regular file. Opened without blocking: a FIFO
+/// or device put where a blob should be would otherwise hold the open (and start-up)
+/// forever; the walk then reports it as missing.
+fn open_regular(store: &Store, digest: &Digest) -> Option<(File, u64)> {
     use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
         .open(store.blob_path(digest))
         .ok()?;
-    file.metadata().ok()?.is_file().then_some(file)
+    let metadata = file.metadata().ok()?;
+    metadata.is_file().then_some((file, metadata.len()))
 }
 
 /// The blob's bytes when it is a regular file of at most a manifest's size limit.
 fn read_small(store: &Store, digest: &Digest) -> Option<Vec<u8>> {
-    let file = open_regular(store, digest)?;
-    let mut bytes = Vec::new();
+    let (file, len) = open_regular(store, digest).filter(|(_, len)| *len <= MAX_MANIFEST_SIZE)?;
+    let mut bytes = Vec::with_capacity(len as usize);
     file.take(MAX_MANIFEST_SIZE + 1)
         .read_to_end(&mut bytes)
         .ok()?;

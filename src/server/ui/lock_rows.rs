@@ -121,15 +121,17 @@ impl LockRows {
                 version: d.version,
                 arch: d.arch,
             })
-            .chain(self.rpms.into_iter().map(|r| PackageRow {
-                version: crate::rpm::version::Evr {
-                    epoch: r.epoch,
-                    version: r.version,
-                    release: r.release,
+            .chain(self.rpms.into_iter().map(|r| {
+                PackageRow {
+                    version: crate::rpm::version::Evr {
+                        epoch: r.epoch,
+                        version: r.version,
+                        release: r.release,
+                    }
+                    .to_string(),
+                    name: r.name,
+                    arch: r.arch,
                 }
-                .to_string(),
-                name: r.name,
-                arch: r.arch,
             }))
             .collect();
         (images, files, charts, packages)
